@@ -1,0 +1,223 @@
+"""Settings: TOML file + environment + command-line flags → frozen dataclasses.
+
+Precedence is flag > environment > config file > default. Unknown keys and values of
+the wrong type are errors naming the key, never silently ignored. The API key is read
+only from the environment (`SMALLEST_API_KEY`) and is held in a `Secret`, whose repr
+and str never show it; a config file that holds a key is refused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import tomllib
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+from .models import FailOn, ProbePolicy
+
+ENV_API_KEY = "SMALLEST_API_KEY"
+ENV_BASE_URL = "SMALLEST_BASE_URL"
+DEFAULT_BASE_URL = "https://api.smallest.ai"
+
+
+class Secret:
+    """A credential that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    base_url: str = DEFAULT_BASE_URL
+    concurrency: int = 1  # requests in flight at once; the default plan allows 1
+    timeout_s: float = 60.0
+    create_timeout_s: float = 300.0  # a create uploads, preprocesses and renders samples
+    max_attempts: int = 5  # per idempotent call, counting the first
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    policy: ProbePolicy = ProbePolicy.ALL
+    model: str = "lightning_v3.1"  # TTS takes the underscore form
+    sample_rate: int = 24000
+    texts: Mapping[str, str] = field(default_factory=dict)  # language → sentence overrides
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    out_dir: str = "reports"
+    fail_on: FailOn = FailOn.NON_COMPLIANT
+
+
+@dataclass(frozen=True)
+class Settings:
+    api: ApiSettings = field(default_factory=ApiSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
+
+
+_SECTIONS: dict[str, type] = {"api": ApiSettings, "probe": ProbeSettings, "report": ReportSettings}
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Settings:
+    """Build Settings from defaults, then the file, then the environment, then `overrides`.
+
+    `overrides` holds the flags the user actually gave, as {"section": {"key": value}}.
+    """
+    env = os.environ if env is None else env
+    tables: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    if path is not None:
+        for section, table in _read_toml(path).items():
+            tables[section].update(table)
+    if env.get(ENV_BASE_URL):
+        tables["api"]["base_url"] = env[ENV_BASE_URL]
+    for section, table in (overrides or {}).items():
+        tables[section].update({k: v for k, v in table.items() if v is not None})
+    built = {name: _build(cls, tables[name], name) for name, cls in _SECTIONS.items()}
+    settings = Settings(**built)
+    _check(settings)
+    return settings
+
+
+def api_key_from_env(env: Mapping[str, str] | None = None) -> Secret:
+    env = os.environ if env is None else env
+    value = env.get(ENV_API_KEY, "").strip()
+    if not value:
+        raise ConfigError(
+            f"{ENV_API_KEY} is not set.",
+            hint=f"export {ENV_API_KEY}=sk_… (the organisation's API key), "
+            "or run `clone-audit demo` to try the tool on the built-in emulator.",
+        )
+    return Secret(value)
+
+
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for section, table in data.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]; known: "
+                + ", ".join(f"[{s}]" for s in _SECTIONS)
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: `{section}` must be a table like [{section}].")
+        if "api_key" in table or "key" in table:
+            raise ConfigError(
+                f"{path}: an API key does not belong in a config file.",
+                hint=f"Remove it from the file and set {ENV_API_KEY} in the environment.",
+            )
+    return data
+
+
+def _build(cls: type, table: Mapping[str, Any], section: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(
+            f"[{section}] has unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        )
+    values = {key: _coerce(value, hints[key], f"[{section}] {key}") for key, value in table.items()}
+    return replace(cls(), **values)
+
+
+def _coerce(value: Any, kind: Any, where: str) -> Any:
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in kind)
+            raise ConfigError(f"{where} = {value!r} is not one of: {allowed}.") from None
+    if kind is bool or isinstance(value, bool):
+        if kind is not bool or not isinstance(value, bool):
+            raise ConfigError(f"{where} = {value!r} must be a {getattr(kind, '__name__', kind)}.")
+        return value
+    if kind is float and isinstance(value, int | float):
+        return float(value)
+    if kind in (int, str):
+        if not isinstance(value, kind):
+            raise ConfigError(f"{where} = {value!r} must be a {kind.__name__}.")
+        return value
+    if getattr(kind, "__origin__", None) is Mapping or isinstance(kind, types.GenericAlias):
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise ConfigError(f"{where} must be a table of strings.")
+        return dict(value)
+    raise ConfigError(f"{where} = {value!r} has the wrong type.")
+
+
+def _check(settings: Settings) -> None:
+    api, probe = settings.api, settings.probe
+    if not api.base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"[api] base_url = {api.base_url!r} must start with http:// or https://.")
+    positive = {
+        "[api] concurrency": api.concurrency,
+        "[api] max_attempts": api.max_attempts,
+        "[api] timeout_s": api.timeout_s,
+        "[api] create_timeout_s": api.create_timeout_s,
+    }
+    for where, number in positive.items():
+        if number <= 0:
+            raise ConfigError(f"{where} = {number} must be greater than 0.")
+    if api.backoff_initial_s < 0 or api.backoff_max_s < api.backoff_initial_s:
+        raise ConfigError("[api] backoff_initial_s must be >= 0 and <= backoff_max_s.")
+    if probe.sample_rate not in (8000, 16000, 24000, 44100):
+        raise ConfigError(
+            f"[probe] sample_rate = {probe.sample_rate} must be 8000, 16000, 24000 or 44100."
+        )
+    if probe.model not in ("lightning_v3.1", "lightning_v3.1_pro"):
+        raise ConfigError(
+            f"[probe] model = {probe.model!r} must be lightning_v3.1 or lightning_v3.1_pro "
+            "(TTS takes the underscore form)."
+        )
+
+
+def as_dict(settings: Settings) -> dict[str, Any]:
+    """Plain-data view for run metadata (holds no secret: the key is never in Settings)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, enum.Enum):
+            return value.value
+        if isinstance(value, Mapping):
+            return dict(value)
+        return value
+
+    return {
+        section: {k: plain(v) for k, v in dataclasses.asdict(getattr(settings, section)).items()}
+        for section in _SECTIONS
+    }

@@ -1,0 +1,103 @@
+"""Terminal output: logging (with secrets redacted), the progress bar, the summary table.
+
+Owns everything a person sees in the terminal, on stderr, so stdout stays free for
+what a script might parse. The redacting filter sits on the handler, so no record from
+any library (httpx, httpcore, stamina, uvicorn) can print a registered secret.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .config import Secret
+
+stderr = Console(stderr=True, highlight=False)
+
+
+class RedactSecrets(logging.Filter):
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: list[str] = []
+
+    def add(self, secret: Secret | str) -> None:
+        value = secret.reveal() if isinstance(secret, Secret) else secret
+        if value and value not in self._secrets:
+            self._secrets.append(value)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        for value in self._secrets:
+            message = message.replace(value, "****")
+        record.msg, record.args = message, None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+    def _redact(self, text: str) -> str:
+        for value in self._secrets:
+            text = text.replace(value, "****")
+        return text
+
+
+REDACTOR = RedactSecrets()
+
+
+def configure_logging(verbosity: int) -> None:
+    """0: warnings; 1 (-v): clone-audit's info; 2 (-vv): debug from every library."""
+    level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
+    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    handler.addFilter(REDACTOR)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level if verbosity >= 2 else logging.WARNING)
+    logging.getLogger("audit").setLevel(level)
+
+
+class BarProgress:
+    """The pipeline's Progress, drawn as a rich bar on stderr (hidden when not a terminal)."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=stderr, transient=True,
+        )
+        self._task: Any = None
+
+    def __enter__(self) -> BarProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.stop()
+
+    def start(self, total: int, description: str) -> None:
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self) -> None:
+        self._bar.advance(self._task)
+
+
+def print_summary(summary: Mapping[str, Any], title: str) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("verdict")
+    table.add_column("voices", justify="right")
+    for verdict, count in summary["verdict"].items():
+        if count:
+            table.add_row(verdict, str(count))
+    table.add_row("total", str(summary["total"]), style="bold")
+    stderr.print(table)
+
+
+def print_error(message: str, hint: str) -> None:
+    stderr.print(f"[bold red]error:[/] {escape(message)}")
+    if hint:
+        stderr.print(f"[bold]hint:[/] {escape(hint)}")

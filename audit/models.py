@@ -1,0 +1,201 @@
+"""The vocabulary of clone-audit: frozen dataclasses and exhaustive enums.
+
+This module owns the shapes every stage passes to the next (clones as listed by the
+API, probe results, per-voice verdicts) and imports nothing from the package, so any
+module may depend on it. Parsing the API's loose JSON into these types lives here too,
+because "every field is optional" is a property of the data, not of the transport.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: modelIds values (hyphen form) that mean "usable on lightning-v3.1 TTS".
+V31_MODEL_IDS = frozenset({"lightning-v3.1", "lightning-v3.1-pro"})
+LEGACY_MODEL_ID = "lightning-large"
+
+
+class Compatibility(enum.StrEnum):
+    """What the clone's `modelIds` metadata claims (not proof: only a probe is)."""
+
+    V31 = "v3.1"
+    LEGACY_ONLY = "legacy-only"
+    UNKNOWN = "unknown"
+
+
+class CloneStatus(enum.StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    MISSING = "missing"  # absent or a value the API does not document
+
+
+class ProbeVerdict(enum.StrEnum):
+    """What the audio of a v3.1 TTS call showed."""
+
+    SPEAKS = "speaks"
+    SHORT_WAV = "short-wav"  # the symptom: HTTP 200, a header and next to no samples
+    SILENT = "silent"  # decodable audio of real length, but no speech energy
+    ERROR = "error"  # the call failed (HTTP status or exception in the reason)
+    NOT_PROBED = "not-probed"
+
+
+class Verdict(enum.StrEnum):
+    """Overall per voice. UNKNOWN is never counted as compliant."""
+
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non-compliant"
+    UNKNOWN = "unknown"
+    MIGRATED = "migrated"
+    EXCEPTED = "excepted"
+
+
+class ProbePolicy(enum.StrEnum):
+    ALL = "all"  # probe every clone that could speak
+    LEGACY = "legacy"  # probe only clones whose metadata is not v3.1
+    NONE = "none"  # metadata only
+
+
+class FailOn(enum.StrEnum):
+    """Which findings turn into exit code 1."""
+
+    NON_COMPLIANT = "non-compliant"
+    UNKNOWN = "unknown"  # non-compliant or unknown
+    NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True)
+class Clone:
+    """One voice clone as `GET /waves/v1/voice-cloning` lists it."""
+
+    voice_id: str
+    display_name: str = ""
+    model_ids: tuple[str, ...] | None = None  # None: the field was absent
+    status: CloneStatus = CloneStatus.MISSING
+    raw_status: str | None = None
+    language: str | None = None
+    created_at: str | None = None
+    cloning_type: str | None = None
+    description: str | None = None
+    accent: str | None = None
+    tags: tuple[str, ...] = ()
+    db_id: str | None = None
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> Clone:
+        """Parse one list entry; tolerant of missing or oddly typed fields."""
+        voice_id = item.get("voiceId")
+        if not isinstance(voice_id, str) or not voice_id:
+            raise ValueError("clone entry has no voiceId")
+        raw_models = item.get("modelIds")
+        model_ids: tuple[str, ...] | None
+        if raw_models is None:
+            model_ids = None
+        elif isinstance(raw_models, list):
+            model_ids = tuple(str(m) for m in raw_models)
+        else:
+            model_ids = (str(raw_models),)
+        raw_status = item.get("status")
+        try:
+            status = CloneStatus(raw_status)
+        except ValueError:
+            status = CloneStatus.MISSING
+        raw_tags = item.get("tags")
+        if isinstance(raw_tags, list):
+            tags = tuple(str(t) for t in raw_tags)
+        elif isinstance(raw_tags, str):
+            tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
+        else:
+            tags = ()
+        return cls(
+            voice_id=voice_id,
+            display_name=_opt_str(item.get("displayName")) or "",
+            model_ids=model_ids,
+            status=status,
+            raw_status=_opt_str(raw_status),
+            language=_opt_str(item.get("language")),
+            created_at=_opt_str(item.get("createdAt")),
+            cloning_type=_opt_str(item.get("cloningType")),
+            description=_opt_str(item.get("description")),
+            accent=_opt_str(item.get("accent")),
+            tags=tags,
+            db_id=_opt_str(item.get("_id")),
+        )
+
+
+def _opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class AudioStats:
+    """What decoding a TTS answer found, from the frames really present."""
+
+    n_bytes: int
+    frames: int
+    sample_rate: int
+    duration_s: float
+    rms_dbfs: float
+    peak_dbfs: float
+    active_ratio: float  # share of 20 ms frames with speech-like energy
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    verdict: ProbeVerdict
+    reason: str = ""
+    http_status: int | None = None
+    stats: AudioStats | None = None
+    n_bytes: int | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceResult:
+    """One row of a scan: the clone, what its metadata says, what its probe said."""
+
+    clone: Clone
+    compatibility: Compatibility
+    probe: ProbeResult
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedClone:
+    """The answer of `POST /waves/v1/voice-cloning` (status may still be pending)."""
+
+    voice_id: str
+    display_name: str
+    model: str | None
+    status: CloneStatus
+    language: str | None
+    sample_count: int
+
+    @classmethod
+    def from_api(cls, body: Mapping[str, Any]) -> CreatedClone:
+        data = body.get("data") if isinstance(body.get("data"), Mapping) else body
+        assert isinstance(data, Mapping)
+        voice_id = data.get("voiceId")
+        if not isinstance(voice_id, str) or not voice_id:
+            raise ValueError("create answer has no data.voiceId")
+        model = data.get("model")
+        if isinstance(model, Mapping):  # the live answer: {"_id": …, "modelName": …}
+            model = model.get("modelName")
+        try:
+            status = CloneStatus(data.get("status"))
+        except ValueError:
+            status = CloneStatus.MISSING
+        samples = data.get("samples")
+        return cls(
+            voice_id=voice_id,
+            display_name=_opt_str(data.get("displayName")) or "",
+            model=_opt_str(model),
+            status=status,
+            language=_opt_str(data.get("language")),
+            sample_count=len(samples) if isinstance(samples, list) else 0,
+        )

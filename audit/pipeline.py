@@ -1,0 +1,108 @@
+"""The composition root: sequences the stages of a run, and nothing else.
+
+config → client → scan (list + classify) → probe → verdicts → report files.
+Stages do not import each other; this module is the one place that knows their
+order. The CLI builds the objects, calls a function here, and maps the outcome
+(or a CloneAuditError) to an exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from . import __version__, scan
+from .client import WavesClient
+from .config import Settings, as_dict
+from .errors import CloneAuditError, ExitCode
+from .models import ProbeResult, ProbeVerdict, VoiceResult
+from .probe import probe_clone
+from .report import files
+
+
+class Progress(Protocol):
+    """Where long work reports how far it got (a terminal bar, or nothing)."""
+
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, description: str) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ScanRun:
+    run_id: str
+    started_at: datetime
+    finished_at: datetime
+    base_url: str
+    settings: Settings
+    results: tuple[VoiceResult, ...]
+    exit_code: ExitCode
+
+    def metadata(self) -> dict[str, object]:
+        """What run.json says about the run itself. Never holds the key."""
+        return {
+            "tool": "clone-audit",
+            "version": __version__,
+            "run_id": self.run_id,
+            "started_at": self.started_at.isoformat(timespec="seconds"),
+            "finished_at": self.finished_at.isoformat(timespec="seconds"),
+            "base_url": self.base_url,
+            "parameters": as_dict(self.settings),
+            "exit_code": int(self.exit_code),
+        }
+
+
+def new_run_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+async def scan_organisation(
+    client: WavesClient, settings: Settings, progress: Progress | None = None
+) -> ScanRun:
+    """List every clone, probe those the policy asks for, and decide each verdict."""
+    progress = progress or NoProgress()
+    started = datetime.now(UTC)
+    clones = await client.list_clones()
+    compat = [scan.classify(c) for c in clones]
+    targets = [
+        i for i, (c, k) in enumerate(zip(clones, compat, strict=True))
+        if scan.should_probe(c, k, settings.probe.policy)
+    ]
+    probes = dict.fromkeys(range(len(clones)), ProbeResult(ProbeVerdict.NOT_PROBED))
+    progress.start(len(targets), "Probing on lightning-v3.1")
+
+    async def probe_one(index: int) -> None:
+        probes[index] = await probe_clone(client, clones[index], settings.probe)
+        progress.advance()
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for index in targets:
+                group.create_task(probe_one(index))
+    except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
+        raise failures.exceptions[0] from None
+    results = tuple(scan.decide(c, k, probes[i]) for i, (c, k) in enumerate(zip(clones, compat)))
+    return ScanRun(
+        run_id=new_run_id(started),
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        base_url=settings.api.base_url,
+        settings=settings,
+        results=results,
+        exit_code=scan.exit_code(results, settings.report.fail_on),
+    )
+
+
+def write_scan_reports(run: ScanRun, out_root: Path) -> files.ReportFiles:
+    return files.write_scan_reports(run.results, run.metadata(), out_root / run.run_id)

@@ -1,0 +1,111 @@
+"""The scan stage: classify every clone and decide its overall verdict.
+
+Owns the rules that turn a clone's metadata (`modelIds`, `status`) and its probe result
+into a verdict with a reason a person can act on, and the rule that turns a set of
+verdicts into an exit code. Pure functions: no I/O, no client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import assert_never
+
+from .errors import ExitCode
+from .models import (
+    LEGACY_MODEL_ID,
+    V31_MODEL_IDS,
+    Clone,
+    CloneStatus,
+    Compatibility,
+    FailOn,
+    ProbePolicy,
+    ProbeResult,
+    ProbeVerdict,
+    Verdict,
+    VoiceResult,
+)
+
+
+def classify(clone: Clone) -> Compatibility:
+    """What the metadata claims: v3.1, legacy-only, or unknown (empty, absent, odd)."""
+    models = clone.model_ids or ()
+    if any(m in V31_MODEL_IDS for m in models):
+        return Compatibility.V31
+    if models and all(m == LEGACY_MODEL_ID for m in models):
+        return Compatibility.LEGACY_ONLY
+    return Compatibility.UNKNOWN
+
+
+def should_probe(clone: Clone, compatibility: Compatibility, policy: ProbePolicy) -> bool:
+    """A failed clone cannot speak and one still in progress cannot be judged yet."""
+    if clone.status in (CloneStatus.FAILED, CloneStatus.PENDING, CloneStatus.PROCESSING):
+        return False
+    match policy:
+        case ProbePolicy.ALL:
+            return True
+        case ProbePolicy.LEGACY:
+            return compatibility is not Compatibility.V31
+        case ProbePolicy.NONE:
+            return False
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _models_text(clone: Clone) -> str:
+    if clone.model_ids is None:
+        return "no modelIds field"
+    return "modelIds " + (", ".join(clone.model_ids) if clone.model_ids else "empty")
+
+
+def decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> VoiceResult:
+    verdict, reason = _decide(clone, compatibility, probe)
+    return VoiceResult(clone, compatibility, probe, verdict, reason)
+
+
+def _decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> tuple[Verdict, str]:
+    if clone.status is CloneStatus.FAILED:
+        return Verdict.NON_COMPLIANT, "the clone failed on the account; re-clone it from its recording"
+    if clone.status in (CloneStatus.PENDING, CloneStatus.PROCESSING):
+        return Verdict.UNKNOWN, f"the clone is still {clone.status.value}; scan again once it completes"
+    match probe.verdict:
+        case ProbeVerdict.SPEAKS:
+            note = "" if compatibility is Compatibility.V31 else f" although its {_models_text(clone)}"
+            return Verdict.COMPLIANT, f"speaks on v3.1{note}: {probe.reason}"
+        case ProbeVerdict.SHORT_WAV | ProbeVerdict.SILENT:
+            note = " (metadata claims v3.1)" if compatibility is Compatibility.V31 else ""
+            return Verdict.NON_COMPLIANT, f"{probe.reason}{note}"
+        case ProbeVerdict.ERROR:
+            return Verdict.UNKNOWN, f"could not be checked: {probe.reason}"
+        case ProbeVerdict.NOT_PROBED:
+            return _decide_from_metadata(clone, compatibility)
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def _decide_from_metadata(clone: Clone, compatibility: Compatibility) -> tuple[Verdict, str]:
+    match compatibility:
+        case Compatibility.V31:
+            return Verdict.COMPLIANT, f"{_models_text(clone)} (metadata only, not probed)"
+        case Compatibility.LEGACY_ONLY:
+            return Verdict.NON_COMPLIANT, "modelIds lists only lightning-large (metadata only, not probed)"
+        case Compatibility.UNKNOWN:
+            return Verdict.UNKNOWN, f"{_models_text(clone)} and not probed: probe it to know"
+        case _ as unreachable:
+            assert_never(unreachable)
+
+
+def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
+    """4 when some voice could not be checked, else 1 on findings per `fail_on`, else 0."""
+    results = list(results)
+    if any(r.probe.verdict is ProbeVerdict.ERROR for r in results):
+        return ExitCode.PARTIAL
+    match fail_on:
+        case FailOn.NON_COMPLIANT:
+            flagged = {Verdict.NON_COMPLIANT}
+        case FailOn.UNKNOWN:
+            flagged = {Verdict.NON_COMPLIANT, Verdict.UNKNOWN}
+        case FailOn.NEVER:
+            flagged = set()
+        case _ as unreachable:
+            assert_never(unreachable)
+    return ExitCode.FINDINGS if any(r.verdict in flagged for r in results) else ExitCode.OK

@@ -1,0 +1,182 @@
+"""Request shapes and error mapping of the client, against respx (no server)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import respx
+
+from audit.client import UploadFile, WavesClient
+from audit.config import ApiSettings, Secret
+from audit.errors import (
+    AuthError,
+    CreateOutcomeUnknown,
+    Gone,
+    RateLimited,
+    RequestRejected,
+    ServerError,
+    TransportError,
+)
+
+BASE = "https://api.test"
+KEY = "sk_test_0123456789abcdef"
+FAST = ApiSettings(base_url=BASE, max_attempts=3, backoff_initial_s=0.0, backoff_max_s=0.05)
+CLONE = {"voiceId": "voice_abcdefghij", "displayName": "Emma", "modelIds": ["lightning-large"], "status": "completed"}
+CREATED = {"message": "Voice clone created successfully", "data": {
+    "voiceId": "voice_newnewnew1", "displayName": "Emma", "model": "lightning-v3.1", "status": "pending"}}
+
+
+@pytest.fixture
+async def client():
+    async with WavesClient(FAST, Secret(KEY)) as c:
+        yield c
+
+
+@respx.mock
+async def test_list_sends_the_bearer_key_and_parses_clones(client: WavesClient) -> None:
+    route = respx.get(f"{BASE}/waves/v1/voice-cloning").respond(200, json={"data": [CLONE, {"no": "id"}]})
+    clones = await client.list_clones()
+    assert [c.voice_id for c in clones] == ["voice_abcdefghij"]  # the malformed entry is skipped
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {KEY}"
+
+
+@respx.mock
+async def test_tts_asks_for_wav_in_the_underscore_model_form(client: WavesClient) -> None:
+    route = respx.post(f"{BASE}/waves/v1/tts").respond(
+        200, content=b"RIFF....", headers={"X-Request-Id": "req-1", "Content-Type": "audio/wav"})
+    answer = await client.tts("voice_abcdefghij", "Hola.", model="lightning_v3.1", sample_rate=24000, language="es")
+    request = route.calls.last.request
+    assert request.headers["accept"] == "audio/wav"
+    assert json.loads(request.content) == {
+        "text": "Hola.", "voice_id": "voice_abcdefghij", "model": "lightning_v3.1",
+        "sample_rate": 24000, "output_format": "wav", "language": "es"}
+    assert answer.content == b"RIFF...." and answer.request_id == "req-1"
+
+
+@respx.mock
+async def test_create_is_multipart_with_comma_separated_tags(client: WavesClient) -> None:
+    route = respx.post(f"{BASE}/waves/v1/voice-cloning").respond(200, json=CREATED)
+    created = await client.create_clone(
+        display_name="Emma", file=UploadFile("emma.wav", b"RIFFdata", "audio/wav"), language="en",
+        tags=["en", "migrated-from:voice_abcdefghij"])
+    request = route.calls.last.request
+    body = request.content.decode("latin-1")
+    assert request.headers["content-type"].startswith("multipart/form-data")
+    assert 'name="tags"\r\n\r\nen,migrated-from:voice_abcdefghij\r\n' in body
+    assert 'name="model"\r\n\r\nlightning-v3.1\r\n' in body
+    assert 'name="file"; filename="emma.wav"\r\nContent-Type: audio/wav' in body
+    assert created.voice_id == "voice_newnewnew1"
+
+
+@respx.mock
+async def test_401_maps_to_auth_error_with_a_hint_and_no_key(client: WavesClient) -> None:
+    respx.get(f"{BASE}/waves/v1/voice-cloning").respond(401, json={"error": "Unauthorized"})
+    with pytest.raises(AuthError) as caught:
+        await client.list_clones()
+    assert "SMALLEST_API_KEY" in caught.value.hint
+    assert caught.value.exit_code == 3
+    assert KEY not in str(caught.value) + repr(caught.value) + caught.value.hint + repr(client)
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"error": [{"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}]}, "voice_id: Invalid Voice ID"),
+        ({"error": "ValidationError", "message": "text is required"}, "ValidationError; text is required"),
+    ],
+)
+@respx.mock
+async def test_400_bodies_of_both_shapes_become_readable_messages(client: WavesClient, body, text) -> None:
+    route = respx.post(f"{BASE}/waves/v1/tts").respond(400, json=body)
+    with pytest.raises(RequestRejected) as caught:
+        await client.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000)
+    assert text in caught.value.message
+    assert route.call_count == 1  # a 400 is not retried
+
+
+@respx.mock
+async def test_429_is_retried_honouring_retry_after(client: WavesClient) -> None:
+    route = respx.post(f"{BASE}/waves/v1/tts").mock(side_effect=[
+        httpx.Response(429, json={"error": "Too many"}, headers={"Retry-After": "0"}),
+        httpx.Response(429, json={"error": "Too many"}, headers={"retry-after-ms": "10"}),
+        httpx.Response(200, content=b"audio"),
+    ])
+    answer = await client.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000)
+    assert answer.content == b"audio" and route.call_count == 3
+
+
+@respx.mock
+async def test_idempotent_calls_give_up_after_max_attempts(client: WavesClient) -> None:
+    route = respx.get(f"{BASE}/waves/v1/voice-cloning").respond(500, json={"error": "boom"})
+    with pytest.raises(ServerError, match="answered 500: boom"):
+        await client.list_clones()
+    assert route.call_count == FAST.max_attempts
+
+
+@respx.mock
+async def test_a_rate_limit_that_never_ends_surfaces_as_rate_limited(client: WavesClient) -> None:
+    respx.post(f"{BASE}/waves/v1/tts").respond(429, json={"error": "Too many"})
+    with pytest.raises(RateLimited):
+        await client.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000)
+
+
+@respx.mock
+async def test_dropped_connections_are_retried_then_reported(client: WavesClient) -> None:
+    route = respx.get(f"{BASE}/waves/v1/voice-cloning").mock(side_effect=httpx.RemoteProtocolError("dropped"))
+    with pytest.raises(TransportError, match="RemoteProtocolError"):
+        await client.list_clones()
+    assert route.call_count == FAST.max_attempts
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(500, json={"error": "timed out", "error_code": "voice_clone_timeout"}),
+        httpx.Response(502, text="bad gateway"),
+        httpx.ReadTimeout("slow"),
+        httpx.RemoteProtocolError("dropped"),
+    ],
+)
+@respx.mock
+async def test_create_is_never_retried_when_it_may_have_happened(client: WavesClient, failure) -> None:
+    route = respx.post(f"{BASE}/waves/v1/voice-cloning").mock(side_effect=[failure])
+    with pytest.raises(CreateOutcomeUnknown) as caught:
+        await client.create_clone(display_name="Emma", file=UploadFile("e.wav", b"x", "audio/wav"))
+    assert route.call_count == 1
+    assert "Look the clone up" in caught.value.hint
+
+
+@respx.mock
+async def test_create_clone_error_is_final_with_its_hint(client: WavesClient) -> None:
+    route = respx.post(f"{BASE}/waves/v1/voice-cloning").respond(
+        500, json={"error": "could not clone", "error_code": "voice_clone_error"})
+    with pytest.raises(ServerError) as caught:
+        await client.create_clone(display_name="Emma", file=UploadFile("e.wav", b"x", "audio/wav"))
+    assert not isinstance(caught.value, CreateOutcomeUnknown)
+    assert "cleaner" in caught.value.hint and route.call_count == 1
+
+
+@respx.mock
+async def test_create_is_retried_when_it_certainly_did_not_happen(client: WavesClient) -> None:
+    route = respx.post(f"{BASE}/waves/v1/voice-cloning").mock(side_effect=[
+        httpx.ConnectError("refused"), httpx.Response(429, json={"error": "busy"}), httpx.Response(200, json=CREATED)])
+    created = await client.create_clone(display_name="Emma", file=UploadFile("e.wav", b"x", "audio/wav"))
+    assert created.voice_id == "voice_newnewnew1" and route.call_count == 3
+
+
+@respx.mock
+async def test_retired_routes_map_to_gone(client: WavesClient) -> None:
+    respx.delete(f"{BASE}/waves/v1/lightning-large").respond(410, json={
+        "status": "error", "error_code": "MODEL_DEPRECATED", "message": "This model is retired."})
+    with pytest.raises(Gone) as caught:
+        await client.delete_clone("voice_abcdefghij")
+    assert caught.value.error_code == "MODEL_DEPRECATED" and caught.value.status == 410
+
+
+@respx.mock
+async def test_health_needs_no_key(client: WavesClient) -> None:
+    route = respx.get(f"{BASE}/waves/v1/health").respond(200, json={"status": "ok"})
+    assert (await client.health())["status"] == "ok"
+    assert "authorization" not in route.calls.last.request.headers

@@ -1,0 +1,53 @@
+"""Parsing the API's loose JSON: every field is optional and must not crash anything."""
+
+from __future__ import annotations
+
+import pytest
+
+from audit.models import Clone, CloneStatus, CreatedClone
+
+
+def test_a_full_list_entry() -> None:
+    c = Clone.from_api({
+        "_id": "66f0", "voiceId": "voice_dLP5T67Qw7", "displayName": "Emma", "accent": "general",
+        "tags": ["en", "support"], "language": "en", "status": "completed", "cloningType": "instant",
+        "modelIds": ["lightning-large"], "createdAt": "2025-01-15T09:30:00.000Z",
+    })
+    assert (c.voice_id, c.display_name, c.model_ids, c.status) == (
+        "voice_dLP5T67Qw7", "Emma", ("lightning-large",), CloneStatus.COMPLETED)
+    assert c.tags == ("en", "support") and c.db_id == "66f0"
+
+
+def test_a_bare_entry_with_only_a_voice_id() -> None:
+    c = Clone.from_api({"voiceId": "voice_x"})
+    assert c.model_ids is None and c.status is CloneStatus.MISSING and c.language is None
+
+
+@pytest.mark.parametrize("entry", [
+    {"voiceId": "v", "modelIds": None, "status": None, "language": None, "tags": None},
+    {"voiceId": "v", "modelIds": "lightning-large", "status": "archived", "tags": "a, b"},
+    {"voiceId": "v", "displayName": 42, "createdAt": 1700000000},
+])
+def test_odd_types_do_not_crash(entry: dict) -> None:
+    c = Clone.from_api(entry)
+    assert c.voice_id == "v"
+
+
+def test_an_undocumented_status_is_kept_raw() -> None:
+    c = Clone.from_api({"voiceId": "v", "status": "archived", "modelIds": "lightning-large", "tags": "a, b"})
+    assert c.status is CloneStatus.MISSING and c.raw_status == "archived"
+    assert c.model_ids == ("lightning-large",) and c.tags == ("a", "b")
+
+
+def test_an_entry_without_voice_id_is_refused() -> None:
+    with pytest.raises(ValueError, match="voiceId"):
+        Clone.from_api({"displayName": "x"})
+
+
+@pytest.mark.parametrize("model", ["lightning-v3.1", {"_id": "m1", "modelName": "lightning-v3.1"}])
+def test_create_answer_accepts_model_as_string_or_object(model) -> None:
+    created = CreatedClone.from_api({"message": "ok", "data": {
+        "voiceId": "voice_abcdefghij", "displayName": "Emma", "model": model, "status": "pending",
+        "samples": [{"text": "Hi", "audioUrl": "https://x/y?signature=s"}]}})
+    assert created.model == "lightning-v3.1" and created.status is CloneStatus.PENDING
+    assert created.sample_count == 1

@@ -1,0 +1,89 @@
+"""Reports: RFC 4180 CSV, self-contained escaped HTML, JSON rows with run metadata."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from audit.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
+from audit.report.files import write_scan_reports
+from audit.report.html import render_scan_html
+from audit.report.tables import COLUMNS, render_csv, voice_frame
+from audit.scan import classify, decide
+
+NOW = datetime(2026, 11, 21, tzinfo=UTC)
+HOSTILE = [
+    "<script>alert(1)</script>",
+    '"quoted, with comma"',
+    "=HYPERLINK(\"http://x\")",
+    "line one\nline two",
+    "Zoë 日本語の声 🎙️",
+]
+
+
+def _results():
+    stats = AudioStats(144, 50, 24000, 50 / 24000, -30.0, -20.0, 1.0)
+    short = ProbeResult(ProbeVerdict.SHORT_WAV, "HTTP 200 but only 144 bytes", 200, stats, 144)
+    speaks = ProbeResult(ProbeVerdict.SPEAKS, "1.2 s of speech", 200, None, 40000)
+    out = []
+    for i, name in enumerate(HOSTILE):
+        c = Clone(voice_id=f"voice_{i:010d}", display_name=name, model_ids=("lightning-large",),
+                  status=CloneStatus.COMPLETED, raw_status="completed", language="en",
+                  created_at="2025-11-21T00:00:00.000Z")
+        out.append(decide(c, classify(c), short if i % 2 else speaks))
+    bare = Clone(voice_id="voice_bare000000")
+    out.append(decide(bare, classify(bare), ProbeResult(ProbeVerdict.NOT_PROBED)))
+    return out
+
+
+def test_csv_is_rfc4180_and_round_trips_hostile_names() -> None:
+    text = render_csv(voice_frame(_results(), NOW))
+    assert text.endswith("\r\n")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert list(rows[0]) == list(COLUMNS)
+    names = {r["voice_id"]: r["display_name"] for r in rows}
+    assert names["voice_0000000001"] == '"quoted, with comma"'
+    assert names["voice_0000000003"] == "line one\nline two"
+    assert names["voice_0000000004"] == "Zoë 日本語の声 🎙️"
+    # A spreadsheet must not run a display name as a formula.
+    assert names["voice_0000000002"].startswith("'=")
+
+
+def test_rows_put_failures_first_and_keep_absent_fields_empty() -> None:
+    frame = voice_frame(_results(), NOW)
+    verdicts = list(frame["verdict"])
+    assert verdicts == sorted(verdicts, key=["non-compliant", "unknown", "compliant"].index)
+    bare = frame[frame["voice_id"] == "voice_bare000000"].iloc[0]
+    assert bare["verdict"] == "unknown" and pd.isna(bare["model_ids"])
+    assert int(frame[frame["voice_id"] == "voice_0000000000"].iloc[0]["age_days"]) == 365
+
+
+def test_html_escapes_names_and_needs_no_network() -> None:
+    meta = {"run_id": "r1", "finished_at": "2026-11-21T00:00:00+00:00", "base_url": "http://127.0.0.1:1",
+            "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
+    html = render_scan_html(meta, voice_frame(_results(), NOW))
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html
+    assert "voice_0000000004" in html and "Zoë 日本語の声" in html
+    assert html.index("non-compliant</td>") < html.index("compliant</td>", html.index("non-compliant</td>") + 20)
+
+
+def test_written_reports_hold_the_same_rows(tmp_path: Path) -> None:
+    meta = {"run_id": "r1", "finished_at": NOW.isoformat(), "base_url": "http://127.0.0.1:1",
+            "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
+    files = write_scan_reports(_results(), meta, tmp_path / "r1")
+    document = json.loads(files.json.read_text(encoding="utf-8"))
+    assert document["run_id"] == "r1"
+    assert [v["voice_id"] for v in document["voices"]] == [
+        r["voice_id"] for r in csv.DictReader(io.StringIO(files.csv.read_text(encoding="utf-8"), newline=""))]
+    assert document["summary"]["verdict"]["non-compliant"] == 2
+    assert document["voices"][0]["probe_bytes"] == 144
+    assert sorted(p.name for p in tmp_path.joinpath("r1").iterdir()) == ["clones.csv", "report.html", "run.json"]
