@@ -60,6 +60,9 @@ def configure_logging(verbosity: int) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level if verbosity >= 2 else logging.WARNING)
     logging.getLogger("audit").setLevel(level)
+    # stamina warns on every scheduled retry: on a rate-limited account that is hundreds
+    # of lines, so they show from -v on; the final failure still reaches the report.
+    logging.getLogger("stamina").setLevel(logging.INFO if verbosity else logging.ERROR)
 
 
 class BarProgress:

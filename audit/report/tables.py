@@ -57,7 +57,7 @@ def voice_frame(results: Iterable[VoiceResult], now: datetime) -> pd.DataFrame:
     frame = frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64"})
     keys = frame.assign(
         _rank=frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}),
-        _name=frame["display_name"].fillna("").str.casefold(),
+        _name=frame["display_name"].fillna("").str.strip().str.casefold(),
     )
     ordered = keys.sort_values(["_rank", "_name", "voice_id"], kind="stable")
     return frame.loc[ordered.index].reset_index(drop=True)

@@ -1,0 +1,98 @@
+"""The command line as a user runs it: real processes, real HTTP, exit codes, no leaked key."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from audit.emulator import EmulatorServer
+
+pytestmark = pytest.mark.integration
+
+KEY = "sk_live_TESTSECRET_0123456789abcdef"
+ANY_KEY = re.compile(r"sk_[A-Za-z0-9_]{6,}")
+
+
+def clone_audit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=120,
+        env={**base, "COLUMNS": "200", **(env or {})}, cwd=cwd,
+    )
+
+
+def written_text(folder: Path) -> str:
+    return "".join(p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file())
+
+
+def test_demo_writes_the_three_reports_and_never_shows_its_key(tmp_path: Path) -> None:
+    done = clone_audit("demo", "--out", str(tmp_path), "--clones", "40", "-vv")
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = tmp_path.iterdir()
+    assert sorted(p.name for p in run_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
+    assert "DEBUG" in done.stderr  # the most verbose level really was on
+    assert not ANY_KEY.search(done.stdout + done.stderr + written_text(tmp_path))
+    document = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    assert len(document["voices"]) == 40 and document["parameters"]["probe"]["policy"] == "all"
+
+
+def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> None:
+    with EmulatorServer.with_org(n=30, seed=2, api_key=KEY, tts_concurrency=2) as server:
+        base_url = server.base_url
+        done = clone_audit("scan", "-vv", "--base-url", base_url, "--out", str(tmp_path),
+                           "--concurrency", "2", env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 1, done.stderr
+    assert KEY not in done.stdout + done.stderr + written_text(tmp_path)
+    assert "non-compliant" in done.stderr
+    (run_dir,) = tmp_path.iterdir()
+    assert json.loads((run_dir / "run.json").read_text())["base_url"] == base_url
+
+
+def test_fail_on_never_exits_0_with_the_same_findings(tmp_path: Path) -> None:
+    with EmulatorServer.with_org(n=10, seed=2, api_key=KEY) as server:
+        done = clone_audit("scan", "--base-url", server.base_url, "--out", str(tmp_path),
+                           "--fail-on", "never", env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_wrong_key_exits_3_with_a_hint(tmp_path: Path) -> None:
+    with EmulatorServer.with_org(n=3, seed=1) as server:
+        done = clone_audit("scan", "--base-url", server.base_url, "--out", str(tmp_path),
+                           env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 3
+    assert "401" in done.stderr and "SMALLEST_API_KEY" in done.stderr
+    assert KEY not in done.stderr + done.stdout
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_a_missing_key_exits_2_with_a_hint(tmp_path: Path) -> None:
+    done = clone_audit("scan", "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert "SMALLEST_API_KEY is not set" in done.stderr and "clone-audit demo" in done.stderr
+
+
+def test_an_unreachable_api_exits_3(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[api]\nmax_attempts = 1\n")
+    done = clone_audit("scan", "--config", str(config), "--base-url", "http://127.0.0.1:9",
+                       env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 3
+    assert "cannot connect" in done.stderr
+
+
+def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[probe]\npolicy = 'sometimes'\n")
+    done = clone_audit("scan", "--config", str(config), env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 2
+    assert "[probe] policy" in done.stderr
+
+
+def test_a_bad_flag_exits_2() -> None:
+    assert clone_audit("scan", "--probe", "some").returncode == 2
