@@ -72,13 +72,43 @@ class ReportSettings:
 
 
 @dataclass(frozen=True)
+class ArchiveSettings:
+    folder: str = ""  # where the original recordings live; empty: no archive configured
+    manifest: str = ""  # optional CSV voice_id,path[,language,display_name]; relative to folder
+
+
+@dataclass(frozen=True)
+class PlanSettings:
+    expiry_hours: float = 24.0  # apply refuses an older plan
+    clone_quota: int = 0  # the plan's clone limit, when known; 0: unknown
+    create_estimate_s: float = 30.0  # one create + completion + verification, for the forecast
+
+
+@dataclass(frozen=True)
+class ApplySettings:
+    poll_interval_s: float = 2.0  # between list calls while a new clone is pending
+    poll_timeout_s: float = 600.0  # a new clone not completed by then is recorded as failed
+    settle_s: float = 30.0  # wait before re-creating after a create whose outcome is unknown
+
+
+@dataclass(frozen=True)
 class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     probe: ProbeSettings = field(default_factory=ProbeSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    plan: PlanSettings = field(default_factory=PlanSettings)
+    apply: ApplySettings = field(default_factory=ApplySettings)
 
 
-_SECTIONS: dict[str, type] = {"api": ApiSettings, "probe": ProbeSettings, "report": ReportSettings}
+_SECTIONS: dict[str, type] = {
+    "api": ApiSettings,
+    "probe": ProbeSettings,
+    "report": ReportSettings,
+    "archive": ArchiveSettings,
+    "plan": PlanSettings,
+    "apply": ApplySettings,
+}
 
 
 def load_settings(

@@ -199,3 +199,66 @@ class CreatedClone:
             language=_opt_str(data.get("language")),
             sample_count=len(samples) if isinstance(samples, list) else 0,
         )
+
+
+# -- planning and migration ------------------------------------------------------------
+
+#: The tag every replacement clone carries, so the account itself records old → new.
+MARKER_PREFIX = "migrated-from:"
+
+
+def marker_tag(old_voice_id: str) -> str:
+    return f"{MARKER_PREFIX}{old_voice_id}"
+
+
+def marked_origin(clone: Clone) -> str | None:
+    """The old voice id a replacement clone was made for, from its marker tag."""
+    for tag in clone.tags:
+        if tag.startswith(MARKER_PREFIX) and len(tag) > len(MARKER_PREFIX):
+            return tag[len(MARKER_PREFIX):]
+    return None
+
+
+class Action(enum.StrEnum):
+    RECLONE = "RECLONE"  # re-clone from the archived recording
+    KEEP = "KEEP"  # works on v3.1 already
+    SKIP = "SKIP"  # nothing to do now (already migrated, could not be checked, …)
+    BLOCKED = "BLOCKED"  # needs re-cloning but cannot be: the reason says why
+
+
+class SourceProblem(enum.StrEnum):
+    """Why an archived recording cannot be used (each makes the voice BLOCKED)."""
+
+    MISSING = "missing"
+    AMBIGUOUS = "ambiguous"
+    PATH_ESCAPE = "path-escape"
+    UNSUPPORTED = "unsupported-type"
+    CORRUPT = "corrupt"
+    TOO_SHORT = "too-short"
+    SILENT = "silent"
+
+
+@dataclass(frozen=True, slots=True)
+class FitWindow:
+    """The part of a recording a fitted copy keeps, and why a copy is needed."""
+
+    start_s: float
+    end_s: float
+    reason: str  # e.g. "42.0 s is longer than 15 s", "6.1 MB is over 5 MB", "flac is not accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCheck:
+    """What the archive holds for one voice, and whether it can be uploaded as it is."""
+
+    problem: SourceProblem | None  # None: usable (as it is, or through `fit`)
+    detail: str  # one line a person can act on
+    path: str | None = None  # relative to the archive folder
+    matched_by: str | None = None  # "manifest", "voice-id" or "display-name"
+    sha256: str | None = None  # of the archived file
+    kind: str | None = None  # real container, from content: wav, mp3, flac, ogg, mp4, webm
+    mime: str | None = None  # Content-Type to upload with (when usable as it is)
+    n_bytes: int | None = None
+    duration_s: float | None = None  # from decoded samples, never from a header
+    speech_s: float | None = None  # seconds of speech-like frames
+    fit: FitWindow | None = None  # set when a fitted copy must be uploaded instead
