@@ -1,7 +1,8 @@
 """The command line: arguments → settings and objects → a pipeline call → an exit code.
 
 Thin on purpose: no logic lives here beyond parsing, building the objects a command
-needs, and catching a CloneAuditError once to print its message and hint.
+needs, asking for confirmation, and catching a CloneAuditError once to print its
+message and hint.
 """
 
 from __future__ import annotations
@@ -9,16 +10,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-from . import __version__, pipeline
+from . import __version__, pipeline, pipeline_apply
+from .apply import ApplyOptions
 from .client import WavesClient
-from .config import api_key_from_env, load_settings
-from .console import REDACTOR, BarProgress, configure_logging, print_error, print_summary
-from .errors import CloneAuditError, ExitCode
+from .config import Settings, api_key_from_env, load_settings
+from .console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
+from .errors import CloneAuditError, ExitCode, UsageError
 from .models import FailOn, ProbePolicy
 from .report.tables import summary, voice_frame
+
+T = TypeVar("T")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,14 +35,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(exc.message, exc.hint)
         return int(exc.exit_code)
     except KeyboardInterrupt:
-        print_error("interrupted", "")
+        print_error("interrupted", "Run the same command again: finished work is kept.")
         return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clone-audit",
-        description="Find Smallest AI voice clones that are silent on lightning-v3.1.",
+        description="Find Smallest AI voice clones that are silent on lightning-v3.1, and re-clone them.",
         epilog="Exit codes: 0 nothing to flag, 1 findings, 2 usage/config error, "
         "3 run could not complete, 4 some voices could not be checked.",
     )
@@ -45,12 +50,30 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     scan = _command(commands, "scan", run_scan, "list every clone, probe it on v3.1, write the compliance report")
-    scan.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
-    scan.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
+    _api_flags(scan)
     scan.add_argument("--probe", choices=[p.value for p in ProbePolicy], help="which clones to probe (default all)")
-    scan.add_argument("--concurrency", type=int, help="requests in flight at once (the account's limit; default 1)")
     scan.add_argument("--out", help="report folder; each run writes a subfolder (default reports)")
     scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
+
+    plan = _command(commands, "plan", run_plan, "scan, check each legacy voice's recording, write a migration plan (dry run)")
+    _api_flags(plan)
+    plan.add_argument("--archive", help="folder of the original recordings ([archive] folder)")
+    plan.add_argument("--manifest", help="CSV voice_id,path[,language,display_name] ([archive] manifest)")
+    plan.add_argument("--out", help="report folder; each plan writes a subfolder (default reports)")
+
+    apply = _command(commands, "apply", run_apply, "re-clone exactly what a plan says, verify, record old → new")
+    apply.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json a plan run wrote")
+    _api_flags(apply)
+    apply.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    apply.add_argument("--only", nargs="+", metavar="ID", default=[], help="only these old voice ids")
+    apply.add_argument("--limit", type=int, help="at most N voices in this run (a canary batch)")
+    apply.add_argument("--fail-fast", action="store_true", help="stop starting new voices at the first failure")
+    apply.add_argument("--retry-failed", action="store_true", help="try voices the ledger records as failed again")
+
+    retire = _command(commands, "retire", run_retire, "delete legacy clones whose replacement is verified (asks first)")
+    retire.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
+    _api_flags(retire)
+    retire.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     demo = _command(commands, "demo", run_demo, "the whole story against the built-in emulator")
     demo.add_argument("--out", default="reports", help="report folder (default reports)")
@@ -64,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--seed", type=int, default=7)
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
+    emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
     return parser
 
 
@@ -76,39 +100,109 @@ def _command(
     return sub
 
 
-def run_scan(args: argparse.Namespace) -> int:
-    settings = load_settings(
+def _api_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
+    sub.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
+    sub.add_argument("--concurrency", type=int, help="requests in flight at once (the account's limit; default 1)")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    flag = lambda name: getattr(args, name, None)  # noqa: E731
+    return load_settings(
         args.config,
         overrides={
-            "api": {"base_url": args.base_url, "concurrency": args.concurrency},
-            "probe": {"policy": args.probe},
-            "report": {"out_dir": args.out, "fail_on": args.fail_on},
+            "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency")},
+            "probe": {"policy": flag("probe")},
+            "report": {"out_dir": flag("out"), "fail_on": flag("fail_on")},
+            "archive": {"folder": flag("archive"), "manifest": flag("manifest")},
         },
     )
+
+
+def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]) -> T:
     key = api_key_from_env()
     REDACTOR.add(key)
 
-    async def scan() -> pipeline.ScanRun:
+    async def run() -> T:
         async with WavesClient(settings.api, key) as client:
-            with BarProgress() as progress:
-                return await pipeline.scan_organisation(client, settings, progress)
+            return await work(client)
 
-    run = asyncio.run(scan())
-    files = pipeline.write_scan_reports(run, Path(settings.report.out_dir))
-    _print_outcome(run, files.folder)
+    return asyncio.run(run())
+
+
+def _confirm(assume_yes: bool) -> pipeline_apply.Confirm:
+    def ask(what: str, count: int) -> bool:
+        if assume_yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(f"about to {what}, but there is no terminal to confirm on.",
+                             hint="Review the plan, then pass --yes.")
+        stderr.print(f"About to {what}.")
+        return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
+
+    return ask
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with BarProgress() as progress:
+        run = _with_client(settings, lambda c: pipeline.scan_organisation(c, settings, progress))
+    folder = pipeline.write_scan_reports(run, Path(settings.report.out_dir))
+    _print_outcome(run, folder)
     return run.exit_code
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    out = Path(settings.report.out_dir)
+    with BarProgress() as progress:
+        planned = _with_client(settings, lambda c: pipeline.plan_migration(c, settings, out, progress))
+    _print_outcome(planned.scan, planned.folder)
+    totals = planned.plan.totals()
+    forecast = planned.plan.forecast
+    print(" · ".join(f"{k} {v}" for k, v in totals.items()))
+    print(f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.")
+    print(f"Plan: {planned.plan_path}   review it, then: clone-audit apply {planned.plan_path}")
+    return pipeline.plan_exit_code(planned.plan)
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    options = ApplyOptions(
+        only=frozenset(args.only), limit=args.limit, fail_fast=args.fail_fast, retry_failed=args.retry_failed
+    )
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f"--limit {args.limit} must be at least 1.")
+    with BarProgress() as progress:
+        run = _with_client(settings, lambda c: pipeline_apply.apply_plan(
+            c, settings, args.plan_file, options, _confirm(args.yes), progress))
+    print(f"Worked on {run.worked_on} voice(s); {run.already_done} were already done; "
+          f"{run.adopted} found on the account by their marker.")
+    print(" · ".join(f"{k} {v}" for k, v in run.states.items() if v))
+    if run.stopped_early:
+        print("Stopped at the first failure (--fail-fast); run again to go on.")
+    print(f"Mapping: {run.folder / 'mapping.csv'}")
+    return run.exit_code
+
+
+def run_retire(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    run = _with_client(settings, lambda c: pipeline_apply.retire_replaced(c, args.plan_file, _confirm(args.yes)))
+    print(f"Deleted {len(run.deleted)} legacy clone(s).")
+    if run.for_dashboard:
+        print(f"{run.reason}:")
+        for voice_id in run.for_dashboard:
+            print(f"  {voice_id}")
+    return ExitCode.OK
 
 
 def run_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo as demo
 
     with BarProgress() as progress:
-        run, files = demo(out_root=Path(args.out), clones=args.clones, seed=args.seed, progress=progress)
-    _print_outcome(run, files.folder)
-    print(
-        f"Demo finished: a real scan would have exited {int(run.exit_code)} "
-        f"({run.exit_code.name.lower().replace('_', ' ')}). Open {files.html}"
-    )
+        story = demo(out_root=Path(args.out), clones=args.clones, seed=args.seed, progress=progress)
+    _print_outcome(story.before, story.folder)
+    print(story.summary())
     return ExitCode.OK
 
 
@@ -116,13 +210,18 @@ def run_emulator(args: argparse.Namespace) -> int:
     from .emulator import EmulatorConfig, generate_org, serve_forever
 
     config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed)
+    org = generate_org(args.clones, args.seed)
+    if args.archive is not None:
+        from .emulator import generate_archive
+
+        generate_archive(org, args.archive, args.seed)
 
     def ready(base_url: str, api_key: str) -> None:
         print(f"Waves emulator on {base_url} with {args.clones} clones (seed {args.seed}); Ctrl-C stops it.")
         print(f"export SMALLEST_BASE_URL={base_url}")
         print(f"export SMALLEST_API_KEY={api_key}", flush=True)
 
-    serve_forever(config, generate_org(args.clones, args.seed), host=args.host, port=args.port, on_ready=ready)
+    serve_forever(config, org, host=args.host, port=args.port, on_ready=ready)
     return ExitCode.OK
 
 

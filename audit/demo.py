@@ -1,47 +1,94 @@
 """`clone-audit demo`: the whole story against the built-in emulator.
 
 Starts the emulator on 127.0.0.1 with a generated organisation (a seeded mix of v3.1,
-legacy-only, lying and broken clones), points an ordinary client at it with the
-emulator's own key, and runs the same pipeline a real scan runs. Nothing here touches
-a real account.
+legacy-only, lying and broken clones) and a matching archive of recordings (some
+missing, too long, corrupt…), points an ordinary client at it with the emulator's own
+key, and runs the pipeline a real migration runs: scan → plan → apply → scan again.
+Nothing here touches a real account.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import pipeline
+from . import pipeline, pipeline_apply
+from .apply import ApplyOptions
 from .client import WavesClient
 from .config import Secret, Settings
 from .console import REDACTOR
-from .emulator import EmulatorServer
-from .report.files import ReportFiles
+from .emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4
-DEMO_LATENCY = {"list": 0.05, "tts": 0.02, "create": 0.2, "delete": 0.02, "health": 0.0}
+DEMO_LATENCY = {"list": 0.02, "tts": 0.02, "create": 0.2, "delete": 0.02, "health": 0.0}
+
+
+@dataclass(frozen=True)
+class DemoStory:
+    planned: pipeline.PlanRun
+    applied: pipeline_apply.ApplyRun
+    after: pipeline.ScanRun
+    after_folder: Path
+
+    @property
+    def before(self) -> pipeline.ScanRun:
+        return self.planned.scan
+
+    @property
+    def folder(self) -> Path:
+        return self.planned.folder
+
+    def summary(self) -> str:
+        totals = self.planned.plan.totals()
+        verdicts = [r.verdict.value for r in self.after.results]
+        return "\n".join([
+            f"Plan: {totals['RECLONE']} to re-clone, {totals['BLOCKED']} blocked, "
+            f"{totals['KEEP']} to keep, {totals['SKIP']} skipped.",
+            "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
+            f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
+            f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant.",
+            f"Plan, mapping and report: {self.folder}",
+            f"Compliance after the migration: {self.after_folder / 'report.html'}",
+            "Demo finished (emulator only; a real account was never touched).",
+        ])
 
 
 def run_demo(
     *, out_root: Path, clones: int, seed: int, progress: pipeline.Progress | None = None,
     settings: Settings | None = None,
-) -> tuple[pipeline.ScanRun, ReportFiles]:
+) -> DemoStory:
     settings = settings or Settings()
-    with EmulatorServer.with_org(
-        n=clones, seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY
-    ) as server:
+    org = generate_org(clones, seed)
+    config = EmulatorConfig(
+        seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY, pending_s=0.2, processing_s=0.3
+    )
+    with (
+        tempfile.TemporaryDirectory(prefix="clone-audit-demo-archive-") as archive,
+        EmulatorServer(EmulatorState(config, org.clones)) as server,
+    ):
+        generate_archive(org, Path(archive), seed)
         key = Secret(server.api_key)
         REDACTOR.add(key)
         settings = replace(
             settings,
             api=replace(settings.api, base_url=server.base_url, concurrency=DEMO_CONCURRENCY),
+            archive=replace(settings.archive, folder=archive, manifest=""),
+            apply=replace(settings.apply, poll_interval_s=0.1, settle_s=0.5),
         )
+        return asyncio.run(_story(settings, key, out_root, progress))
 
-        async def scan() -> pipeline.ScanRun:
-            async with WavesClient(settings.api, key) as client:
-                return await pipeline.scan_organisation(client, settings, progress)
 
-        run = asyncio.run(scan())
-    return run, pipeline.write_scan_reports(run, out_root)
+async def _story(
+    settings: Settings, key: Secret, out_root: Path, progress: pipeline.Progress | None
+) -> DemoStory:
+    async with WavesClient(settings.api, key) as client:
+        planned = await pipeline.plan_migration(client, settings, out_root, progress)
+        applied = await pipeline_apply.apply_plan(
+            client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
+            progress=progress,
+        )
+        after = await pipeline.scan_organisation(client, settings, progress)
+    return DemoStory(planned, applied, after, pipeline.write_scan_reports(after, out_root))

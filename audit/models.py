@@ -211,12 +211,16 @@ def marker_tag(old_voice_id: str) -> str:
     return f"{MARKER_PREFIX}{old_voice_id}"
 
 
+def tag_origin(tag: str) -> str | None:
+    """The old voice id in a marker tag, or None for any other tag."""
+    if tag.startswith(MARKER_PREFIX) and len(tag) > len(MARKER_PREFIX):
+        return tag[len(MARKER_PREFIX):]
+    return None
+
+
 def marked_origin(clone: Clone) -> str | None:
     """The old voice id a replacement clone was made for, from its marker tag."""
-    for tag in clone.tags:
-        if tag.startswith(MARKER_PREFIX) and len(tag) > len(MARKER_PREFIX):
-            return tag[len(MARKER_PREFIX):]
-    return None
+    return next((o for o in map(tag_origin, clone.tags) if o is not None), None)
 
 
 class Action(enum.StrEnum):

@@ -1,9 +1,12 @@
-"""The composition root: sequences the stages of a run, and nothing else.
+"""The composition root: sequences the stages of each command, and nothing else.
 
-config → client → scan (list + classify) → probe → verdicts → report files.
+    scan:  client → list + classify (scan) → probe → verdicts → report files
+    plan:  scan → archive + source checks → plan (pure) → plan files + report
+    apply: plan file → fresh list → staleness check → ledger → apply → mapping + report
+
 Stages do not import each other; this module is the one place that knows their
-order. The CLI builds the objects, calls a function here, and maps the outcome
-(or a CloneAuditError) to an exit code.
+order. The CLI builds the objects, calls a function here, and maps the outcome (or a
+CloneAuditError) to an exit code.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from . import __version__, scan
+from . import __version__, plan, scan, sourcing
 from .client import WavesClient
 from .config import Settings, as_dict
 from .errors import CloneAuditError, ExitCode
 from .models import ProbeResult, ProbeVerdict, VoiceResult
+from .planfile import Plan
 from .probe import probe_clone
 from .report import files
+from .report.tables import voice_frame
 
 
 class Progress(Protocol):
@@ -63,6 +68,14 @@ class ScanRun:
         }
 
 
+@dataclass(frozen=True)
+class PlanRun:
+    scan: ScanRun
+    plan: Plan
+    folder: Path
+    plan_path: Path
+
+
 def new_run_id(now: datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
@@ -92,7 +105,9 @@ async def scan_organisation(
                 group.create_task(probe_one(index))
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
-    results = tuple(scan.decide(c, k, probes[i]) for i, (c, k) in enumerate(zip(clones, compat)))
+    results = scan.mark_migrated(
+        [scan.decide(c, k, probes[i]) for i, (c, k) in enumerate(zip(clones, compat, strict=True))]
+    )
     return ScanRun(
         run_id=new_run_id(started),
         started_at=started,
@@ -104,5 +119,39 @@ async def scan_organisation(
     )
 
 
-def write_scan_reports(run: ScanRun, out_root: Path) -> files.ReportFiles:
-    return files.write_scan_reports(run.results, run.metadata(), out_root / run.run_id)
+def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
+    """Write clones.csv, run.json and report.html; returns the run's folder."""
+    folder = out_root / run.run_id
+    frame = voice_frame(run.results, run.finished_at)
+    files.write_scan_files(folder, run.metadata(), frame)
+    files.write_html(folder, run.metadata(), frame)
+    return folder
+
+
+async def plan_migration(
+    client: WavesClient, settings: Settings, out_root: Path, progress: Progress | None = None
+) -> PlanRun:
+    """Scan, find and check each legacy voice's recording, decide, write the plan.
+
+    Makes no create or delete call: only the list and the probes a scan makes.
+    """
+    run = await scan_organisation(client, settings, progress)
+    folder = out_root / run.run_id
+    existing = plan.replacements([r.clone for r in run.results])
+    wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
+    sources, uploads = sourcing.gather(wanted, settings.archive, folder / "fitted", progress or NoProgress())
+    the_plan = plan.build_plan(
+        run.results, sources, uploads, settings, plan_id=run.run_id, now=run.finished_at,
+        base_url=run.base_url, parameters=as_dict(settings),
+    )
+    frame = voice_frame(run.results, run.finished_at)
+    files.write_scan_files(folder, run.metadata(), frame)
+    plan_path = files.write_plan_files(folder, the_plan)
+    files.write_html(folder, run.metadata(), frame, plan=the_plan)
+    return PlanRun(run, the_plan, folder, plan_path)
+
+
+def plan_exit_code(the_plan: Plan) -> ExitCode:
+    """1 when some voice that needs re-cloning is blocked, else 0."""
+    blocked = the_plan.totals()["BLOCKED"]
+    return ExitCode.FINDINGS if blocked else ExitCode.OK

@@ -7,7 +7,8 @@ verdicts into an exit code. Pure functions: no I/O, no client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import assert_never
 
 from .errors import ExitCode
@@ -23,6 +24,7 @@ from .models import (
     ProbeVerdict,
     Verdict,
     VoiceResult,
+    marked_origin,
 )
 
 
@@ -109,3 +111,18 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
         case _ as unreachable:
             assert_never(unreachable)
     return ExitCode.FINDINGS if any(r.verdict in flagged for r in results) else ExitCode.OK
+
+
+def mark_migrated(results: Sequence[VoiceResult]) -> tuple[VoiceResult, ...]:
+    """A non-compliant voice whose marked replacement speaks is `migrated`, not a finding."""
+    speaking = {
+        origin: r.clone.voice_id
+        for r in results
+        if (origin := marked_origin(r.clone)) is not None and r.verdict is Verdict.COMPLIANT
+    }
+    return tuple(
+        replace(r, verdict=Verdict.MIGRATED, reason=f"replaced by {speaking[r.clone.voice_id]}, which speaks; {r.reason}")
+        if r.verdict is Verdict.NON_COMPLIANT and r.clone.voice_id in speaking
+        else r
+        for r in results
+    )

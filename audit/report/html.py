@@ -1,7 +1,8 @@
 """The HTML report: one self-contained file (inline CSS, no script, no external asset).
 
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
-is an error rather than a blank) and the scan report's rendering. Returns `str`.
+is an error rather than a blank) and the report's rendering: the scan's verdicts,
+then, when given, the plan (actions, forecast) and the old → new mapping. Returns `str`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from ..planfile import Plan
+from .migration import plan_frame
 from .tables import records, summary
 
 
@@ -29,7 +32,22 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render_scan_html(meta: Mapping[str, Any], frame: pd.DataFrame) -> str:
-    return environment().get_template("scan.html").render(
-        meta=meta, summary=summary(frame), voices=records(frame)
+def render_report_html(
+    meta: Mapping[str, Any],
+    frame: pd.DataFrame,
+    plan: Plan | None = None,
+    mapping: pd.DataFrame | None = None,
+) -> str:
+    return environment().get_template("report.html").render(
+        meta=meta,
+        summary=summary(frame),
+        voices=records(frame),
+        plan=None if plan is None else {
+            "id": plan.plan_id,
+            "expires_at": plan.expires_at.isoformat(timespec="seconds"),
+            "totals": plan.totals(),
+            "forecast": plan.forecast,
+            "entries": records(plan_frame(plan)),
+        },
+        mapping=None if mapping is None else records(mapping),
     )

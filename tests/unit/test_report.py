@@ -13,7 +13,7 @@ import pandas as pd
 
 from audit.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
 from audit.report.files import write_scan_reports
-from audit.report.html import render_scan_html
+from audit.report.html import render_report_html
 from audit.report.tables import COLUMNS, render_csv, voice_frame
 from audit.scan import classify, decide
 
@@ -67,7 +67,7 @@ def test_rows_put_failures_first_and_keep_absent_fields_empty() -> None:
 def test_html_escapes_names_and_needs_no_network() -> None:
     meta = {"run_id": "r1", "finished_at": "2026-11-21T00:00:00+00:00", "base_url": "http://127.0.0.1:1",
             "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
-    html = render_scan_html(meta, voice_frame(_results(), NOW))
+    html = render_report_html(meta, voice_frame(_results(), NOW))
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)

@@ -1,0 +1,247 @@
+"""The apply stage: execute a reviewed plan, one voice at a time per worker, resumably.
+
+Per RECLONE entry: check the upload is the planned bytes, record `creating`, create
+the clone, record its new id, wait (one shared poller lists the account for every
+waiting voice) until it is completed or failed, probe it on v3.1, record the verdict.
+Every step is committed to the ledger before the next call, so a rerun resumes where
+the last run stopped. No duplicate, ever: a create whose outcome is unknown (timeout,
+crash, 5xx) is followed by a look-up of the clone by its marker tag, once at once and
+once more after `settle_s`, before anything is created again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .client import UploadFile, WavesClient
+from .config import Settings
+from .errors import AuthError, CreateOutcomeUnknown, RequestRejected, RunError
+from .ledger import FINAL, Ledger, State
+from .models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
+from .planfile import Plan, PlanEntry
+
+log = logging.getLogger(__name__)
+
+#: Creates of one voice in one run, counting the first, when each outcome stays unknown.
+MAX_CREATES = 3
+
+Verifier = Callable[[Clone], Awaitable[tuple[ProbeVerdict, str]]]
+
+
+@dataclass(frozen=True)
+class ApplyOptions:
+    only: frozenset[str] = frozenset()
+    limit: int | None = None
+    fail_fast: bool = False
+    retry_failed: bool = False
+
+
+def select(plan: Plan, ledger: Ledger, options: ApplyOptions) -> tuple[list[PlanEntry], list[str]]:
+    """The RECLONE entries this run works on, and those the ledger says are finished."""
+    chosen = [e for e in plan.entries if e.action is Action.RECLONE]
+    if options.only:
+        chosen = [e for e in chosen if e.voice_id in options.only]
+    final = FINAL - {State.FAILED} if options.retry_failed else FINAL
+    done, todo = [], []
+    for entry in chosen:
+        row = ledger.get(entry.voice_id)
+        (done if row is not None and row.state in final else todo).append(entry)
+    if options.limit is not None:
+        todo = todo[: options.limit]
+    return todo, [e.voice_id for e in done]
+
+
+def adopt_marked(plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> int:
+    """Record replacements found on the account that the ledger does not know (lost ledger,
+    or a crash between create and record). Returns how many were adopted."""
+    planned = {e.voice_id: e for e in plan.entries if e.action is Action.RECLONE}
+    adopted = 0
+    for clone in clones:
+        origin = marked_origin(clone)
+        if origin not in planned:
+            continue
+        row = ledger.get(origin)
+        if row is None or row.new_voice_id is None:
+            _record_new(ledger, plan, planned[origin], clone.voice_id, "found on the account by its marker tag")
+            adopted += 1
+    return adopted
+
+
+class StatusWatcher:
+    """One list call per interval answers every voice waiting for its clone to finish."""
+
+    def __init__(self, client: WavesClient, interval_s: float) -> None:
+        self._client = client
+        self._interval = interval_s
+        self._waiting: dict[str, asyncio.Future[Clone]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def final_state(self, voice_id: str, timeout_s: float) -> Clone | None:
+        future: asyncio.Future[Clone] = asyncio.get_running_loop().create_future()
+        self._waiting[voice_id] = future
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._poll())
+        try:
+            return await asyncio.wait_for(future, timeout_s)
+        except TimeoutError:
+            return None
+        finally:
+            self._waiting.pop(voice_id, None)
+
+    async def _poll(self) -> None:
+        while self._waiting:
+            await asyncio.sleep(self._interval)
+            try:
+                clones = await self._client.list_clones()
+            except AuthError as exc:
+                for future in self._waiting.values():
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            except RunError as exc:
+                log.warning("status poll failed, will try again: %s", exc.message)
+                continue
+            by_id = {c.voice_id: c for c in clones}
+            for voice_id, future in list(self._waiting.items()):
+                clone = by_id.get(voice_id)
+                if clone and clone.status in (CloneStatus.COMPLETED, CloneStatus.FAILED) and not future.done():
+                    future.set_result(clone)
+
+
+class Migrator:
+    """Carries out RECLONE entries against one account, recording every step."""
+
+    def __init__(
+        self, client: WavesClient, plan: Plan, ledger: Ledger, settings: Settings,
+        verify: Verifier,
+    ) -> None:
+        self._client = client
+        self._plan = plan
+        self._ledger = ledger
+        self._settings = settings
+        self._verify = verify
+        self._watcher = StatusWatcher(client, settings.apply.poll_interval_s)
+
+    async def migrate(self, entry: PlanEntry) -> State:
+        """Take one voice as far as it goes; returns its final ledger state."""
+        row = self._ledger.get(entry.voice_id)
+        new_id = row.new_voice_id if row and row.state is not State.FAILED else None
+        if new_id is None and row is not None and row.state is State.CREATING:
+            new_id = await self._look_up(entry, settle=True)
+        if new_id is None:
+            new_id = await self._create(entry)
+            if new_id is None:
+                return State.FAILED
+        row = self._ledger.get(entry.voice_id)
+        if row is None or row.state in (State.CREATED, State.CREATING):
+            clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
+            if clone is None or clone.status is not CloneStatus.COMPLETED:
+                detail = (
+                    f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s"
+                    if clone is None else f"{new_id} ended {clone.raw_status}"
+                )
+                return self._fail(entry, detail, new_voice_id=new_id)
+            self._record(entry, State.COMPLETED, new_voice_id=new_id)
+        else:
+            clone = Clone(voice_id=new_id, language=entry.new_clone.language if entry.new_clone else None)
+        verdict, reason = await self._verify(clone)
+        state = State.VERIFIED if verdict is ProbeVerdict.SPEAKS else State.UNVERIFIED
+        self._record(
+            entry, state, new_voice_id=new_id, probe_verdict=verdict.value,
+            verified_at=datetime.now(UTC).isoformat(timespec="seconds"), detail=reason,
+        )
+        return state
+
+    async def _create(self, entry: PlanEntry) -> str | None:
+        assert entry.upload is not None and entry.new_clone is not None
+        try:
+            data = Path(entry.upload.path).read_bytes()
+        except OSError as exc:
+            self._fail(entry, f"cannot read {entry.upload.path}: {exc.strerror}; re-plan")
+            return None
+        if hashlib.sha256(data).hexdigest() != entry.upload.sha256:
+            self._fail(entry, f"{entry.upload.path} changed since planning (sha256 differs); re-plan")
+            return None
+        fields = entry.new_clone
+        for _ in range(MAX_CREATES):
+            self._record(entry, State.CREATING)
+            try:
+                created = await self._client.create_clone(
+                    display_name=fields.display_name,
+                    file=UploadFile(entry.upload.filename, data, entry.upload.mime),
+                    language=fields.language, description=fields.description,
+                    accent=fields.accent, tags=fields.tags, model=fields.model,
+                )
+            except CreateOutcomeUnknown as exc:
+                log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)
+                if (found := await self._look_up(entry, settle=True)) is not None:
+                    return found
+                continue
+            except RequestRejected as exc:  # refused, e.g. quota or language: final for this voice
+                self._fail(entry, exc.message)
+                return None
+            _record_new(self._ledger, self._plan, entry, created.voice_id, "created")
+            return created.voice_id
+        self._fail(entry, f"{MAX_CREATES} creates ended without an answer and no clone appeared")
+        return None
+
+    async def _look_up(self, entry: PlanEntry, *, settle: bool) -> str | None:
+        """Find the voice's replacement by its marker tag; adopt it into the ledger."""
+        for attempt in range(2 if settle else 1):
+            if attempt:
+                await asyncio.sleep(self._settings.apply.settle_s)
+            for clone in await self._client.list_clones():
+                if marked_origin(clone) == entry.voice_id and clone.status is not CloneStatus.FAILED:
+                    _record_new(self._ledger, self._plan, entry, clone.voice_id, "found by its marker tag")
+                    return clone.voice_id
+        return None
+
+    def _record(self, entry: PlanEntry, state: State, detail: str = "", **values: object) -> None:
+        self._ledger.record(entry.voice_id, state, plan_id=self._plan.plan_id, detail=detail, **values)
+
+    def _fail(self, entry: PlanEntry, detail: str, **values: object) -> State:
+        log.warning("%s: %s", entry.voice_id, detail)
+        self._record(entry, State.FAILED, detail, **values)
+        return State.FAILED
+
+
+def _record_new(ledger: Ledger, plan: Plan, entry: PlanEntry, new_id: str, detail: str) -> None:
+    ledger.record(
+        entry.voice_id, State.CREATED, plan_id=plan.plan_id, detail=detail, new_voice_id=new_id,
+        display_name=entry.display_name,
+        language=entry.new_clone.language if entry.new_clone else None,
+        source_sha256=entry.upload.sha256 if entry.upload else None,
+    )
+
+
+async def run_entries(
+    migrator: Migrator, entries: Collection[PlanEntry], concurrency: int, fail_fast: bool,
+    on_done: Callable[[PlanEntry, State], None],
+) -> bool:
+    """Work through `entries` with `concurrency` workers. Returns True if stopped early."""
+    queue: asyncio.Queue[PlanEntry] = asyncio.Queue()
+    for entry in entries:
+        queue.put_nowait(entry)
+    stop = asyncio.Event()
+
+    async def worker() -> None:
+        while not stop.is_set():
+            try:
+                entry = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            state = await migrator.migrate(entry)
+            on_done(entry, state)
+            if fail_fast and state is not State.VERIFIED:
+                stop.set()
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(concurrency, len(entries)))):
+            group.create_task(worker())
+    return stop.is_set() and not queue.empty()

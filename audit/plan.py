@@ -1,0 +1,167 @@
+"""The planning stage: decide, per voice, what a migration would do, and forecast its cost.
+
+Pure functions. In: the scan's verdicts, what the archive holds for the voices that
+need re-cloning, and the replacement clones already on the account (found by their
+marker tag). Out: a `Plan` with one action per voice (RECLONE, KEEP, SKIP, BLOCKED and
+why), the fields of every new clone, totals and a forecast. Reading the archive and
+writing fitted copies happen before this, in the pipeline; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any, assert_never
+
+from .config import Settings
+from .languages import PROBE_TEXTS, V31_LANGUAGES
+from .models import (
+    Action,
+    Clone,
+    SourceCheck,
+    Verdict,
+    VoiceResult,
+    marked_origin,
+    marker_tag,
+    tag_origin,
+)
+from .planfile import NewClone, Plan, PlanEntry, Upload, clone_fingerprint, inventory_fingerprint
+
+MAX_DISPLAY_NAME = 500
+
+
+def replacements(clones: Sequence[Clone]) -> dict[str, Clone]:
+    """Old voice id → the replacement clone already on the account (by marker tag)."""
+    found: dict[str, Clone] = {}
+    for clone in clones:
+        origin = marked_origin(clone)
+        if origin is not None and origin not in found:
+            found[origin] = clone
+    return found
+
+
+def needs_source(result: VoiceResult, existing: Mapping[str, Clone]) -> bool:
+    """Whether the plan must look for this voice's recording: it would be re-cloned."""
+    return (
+        result.verdict is Verdict.NON_COMPLIANT
+        and marked_origin(result.clone) is None
+        and result.clone.voice_id not in existing
+    )
+
+
+def build_plan(
+    results: Sequence[VoiceResult],
+    sources: Mapping[str, SourceCheck],
+    uploads: Mapping[str, Upload],
+    settings: Settings,
+    *,
+    plan_id: str,
+    now: datetime,
+    base_url: str,
+    parameters: Mapping[str, Any] | None = None,
+) -> Plan:
+    clones = [r.clone for r in results]
+    existing = replacements(clones)
+    entries = tuple(_entry(r, existing, sources, uploads) for r in results)
+    return Plan(
+        plan_id=plan_id,
+        created_at=now,
+        expires_at=now + timedelta(hours=settings.plan.expiry_hours),
+        base_url=base_url,
+        inventory_fingerprint=inventory_fingerprint(c for c in clones if marked_origin(c) is None),
+        entries=entries,
+        forecast=forecast(entries, len(clones), settings),
+        parameters=parameters or {},
+    )
+
+
+def _entry(
+    result: VoiceResult,
+    existing: Mapping[str, Clone],
+    sources: Mapping[str, SourceCheck],
+    uploads: Mapping[str, Upload],
+) -> PlanEntry:
+    clone = result.clone
+    base = {
+        "voice_id": clone.voice_id,
+        "display_name": clone.display_name,
+        "verdict": result.verdict.value,
+        "probe_verdict": result.probe.verdict.value,
+        "fingerprint": clone_fingerprint(clone),
+    }
+    origin = marked_origin(clone)
+    if origin is not None:
+        note = "works on v3.1" if result.verdict is Verdict.COMPLIANT else result.reason
+        return PlanEntry(**base, action=Action.SKIP, reason=f"replacement clone of {origin}: {note}")
+    if clone.voice_id in existing:
+        new = existing[clone.voice_id]
+        return PlanEntry(
+            **base, action=Action.SKIP, replacement=new.voice_id,
+            reason=f"already re-cloned as {new.voice_id} (status {new.raw_status or 'absent'})",
+        )
+    match result.verdict:
+        case Verdict.COMPLIANT:
+            return PlanEntry(**base, action=Action.KEEP, reason=result.reason)
+        case Verdict.UNKNOWN | Verdict.MIGRATED | Verdict.EXCEPTED:
+            return PlanEntry(**base, action=Action.SKIP, reason=result.reason)
+        case Verdict.NON_COMPLIANT:
+            pass
+        case _ as unreachable:
+            assert_never(unreachable)
+    source = sources.get(clone.voice_id)
+    if source is None or source.problem is not None:
+        detail = source.detail if source is not None else "no archive is configured ([archive] folder)"
+        problem = source.problem.value if source is not None and source.problem else "missing"
+        return PlanEntry(**base, action=Action.BLOCKED, reason=f"{problem}: {detail}", source=source)
+    upload = uploads[clone.voice_id]
+    new_clone = new_clone_fields(clone, source)
+    fitted = f"; uploads a fitted copy ({source.fit.reason})" if source.fit else ""
+    language = "" if new_clone.language else "; language unknown, the new clone gets none"
+    return PlanEntry(
+        **base, action=Action.RECLONE, source=source, upload=upload, new_clone=new_clone,
+        reason=f"{result.reason} → re-clone from {source.path}{fitted}{language}",
+    )
+
+
+def new_clone_fields(clone: Clone, source: SourceCheck) -> NewClone:
+    """The replacement keeps the old clone's name, language and labels, plus the marker."""
+    name = clone.display_name.strip()[:MAX_DISPLAY_NAME] or clone.voice_id
+    language = clone.language if clone.language in V31_LANGUAGES else None
+    # Tags travel as one comma-separated string on create: a comma inside a tag would split it.
+    kept = [t.replace(",", " ").strip() for t in clone.tags if tag_origin(t) is None]
+    tags = tuple(t for t in kept if t) + (marker_tag(clone.voice_id),)
+    return NewClone(
+        display_name=name, language=language, description=clone.description,
+        accent=clone.accent, tags=tags,
+    )
+
+
+def forecast(entries: Sequence[PlanEntry], clones_now: int, settings: Settings) -> dict[str, Any]:
+    """What applying the plan would cost: calls, TTS characters, clones, time."""
+    reclones = [e for e in entries if e.action is Action.RECLONE]
+    n = len(reclones)
+    concurrency = settings.api.concurrency
+    seconds = math.ceil(n / concurrency) * settings.plan.create_estimate_s if n else 0.0
+    quota = settings.plan.clone_quota or None
+    probe_chars = sum(
+        len(settings.probe.texts.get(lang) or PROBE_TEXTS[lang])
+        for lang in ((e.new_clone.language if e.new_clone else None) or "en" for e in reclones)
+    )
+    return {
+        "reclones": n,
+        "api_calls": {
+            "create": n,
+            "verify_tts": n,
+            "list": 1 + (math.ceil(seconds / settings.apply.poll_interval_s) if n else 0),
+        },
+        "tts_characters": probe_chars,
+        "upload_bytes": sum(e.upload.n_bytes for e in reclones if e.upload),
+        "fitted_copies": sum(1 for e in reclones if e.upload and e.upload.fitted),
+        "clones_now": clones_now,
+        "clones_after": clones_now + n,
+        "clone_quota": quota,
+        "within_quota": None if quota is None else clones_now + n <= quota,
+        "concurrency": concurrency,
+        "estimated_seconds": round(seconds, 1),
+    }

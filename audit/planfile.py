@@ -1,0 +1,192 @@
+"""The plan as data: its types and its JSON file format (`clone-audit-plan/1`).
+
+A plan is what `plan` decides and `apply` executes, so both stages depend on this
+module and on nothing of each other. Owns the types, their (de)serialisation, the
+fingerprints that let apply see whether the account changed since planning, and the
+checks that refuse a stale or tampered plan file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import UsageError
+from .models import Action, Clone, FitWindow, SourceCheck, SourceProblem
+
+FORMAT = "clone-audit-plan/1"
+
+
+class PlanError(UsageError):
+    default_hint = "Run `clone-audit plan` again and review the new plan."
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The exact bytes apply sends: the archived file itself or a fitted copy of it."""
+
+    path: str  # absolute
+    filename: str
+    mime: str
+    sha256: str
+    n_bytes: int
+    fitted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewClone:
+    """The fields of the replacement clone, marker tag included."""
+
+    display_name: str
+    language: str | None
+    description: str | None
+    accent: str | None
+    tags: tuple[str, ...]
+    model: str = "lightning-v3.1"
+
+
+@dataclass(frozen=True, slots=True)
+class PlanEntry:
+    voice_id: str
+    display_name: str
+    verdict: str
+    probe_verdict: str
+    action: Action
+    reason: str
+    fingerprint: str  # of the clone as planned; apply refuses the plan if it changed
+    source: SourceCheck | None = None
+    upload: Upload | None = None
+    new_clone: NewClone | None = None
+    replacement: str | None = None  # an existing replacement's voice id (SKIP)
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    plan_id: str
+    created_at: datetime
+    expires_at: datetime
+    base_url: str
+    inventory_fingerprint: str
+    entries: tuple[PlanEntry, ...]
+    forecast: Mapping[str, Any]
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        counts = {a.value: 0 for a in Action}
+        for entry in self.entries:
+            counts[entry.action.value] += 1
+        return counts
+
+    def to_json(self) -> str:
+        document = {
+            "format": FORMAT,
+            "plan_id": self.plan_id,
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "base_url": self.base_url,
+            "inventory_fingerprint": self.inventory_fingerprint,
+            "totals": self.totals(),
+            "forecast": dict(self.forecast),
+            "parameters": dict(self.parameters),
+            "entries": [_entry_json(e) for e in self.entries],
+        }
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def clone_fingerprint(clone: Clone) -> str:
+    """What must not change between plan and apply for a planned voice."""
+    basis = [clone.voice_id, clone.display_name, list(clone.model_ids or ()), clone.model_ids is None,
+             clone.raw_status, clone.language]
+    return hashlib.sha256(json.dumps(basis, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def inventory_fingerprint(clones: Iterable[Clone]) -> str:
+    digest = hashlib.sha256()
+    for fingerprint in sorted(clone_fingerprint(c) for c in clones):
+        digest.update(fingerprint.encode())
+    return digest.hexdigest()[:16]
+
+
+def stale_reasons(plan: Plan, clones: Sequence[Clone], now: datetime) -> list[str]:
+    """Why this plan must not be applied to the account as it is now (empty: it may)."""
+    reasons: list[str] = []
+    if now > plan.expires_at:
+        reasons.append(f"the plan expired at {plan.expires_at.isoformat(timespec='seconds')}")
+    current = {c.voice_id: c for c in clones}
+    for entry in plan.entries:
+        if entry.action is not Action.RECLONE:
+            continue
+        clone = current.get(entry.voice_id)
+        if clone is None:
+            reasons.append(f"{entry.voice_id} ({entry.display_name!r}) is no longer on the account")
+        elif clone_fingerprint(clone) != entry.fingerprint:
+            reasons.append(f"{entry.voice_id} ({entry.display_name!r}) changed since planning")
+    return reasons
+
+
+def read_plan(path: Path) -> Plan:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanError(f"plan file {path} does not exist.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PlanError(f"plan file {path} cannot be read: {exc}") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise PlanError(f"{path} is not a clone-audit plan ({FORMAT}).")
+    try:
+        return Plan(
+            plan_id=document["plan_id"],
+            created_at=datetime.fromisoformat(document["created_at"]),
+            expires_at=datetime.fromisoformat(document["expires_at"]),
+            base_url=document["base_url"],
+            inventory_fingerprint=document["inventory_fingerprint"],
+            entries=tuple(_entry_from(e) for e in document["entries"]),
+            forecast=document.get("forecast", {}),
+            parameters=document.get("parameters", {}),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise PlanError(f"plan file {path} is damaged: {type(exc).__name__} {exc}") from None
+
+
+def _entry_json(entry: PlanEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    data["action"] = entry.action.value
+    if entry.source is not None and entry.source.problem is not None:
+        data["source"]["problem"] = entry.source.problem.value
+    return data
+
+
+def _entry_from(data: Mapping[str, Any]) -> PlanEntry:
+    source = data.get("source")
+    upload = data.get("upload")
+    new_clone = data.get("new_clone")
+    return PlanEntry(
+        voice_id=data["voice_id"],
+        display_name=data["display_name"],
+        verdict=data["verdict"],
+        probe_verdict=data["probe_verdict"],
+        action=Action(data["action"]),
+        reason=data["reason"],
+        fingerprint=data["fingerprint"],
+        source=_source_from(source) if source else None,
+        upload=Upload(**upload) if upload else None,
+        new_clone=NewClone(**{**new_clone, "tags": tuple(new_clone["tags"])}) if new_clone else None,
+        replacement=data.get("replacement"),
+    )
+
+
+def _source_from(data: Mapping[str, Any]) -> SourceCheck:
+    fit = data.get("fit")
+    problem = data.get("problem")
+    return SourceCheck(
+        **{
+            **data,
+            "problem": SourceProblem(problem) if problem else None,
+            "fit": FitWindow(**fit) if fit else None,
+        }
+    )

@@ -1,0 +1,97 @@
+"""Plan and migration tables: plan.csv rows, and the old → new mapping (CSV and JSON).
+
+Pure: a Plan or ledger rows in, rows and strings out. Only a mapping row whose new
+clone was verified by a probe is marked `ready`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..ledger import Migration, State
+from ..models import Action
+from ..planfile import Plan, PlanEntry
+from .tables import render_csv
+
+PLAN_COLUMNS: tuple[str, ...] = (
+    "voice_id", "display_name", "verdict", "probe_verdict", "action", "reason", "source_path",
+    "matched_by", "source_type", "source_seconds", "source_speech_seconds", "source_sha256",
+    "fitted", "upload_sha256", "new_display_name", "new_language", "new_tags", "replacement",
+)  # fmt: skip
+MAPPING_COLUMNS: tuple[str, ...] = (
+    "old_voice_id", "new_voice_id", "display_name", "language", "source_sha256",
+    "verified", "verified_at", "status", "detail", "retired_at",
+)  # fmt: skip
+ACTION_ORDER = (Action.BLOCKED, Action.RECLONE, Action.SKIP, Action.KEEP)
+
+
+def plan_row(entry: PlanEntry) -> dict[str, Any]:
+    source, upload, new = entry.source, entry.upload, entry.new_clone
+    return {
+        "voice_id": entry.voice_id,
+        "display_name": entry.display_name,
+        "verdict": entry.verdict,
+        "probe_verdict": entry.probe_verdict,
+        "action": entry.action.value,
+        "reason": entry.reason,
+        "source_path": source.path if source else None,
+        "matched_by": source.matched_by if source else None,
+        "source_type": source.kind if source else None,
+        "source_seconds": source.duration_s if source else None,
+        "source_speech_seconds": source.speech_s if source else None,
+        "source_sha256": source.sha256 if source else None,
+        "fitted": upload.fitted if upload else None,
+        "upload_sha256": upload.sha256 if upload else None,
+        "new_display_name": new.display_name if new else None,
+        "new_language": new.language if new else None,
+        "new_tags": ",".join(new.tags) if new else None,
+        "replacement": entry.replacement,
+    }
+
+
+def plan_frame(plan: Plan) -> pd.DataFrame:
+    rank = {a: i for i, a in enumerate(ACTION_ORDER)}
+    entries = sorted(plan.entries, key=lambda e: (rank[e.action], e.display_name.strip().casefold(), e.voice_id))
+    return pd.DataFrame([plan_row(e) for e in entries], columns=list(PLAN_COLUMNS))
+
+
+def mapping_status(migration: Migration) -> str:
+    return "ready" if migration.state is State.VERIFIED else migration.state.value
+
+
+def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
+    rows = [
+        {
+            "old_voice_id": m.old_voice_id,
+            "new_voice_id": m.new_voice_id,
+            "display_name": m.display_name,
+            "language": m.language,
+            "source_sha256": m.source_sha256,
+            "verified": m.probe_verdict,
+            "verified_at": m.verified_at,
+            "status": mapping_status(m),
+            "detail": m.detail,
+            "retired_at": m.retired_at,
+        }
+        for m in migrations
+    ]
+    return pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
+
+
+def render_plan_csv(plan: Plan) -> str:
+    return render_csv(plan_frame(plan))
+
+
+def render_mapping_csv(frame: pd.DataFrame) -> str:
+    return render_csv(frame)
+
+
+def render_mapping_json(frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+    rows = json.loads(frame.to_json(orient="records", force_ascii=False))
+    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
+    document = {**meta, "counts": {k: int(v) for k, v in counts.items()}, "mapping": rows}
+    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"

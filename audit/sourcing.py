@@ -1,0 +1,58 @@
+"""Sourcing for a plan: find, check and (where needed) fit each voice's recording.
+
+The I/O half of planning, run before the pure planner: looks each voice up in the
+archive index once, checks the recording, and writes a fitted copy into the plan's
+folder when the recording is too long, too big or of a type the API refuses. The
+archive itself is only ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+from .archive import ArchiveIndex
+from .config import ArchiveSettings
+from .models import Clone, SourceCheck, SourceProblem
+from .planfile import Upload
+from .report.files import ensure_folder
+from .sources import check_source, make_fitted
+
+
+class Progress(Protocol):
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self) -> None: ...
+
+
+def gather(
+    clones: Sequence[Clone], settings: ArchiveSettings, fitted_folder: Path, progress: Progress
+) -> tuple[dict[str, SourceCheck], dict[str, Upload]]:
+    """Source checks for `clones`, and the upload for each usable one."""
+    if not clones:
+        return {}, {}
+    if not settings.folder:
+        none = SourceCheck(SourceProblem.MISSING, "no archive is configured: set [archive] folder")
+        return {c.voice_id: none for c in clones}, {}
+    index = ArchiveIndex.build(settings)
+    checks: dict[str, SourceCheck] = {}
+    uploads: dict[str, Upload] = {}
+    progress.start(len(clones), "Checking archived recordings")
+    for clone in clones:
+        match = index.find(clone)
+        check = check_source(match)
+        checks[clone.voice_id] = check
+        if check.problem is None and match.path is not None:
+            uploads[clone.voice_id] = _upload(clone, match.path, check, fitted_folder)
+        progress.advance()
+    return checks, uploads
+
+
+def _upload(clone: Clone, path: Path, check: SourceCheck, fitted_folder: Path) -> Upload:
+    assert check.sha256 is not None and check.n_bytes is not None
+    if check.fit is None and check.mime is not None:
+        return Upload(str(path), path.name, check.mime, check.sha256, check.n_bytes, fitted=False)
+    fitted = make_fitted(path, check)
+    target = ensure_folder(fitted_folder) / f"{clone.voice_id}.wav"
+    target.write_bytes(fitted.data)
+    return Upload(str(target.resolve()), fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)

@@ -1,0 +1,138 @@
+"""The planner (pure): one action per voice with its reason, the new clone's fields, the forecast."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from audit.config import Settings
+from audit.models import (
+    Action,
+    Clone,
+    CloneStatus,
+    FitWindow,
+    ProbeResult,
+    ProbeVerdict,
+    SourceCheck,
+    SourceProblem,
+    Verdict,
+    marker_tag,
+)
+from audit.plan import build_plan, needs_source, replacements
+from audit.planfile import PlanError, Upload, read_plan, stale_reasons
+from audit.scan import classify, decide, mark_migrated
+
+NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
+SHORT = ProbeResult(ProbeVerdict.SHORT_WAV, "HTTP 200 but only 144 bytes")
+SPEAKS = ProbeResult(ProbeVerdict.SPEAKS, "1.2 s of speech")
+
+
+def result(voice_id: str, probe: ProbeResult = SHORT, **fields):
+    c = Clone(voice_id=voice_id, display_name=fields.pop("name", voice_id.title()), status=CloneStatus.COMPLETED,
+              raw_status="completed", model_ids=fields.pop("model_ids", ("lightning-large",)), **fields)
+    return decide(c, classify(c), probe)
+
+
+GOOD = SourceCheck(None, "9.8 s of speech", path="emma.wav", matched_by="voice-id", sha256="ab" * 32,
+                   kind="wav", mime="audio/wav", n_bytes=300_000, duration_s=10.0, speech_s=9.8)
+UPLOAD = Upload("/archive/emma.wav", "emma.wav", "audio/wav", "ab" * 32, 300_000, fitted=False)
+
+
+def plan_of(results, sources=None, uploads=None, settings=None):
+    return build_plan(results, sources or {}, uploads or {}, settings or Settings(),
+                      plan_id="p1", now=NOW, base_url="http://127.0.0.1:1")
+
+
+def test_actions_for_each_kind_of_voice() -> None:
+    results = [
+        result("voice_legacy0001", language="en", tags=("support", "a,b")),
+        result("voice_blocked001"),
+        result("voice_speaks0001", SPEAKS, model_ids=("lightning-v3.1",)),
+        result("voice_pending001", ProbeResult(ProbeVerdict.NOT_PROBED)),
+    ]
+    results[3] = decide(replace(results[3].clone, status=CloneStatus.PENDING), results[3].compatibility, results[3].probe)
+    missing = SourceCheck(SourceProblem.MISSING, "no file holds voice_blocked001 or 'Voice_Blocked001'")
+    the_plan = plan_of(results, {"voice_legacy0001": GOOD, "voice_blocked001": missing}, {"voice_legacy0001": UPLOAD})
+    by_id = {e.voice_id: e for e in the_plan.entries}
+    assert [by_id[v].action for v in ("voice_legacy0001", "voice_blocked001", "voice_speaks0001", "voice_pending001")] == [
+        Action.RECLONE, Action.BLOCKED, Action.KEEP, Action.SKIP]
+    assert by_id["voice_blocked001"].reason.startswith("missing: no file holds")
+    new = by_id["voice_legacy0001"].new_clone
+    assert new is not None
+    assert new.tags == ("support", "a b", marker_tag("voice_legacy0001"))  # a comma would split the tag
+    assert (new.display_name, new.language, new.model) == ("Voice_Legacy0001", "en", "lightning-v3.1")
+    assert the_plan.totals() == {"RECLONE": 1, "KEEP": 1, "SKIP": 1, "BLOCKED": 1}
+
+
+def test_a_voice_already_replaced_is_skipped_and_its_replacement_kept() -> None:
+    old = result("voice_old0000001")
+    new = result("voice_new0000001", SPEAKS, model_ids=("lightning-v3.1",), tags=(marker_tag("voice_old0000001"),))
+    results = mark_migrated([old, new])
+    assert results[0].verdict is Verdict.MIGRATED
+    assert not needs_source(results[0], replacements([r.clone for r in results]))
+    the_plan = plan_of(results)
+    assert [e.action for e in the_plan.entries] == [Action.SKIP, Action.SKIP]
+    assert the_plan.entries[0].replacement == "voice_new0000001"
+    assert "replacement clone of voice_old0000001" in the_plan.entries[1].reason
+
+
+def test_without_an_archive_every_legacy_voice_is_blocked_as_missing() -> None:
+    the_plan = plan_of([result("voice_legacy0001")])
+    assert the_plan.entries[0].action is Action.BLOCKED
+    assert "no archive is configured" in the_plan.entries[0].reason
+
+
+def test_a_fitted_upload_is_announced() -> None:
+    fit = replace(GOOD, fit=FitWindow(12.0, 27.0, "42.0 s is longer than 15 s"), mime=None)
+    upload = replace(UPLOAD, fitted=True, path="/plan/fitted/voice_legacy0001.wav")
+    entry = plan_of([result("voice_legacy0001")], {"voice_legacy0001": fit}, {"voice_legacy0001": upload}).entries[0]
+    assert entry.action is Action.RECLONE and "fitted copy (42.0 s is longer than 15 s)" in entry.reason
+
+
+def test_an_unsupported_language_is_left_out_of_the_new_clone() -> None:
+    entry = plan_of([result("voice_legacy0001", language="el")], {"voice_legacy0001": GOOD},
+                    {"voice_legacy0001": UPLOAD}).entries[0]
+    assert entry.new_clone is not None and entry.new_clone.language is None
+    assert "language unknown" in entry.reason
+
+
+def test_the_forecast_counts_what_apply_would_do() -> None:
+    results = [result(f"voice_legacy{i:04d}", language="en") for i in range(5)]
+    sources = {r.clone.voice_id: GOOD for r in results}
+    uploads = {r.clone.voice_id: UPLOAD for r in results}
+    settings = Settings()
+    settings = replace(settings, api=replace(settings.api, concurrency=2),
+                       plan=replace(settings.plan, clone_quota=6, create_estimate_s=30.0))
+    f = plan_of(results, sources, uploads, settings).forecast
+    assert f["reclones"] == 5 and f["api_calls"]["create"] == 5 and f["api_calls"]["verify_tts"] == 5
+    assert f["tts_characters"] == 5 * len("Hello, this is a short check of this voice.")
+    assert (f["clones_now"], f["clones_after"], f["within_quota"]) == (5, 10, False)
+    assert f["estimated_seconds"] == 90.0  # ceil(5 / 2) × 30 s
+    assert f["upload_bytes"] == 5 * 300_000
+
+
+def test_the_plan_file_round_trips_and_detects_staleness(tmp_path: Path) -> None:
+    results = [result("voice_legacy0001", language="en"), result("voice_speaks0001", SPEAKS)]
+    the_plan = plan_of(results, {"voice_legacy0001": GOOD}, {"voice_legacy0001": UPLOAD})
+    path = tmp_path / "plan.json"
+    path.write_text(the_plan.to_json())
+    loaded = read_plan(path)
+    assert loaded == the_plan
+    clones = [r.clone for r in results]
+    assert stale_reasons(loaded, clones, NOW) == []
+    assert "expired" in stale_reasons(loaded, clones, NOW + timedelta(days=2))[0]
+    renamed = [replace(clones[0], display_name="Someone else"), clones[1]]
+    assert "changed since planning" in stale_reasons(loaded, renamed, NOW)[0]
+    assert "no longer on the account" in stale_reasons(loaded, clones[1:], NOW)[0]
+    assert stale_reasons(loaded, [clones[0]], NOW) == []  # an unplanned voice may come and go
+
+
+@pytest.mark.parametrize("text", ["", "{}", '{"format": "something-else"}', "not json"])
+def test_a_file_that_is_not_a_plan_is_refused(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(text)
+    with pytest.raises(PlanError):
+        read_plan(path)
