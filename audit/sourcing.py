@@ -34,7 +34,7 @@ def gather(
     if not settings.folder:
         none = SourceCheck(SourceProblem.MISSING, "no archive is configured: set [archive] folder")
         return {c.voice_id: none for c in clones}, {}
-    index = ArchiveIndex.build(settings)
+    index = ArchiveIndex.from_settings(settings)
     checks: dict[str, SourceCheck] = {}
     uploads: dict[str, Upload] = {}
     progress.start(len(clones), "Checking archived recordings")

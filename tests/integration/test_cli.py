@@ -28,18 +28,26 @@ def clone_audit(*args: str, env: dict[str, str] | None = None, cwd: Path | None 
 
 
 def written_text(folder: Path) -> str:
-    return "".join(p.read_text(encoding="utf-8") for p in folder.rglob("*") if p.is_file())
+    """Every file written below `folder`, binary ones (the SQLite ledger) included."""
+    return "".join(p.read_bytes().decode("utf-8", "replace") for p in folder.rglob("*") if p.is_file())
 
 
-def test_demo_writes_the_three_reports_and_never_shows_its_key(tmp_path: Path) -> None:
+def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> None:
     done = clone_audit("demo", "--out", str(tmp_path), "--clones", "40", "-vv")
     assert done.returncode == 0, done.stderr
-    (run_dir,) = tmp_path.iterdir()
-    assert sorted(p.name for p in run_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
+    plan_dir, after_dir = sorted(tmp_path.iterdir(), key=lambda p: not (p / "plan.json").exists())
+    assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",
+            "ledger.sqlite"} <= {p.name for p in plan_dir.iterdir()}
+    assert sorted(p.name for p in after_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
     assert "DEBUG" in done.stderr  # the most verbose level really was on
     assert not ANY_KEY.search(done.stdout + done.stderr + written_text(tmp_path))
-    document = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-    assert len(document["voices"]) == 40 and document["parameters"]["probe"]["policy"] == "all"
+    before = json.loads((plan_dir / "run.json").read_text(encoding="utf-8"))
+    after = json.loads((after_dir / "run.json").read_text(encoding="utf-8"))
+    assert len(before["voices"]) == 40 and before["parameters"]["probe"]["policy"] == "all"
+    mapping = json.loads((plan_dir / "mapping.json").read_text(encoding="utf-8"))
+    ready = [m for m in mapping["mapping"] if m["status"] == "ready"]
+    assert ready and after["summary"]["verdict"]["migrated"] == len(ready)
+    assert "Old → new voice ids" in (plan_dir / "report.html").read_text(encoding="utf-8")
 
 
 def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> None:

@@ -46,7 +46,7 @@ async def test_a_scan_survives_429_on_every_second_call_and_5xx_on_a_tenth() -> 
     with EmulatorServer.with_org(
         n=120, seed=5, tts_concurrency=1, tts_429_every=2, fault_5xx_rate=0.10, retry_after=None
     ) as server:
-        run = await _scan(server, _settings(server.base_url, concurrency=2))
+        run = await _scan(server, _settings(server.base_url, concurrency=1))
         tts_429 = [e for e in server.state.requests(method="POST") if e.status == 429]
     assert len(run.results) == 120
     assert tts_429, "the emulator should have refused some calls"

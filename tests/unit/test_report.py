@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from audit.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
-from audit.report.files import write_scan_reports
+from audit.report.files import write_html, write_scan_files
 from audit.report.html import render_report_html
 from audit.report.tables import COLUMNS, render_csv, voice_frame
 from audit.scan import classify, decide
@@ -79,11 +79,14 @@ def test_html_escapes_names_and_needs_no_network() -> None:
 def test_written_reports_hold_the_same_rows(tmp_path: Path) -> None:
     meta = {"run_id": "r1", "finished_at": NOW.isoformat(), "base_url": "http://127.0.0.1:1",
             "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
-    files = write_scan_reports(_results(), meta, tmp_path / "r1")
-    document = json.loads(files.json.read_text(encoding="utf-8"))
+    folder = tmp_path / "r1"
+    frame = voice_frame(_results(), NOW)
+    write_scan_files(folder, meta, frame)
+    write_html(folder, meta, frame)
+    document = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     assert document["run_id"] == "r1"
     assert [v["voice_id"] for v in document["voices"]] == [
-        r["voice_id"] for r in csv.DictReader(io.StringIO(files.csv.read_text(encoding="utf-8"), newline=""))]
+        r["voice_id"] for r in csv.DictReader(io.StringIO((folder / "clones.csv").read_text(encoding="utf-8"), newline=""))]
     assert document["summary"]["verdict"]["non-compliant"] == 2
     assert document["voices"][0]["probe_bytes"] == 144
     assert sorted(p.name for p in tmp_path.joinpath("r1").iterdir()) == ["clones.csv", "report.html", "run.json"]

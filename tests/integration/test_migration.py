@@ -1,0 +1,171 @@
+"""Plan and apply over real HTTP against the emulator: nothing touched by a plan, exactly
+one new clone per voice whatever happens, resumable, mapping complete."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from audit.apply import ApplyOptions
+from audit.client import WavesClient
+from audit.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.errors import ExitCode
+from audit.models import MARKER_PREFIX, Action
+from audit.pipeline import plan_migration
+from audit.pipeline_apply import apply_plan, retire_replaced
+from audit.planfile import PlanError
+
+pytestmark = pytest.mark.integration
+
+YES = lambda what, n: True  # noqa: E731
+
+
+@contextmanager
+def running(n: int, seed: int, tmp_path: Path, **config: object) -> Iterator[tuple[EmulatorServer, Settings]]:
+    """The emulator with a generated org and its archive, and settings pointing at both."""
+    org = generate_org(n, seed)
+    generate_archive(org, tmp_path / "archive", seed)
+    base = {"tts_concurrency": 4, "pending_s": 0.05, "processing_s": 0.05, "seed": seed, "retry_after": 0.01}
+    with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones)) as server:
+        yield server, _settings(server, tmp_path)
+
+
+def _settings(server: EmulatorServer, tmp_path: Path) -> Settings:
+    return Settings(
+        api=ApiSettings(base_url=server.base_url, concurrency=4, max_attempts=6, backoff_initial_s=0.01,
+                        backoff_max_s=0.05, timeout_s=10, create_timeout_s=10),
+        archive=ArchiveSettings(folder=str(tmp_path / "archive")),
+        apply=ApplySettings(poll_interval_s=0.05, poll_timeout_s=20, settle_s=0.3),
+    )
+
+
+async def plan(server: EmulatorServer, settings: Settings, out: Path):
+    async with WavesClient(settings.api, Secret(server.api_key)) as client:
+        return await plan_migration(client, settings, out)
+
+
+async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions = ApplyOptions()):
+    async with WavesClient(settings.api, Secret(server.api_key)) as client:
+        return await apply_plan(client, settings, plan_path, options, YES)
+
+
+def replacements_on(server: EmulatorServer) -> Counter[str]:
+    return Counter(t[len(MARKER_PREFIX):] for c in server.state.clones() for t in c.tags if t.startswith(MARKER_PREFIX))
+
+
+def creates(server: EmulatorServer) -> int:
+    return len(server.state.requests(method="POST", path="/waves/v1/voice-cloning"))
+
+
+async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: Path) -> None:
+    with running(40, 21, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        assert server.state.requests(method="DELETE") == []
+        assert creates(server) == 0
+        totals, forecast = planned.plan.totals(), planned.plan.forecast
+        assert totals["RECLONE"] > 0 and totals["BLOCKED"] > 0
+        run = await apply(server, settings, planned.plan_path)
+        reclone_ids = {e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE}
+        made = replacements_on(server)
+        assert set(made) == reclone_ids and set(made.values()) == {1}
+        assert creates(server) == forecast["api_calls"]["create"] == totals["RECLONE"]
+        tts_for_verification = len(server.state.requests(method="POST", path="/waves/v1/tts")) - planned.scan.results.__len__()
+    assert run.exit_code is ExitCode.OK and run.states["verified"] == totals["RECLONE"]
+    assert tts_for_verification <= forecast["api_calls"]["verify_tts"]
+    mapping = (planned.folder / "mapping.csv").read_text(encoding="utf-8")
+    for voice_id in reclone_ids:
+        assert voice_id in mapping
+    assert mapping.count(",ready,") == totals["RECLONE"]
+    assert "Old → new voice ids" in (planned.folder / "report.html").read_text(encoding="utf-8")
+
+
+async def test_a_rerun_resumes_with_no_call_beyond_the_list(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        first = await apply(server, settings, planned.plan_path)
+        before = len(server.state.requests())
+        second = await apply(server, settings, planned.plan_path)
+        after = server.state.requests()[before:]
+    assert first.worked_on > 0 and second.worked_on == 0 and second.already_done == first.worked_on
+    assert [(e.method, e.path) for e in after] == [("GET", "/waves/v1/voice-cloning")]
+
+
+async def test_a_lost_ledger_is_rebuilt_from_the_markers(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
+        (planned.folder / "ledger.sqlite").unlink()
+        run = await apply(server, settings, planned.plan_path)
+        made = replacements_on(server)
+    assert run.adopted == 3
+    assert set(made.values()) == {1}
+    assert run.states["verified"] == planned.plan.totals()["RECLONE"]
+
+
+async def test_create_timeouts_that_still_create_never_duplicate(tmp_path: Path) -> None:
+    with running(45, 8, tmp_path, create_timeout_rate=0.34) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path)
+        timeouts = [e for e in server.state.requests(method="POST", path="/waves/v1/voice-cloning") if e.status == 500]
+        made = replacements_on(server)
+    assert timeouts, "the emulator should have timed out some creates"
+    assert set(made) == {e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE}
+    assert set(made.values()) == {1}
+    assert run.exit_code is ExitCode.OK
+
+
+async def test_only_and_limit_make_a_canary_batch(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        ids = [e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE]
+        run = await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[:3]), limit=2))
+        made = replacements_on(server)
+    assert run.worked_on == 2 and set(made) <= set(ids[:3]) and len(made) == 2
+
+
+async def test_a_stale_plan_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        victim = next(e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE)
+        server.state.remove_clone(victim)
+        with pytest.raises(PlanError, match=f"{victim} .* is no longer on the account") as caught:
+            await apply(server, settings, planned.plan_path)
+        assert creates(server) == 0
+    assert "clone-audit plan" in caught.value.hint
+
+    with running(30, 4, tmp_path / "again") as (server, settings):
+        expired = replace(settings, plan=replace(settings.plan, expiry_hours=-1))
+        planned = await plan(server, expired, tmp_path / "out2")
+        with pytest.raises(PlanError, match="expired"):
+            await apply(server, expired, planned.plan_path)
+
+
+async def test_a_changed_recording_is_not_uploaded(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        entry = next(e for e in planned.plan.entries if e.action is Action.RECLONE and e.upload and not e.upload.fitted)
+        Path(entry.upload.path).write_bytes(b"RIFF" + b"\x00" * 100)
+        run = await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset({entry.voice_id})))
+        assert creates(server) == 0
+    assert run.states["failed"] == 1 and run.exit_code is ExitCode.FINDINGS
+
+
+@pytest.mark.parametrize(("mode", "deleted"), [("gone", 0), ("ok", 3)])
+async def test_retire_deletes_only_verified_or_lists_them_for_the_dashboard(tmp_path: Path, mode: str, deleted: int) -> None:
+    with running(30, 4, tmp_path, delete_mode=mode) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            run = await retire_replaced(client, planned.plan_path, YES)
+        remaining = {c.voice_id for c in server.state.clones()}
+    assert len(run.deleted) == deleted
+    assert len(run.deleted) + len(run.for_dashboard) == 3
+    assert not set(run.deleted) & remaining
+    if mode == "gone":
+        assert "dashboard" in run.reason
