@@ -59,15 +59,8 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     x = samples.astype(np.float64)
     rms_dbfs = _dbfs(np.sqrt(np.mean(x * x)))
     peak_dbfs = _dbfs(np.max(np.abs(x)))
-    hop = max(1, int(sample_rate * FRAME_S))
-    usable = (frames // hop) * hop
-    if usable == 0:
-        frame_db = np.array([rms_dbfs])
-    else:
-        chunks = x[:usable].reshape(-1, hop)
-        frame_db = 20.0 * np.log10(np.sqrt(np.mean(chunks * chunks, axis=1)) + _EPS)
-    threshold = max(SILENCE_FLOOR_DBFS, float(frame_db.max()) - ACTIVE_BELOW_PEAK_DB)
-    active_ratio = float(np.mean(frame_db > threshold)) if frame_db.max() > SILENCE_FLOOR_DBFS else 0.0
+    active = active_frames(x, sample_rate)
+    active_ratio = float(active.mean()) if active.size else 0.0
     return AudioStats(
         n_bytes=n_bytes,
         frames=frames,

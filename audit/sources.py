@@ -42,7 +42,8 @@ MIN_DURATION_S = 5.0
 MIN_SPEECH_S = 3.5
 PAD_S = 0.2  # silence kept around the speech of a fitted window
 MAX_RATE = 44100
-_DECODED_BY_AV = frozenset({"mp4", "webm"})
+# PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
+_DECODED_BY_AV = frozenset({"mp3", "mp4", "webm"})
 _EXPORT = "export it as WAV or MP3"
 
 #: Signatures of other files, for a message that says what they are: (magic, what, is audio).

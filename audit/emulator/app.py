@@ -24,7 +24,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -76,6 +76,8 @@ class Gatekeeper:
 
         try:
             await self._admit(scope, receive, send, logged_send)
+        except ClientDisconnect:
+            pass  # the client went away mid-request (killed, timed out): nobody to answer
         finally:
             if not logged:
                 self.state.record(method, path, 0)

@@ -122,7 +122,6 @@ def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> d
 
 async def create_clone(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
-    await state.delay("create")
     async with request.form() as form:
         try:
             upload, content = await _checked_file(form)
@@ -131,6 +130,9 @@ async def create_clone(request: Request) -> Response:
             return JSONResponse({"error": str(rejected)}, status_code=400)
         record = _new_record(state, form, checked, hashlib.sha256(content).hexdigest())
         state.add_clone(record)
+        # The slow part (preprocessing, samples) comes after the upload: a client that
+        # gives up now leaves a clone it never heard of, as the real API can.
+        await state.delay("create")
         if state.chance(state.config.create_timeout_rate):
             body = {"error": "Voice clone request timed out", "error_code": "voice_clone_timeout"}
             return JSONResponse(body, status_code=500)
