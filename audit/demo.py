@@ -19,6 +19,7 @@ from .apply import ApplyOptions
 from .client import WavesClient
 from .config import Secret, Settings
 from .console import REDACTOR
+from .models import Progress
 from .emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
@@ -57,7 +58,7 @@ class DemoStory:
 
 
 def run_demo(
-    *, out_root: Path, clones: int, seed: int, progress: pipeline.Progress | None = None,
+    *, out_root: Path, clones: int, seed: int, progress: Progress | None = None,
     settings: Settings | None = None,
 ) -> DemoStory:
     settings = settings or Settings()
@@ -77,12 +78,13 @@ def run_demo(
             api=replace(settings.api, base_url=server.base_url, concurrency=DEMO_CONCURRENCY),
             archive=replace(settings.archive, folder=archive, manifest=""),
             apply=replace(settings.apply, poll_interval_s=0.1, settle_s=0.5),
+            plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
         )
         return asyncio.run(_story(settings, key, out_root, progress))
 
 
 async def _story(
-    settings: Settings, key: Secret, out_root: Path, progress: pipeline.Progress | None
+    settings: Settings, key: Secret, out_root: Path, progress: Progress | None
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
         planned = await pipeline.plan_migration(client, settings, out_root, progress)

@@ -11,7 +11,22 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+class Progress(Protocol):
+    """Where long work reports how far it got (a terminal bar, or nothing)."""
+
+    def start(self, total: int, description: str) -> None: ...
+    def advance(self) -> None: ...
+
+
+class NoProgress:
+    def start(self, total: int, description: str) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
 
 #: modelIds values (hyphen form) that mean "usable on lightning-v3.1 TTS".
 V31_MODEL_IDS = frozenset({"lightning-v3.1", "lightning-v3.1-pro"})

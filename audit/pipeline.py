@@ -16,32 +16,16 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from . import __version__, plan, scan, sourcing
 from .client import WavesClient
 from .config import Settings, as_dict
 from .errors import CloneAuditError, ExitCode
-from .models import ProbeResult, ProbeVerdict, VoiceResult
+from .models import NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
 from .planfile import Plan
 from .probe import probe_clone
 from .report import files
 from .report.tables import voice_frame
-
-
-class Progress(Protocol):
-    """Where long work reports how far it got (a terminal bar, or nothing)."""
-
-    def start(self, total: int, description: str) -> None: ...
-    def advance(self) -> None: ...
-
-
-class NoProgress:
-    def start(self, total: int, description: str) -> None:
-        pass
-
-    def advance(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)

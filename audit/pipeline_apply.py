@@ -20,8 +20,7 @@ from .client import WavesClient
 from .config import Settings
 from .errors import CloneAuditError, ExitCode, Gone, RequestRejected, UsageError
 from .ledger import Ledger, Migration, State
-from .models import Clone, ProbeVerdict
-from .pipeline import NoProgress, Progress
+from .models import Clone, NoProgress, ProbeVerdict, Progress
 from .planfile import Plan, PlanError, read_plan, stale_reasons
 from .probe import probe_clone
 from .report import files

@@ -10,19 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 from .archive import ArchiveIndex
 from .config import ArchiveSettings
-from .models import Clone, SourceCheck, SourceProblem
+from .models import Clone, Progress, SourceCheck, SourceProblem
 from .planfile import Upload
 from .report.files import ensure_folder
 from .sources import check_source, make_fitted
-
-
-class Progress(Protocol):
-    def start(self, total: int, description: str) -> None: ...
-    def advance(self) -> None: ...
 
 
 def gather(

@@ -19,6 +19,7 @@ import csv
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,7 @@ class Outcome:
     missing: int
     mapping_pairs: int
     mapping_mismatches: int
+    found_by_marker: int  # creates whose answer was lost, recovered from the account
 
 
 def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
@@ -101,12 +103,15 @@ def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
         creates = len(server.state.requests(method="POST", path="/waves/v1/voice-cloning"))
     with open(planned.folder / "mapping.csv", encoding="utf-8", newline="") as handle:
         mapping = {row["old_voice_id"]: row for row in csv.DictReader(handle)}
+    with sqlite3.connect(planned.folder / "ledger.sqlite") as db:
+        (found_by_marker,) = db.execute("SELECT COUNT(*) FROM events WHERE detail LIKE '%marker%'").fetchone()
     return Outcome(
         voices=voices, kills=kills, runs=kills + 1, seconds=seconds, creates_sent=creates,
         clones_made=sum(made.values()), duplicates=sum(n - 1 for n in made.values() if n > 1),
         missing=sum(1 for v in chosen if made[v] == 0),
         mapping_pairs=sum(1 for v in chosen if v in mapping and mapping[v]["status"] == "ready"),
         mapping_mismatches=sum(1 for v in chosen if mapping.get(v, {}).get("new_voice_id") != new_ids.get(v)),
+        found_by_marker=found_by_marker,
     )
 
 
@@ -127,7 +132,8 @@ def main() -> int:
     for name, o in (("baseline (no kill)", baseline), (f"{args.kills} × SIGKILL", outcome)):
         print(f"{name:20} voices {o.voices}  runs {o.runs}  {o.seconds:6.1f} s  creates sent {o.creates_sent}"
               f"  clones made {o.clones_made}  duplicates {o.duplicates}  missing {o.missing}"
-              f"  mapping ready {o.mapping_pairs}/{o.voices}  mismatches {o.mapping_mismatches}")
+              f"  mapping ready {o.mapping_pairs}/{o.voices}  mismatches {o.mapping_mismatches}"
+              f"  found by marker {o.found_by_marker}")
     print(f"interrupted / baseline: time ×{outcome.seconds / baseline.seconds:.2f}, "
           f"creates sent ×{outcome.creates_sent / baseline.creates_sent:.2f}")
     ok = outcome.duplicates == 0 and outcome.missing == 0 and outcome.mapping_pairs == outcome.voices \
