@@ -48,7 +48,8 @@ def select(plan: Plan, ledger: Ledger, options: ApplyOptions) -> tuple[list[Plan
     if options.only:
         chosen = [e for e in chosen if e.voice_id in options.only]
     final = FINAL - {State.FAILED} if options.retry_failed else FINAL
-    done, todo = [], []
+    done: list[PlanEntry] = []
+    todo: list[PlanEntry] = []
     for entry in chosen:
         row = ledger.get(entry.voice_id)
         (done if row is not None and row.state in final else todo).append(entry)

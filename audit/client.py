@@ -225,11 +225,11 @@ class WavesClient:
         self, method: str, path: str, *, headers: Mapping[str, str], timeout: float | None,
         is_create: bool, **kwargs: Any,
     ) -> httpx.Response:
-        extra = {"timeout": timeout} if timeout is not None else {}
+        limit = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
         async with self._limit:
             started = time.monotonic()
             try:
-                response = await self._http.request(method, path, headers=headers, **extra, **kwargs)
+                response = await self._http.request(method, path, headers=headers, timeout=limit, **kwargs)
             except httpx.ConnectError as exc:
                 raise TransportError(
                     f"{method} {path}: cannot connect to {self._settings.base_url}: {exc}",

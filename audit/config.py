@@ -128,8 +128,8 @@ def load_settings(
             tables[section].update(table)
     if env.get(ENV_BASE_URL):
         tables["api"]["base_url"] = env[ENV_BASE_URL]
-    for section, table in (overrides or {}).items():
-        tables[section].update({k: v for k, v in table.items() if v is not None})
+    for section, flags in (overrides or {}).items():
+        tables[section].update({k: v for k, v in flags.items() if v is not None})
     built = {name: _build(cls, tables[name], name) for name, cls in _SECTIONS.items()}
     settings = Settings(**built)
     _check(settings)

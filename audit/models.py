@@ -116,7 +116,7 @@ class Clone:
             model_ids = (str(raw_models),)
         raw_status = item.get("status")
         try:
-            status = CloneStatus(raw_status)
+            status = CloneStatus(str(raw_status))
         except ValueError:
             status = CloneStatus.MISSING
         raw_tags = item.get("tags")
@@ -202,7 +202,7 @@ class CreatedClone:
         if isinstance(model, Mapping):  # the live answer: {"_id": …, "modelName": …}
             model = model.get("modelName")
         try:
-            status = CloneStatus(data.get("status"))
+            status = CloneStatus(str(data.get("status")))
         except ValueError:
             status = CloneStatus.MISSING
         samples = data.get("samples")

@@ -83,7 +83,7 @@ def _entry(
     uploads: Mapping[str, Upload],
 ) -> PlanEntry:
     clone = result.clone
-    base = {
+    base: dict[str, Any] = {
         "voice_id": clone.voice_id,
         "display_name": clone.display_name,
         "verdict": result.verdict.value,

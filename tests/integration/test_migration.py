@@ -50,9 +50,9 @@ async def plan(server: EmulatorServer, settings: Settings, out: Path):
         return await plan_migration(client, settings, out)
 
 
-async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions = ApplyOptions()):
+async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions | None = None):
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        return await apply_plan(client, settings, plan_path, options, YES)
+        return await apply_plan(client, settings, plan_path, options or ApplyOptions(), YES)
 
 
 def replacements_on(server: EmulatorServer) -> Counter[str]:

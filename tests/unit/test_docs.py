@@ -40,4 +40,4 @@ def test_every_exit_code_is_in_the_table() -> None:
 def test_the_quick_start_is_two_commands_the_ci_runs() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "clone-audit demo" in README and "python -m pytest" in README
-    assert "-m pytest" in ci and '".[test]"' in ci
+    assert "-m pytest" in ci and '".[test,lint]"' in ci
