@@ -12,6 +12,7 @@ once more after `settle_s`, before anything is created again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -95,9 +96,17 @@ class StatusWatcher:
         finally:
             self._waiting.pop(voice_id, None)
 
+    async def aclose(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
     async def _poll(self) -> None:
         while self._waiting:
             await asyncio.sleep(self._interval)
+            if not self._waiting:  # the last waiter left while this slept
+                return
             try:
                 clones = await self._client.list_clones()
             except AuthError as exc:
@@ -128,6 +137,9 @@ class Migrator:
         self._settings = settings
         self._verify = verify
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s)
+
+    async def aclose(self) -> None:
+        await self._watcher.aclose()
 
     async def migrate(self, entry: PlanEntry) -> State:
         """Take one voice as far as it goes; returns its final ledger state."""
@@ -242,7 +254,10 @@ async def run_entries(
             if fail_fast and state is not State.VERIFIED:
                 stop.set()
 
-    async with asyncio.TaskGroup() as group:
-        for _ in range(max(1, min(concurrency, len(entries)))):
-            group.create_task(worker())
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(concurrency, len(entries)))):
+                group.create_task(worker())
+    finally:
+        await migrator.aclose()
     return stop.is_set() and not queue.empty()

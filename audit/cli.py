@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = _command(commands, "plan", run_plan, "scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
+    plan.add_argument("--scan", type=Path, metavar="DIR", help="a scan's report folder: reuse its probe verdicts")
     plan.add_argument("--archive", help="folder of the original recordings ([archive] folder)")
     plan.add_argument("--manifest", help="CSV voice_id,path[,language,display_name] ([archive] manifest)")
     plan.add_argument("--out", help="report folder; each plan writes a subfolder (default reports)")
@@ -155,8 +156,15 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = Path(settings.report.out_dir)
+    if args.scan is None:
+        stderr.print(
+            "[yellow]No --scan given: verdicts rest on metadata alone, so a voice whose modelIds "
+            "lies is missed. Run `clone-audit scan` first and pass its report folder with --scan.[/]"
+        )
     with BarProgress() as progress:
-        planned = _with_client(settings, lambda c: pipeline.plan_migration(c, settings, out, progress))
+        planned = _with_client(
+            settings, lambda c: pipeline.plan_migration(c, settings, out, progress, scan_folder=args.scan)
+        )
     _print_outcome(planned.scan, planned.folder)
     totals = planned.plan.totals()
     forecast = planned.plan.forecast
@@ -201,7 +209,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
     with BarProgress() as progress:
         story = demo(out_root=Path(args.out), clones=args.clones, seed=args.seed, progress=progress)
-    _print_outcome(story.before, story.folder)
+    _print_outcome(story.after, story.after_folder)
     print(story.summary())
     return ExitCode.OK
 

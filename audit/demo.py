@@ -3,7 +3,7 @@
 Starts the emulator on 127.0.0.1 with a generated organisation (a seeded mix of v3.1,
 legacy-only, lying and broken clones) and a matching archive of recordings (some
 missing, too long, corrupt…), points an ordinary client at it with the emulator's own
-key, and runs the pipeline a real migration runs: scan → plan → apply → scan again.
+key, and runs what a real migration runs: scan → plan (from the scan) → apply → scan again.
 Nothing here touches a real account.
 """
 
@@ -29,14 +29,12 @@ DEMO_LATENCY = {"list": 0.02, "tts": 0.02, "create": 0.2, "delete": 0.02, "healt
 
 @dataclass(frozen=True)
 class DemoStory:
+    before: pipeline.ScanRun
+    before_folder: Path
     planned: pipeline.PlanRun
     applied: pipeline_apply.ApplyRun
     after: pipeline.ScanRun
     after_folder: Path
-
-    @property
-    def before(self) -> pipeline.ScanRun:
-        return self.planned.scan
 
     @property
     def folder(self) -> Path:
@@ -51,6 +49,7 @@ class DemoStory:
             "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
             f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
             f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant.",
+            f"Compliance before: {self.before_folder / 'report.html'}",
             f"Plan, mapping and report: {self.folder}",
             f"Compliance after the migration: {self.after_folder / 'report.html'}",
             "Demo finished (emulator only; a real account was never touched).",
@@ -87,10 +86,12 @@ async def _story(
     settings: Settings, key: Secret, out_root: Path, progress: Progress | None
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
-        planned = await pipeline.plan_migration(client, settings, out_root, progress)
+        first = await pipeline.scan_organisation(client, settings, progress)
+        scan_folder = pipeline.write_scan_reports(first, out_root)
+        planned = await pipeline.plan_migration(client, settings, out_root, progress, scan_folder=scan_folder)
         applied = await pipeline_apply.apply_plan(
             client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
             progress=progress,
         )
         after = await pipeline.scan_organisation(client, settings, progress)
-    return DemoStory(planned, applied, after, pipeline.write_scan_reports(after, out_root))
+    return DemoStory(first, scan_folder, planned, applied, after, pipeline.write_scan_reports(after, out_root))

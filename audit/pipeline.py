@@ -1,7 +1,7 @@
 """The composition root: sequences the stages of each command, and nothing else.
 
     scan:  client → list + classify (scan) → probe → verdicts → report files
-    plan:  scan → archive + source checks → plan (pure) → plan files + report
+    plan:  list + an earlier scan's probes → archive + source checks → plan (pure) → plan files
     apply: plan file → fresh list → staleness check → ledger → apply → mapping + report
 
 Stages do not import each other; this module is the one place that knows their
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,12 @@ from pathlib import Path
 from . import __version__, plan, scan, sourcing
 from .client import WavesClient
 from .config import Settings, as_dict
-from .errors import CloneAuditError, ExitCode
-from .models import NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
+from .errors import CloneAuditError, ExitCode, UsageError
+from .models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
 from .planfile import Plan
 from .probe import probe_clone
 from .report import files
-from .report.tables import voice_frame
+from .report.tables import probe_from_row, records, voice_frame
 
 
 @dataclass(frozen=True)
@@ -71,26 +72,32 @@ async def scan_organisation(
     progress = progress or NoProgress()
     started = datetime.now(UTC)
     clones = await client.list_clones()
-    compat = [scan.classify(c) for c in clones]
     targets = [
-        i for i, (c, k) in enumerate(zip(clones, compat, strict=True))
-        if scan.should_probe(c, k, settings.probe.policy)
+        c for c in clones if scan.should_probe(c, scan.classify(c), settings.probe.policy)
     ]
-    probes = dict.fromkeys(range(len(clones)), ProbeResult(ProbeVerdict.NOT_PROBED))
+    probes: dict[str, ProbeResult] = {}
     progress.start(len(targets), "Probing on lightning-v3.1")
 
-    async def probe_one(index: int) -> None:
-        probes[index] = await probe_clone(client, clones[index], settings.probe)
+    async def probe_one(clone: Clone) -> None:
+        probes[clone.voice_id] = await probe_clone(client, clone, settings.probe)
         progress.advance()
 
     try:
         async with asyncio.TaskGroup() as group:
-            for index in targets:
-                group.create_task(probe_one(index))
+            for clone in targets:
+                group.create_task(probe_one(clone))
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
+    return _assess(clones, probes, settings, started)
+
+
+def _assess(
+    clones: Sequence[Clone], probes: Mapping[str, ProbeResult], settings: Settings, started: datetime
+) -> ScanRun:
+    """Verdicts for `clones` from their metadata and whatever probe results there are."""
+    not_probed = ProbeResult(ProbeVerdict.NOT_PROBED)
     results = scan.mark_migrated(
-        [scan.decide(c, k, probes[i]) for i, (c, k) in enumerate(zip(clones, compat, strict=True))]
+        [scan.decide(c, scan.classify(c), probes.get(c.voice_id, not_probed)) for c in clones]
     )
     return ScanRun(
         run_id=new_run_id(started),
@@ -113,26 +120,44 @@ def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
 
 
 async def plan_migration(
-    client: WavesClient, settings: Settings, out_root: Path, progress: Progress | None = None
+    client: WavesClient, settings: Settings, out_root: Path, progress: Progress | None = None,
+    scan_folder: Path | None = None,
 ) -> PlanRun:
-    """Scan, find and check each legacy voice's recording, decide, write the plan.
+    """List the clones, take probe verdicts from an earlier scan, check each legacy voice's
+    recording, decide, write the plan.
 
-    Makes no create or delete call: only the list and the probes a scan makes.
+    Makes one list call and nothing else: no TTS, no create, no delete. Probe evidence
+    comes from `scan_folder` (a scan's run.json); without one, verdicts rest on metadata.
     """
-    run = await scan_organisation(client, settings, progress)
+    started = datetime.now(UTC)
+    clones = await client.list_clones()
+    probes = _prior_probes(scan_folder, settings.api.base_url) if scan_folder else {}
+    run = _assess(clones, probes, settings, started)
     folder = out_root / run.run_id
     existing = plan.replacements([r.clone for r in run.results])
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
     sources, uploads = sourcing.gather(wanted, settings.archive, folder / "fitted", progress or NoProgress())
+    parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
     the_plan = plan.build_plan(
         run.results, sources, uploads, settings, plan_id=run.run_id, now=run.finished_at,
-        base_url=run.base_url, parameters=as_dict(settings),
+        base_url=run.base_url, parameters=parameters,
     )
     frame = voice_frame(run.results, run.finished_at)
     files.write_scan_files(folder, run.metadata(), frame)
     plan_path = files.write_plan_files(folder, the_plan)
     files.write_html(folder, run.metadata(), frame, plan=the_plan)
     return PlanRun(run, the_plan, folder, plan_path)
+
+
+def _prior_probes(folder: Path, base_url: str) -> dict[str, ProbeResult]:
+    """The probe results a scan stored in `folder`, for the same account."""
+    meta, frame = files.read_run(folder)
+    if str(meta.get("base_url", "")).rstrip("/") != base_url.rstrip("/"):
+        raise UsageError(
+            f"the scan in {folder} was made against {meta.get('base_url')}, not {base_url}.",
+            hint="Pass --scan with a scan of the account you are planning for.",
+        )
+    return {row["voice_id"]: probe_from_row(row) for row in records(frame)}
 
 
 def plan_exit_code(the_plan: Plan) -> ExitCode:

@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from ..models import VoiceResult
+from ..models import ProbeResult, ProbeVerdict, VoiceResult
 
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
     "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
-    "probe_rms_dbfs", "verdict", "reason",
+    "probe_rms_dbfs", "probe_reason", "verdict", "reason",
 )  # fmt: skip
 
 #: Order of the report: what needs attention first.
@@ -46,6 +46,7 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "probe_bytes": probe.n_bytes,
         "probe_duration_s": None if stats is None else round(stats.duration_s, 3),
         "probe_rms_dbfs": None if stats is None else stats.rms_dbfs,
+        "probe_reason": probe.reason,
         "verdict": result.verdict.value,
         "reason": result.reason,
     }
@@ -89,6 +90,21 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def render_json(meta: Mapping[str, Any], frame: pd.DataFrame) -> str:
     document = {**meta, "summary": summary(frame), "voices": records(frame)}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+
+
+def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:
+    """A stored row's probe result, as a later run reuses it (audio stats are not kept)."""
+
+    def number(key: str) -> int | None:
+        value = row.get(key)
+        return None if value is None or value != value else int(value)  # NaN from pandas
+
+    return ProbeResult(
+        verdict=ProbeVerdict(row["probe_verdict"]),
+        reason=str(row.get("probe_reason") or ""),
+        http_status=number("probe_http_status"),
+        n_bytes=number("probe_bytes"),
+    )
 
 
 def _neutralise_formula(value: Any) -> Any:

@@ -35,13 +35,14 @@ def written_text(folder: Path) -> str:
 def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> None:
     done = clone_audit("demo", "--out", str(tmp_path), "--clones", "40", "-vv")
     assert done.returncode == 0, done.stderr
-    plan_dir, after_dir = sorted(tmp_path.iterdir(), key=lambda p: not (p / "plan.json").exists())
+    before_dir, plan_dir, after_dir = sorted(tmp_path.iterdir())  # run ids sort by time
     assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",
             "ledger.sqlite"} <= {p.name for p in plan_dir.iterdir()}
-    assert sorted(p.name for p in after_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
+    for scan_dir in (before_dir, after_dir):
+        assert sorted(p.name for p in scan_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
     assert "DEBUG" in done.stderr  # the most verbose level really was on
     assert not ANY_KEY.search(done.stdout + done.stderr + written_text(tmp_path))
-    before = json.loads((plan_dir / "run.json").read_text(encoding="utf-8"))
+    before = json.loads((before_dir / "run.json").read_text(encoding="utf-8"))
     after = json.loads((after_dir / "run.json").read_text(encoding="utf-8"))
     assert len(before["voices"]) == 40 and before["parameters"]["probe"]["policy"] == "all"
     mapping = json.loads((plan_dir / "mapping.json").read_text(encoding="utf-8"))

@@ -17,7 +17,7 @@ from audit.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Se
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.errors import ExitCode
 from audit.models import MARKER_PREFIX, Action
-from audit.pipeline import plan_migration
+from audit.pipeline import plan_migration, scan_organisation, write_scan_reports
 from audit.pipeline_apply import apply_plan, retire_replaced
 from audit.planfile import PlanError
 
@@ -46,8 +46,10 @@ def _settings(server: EmulatorServer, tmp_path: Path) -> Settings:
 
 
 async def plan(server: EmulatorServer, settings: Settings, out: Path):
+    """A scan (which probes), then a plan from that scan's verdicts."""
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        return await plan_migration(client, settings, out)
+        scanned = write_scan_reports(await scan_organisation(client, settings), out)
+        return await plan_migration(client, settings, out, scan_folder=scanned)
 
 
 async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions | None = None):
@@ -65,9 +67,12 @@ def creates(server: EmulatorServer) -> int:
 
 async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: Path) -> None:
     with running(40, 21, tmp_path) as (server, settings):
-        planned = await plan(server, settings, tmp_path / "out")
-        assert server.state.requests(method="DELETE") == []
-        assert creates(server) == 0
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            scanned = write_scan_reports(await scan_organisation(client, settings), tmp_path / "out")
+            seen = len(server.state.requests())
+            planned = await plan_migration(client, settings, tmp_path / "out", scan_folder=scanned)
+        during_plan = server.state.requests()[seen:]
+        assert [(e.method, e.path) for e in during_plan] == [("GET", "/waves/v1/voice-cloning")]
         totals, forecast = planned.plan.totals(), planned.plan.forecast
         assert totals["RECLONE"] > 0 and totals["BLOCKED"] > 0
         run = await apply(server, settings, planned.plan_path)
@@ -75,9 +80,11 @@ async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: P
         made = replacements_on(server)
         assert set(made) == reclone_ids and set(made.values()) == {1}
         assert creates(server) == forecast["api_calls"]["create"] == totals["RECLONE"]
-        tts_for_verification = len(server.state.requests(method="POST", path="/waves/v1/tts")) - planned.scan.results.__len__()
+        tts_after_plan = len([e for e in server.state.requests()[seen:] if e.path == "/waves/v1/tts"])
     assert run.exit_code is ExitCode.OK and run.states["verified"] == totals["RECLONE"]
-    assert tts_for_verification <= forecast["api_calls"]["verify_tts"]
+    assert tts_after_plan == forecast["api_calls"]["verify_tts"]
+    assert any(e.probe_verdict == "short-wav" and "metadata claims v3.1" in e.reason
+               for e in planned.plan.entries if e.action is not Action.KEEP)  # the scan's probes were used
     mapping = (planned.folder / "mapping.csv").read_text(encoding="utf-8")
     for voice_id in reclone_ids:
         assert voice_id in mapping
