@@ -22,8 +22,8 @@ from pathlib import Path
 
 from .client import UploadFile, WavesClient
 from .config import Settings
-from .errors import AuthError, CreateOutcomeUnknown, RequestRejected, RunError
-from .ledger import FINAL, Ledger, State
+from .errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
+from .ledger import FINAL, Ledger, Migration, State
 from .models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
 from .planfile import Plan, PlanEntry
 
@@ -47,8 +47,14 @@ def select(plan: Plan, ledger: Ledger, options: ApplyOptions) -> tuple[list[Plan
     """The RECLONE entries this run works on, and those the ledger says are finished."""
     chosen = [e for e in plan.entries if e.action is Action.RECLONE]
     if options.only:
+        unknown = sorted(options.only - {e.voice_id for e in chosen})
+        if unknown:
+            actions = {e.voice_id: e.action.value for e in plan.entries}
+            named = ", ".join(f"{v} ({actions[v]})" if v in actions else f"{v} (not in the plan)" for v in unknown)
+            raise UsageError(f"--only names voices this plan does not re-clone: {named}.",
+                             hint="Use old voice ids of RECLONE rows in plan.csv.")
         chosen = [e for e in chosen if e.voice_id in options.only]
-    final = FINAL - {State.FAILED} if options.retry_failed else FINAL
+    final = {State.VERIFIED} if options.retry_failed else FINAL
     done: list[PlanEntry] = []
     todo: list[PlanEntry] = []
     for entry in chosen:
@@ -66,10 +72,11 @@ def adopt_marked(plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> int:
     adopted = 0
     for clone in clones:
         origin = marked_origin(clone)
-        if origin not in planned:
+        if origin not in planned or clone.status is CloneStatus.FAILED:
             continue
         row = ledger.get(origin)
-        if row is None or row.new_voice_id is None:
+        stale = row is not None and row.state is State.FAILED and row.new_voice_id != clone.voice_id
+        if row is None or row.new_voice_id is None or stale:
             _record_new(ledger, plan, planned[origin], clone.voice_id, "found on the account by its marker tag")
             adopted += 1
     return adopted
@@ -142,37 +149,77 @@ class Migrator:
         await self._watcher.aclose()
 
     async def migrate(self, entry: PlanEntry) -> State:
-        """Take one voice as far as it goes; returns its final ledger state."""
+        """Take one voice as far as it goes; returns the state it ends this run in."""
         row = self._ledger.get(entry.voice_id)
-        new_id = row.new_voice_id if row and row.state is not State.FAILED else None
-        if new_id is None and row is not None and row.state is State.CREATING:
-            new_id = await self._look_up(entry, settle=True)
+        new_id = await self._resume(entry, row)
         if new_id is None:
             new_id = await self._create(entry)
             if new_id is None:
                 return State.FAILED
         row = self._ledger.get(entry.voice_id)
-        if row is None or row.state in (State.CREATED, State.CREATING):
+        if row is None or row.state not in (State.COMPLETED, State.UNVERIFIED):
             clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
             if clone is None or clone.status is not CloneStatus.COMPLETED:
                 detail = (
-                    f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s"
-                    if clone is None else f"{new_id} ended {clone.raw_status}"
+                    f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
+                    "run apply again with --retry-failed to keep waiting for it"
+                    if clone is None else f"{new_id} ended {clone.raw_status} on the account"
                 )
                 return self._fail(entry, detail, new_voice_id=new_id)
             self._record(entry, State.COMPLETED, new_voice_id=new_id)
-        else:
-            clone = Clone(voice_id=new_id, language=entry.new_clone.language if entry.new_clone else None)
-        verdict, reason = await self._verify(clone)
+        return await self._check(entry, new_id)
+
+    async def _check(self, entry: PlanEntry, new_id: str) -> State:
+        """Probe the new clone: it speaks (verified), it does not (unverified), or the probe
+        itself failed (stays completed, so the next run checks again)."""
+        language = entry.new_clone.language if entry.new_clone else None
+        verdict, reason = await self._verify(Clone(voice_id=new_id, language=language))
+        if verdict is ProbeVerdict.ERROR:
+            self._record(entry, State.COMPLETED, f"verification could not run ({reason}); run apply again",
+                         new_voice_id=new_id)
+            return State.COMPLETED
         state = State.VERIFIED if verdict is ProbeVerdict.SPEAKS else State.UNVERIFIED
         self._record(
-            entry, state, new_voice_id=new_id, probe_verdict=verdict.value,
-            verified_at=datetime.now(UTC).isoformat(timespec="seconds"), detail=reason,
+            entry, state, reason, new_voice_id=new_id, probe_verdict=verdict.value,
+            verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         return state
 
+    async def _resume(self, entry: PlanEntry, row: Migration | None) -> str | None:
+        """The new clone an earlier run left for this voice, if there is one to go on with."""
+        if row is None or row.state is State.QUEUED:
+            return None  # nothing was ever sent (apply adopted any marked clone at start)
+        if row.state is State.CREATING:  # sent, outcome never recorded: a crash
+            return await self._after_interrupted_create(entry, row)
+        if row.state is State.FAILED:  # --retry-failed: its clone may have finished since
+            if row.new_voice_id is None:
+                return None
+            for clone in await self._client.list_clones():
+                if clone.voice_id == row.new_voice_id and clone.status is not CloneStatus.FAILED:
+                    _record_new(self._ledger, self._plan, entry, clone.voice_id, "still on the account")
+                    return clone.voice_id
+            return None
+        return row.new_voice_id
+
+    async def _after_interrupted_create(self, entry: PlanEntry, row: Migration) -> str | None:
+        """A create sent by a run that died may still finish on the server for up to
+        create_timeout_s, and show in the list settle_s later: wait that out before looking
+        a last time, so none is made twice."""
+        if (found := await self._look_up(entry)) is not None:
+            return found
+        sent = datetime.fromisoformat(row.updated_at)
+        window = self._settings.api.create_timeout_s + self._settings.apply.settle_s
+        remaining = (sent - datetime.now(UTC)).total_seconds() + window
+        if remaining > 0:
+            log.info("%s: an interrupted create may still finish; waiting %.0f s", entry.voice_id, remaining)
+            await asyncio.sleep(remaining)
+            return await self._look_up(entry)
+        return None
+
     async def _create(self, entry: PlanEntry) -> str | None:
-        assert entry.upload is not None and entry.new_clone is not None
+        if entry.upload is None or entry.new_clone is None:
+            self._fail(entry, "the plan entry has no upload or new clone fields; re-plan")
+            return None
         try:
             data = Path(entry.upload.path).read_bytes()
         except OSError as exc:
@@ -183,7 +230,7 @@ class Migrator:
             return None
         fields = entry.new_clone
         for _ in range(MAX_CREATES):
-            self._record(entry, State.CREATING)
+            self._record(entry, State.CREATING, new_voice_id=None)
             try:
                 created = await self._client.create_clone(
                     display_name=fields.display_name,
@@ -193,26 +240,32 @@ class Migrator:
                 )
             except CreateOutcomeUnknown as exc:
                 log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)
-                if (found := await self._look_up(entry, settle=True)) is not None:
+                if (found := await self._look_up(entry)) is not None:
+                    return found
+                await asyncio.sleep(self._settings.apply.settle_s)
+                if (found := await self._look_up(entry)) is not None:
                     return found
                 continue
-            except RequestRejected as exc:  # refused, e.g. quota or language: final for this voice
-                self._fail(entry, exc.message)
+            except TransportError as exc:  # never connected, even after retries: stop the run
+                self._record(entry, State.QUEUED, exc.message)
+                raise
+            except AuthError:
+                self._record(entry, State.QUEUED, "authentication failed before the create")
+                raise
+            except ApiError as exc:  # refused (quota, language, bad sample, 410, 429 storm): this voice only
+                self._fail(entry, exc.message + (f" ({exc.hint})" if exc.hint else ""))
                 return None
             _record_new(self._ledger, self._plan, entry, created.voice_id, "created")
             return created.voice_id
         self._fail(entry, f"{MAX_CREATES} creates ended without an answer and no clone appeared")
         return None
 
-    async def _look_up(self, entry: PlanEntry, *, settle: bool) -> str | None:
-        """Find the voice's replacement by its marker tag; adopt it into the ledger."""
-        for attempt in range(2 if settle else 1):
-            if attempt:
-                await asyncio.sleep(self._settings.apply.settle_s)
-            for clone in await self._client.list_clones():
-                if marked_origin(clone) == entry.voice_id and clone.status is not CloneStatus.FAILED:
-                    _record_new(self._ledger, self._plan, entry, clone.voice_id, "found by its marker tag")
-                    return clone.voice_id
+    async def _look_up(self, entry: PlanEntry) -> str | None:
+        """Find the voice's replacement by its marker tag in a fresh list; adopt it."""
+        for clone in await self._client.list_clones():
+            if marked_origin(clone) == entry.voice_id and clone.status is not CloneStatus.FAILED:
+                _record_new(self._ledger, self._plan, entry, clone.voice_id, "found by its marker tag")
+                return clone.voice_id
         return None
 
     def _record(self, entry: PlanEntry, state: State, detail: str = "", **values: object) -> None:

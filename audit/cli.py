@@ -131,15 +131,16 @@ def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]
     return asyncio.run(run())
 
 
-def _confirm(assume_yes: bool) -> pipeline_apply.Confirm:
+def _confirm(assume_yes: bool, bar: BarProgress) -> pipeline_apply.Confirm:
     def ask(what: str, count: int) -> bool:
         if assume_yes:
             return True
         if not sys.stdin.isatty():
             raise UsageError(f"about to {what}, but there is no terminal to confirm on.",
                              hint="Review the plan, then pass --yes.")
-        stderr.print(f"About to {what}.")
-        return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
+        with bar.paused():
+            stderr.print(f"About to {what}.")
+            return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
 
     return ask
 
@@ -171,7 +172,7 @@ def run_plan(args: argparse.Namespace) -> int:
     print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     print(f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.")
     print(f"Plan: {planned.plan_path}   review it, then: clone-audit apply {planned.plan_path}")
-    return pipeline.plan_exit_code(planned.plan)
+    return pipeline.plan_exit_code(planned)
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -183,7 +184,7 @@ def run_apply(args: argparse.Namespace) -> int:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
     with BarProgress() as progress:
         run = _with_client(settings, lambda c: pipeline_apply.apply_plan(
-            c, settings, args.plan_file, options, _confirm(args.yes), progress))
+            c, settings, args.plan_file, options, _confirm(args.yes, progress), progress))
     print(f"Worked on {run.worked_on} voice(s); {run.already_done} were already done; "
           f"{run.adopted} found on the account by their marker.")
     print(" · ".join(f"{k} {v}" for k, v in run.states.items() if v))
@@ -195,7 +196,10 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_retire(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    run = _with_client(settings, lambda c: pipeline_apply.retire_replaced(c, args.plan_file, _confirm(args.yes)))
+    with BarProgress() as bar:
+        run = _with_client(
+            settings, lambda c: pipeline_apply.retire_replaced(c, settings, args.plan_file, _confirm(args.yes, bar))
+        )
     print(f"Deleted {len(run.deleted)} legacy clone(s).")
     if run.for_dashboard:
         print(f"{run.reason}:")

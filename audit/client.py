@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,7 +176,7 @@ class WavesClient:
             data=form,
             files={"file": (file.name, file.data, file.mime)},
             timeout=self._settings.create_timeout_s,
-            retry_on=_retry_create,
+            create=True,
         )
         try:
             return CreatedClone.from_api(_json(response))
@@ -196,28 +197,19 @@ class WavesClient:
         path: str,
         *,
         auth: bool = True,
-        retry_on: Callable[[Exception], bool | float] | None = None,
+        create: bool = False,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         s = self._settings
-        hook = retry_on or self._retry_idempotent
         all_headers = dict(headers or {})
         if auth:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
-        async for attempt in stamina.retry_context(
-            on=hook,
-            attempts=s.max_attempts,
-            timeout=None,
-            wait_initial=s.backoff_initial_s,
-            wait_max=s.backoff_max_s,
-            wait_jitter=s.backoff_initial_s,
-        ):
+        async for attempt in stamina.retry_context(on=Backoff(s, create=create), attempts=s.max_attempts, timeout=None):
             with attempt:
                 return await self._send_once(
-                    method, path, headers=all_headers, timeout=timeout, is_create=retry_on is _retry_create,
-                    **kwargs,
+                    method, path, headers=all_headers, timeout=timeout, is_create=create, **kwargs
                 )
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
@@ -250,19 +242,35 @@ class WavesClient:
             return response
         raise _error_for(response, method, path, is_create=is_create)
 
-    def _retry_idempotent(self, exc: Exception) -> bool | float:
-        if isinstance(exc, RateLimited):
-            if exc.retry_after is not None:
-                return min(exc.retry_after, self._settings.backoff_max_s)
+
+
+class Backoff:
+    """stamina's retry hook for one call: whether an error is worth another attempt, and
+    how long to wait first: exponential from backoff_initial_s up to backoff_max_s plus
+    jitter, and never less than the server's Retry-After (capped at backoff_max_s)."""
+
+    def __init__(self, settings: ApiSettings, *, create: bool) -> None:
+        self._settings = settings
+        self._create = create
+        self._retries = 0
+
+    def __call__(self, exc: Exception) -> bool | float:
+        if not self._retryable(exc):
+            return False
+        s = self._settings
+        wait = min(s.backoff_max_s, s.backoff_initial_s * 2**self._retries)
+        self._retries += 1
+        wait += random.uniform(0, s.backoff_initial_s)
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            wait = max(wait, min(exc.retry_after, s.backoff_max_s))
+        return wait
+
+    def _retryable(self, exc: Exception) -> bool:
+        if isinstance(exc, RateLimited):  # refused before any work: safe for every call
             return True
+        if self._create:  # only when the create certainly did not happen
+            return isinstance(exc, TransportError) and not exc.request_sent
         return isinstance(exc, ServerError | TransportError)
-
-
-def _retry_create(exc: Exception) -> bool:
-    """Create happened certainly not: retry. Otherwise never (see the module docstring)."""
-    if isinstance(exc, RateLimited):
-        return True
-    return isinstance(exc, TransportError) and not exc.request_sent
 
 
 def _json(response: httpx.Response) -> Mapping[str, Any]:

@@ -52,7 +52,7 @@ class ApiSettings:
     concurrency: int = 1  # requests in flight at once; the default plan allows 1
     timeout_s: float = 60.0
     create_timeout_s: float = 300.0  # a create uploads, preprocesses and renders samples
-    max_attempts: int = 5  # per idempotent call, counting the first
+    max_attempts: int = 8  # per call, counting the first (0.5 s doubling to 30 s: about a minute)
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
 
@@ -144,6 +144,11 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> Secret:
             f"{ENV_API_KEY} is not set.",
             hint=f"export {ENV_API_KEY}=sk_… (the organisation's API key), "
             "or run `clone-audit demo` to try the tool on the built-in emulator.",
+        )
+    if not all("!" <= ch <= "~" for ch in value):
+        raise ConfigError(
+            f"{ENV_API_KEY} holds characters no key has (a space, a line break or non-ASCII).",
+            hint="Copy the key again from the dashboard; it looks like sk_ followed by letters and digits.",
         )
     return Secret(value)
 

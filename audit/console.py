@@ -7,8 +7,9 @@ any library (httpx, httpcore, stamina, uvicorn) can print a registered secret.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
@@ -33,16 +34,14 @@ class RedactSecrets(logging.Filter):
             self._secrets.append(value)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        for value in self._secrets:
-            message = message.replace(value, "****")
+        message = self.redact(record.getMessage())
         record.msg, record.args = message, None
         if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 
-    def _redact(self, text: str) -> str:
+    def redact(self, text: str) -> str:
         for value in self._secrets:
             text = text.replace(value, "****")
         return text
@@ -82,6 +81,15 @@ class BarProgress:
     def __exit__(self, *exc_info: object) -> None:
         self._bar.stop()
 
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Stop drawing while the user types (a live bar would overwrite the prompt)."""
+        self._bar.stop()
+        try:
+            yield
+        finally:
+            self._bar.start()
+
     def start(self, total: int, description: str) -> None:
         self._task = self._bar.add_task(description, total=total)
 
@@ -101,6 +109,6 @@ def print_summary(summary: Mapping[str, Any], title: str) -> None:
 
 
 def print_error(message: str, hint: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(message)}")
+    stderr.print(f"[bold red]error:[/] {escape(REDACTOR.redact(message))}")
     if hint:
-        stderr.print(f"[bold]hint:[/] {escape(hint)}")
+        stderr.print(f"[bold]hint:[/] {escape(REDACTOR.redact(hint))}")

@@ -11,21 +11,23 @@ tag before creating it again.
 from __future__ import annotations
 
 import enum
+import fcntl
 import sqlite3
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from .errors import UsageError
 
 
 class State(enum.StrEnum):
+    QUEUED = "queued"  # nothing sent yet (a run stopped before this voice's create)
     CREATING = "creating"  # a create was sent; its outcome is not recorded yet
     CREATED = "created"  # the new clone exists (pending or processing)
     COMPLETED = "completed"  # the new clone is completed, not yet verified
     VERIFIED = "verified"  # the new clone speaks on v3.1: ready
-    UNVERIFIED = "unverified"  # completed, but the probe did not hear speech
+    UNVERIFIED = "unverified"  # completed, but the probe did not hear speech (--retry-failed re-checks)
     FAILED = "failed"  # creation or completion failed; the detail says why
 
 
@@ -79,10 +81,16 @@ _COLUMNS = tuple(f.name for f in fields(Migration))
 
 
 class Ledger:
-    """Use as a context manager; every method commits before it returns."""
+    """Use as a context manager; every method commits before it returns.
 
-    def __init__(self, path: Path | str) -> None:
+    Opening a ledger takes an exclusive lock on `<ledger>.lock` for as long as it is
+    open, so two runs can never work on one plan at once (the OS drops the lock when a
+    process dies, even by SIGKILL).
+    """
+
+    def __init__(self, path: Path) -> None:
         self.path = path
+        self._lock = _exclusive_lock(path.with_name(path.name + ".lock"))
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -90,6 +98,7 @@ class Ledger:
             self._db.executescript(_SCHEMA)
             self._db.execute("SELECT old_voice_id, state FROM migrations LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
+            self._lock.close()
             raise UsageError(
                 f"ledger {path} is not a usable clone-audit ledger: {exc}",
                 hint="Move the file aside and run apply again: it rebuilds the ledger from the "
@@ -104,6 +113,7 @@ class Ledger:
 
     def close(self) -> None:
         self._db.close()
+        self._lock.close()
 
     def get(self, old_voice_id: str) -> Migration | None:
         row = self._db.execute(
@@ -169,6 +179,19 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _exclusive_lock(path: Path) -> IO[bytes]:
+    handle = open(path, "ab")  # noqa: SIM115 - held open for the ledger's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UsageError(
+            f"another clone-audit run is working on {path.parent} right now.",
+            hint="Wait for it to finish; two runs on one plan could create a clone twice.",
+        ) from None
+    return handle
 
 
 def _migration(row: tuple[Any, ...]) -> Migration:

@@ -160,7 +160,8 @@ def _prior_probes(folder: Path, base_url: str) -> dict[str, ProbeResult]:
     return {row["voice_id"]: probe_from_row(row) for row in records(frame)}
 
 
-def plan_exit_code(the_plan: Plan) -> ExitCode:
-    """1 when some voice that needs re-cloning is blocked, else 0."""
-    blocked = the_plan.totals()["BLOCKED"]
-    return ExitCode.FINDINGS if blocked else ExitCode.OK
+def plan_exit_code(planned: PlanRun) -> ExitCode:
+    """4 when some voice could not be checked, else 1 when some voice is blocked, else 0."""
+    if planned.scan.exit_code is ExitCode.PARTIAL:
+        return ExitCode.PARTIAL
+    return ExitCode.FINDINGS if planned.plan.totals()["BLOCKED"] else ExitCode.OK

@@ -20,7 +20,7 @@ from .client import WavesClient
 from .config import Settings
 from .errors import CloneAuditError, ExitCode, Gone, RequestRejected, UsageError
 from .ledger import Ledger, Migration, State
-from .models import Clone, NoProgress, ProbeVerdict, Progress
+from .models import Clone, CloneStatus, NoProgress, ProbeVerdict, Progress
 from .planfile import Plan, PlanError, read_plan, stale_reasons
 from .probe import probe_clone
 from .report import files
@@ -57,24 +57,21 @@ async def apply_plan(
     progress = progress or NoProgress()
     the_plan = read_plan(plan_path)
     folder = plan_path.parent
-    if the_plan.base_url.rstrip("/") != settings.api.base_url.rstrip("/"):
-        raise PlanError(
-            f"the plan was made for {the_plan.base_url}, but this run points at {settings.api.base_url}.",
-            hint="Apply a plan to the account it was made for (--base-url / SMALLEST_BASE_URL).",
-        )
-    clones = await client.list_clones()
-    if reasons := stale_reasons(the_plan, clones, datetime.now(UTC)):
-        more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
-        raise PlanError("the plan is stale: " + "; ".join(reasons[:5]) + more)
+    _same_account(the_plan, settings)
 
     async def verify(clone: Clone) -> tuple[ProbeVerdict, str]:
         result = await probe_clone(client, clone, settings.probe)
         return result.verdict, result.reason
 
     with Ledger(folder / LEDGER_NAME) as ledger:
+        clones = await client.list_clones()
+        finished = {r.old_voice_id for r in ledger.all() if r.state is State.VERIFIED}
+        if reasons := stale_reasons(the_plan, clones, datetime.now(UTC), finished=finished):
+            more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
+            raise PlanError("the plan is stale: " + "; ".join(reasons[:5]) + more)
         adopted = adopt_marked(the_plan, ledger, clones)
         todo, done = select(the_plan, ledger, options)
-        if todo and not confirm(f"create {len(todo)} clone(s) on {settings.api.base_url}", len(todo)):
+        if todo and not confirm(f"create up to {len(todo)} clone(s) on {settings.api.base_url}", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
         migrator = Migrator(client, the_plan, ledger, settings, verify)
@@ -88,12 +85,20 @@ async def apply_plan(
         rows = ledger.all()
     states = {s.value: sum(1 for r in rows if r.state is s) for s in State}
     write_migration_reports(folder, the_plan, rows)
-    problems = states[State.FAILED.value] + states[State.UNVERIFIED.value]
+    unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
     return ApplyRun(
         plan=the_plan, folder=folder, states=states, worked_on=len(todo), already_done=len(done),
         adopted=adopted, stopped_early=stopped,
-        exit_code=ExitCode.FINDINGS if problems or stopped else ExitCode.OK,
+        exit_code=ExitCode.FINDINGS if unfinished or stopped else ExitCode.OK,
     )
+
+
+def _same_account(the_plan: Plan, settings: Settings) -> None:
+    if the_plan.base_url.rstrip("/") != settings.api.base_url.rstrip("/"):
+        raise PlanError(
+            f"the plan was made for {the_plan.base_url}, but this run points at {settings.api.base_url}.",
+            hint="Use the plan with the account it was made for (--base-url / SMALLEST_BASE_URL).",
+        )
 
 
 def write_migration_reports(folder: Path, the_plan: Plan, rows: list[Migration]) -> None:
@@ -107,17 +112,24 @@ def write_migration_reports(folder: Path, the_plan: Plan, rows: list[Migration])
 
 
 async def retire_replaced(
-    client: WavesClient, plan_path: Path, confirm: Confirm
+    client: WavesClient, settings: Settings, plan_path: Path, confirm: Confirm
 ) -> RetireRun:
-    """Delete legacy clones whose replacement is verified; never anything else."""
+    """Delete legacy clones whose replacement is verified and still completed on the
+    account; never anything else."""
     the_plan = read_plan(plan_path)
     folder = plan_path.parent
+    _same_account(the_plan, settings)
     if not (folder / LEDGER_NAME).exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     with Ledger(folder / LEDGER_NAME) as ledger:
-        ready = [r.old_voice_id for r in ledger.all() if r.state is State.VERIFIED and not r.retired_at]
+        live = {c.voice_id: c for c in await client.list_clones()}
+        ready = [
+            r.old_voice_id for r in ledger.all()
+            if r.state is State.VERIFIED and not r.retired_at and r.old_voice_id in live
+            and r.new_voice_id in live and live[r.new_voice_id].status is CloneStatus.COMPLETED
+        ]
         if not ready:
-            return RetireRun((), (), "no verified replacement awaits retirement")
+            return RetireRun((), (), "no legacy clone with a verified, completed replacement awaits retirement")
         if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
             raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
         deleted: list[str] = []

@@ -19,6 +19,7 @@ from .languages import PROBE_TEXTS, V31_LANGUAGES
 from .models import (
     Action,
     Clone,
+    CloneStatus,
     SourceCheck,
     Verdict,
     VoiceResult,
@@ -32,11 +33,15 @@ MAX_DISPLAY_NAME = 500
 
 
 def replacements(clones: Sequence[Clone]) -> dict[str, Clone]:
-    """Old voice id → the replacement clone already on the account (by marker tag)."""
+    """Old voice id → the replacement clone on the account (by marker tag). A failed
+    replacement does not count; a completed one is preferred to one still in progress."""
     found: dict[str, Clone] = {}
     for clone in clones:
         origin = marked_origin(clone)
-        if origin is not None and origin not in found:
+        if origin is None or clone.status is CloneStatus.FAILED:
+            continue
+        current = found.get(origin)
+        if current is None or (clone.status is CloneStatus.COMPLETED and current.status is not CloneStatus.COMPLETED):
             found[origin] = clone
     return found
 

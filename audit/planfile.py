@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from .errors import UsageError
-from .models import Action, Clone, FitWindow, SourceCheck, SourceProblem
+from .models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, marker_tag
 
 FORMAT = "clone-audit-plan/1"
 
@@ -112,14 +112,19 @@ def inventory_fingerprint(clones: Iterable[Clone]) -> str:
     return digest.hexdigest()[:16]
 
 
-def stale_reasons(plan: Plan, clones: Sequence[Clone], now: datetime) -> list[str]:
-    """Why this plan must not be applied to the account as it is now (empty: it may)."""
+def stale_reasons(
+    plan: Plan, clones: Sequence[Clone], now: datetime, finished: Collection[str] = ()
+) -> list[str]:
+    """Why this plan must not be applied to the account as it is now (empty: it may).
+
+    Voices in `finished` (verified replacements) may have changed or been retired since.
+    """
     reasons: list[str] = []
     if now > plan.expires_at:
         reasons.append(f"the plan expired at {plan.expires_at.isoformat(timespec='seconds')}")
     current = {c.voice_id: c for c in clones}
     for entry in plan.entries:
-        if entry.action is not Action.RECLONE:
+        if entry.action is not Action.RECLONE or entry.voice_id in finished:
             continue
         clone = current.get(entry.voice_id)
         if clone is None:
@@ -139,7 +144,7 @@ def read_plan(path: Path) -> Plan:
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise PlanError(f"{path} is not a clone-audit plan ({FORMAT}).")
     try:
-        return Plan(
+        plan = Plan(
             plan_id=document["plan_id"],
             created_at=datetime.fromisoformat(document["created_at"]),
             expires_at=datetime.fromisoformat(document["expires_at"]),
@@ -149,8 +154,34 @@ def read_plan(path: Path) -> Plan:
             forecast=document.get("forecast", {}),
             parameters=document.get("parameters", {}),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PlanError(f"plan file {path} is damaged: {type(exc).__name__} {exc}") from None
+    if problems := plan_problems(plan):
+        raise PlanError(f"plan file {path} is damaged: " + "; ".join(problems[:5]))
+    return plan
+
+
+def plan_problems(plan: Plan) -> list[str]:
+    """What makes a plan unsafe to apply: everything apply relies on, checked up front."""
+    problems: list[str] = []
+    if not isinstance(plan.base_url, str) or not plan.base_url.startswith(("http://", "https://")):
+        problems.append(f"base_url {plan.base_url!r} is not a URL")
+    if plan.created_at.tzinfo is None or plan.expires_at.tzinfo is None:
+        problems.append("created_at and expires_at must carry a time zone")
+    seen: set[str] = set()
+    for entry in plan.entries:
+        if entry.voice_id in seen:
+            problems.append(f"{entry.voice_id} is listed twice")
+        seen.add(entry.voice_id)
+        if entry.action is not Action.RECLONE:
+            continue
+        if entry.upload is None or entry.new_clone is None:
+            problems.append(f"{entry.voice_id} is RECLONE without an upload and new clone fields")
+        elif not all(isinstance(t, str) for t in entry.new_clone.tags) or (
+            [t for t in entry.new_clone.tags if t.startswith(MARKER_PREFIX)] != [marker_tag(entry.voice_id)]
+        ):
+            problems.append(f"{entry.voice_id}'s new clone must carry exactly the tag {marker_tag(entry.voice_id)}")
+    return problems
 
 
 def _entry_json(entry: PlanEntry) -> dict[str, Any]:
@@ -175,9 +206,15 @@ def _entry_from(data: Mapping[str, Any]) -> PlanEntry:
         fingerprint=data["fingerprint"],
         source=_source_from(source) if source else None,
         upload=Upload(**upload) if upload else None,
-        new_clone=NewClone(**{**new_clone, "tags": tuple(new_clone["tags"])}) if new_clone else None,
+        new_clone=NewClone(**{**new_clone, "tags": _tags(new_clone["tags"])}) if new_clone else None,
         replacement=data.get("replacement"),
     )
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise TypeError("new_clone.tags must be a list")
+    return tuple(value)
 
 
 def _source_from(data: Mapping[str, Any]) -> SourceCheck:

@@ -45,8 +45,8 @@ def should_probe(clone: Clone, compatibility: Compatibility, policy: ProbePolicy
     match policy:
         case ProbePolicy.ALL:
             return True
-        case ProbePolicy.LEGACY:
-            return compatibility is not Compatibility.V31
+        case ProbePolicy.LEGACY:  # and replacements: only a probe proves a migration
+            return compatibility is not Compatibility.V31 or marked_origin(clone) is not None
         case ProbePolicy.NONE:
             return False
         case _ as unreachable:
@@ -114,11 +114,11 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
 
 
 def mark_migrated(results: Sequence[VoiceResult]) -> tuple[VoiceResult, ...]:
-    """A non-compliant voice whose marked replacement speaks is `migrated`, not a finding."""
+    """A non-compliant voice whose marked replacement was heard speaking is `migrated`."""
     speaking = {
         origin: r.clone.voice_id
         for r in results
-        if (origin := marked_origin(r.clone)) is not None and r.verdict is Verdict.COMPLIANT
+        if (origin := marked_origin(r.clone)) is not None and r.probe.verdict is ProbeVerdict.SPEAKS
     }
     return tuple(
         replace(r, verdict=Verdict.MIGRATED, reason=f"replaced by {speaking[r.clone.voice_id]}, which speaks; {r.reason}")

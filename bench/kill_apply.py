@@ -34,12 +34,15 @@ from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, genera
 from audit.models import MARKER_PREFIX, Action
 from audit.pipeline import plan_migration
 
+# The emulator's creates take 0.05 s and its list lags 0.2 s behind them: a create cut
+# off by a kill is settled after create_timeout_s + settle_s.
 CONFIG = """
 [api]
 concurrency = 8
 max_attempts = 6
 backoff_initial_s = 0.01
 backoff_max_s = 0.1
+create_timeout_s = 2.0
 [apply]
 poll_interval_s = 0.05
 settle_s = 0.5
@@ -66,7 +69,7 @@ def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
     rng = random.Random(seed)
     org = generate_org(voices * 4, seed)
     generate_archive(org, work / "archive", seed)
-    config = EmulatorConfig(seed=seed, tts_concurrency=8, pending_s=0.1, processing_s=0.2,
+    config = EmulatorConfig(seed=seed, tts_concurrency=8, pending_s=0.1, processing_s=0.2, list_lag_s=0.2,
                             latency={"create": 0.05, "list": 0.01, "tts": 0.01})
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
         settings = Settings(

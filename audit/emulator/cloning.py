@@ -40,7 +40,9 @@ async def list_clones(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     await state.delay("list")
     now = state.now()
-    return JSONResponse({"data": [c.to_json(now) for c in state.clones()]})
+    lag = state.config.list_lag_s
+    listed = [c for c in state.clones() if c.progress is None or now - c.progress.started >= lag]
+    return JSONResponse({"data": [c.to_json(now) for c in listed]})
 
 
 def _text(form: FormData, name: str) -> str | None:
@@ -128,6 +130,9 @@ async def create_clone(request: Request) -> Response:
             checked = _checked_fields(form, state)
         except CreateRejected as rejected:
             return JSONResponse({"error": str(rejected)}, status_code=400)
+        if state.chance(state.config.clone_error_rate):
+            body = {"error": "Could not create a voice clone from this sample", "error_code": "voice_clone_error"}
+            return JSONResponse(body, status_code=500)
         record = _new_record(state, form, checked, hashlib.sha256(content).hexdigest())
         state.add_clone(record)
         # The slow part (preprocessing, samples) comes after the upload: a client that

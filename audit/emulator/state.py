@@ -55,6 +55,8 @@ class EmulatorConfig:
     latency: Mapping[str, float] = field(default_factory=_no_latency)
     fault_5xx_rate: float = 0.0
     create_timeout_rate: float = 0.0
+    clone_error_rate: float = 0.0  # creates refused with 500 voice_clone_error (no clone made)
+    list_lag_s: float = 0.0  # a new clone shows in the list only this long after its create
     drop_rate: float = 0.0
     slow_rate: float = 0.0
     slow_s: float = 0.0
@@ -69,6 +71,7 @@ class EmulatorConfig:
         rates = {
             "fault_5xx_rate": self.fault_5xx_rate,
             "create_timeout_rate": self.create_timeout_rate,
+            "clone_error_rate": self.clone_error_rate,
             "drop_rate": self.drop_rate,
             "slow_rate": self.slow_rate,
             "new_clone_fail_rate": self.new_clone_fail_rate,
@@ -80,7 +83,7 @@ class EmulatorConfig:
             raise ValueError("tts_concurrency must be at least 1")
         if self.delete_mode not in ("gone", "ok"):
             raise ValueError(f"delete_mode must be 'gone' or 'ok', got {self.delete_mode!r}")
-        if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every)):
+        if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s)):
             raise ValueError("durations and tts_429_every must not be negative")
 
     def latency_of(self, kind: RouteKind) -> float:

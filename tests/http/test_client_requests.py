@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pytest
 import respx
 
-from audit.client import UploadFile, WavesClient
+from audit.client import Backoff, UploadFile, WavesClient
 from audit.config import ApiSettings, Secret
 from audit.errors import (
     AuthError,
@@ -105,6 +106,29 @@ async def test_429_is_retried_honouring_retry_after(client: WavesClient) -> None
     ])
     answer = await client.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000)
     assert answer.content == b"audio" and route.call_count == 3
+
+
+@respx.mock
+async def test_the_wait_is_at_least_what_retry_after_asks() -> None:
+    settings = ApiSettings(base_url=BASE, max_attempts=3, backoff_initial_s=0.0, backoff_max_s=5.0)
+    respx.post(f"{BASE}/waves/v1/tts").mock(side_effect=[
+        httpx.Response(429, json={"error": "Too many"}, headers={"Retry-After": "0.3"}),
+        httpx.Response(429, json={"error": "Too many"}, headers={"retry-after-ms": "200"}),
+        httpx.Response(200, content=b"audio"),
+    ])
+    async with WavesClient(settings, Secret(KEY)) as c:
+        started = time.monotonic()
+        await c.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000)
+    assert time.monotonic() - started >= 0.5
+
+
+def test_backoff_doubles_up_to_the_cap_and_never_undercuts_retry_after() -> None:
+    settings = ApiSettings(base_url=BASE, backoff_initial_s=0.5, backoff_max_s=30.0)
+    hook = Backoff(settings, create=False)
+    waits = [hook(ServerError("boom", status=500)) for _ in range(8)]
+    assert [int(w) for w in waits] == [0, 1, 2, 4, 8, 16, 30, 30]  # jitter adds < 0.5 s
+    assert Backoff(settings, create=False)(RateLimited("slow down", retry_after=12.0)) >= 12.0
+    assert Backoff(settings, create=True)(ServerError("boom", status=500)) is False
 
 
 @respx.mock

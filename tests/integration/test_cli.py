@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.emulator import EmulatorServer
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 pytestmark = pytest.mark.integration
 
@@ -35,7 +35,11 @@ def written_text(folder: Path) -> str:
 def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> None:
     done = clone_audit("demo", "--out", str(tmp_path), "--clones", "40", "-vv")
     assert done.returncode == 0, done.stderr
-    before_dir, plan_dir, after_dir = sorted(tmp_path.iterdir())  # run ids sort by time
+    (plan_dir,) = [p for p in tmp_path.iterdir() if (p / "plan.json").exists()]
+    before_dir, after_dir = sorted(
+        (p for p in tmp_path.iterdir() if p != plan_dir),
+        key=lambda p: json.loads((p / "run.json").read_text(encoding="utf-8"))["started_at"],
+    )
     assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",
             "ledger.sqlite"} <= {p.name for p in plan_dir.iterdir()}
     for scan_dir in (before_dir, after_dir):
@@ -105,3 +109,29 @@ def test_a_bad_config_exits_2_naming_the_key(tmp_path: Path) -> None:
 
 def test_a_bad_flag_exits_2() -> None:
     assert clone_audit("scan", "--probe", "some").returncode == 2
+
+
+def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
+    org = generate_org(30, 6)
+    generate_archive(org, tmp_path / "archive", 6)
+    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2)
+    with EmulatorServer(EmulatorState(config, org.clones)) as server:
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
+        out = tmp_path / "out"
+        assert clone_audit("scan", "--out", str(out), env=env).returncode == 1
+        (scan_dir,) = out.iterdir()
+        seen = len(server.state.requests())
+        planned = clone_audit("plan", "--scan", str(scan_dir), "--archive", str(tmp_path / "archive"),
+                              "--out", str(out), env=env)
+        assert planned.returncode == 1, planned.stderr  # some voices are blocked
+        assert [e.method for e in server.state.requests()[seen:]] == ["GET"]  # plan: one list, nothing else
+        plan_file = next(out.glob("*/plan.json"))
+        unconfirmed = clone_audit("apply", str(plan_file), env=env)  # stdin is not a terminal
+        assert unconfirmed.returncode == 2 and "no terminal to confirm on" in unconfirmed.stderr
+        applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env)
+        assert applied.returncode == 0, applied.stderr
+        assert "verified 2" in applied.stdout
+        retired = clone_audit("retire", str(plan_file), "--yes", env=env)
+        assert retired.returncode == 0 and "delete these in the dashboard" in retired.stdout
+        missing = clone_audit("apply", str(tmp_path / "nope.json"), "--yes", env=env)
+        assert missing.returncode == 2 and "does not exist" in missing.stderr

@@ -15,7 +15,7 @@ from audit.apply import ApplyOptions
 from audit.client import WavesClient
 from audit.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.errors import ExitCode
+from audit.errors import ExitCode, UsageError
 from audit.models import MARKER_PREFIX, Action
 from audit.pipeline import plan_migration, scan_organisation, write_scan_reports
 from audit.pipeline_apply import apply_plan, retire_replaced
@@ -169,10 +169,86 @@ async def test_retire_deletes_only_verified_or_lists_them_for_the_dashboard(tmp_
         planned = await plan(server, settings, tmp_path / "out")
         await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            run = await retire_replaced(client, planned.plan_path, YES)
+            run = await retire_replaced(client, settings, planned.plan_path, YES)
         remaining = {c.voice_id for c in server.state.clones()}
     assert len(run.deleted) == deleted
     assert len(run.deleted) + len(run.for_dashboard) == 3
     assert not set(run.deleted) & remaining
     if mode == "gone":
         assert "dashboard" in run.reason
+
+
+def reclone_ids(planned) -> list[str]:  # noqa: ANN001
+    return [e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE]
+
+
+async def test_a_refused_sample_fails_that_voice_and_the_run_goes_on(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, clone_error_rate=1.0) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path)
+        again = await apply(server, settings, planned.plan_path)
+    assert run.states["failed"] == len(reclone_ids(planned)) and run.exit_code is ExitCode.FINDINGS
+    assert "cleaner" in run.folder.joinpath("mapping.csv").read_text()  # the API's hint reaches the user
+    assert again.worked_on == 0 and again.exit_code is ExitCode.FINDINGS
+
+
+async def test_fail_fast_stops_starting_new_voices(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, clone_error_rate=1.0) as (server, settings):
+        settings = replace(settings, api=replace(settings.api, concurrency=1))
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path, ApplyOptions(fail_fast=True))
+        assert creates(server) == 1
+    assert run.stopped_early and run.worked_on == len(reclone_ids(planned))
+    assert run.states["failed"] == 1 and run.exit_code is ExitCode.FINDINGS
+
+
+async def test_a_slow_clone_is_waited_for_again_not_created_again(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, processing_s=1.5) as (server, settings):
+        impatient = replace(settings, apply=replace(settings.apply, poll_timeout_s=0.3))
+        planned = await plan(server, settings, tmp_path / "out")
+        first = await apply(server, impatient, planned.plan_path, ApplyOptions(limit=2))
+        assert first.states["failed"] == 2
+        second = await apply(server, settings, planned.plan_path, ApplyOptions(limit=2, retry_failed=True))
+        assert creates(server) == 2
+        made = replacements_on(server)
+    assert second.states["verified"] == 2 and set(made.values()) == {1}
+
+
+async def test_a_failed_replacement_does_not_block_re_planning(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, new_clone_fail_rate=1.0) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path, ApplyOptions(limit=2))
+        replanned = await plan(server, settings, tmp_path / "out2")
+    assert run.states["failed"] == 2
+    assert reclone_ids(replanned) == reclone_ids(planned)  # failed clones are no replacement
+
+
+async def test_a_list_that_lags_behind_timed_out_creates_still_gives_one_clone_each(tmp_path: Path) -> None:
+    with running(30, 8, tmp_path, create_timeout_rate=0.5, list_lag_s=0.15) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path)
+        made = replacements_on(server)
+    assert set(made) == set(reclone_ids(planned)) and set(made.values()) == {1}
+    assert run.exit_code is ExitCode.OK
+
+
+async def test_a_verification_that_could_not_run_is_retried_by_the_next_run(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        server.state.config = replace(server.state.config, tts_429_every=1)  # every TTS call refused
+        short = replace(settings, api=replace(settings.api, max_attempts=2))
+        first = await apply(server, short, planned.plan_path, ApplyOptions(limit=2))
+        server.state.config = replace(server.state.config, tts_429_every=0)
+        second = await apply(server, settings, planned.plan_path, ApplyOptions(limit=2))
+        assert creates(server) == 2
+    assert first.states["completed"] == 2 and first.exit_code is ExitCode.FINDINGS
+    assert second.states["verified"] == 2
+
+
+async def test_only_with_an_id_the_plan_does_not_re_clone_is_a_usage_error(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        keep = next(e.voice_id for e in planned.plan.entries if e.action is Action.KEEP)
+        with pytest.raises(UsageError, match=rf"voice_nothere00 \(not in the plan\).*|{keep} \(KEEP\)"):
+            await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset({"voice_nothere00", keep})))
+        assert creates(server) == 0

@@ -74,3 +74,10 @@ def test_the_key_comes_from_the_environment_and_never_shows_itself() -> None:
     with pytest.raises(ConfigError, match="SMALLEST_API_KEY is not set"):
         api_key_from_env({})
     assert Secret("x")
+
+
+@pytest.mark.parametrize("value", ["sk_secret\nmore", "sk_secret more", "sk_…"])
+def test_a_key_no_api_could_have_is_refused_without_echoing_it(value: str) -> None:
+    with pytest.raises(ConfigError, match="characters no key has") as caught:
+        api_key_from_env({"SMALLEST_API_KEY": value})
+    assert "secret" not in caught.value.message + caught.value.hint

@@ -52,3 +52,11 @@ def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a usable clone-audit ledger") as caught:
         Ledger(path)
     assert "rebuilds the ledger from the marker tags" in caught.value.hint
+
+
+def test_two_runs_cannot_hold_one_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path), pytest.raises(UsageError, match="another clone-audit run"):
+        Ledger(path)
+    with Ledger(path):  # released on close
+        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,4 +136,26 @@ def test_a_file_that_is_not_a_plan_is_refused(tmp_path: Path, text: str) -> None
     path = tmp_path / "plan.json"
     path.write_text(text)
     with pytest.raises(PlanError):
+        read_plan(path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda d: d["entries"][0]["new_clone"].update(tags=["support"]), "must carry exactly the tag"),
+        (lambda d: d["entries"][0]["new_clone"].update(tags="x"), "tags must be a list"),
+        (lambda d: d["entries"][0].update(upload=None), "without an upload"),
+        (lambda d: d["entries"].append(dict(d["entries"][1])), "listed twice"),
+        (lambda d: d.update(expires_at="2026-11-22T12:00:00"), "time zone"),
+        (lambda d: d.update(entries="abc"), "damaged"),
+        (lambda d: d.update(base_url=None), "not a URL"),
+    ],
+)
+def test_an_edited_or_damaged_plan_is_refused_with_a_clear_error(tmp_path: Path, edit, message: str) -> None:
+    results = [result("voice_legacy0001", language="en"), result("voice_speaks0001", SPEAKS)]
+    document = json.loads(plan_of(results, {"voice_legacy0001": GOOD}, {"voice_legacy0001": UPLOAD}).to_json())
+    edit(document)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(document))
+    with pytest.raises(PlanError, match=message):
         read_plan(path)
