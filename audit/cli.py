@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -55,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--out", help="report folder; each run writes a subfolder (default reports)")
     scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
 
-    plan = _command(commands, "plan", run_plan, "scan, check each legacy voice's recording, write a migration plan (dry run)")
+    plan = _command(commands, "plan", run_plan, "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
-    plan.add_argument("--scan", type=Path, metavar="DIR", help="a scan's report folder: reuse its probe verdicts")
+    plan.add_argument("--scan", type=Path, metavar="DIR",
+                      help="a scan's report folder whose probe verdicts to use (default: the latest recent scan in --out)")
     plan.add_argument("--archive", help="folder of the original recordings ([archive] folder)")
     plan.add_argument("--manifest", help="CSV voice_id,path[,language,display_name] ([archive] manifest)")
     plan.add_argument("--out", help="report folder; each plan writes a subfolder (default reports)")
@@ -157,14 +159,19 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = Path(settings.report.out_dir)
-    if args.scan is None:
+    scan_folder = args.scan or pipeline.latest_scan(
+        out, settings.api.base_url, timedelta(hours=settings.plan.expiry_hours)
+    )
+    if scan_folder is None:
         stderr.print(
-            "[yellow]No --scan given: verdicts rest on metadata alone, so a voice whose modelIds "
-            "lies is missed. Run `clone-audit scan` first and pass its report folder with --scan.[/]"
+            "[yellow]No recent scan of this account found: verdicts rest on metadata alone, so a voice "
+            "whose modelIds lies is missed. Run `clone-audit scan` first (or pass --scan DIR).[/]"
         )
+    elif args.scan is None:
+        stderr.print(f"Using the probe verdicts of the latest scan, {scan_folder}.")
     with BarProgress() as progress:
         planned = _with_client(
-            settings, lambda c: pipeline.plan_migration(c, settings, out, progress, scan_folder=args.scan)
+            settings, lambda c: pipeline.plan_migration(c, settings, out, progress, scan_folder=scan_folder)
         )
     _print_outcome(planned.scan, planned.folder)
     totals = planned.plan.totals()

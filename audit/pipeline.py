@@ -12,10 +12,11 @@ CloneAuditError) to an exit code.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from . import __version__, plan, scan, sourcing
@@ -136,17 +137,35 @@ async def plan_migration(
     folder = out_root / run.run_id
     existing = plan.replacements([r.clone for r in run.results])
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
-    sources, uploads = sourcing.gather(wanted, settings.archive, folder / "fitted", progress or NoProgress())
+    sourced = sourcing.gather(wanted, settings.archive, folder / "fitted", progress or NoProgress())
     parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
     the_plan = plan.build_plan(
-        run.results, sources, uploads, settings, plan_id=run.run_id, now=run.finished_at,
-        base_url=run.base_url, parameters=parameters,
+        run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
+        base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
     )
     frame = voice_frame(run.results, run.finished_at)
     files.write_scan_files(folder, run.metadata(), frame)
     plan_path = files.write_plan_files(folder, the_plan)
     files.write_html(folder, run.metadata(), frame, plan=the_plan)
     return PlanRun(run, the_plan, folder, plan_path)
+
+
+def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | None:
+    """The newest scan folder under `out_root` for this account, if one is recent enough."""
+    newest: tuple[datetime, Path] | None = None
+    for run_json in out_root.glob("*/run.json"):
+        folder = run_json.parent
+        if (folder / "plan.json").exists():
+            continue  # a plan's own folder: its verdicts came from an earlier scan
+        try:
+            meta = json.loads(run_json.read_text(encoding="utf-8"))
+            finished = datetime.fromisoformat(meta["finished_at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        same = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
+        if same and datetime.now(UTC) - finished <= max_age and (newest is None or finished > newest[0]):
+            newest = (finished, folder)
+    return newest[1] if newest else None
 
 
 def _prior_probes(folder: Path, base_url: str) -> dict[str, ProbeResult]:

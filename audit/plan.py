@@ -65,10 +65,14 @@ def build_plan(
     now: datetime,
     base_url: str,
     parameters: Mapping[str, Any] | None = None,
+    manifest: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Plan:
+    """`manifest`: per voice id, the archive manifest's language and display_name, used
+    where the clone's own metadata has none."""
     clones = [r.clone for r in results]
     existing = replacements(clones)
-    entries = tuple(_entry(r, existing, sources, uploads) for r in results)
+    hints = manifest or {}
+    entries = tuple(_entry(r, existing, sources, uploads, hints.get(r.clone.voice_id, {})) for r in results)
     return Plan(
         plan_id=plan_id,
         created_at=now,
@@ -86,6 +90,7 @@ def _entry(
     existing: Mapping[str, Clone],
     sources: Mapping[str, SourceCheck],
     uploads: Mapping[str, Upload],
+    manifest: Mapping[str, str],
 ) -> PlanEntry:
     clone = result.clone
     base: dict[str, Any] = {
@@ -120,7 +125,7 @@ def _entry(
         problem = source.problem.value if source is not None and source.problem else "missing"
         return PlanEntry(**base, action=Action.BLOCKED, reason=f"{problem}: {detail}", source=source)
     upload = uploads[clone.voice_id]
-    new_clone = new_clone_fields(clone, source)
+    new_clone = new_clone_fields(clone, manifest)
     fitted = f"; uploads a fitted copy ({source.fit.reason})" if source.fit else ""
     language = "" if new_clone.language else "; language unknown, the new clone gets none"
     return PlanEntry(
@@ -129,15 +134,16 @@ def _entry(
     )
 
 
-def new_clone_fields(clone: Clone, source: SourceCheck) -> NewClone:
-    """The replacement keeps the old clone's name, language and labels, plus the marker."""
-    name = clone.display_name.strip()[:MAX_DISPLAY_NAME] or clone.voice_id
-    language = clone.language if clone.language in V31_LANGUAGES else None
+def new_clone_fields(clone: Clone, manifest: Mapping[str, str]) -> NewClone:
+    """The replacement keeps the old clone's name, language and labels, plus the marker;
+    the archive manifest fills in a name or language the clone lacks."""
+    name = (clone.display_name.strip() or manifest.get("display_name", "").strip())[:MAX_DISPLAY_NAME]
+    language = next((lang for lang in (clone.language, manifest.get("language")) if lang in V31_LANGUAGES), None)
     # Tags travel as one comma-separated string on create: a comma inside a tag would split it.
     kept = [t.replace(",", " ").strip() for t in clone.tags if tag_origin(t) is None]
     tags = tuple(t for t in kept if t) + (marker_tag(clone.voice_id),)
     return NewClone(
-        display_name=name, language=language, description=clone.description,
+        display_name=name or clone.voice_id, language=language, description=clone.description,
         accent=clone.accent, tags=tags,
     )
 

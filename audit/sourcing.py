@@ -9,6 +9,7 @@ archive itself is only ever read.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .archive import ArchiveIndex
@@ -19,15 +20,26 @@ from .report.files import ensure_folder
 from .sources import check_source, make_fitted
 
 
+@dataclass(frozen=True)
+class Sourced:
+    """What the archive gave the planner."""
+
+    checks: dict[str, SourceCheck] = field(default_factory=dict)
+    uploads: dict[str, Upload] = field(default_factory=dict)
+    # The manifest's language and display_name columns, where it has them: they fill in
+    # what a clone's own metadata lacks.
+    manifest: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
 def gather(
     clones: Sequence[Clone], settings: ArchiveSettings, fitted_folder: Path, progress: Progress
-) -> tuple[dict[str, SourceCheck], dict[str, Upload]]:
+) -> Sourced:
     """Source checks for `clones`, and the upload for each usable one."""
     if not clones:
-        return {}, {}
+        return Sourced()
     if not settings.folder:
         none = SourceCheck(SourceProblem.MISSING, "no archive is configured: set [archive] folder")
-        return {c.voice_id: none for c in clones}, {}
+        return Sourced(checks={c.voice_id: none for c in clones})
     index = ArchiveIndex.from_settings(settings)
     checks: dict[str, SourceCheck] = {}
     uploads: dict[str, Upload] = {}
@@ -39,7 +51,11 @@ def gather(
         if check.problem is None and match.path is not None:
             uploads[clone.voice_id] = _upload(clone, match.path, check, fitted_folder)
         progress.advance()
-    return checks, uploads
+    manifest = {
+        voice_id: {k: v for k, v in (("language", e.language), ("display_name", e.display_name)) if v}
+        for voice_id, e in index.manifest.items()
+    }
+    return Sourced(checks, uploads, manifest)
 
 
 def _upload(clone: Clone, path: Path, check: SourceCheck, fitted_folder: Path) -> Upload:

@@ -67,7 +67,7 @@ class Outcome:
 def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
     """Plan `voices` re-clones and apply them, killing apply `kills` times on the way."""
     rng = random.Random(seed)
-    org = generate_org(voices * 4, seed)
+    org = generate_org(voices * 6, seed)  # about a fifth of an org is migratable
     generate_archive(org, work / "archive", seed)
     config = EmulatorConfig(seed=seed, tts_concurrency=8, pending_s=0.1, processing_s=0.2, list_lag_s=0.2,
                             latency={"create": 0.05, "list": 0.01, "tts": 0.01})

@@ -121,8 +121,8 @@ def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
         assert clone_audit("scan", "--out", str(out), env=env).returncode == 1
         (scan_dir,) = out.iterdir()
         seen = len(server.state.requests())
-        planned = clone_audit("plan", "--scan", str(scan_dir), "--archive", str(tmp_path / "archive"),
-                              "--out", str(out), env=env)
+        planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
+        assert f"Using the probe verdicts of the latest scan, {scan_dir}" in planned.stderr.replace("\n", "")
         assert planned.returncode == 1, planned.stderr  # some voices are blocked
         assert [e.method for e in server.state.requests()[seen:]] == ["GET"]  # plan: one list, nothing else
         plan_file = next(out.glob("*/plan.json"))

@@ -159,3 +159,12 @@ def test_an_edited_or_damaged_plan_is_refused_with_a_clear_error(tmp_path: Path,
     path.write_text(json.dumps(document))
     with pytest.raises(PlanError, match=message):
         read_plan(path)
+
+
+def test_the_manifest_fills_in_a_language_and_name_the_clone_lacks() -> None:
+    results = [result("voice_legacy0001", name="")]
+    the_plan = build_plan(results, {"voice_legacy0001": GOOD}, {"voice_legacy0001": UPLOAD}, Settings(),
+                          plan_id="p1", now=NOW, base_url="http://127.0.0.1:1",
+                          manifest={"voice_legacy0001": {"language": "hi", "display_name": "Priya"}})
+    new = the_plan.entries[0].new_clone
+    assert new is not None and (new.language, new.display_name) == ("hi", "Priya")
