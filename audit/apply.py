@@ -5,8 +5,10 @@ the clone, record its new id, wait (one shared poller lists the account for ever
 waiting voice) until it is completed or failed, probe it on v3.1, record the verdict.
 Every step is committed to the ledger before the next call, so a rerun resumes where
 the last run stopped. No duplicate, ever: a create whose outcome is unknown (timeout,
-crash, 5xx) is followed by a look-up of the clone by its marker tag, once at once and
-once more after `settle_s`, before anything is created again.
+dropped connection, 5xx) is followed by a look-up of the clone by its marker tag, at once
+and again after `settle_s`, before it is sent again; a create cut off by a crash is first
+given `create_timeout_s + settle_s` from when it was sent to show up. Per-voice failures
+(a refused sample, a quota) are recorded and the other voices go on.
 """
 
 from __future__ import annotations

@@ -70,6 +70,7 @@ def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
     org = generate_org(voices * 6, seed)  # about a fifth of an org is migratable
     generate_archive(org, work / "archive", seed)
     config = EmulatorConfig(seed=seed, tts_concurrency=8, pending_s=0.1, processing_s=0.2, list_lag_s=0.2,
+                            clone_quota=100_000,
                             latency={"create": 0.05, "list": 0.01, "tts": 0.01})
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
         settings = Settings(
