@@ -25,7 +25,7 @@ from pathlib import Path
 from .client import UploadFile, WavesClient
 from .config import Settings
 from .errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from .ledger import FINAL, Ledger, Migration, State
+from .ledger import Ledger, Migration, State
 from .models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
 from .planfile import Plan, PlanEntry
 
@@ -45,8 +45,20 @@ class ApplyOptions:
     retry_failed: bool = False
 
 
-def select(plan: Plan, ledger: Ledger, options: ApplyOptions) -> tuple[list[PlanEntry], list[str]]:
-    """The RECLONE entries this run works on, and those the ledger says are finished."""
+@dataclass(frozen=True)
+class Selection:
+    """Which RECLONE voices a run works on, and why the others are left alone."""
+
+    todo: list[PlanEntry]
+    verified: list[str]  # done
+    failed: list[str]  # failed or unverified earlier; --retry-failed takes them
+    expired: list[str]  # never started, and the plan has expired: re-plan for them
+    beyond_limit: int  # left for a later run by --limit
+
+
+def select(plan: Plan, ledger: Ledger, options: ApplyOptions, *, expired: bool) -> Selection:
+    """The RECLONE entries this run works on. An expired plan may still finish voices it
+    started (verify, wait, look up), but starts no new one."""
     chosen = [e for e in plan.entries if e.action is Action.RECLONE]
     if options.only:
         unknown = sorted(options.only - {e.voice_id for e in chosen})
@@ -56,15 +68,23 @@ def select(plan: Plan, ledger: Ledger, options: ApplyOptions) -> tuple[list[Plan
             raise UsageError(f"--only names voices this plan does not re-clone: {named}.",
                              hint="Use old voice ids of RECLONE rows in plan.csv.")
         chosen = [e for e in chosen if e.voice_id in options.only]
-    final = {State.VERIFIED} if options.retry_failed else FINAL
-    done: list[PlanEntry] = []
     todo: list[PlanEntry] = []
+    verified: list[str] = []
+    failed: list[str] = []
+    too_late: list[str] = []
     for entry in chosen:
         row = ledger.get(entry.voice_id)
-        (done if row is not None and row.state in final else todo).append(entry)
-    if options.limit is not None:
-        todo = todo[: options.limit]
-    return todo, [e.voice_id for e in done]
+        state = row.state if row else None
+        if state is State.VERIFIED:
+            verified.append(entry.voice_id)
+        elif state in (State.FAILED, State.UNVERIFIED) and not options.retry_failed:
+            failed.append(entry.voice_id)
+        elif expired and (row is None or (row.new_voice_id is None and state is not State.CREATING)):
+            too_late.append(entry.voice_id)
+        else:
+            todo.append(entry)
+    limit = len(todo) if options.limit is None else options.limit
+    return Selection(todo[:limit], verified, failed, too_late, max(0, len(todo) - limit))
 
 
 def adopt_marked(plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> int:
@@ -129,7 +149,8 @@ class StatusWatcher:
             by_id = {c.voice_id: c for c in clones}
             for voice_id, future in list(self._waiting.items()):
                 clone = by_id.get(voice_id)
-                if clone and clone.status in (CloneStatus.COMPLETED, CloneStatus.FAILED) and not future.done():
+                finished = (CloneStatus.COMPLETED, CloneStatus.FAILED, CloneStatus.MISSING)
+                if clone and clone.status in finished and not future.done():
                     future.set_result(clone)
 
 
@@ -138,40 +159,46 @@ class Migrator:
 
     def __init__(
         self, client: WavesClient, plan: Plan, ledger: Ledger, settings: Settings,
-        verify: Verifier,
+        verify: Verifier, listed: Collection[str],
     ) -> None:
+        """`listed`: the voice ids the account listed when this run started."""
         self._client = client
         self._plan = plan
         self._ledger = ledger
         self._settings = settings
         self._verify = verify
+        self._listed = frozenset(listed)
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s)
 
     async def aclose(self) -> None:
         await self._watcher.aclose()
 
     async def migrate(self, entry: PlanEntry) -> State:
-        """Take one voice as far as it goes; returns the state it ends this run in."""
-        row = self._ledger.get(entry.voice_id)
-        new_id = await self._resume(entry, row)
+        """Take one voice as far as it goes; returns the state the ledger holds for it then."""
+        new_id = await self._resume(entry, self._ledger.get(entry.voice_id))
         if new_id is None:
             new_id = await self._create(entry)
-            if new_id is None:
-                return State.FAILED
+        if new_id is not None:
+            await self._finish(entry, new_id)
+        row = self._ledger.get(entry.voice_id)
+        return row.state if row else State.QUEUED
+
+    async def _finish(self, entry: PlanEntry, new_id: str) -> None:
+        """Wait for the new clone to complete, then check that it speaks."""
         row = self._ledger.get(entry.voice_id)
         if row is None or row.state not in (State.COMPLETED, State.UNVERIFIED):
             clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
-            if clone is None or clone.status is not CloneStatus.COMPLETED:
-                detail = (
-                    f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
-                    "run apply again with --retry-failed to keep waiting for it"
-                    if clone is None else f"{new_id} ended {clone.raw_status} on the account"
-                )
-                return self._fail(entry, detail, new_voice_id=new_id)
-            self._record(entry, State.COMPLETED, new_voice_id=new_id)
-        return await self._check(entry, new_id)
+            if clone is None:
+                self._fail(entry, f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
+                           "run apply again with --retry-failed to keep waiting for it", new_voice_id=new_id)
+                return
+            if clone.status is CloneStatus.FAILED:
+                self._fail(entry, f"{new_id} ended failed on the account", new_voice_id=new_id)
+                return
+            self._record(entry, State.COMPLETED, new_voice_id=new_id)  # or no status: the probe decides
+        await self._check(entry, new_id)
 
-    async def _check(self, entry: PlanEntry, new_id: str) -> State:
+    async def _check(self, entry: PlanEntry, new_id: str) -> None:
         """Probe the new clone: it speaks (verified), it does not (unverified), or the probe
         itself failed (stays completed, so the next run checks again)."""
         language = entry.new_clone.language if entry.new_clone else None
@@ -179,44 +206,46 @@ class Migrator:
         if verdict is ProbeVerdict.ERROR:
             self._record(entry, State.COMPLETED, f"verification could not run ({reason}); run apply again",
                          new_voice_id=new_id)
-            return State.COMPLETED
+            return
         state = State.VERIFIED if verdict is ProbeVerdict.SPEAKS else State.UNVERIFIED
         self._record(
             entry, state, reason, new_voice_id=new_id, probe_verdict=verdict.value,
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
-        return state
 
     async def _resume(self, entry: PlanEntry, row: Migration | None) -> str | None:
         """The new clone an earlier run left for this voice, if there is one to go on with."""
         if row is None or row.state is State.QUEUED:
             return None  # nothing was ever sent (apply adopted any marked clone at start)
         if row.state is State.CREATING:  # sent, outcome never recorded: a crash
-            return await self._after_interrupted_create(entry, row)
+            return await self._await_unknown_create(entry, datetime.fromisoformat(row.updated_at))
+        if row.new_voice_id is None:
+            return None  # failed before any clone existed (--retry-failed)
         if row.state is State.FAILED:  # --retry-failed: its clone may have finished since
-            if row.new_voice_id is None:
-                return None
             for clone in await self._client.list_clones():
                 if clone.voice_id == row.new_voice_id and clone.status is not CloneStatus.FAILED:
                     _record_new(self._ledger, self._plan, entry, clone.voice_id, "still on the account")
                     return clone.voice_id
             return None
+        if row.state in (State.COMPLETED, State.UNVERIFIED) and row.new_voice_id not in self._listed:
+            # It was listed once (it completed), so it was deleted since: make a new one.
+            self._record(entry, State.QUEUED, f"{row.new_voice_id} is no longer on the account")
+            return None
         return row.new_voice_id
 
-    async def _after_interrupted_create(self, entry: PlanEntry, row: Migration) -> str | None:
-        """A create sent by a run that died may still finish on the server for up to
-        create_timeout_s, and show in the list settle_s later: wait that out before looking
-        a last time, so none is made twice."""
-        if (found := await self._look_up(entry)) is not None:
-            return found
-        sent = datetime.fromisoformat(row.updated_at)
-        window = self._settings.api.create_timeout_s + self._settings.apply.settle_s
-        remaining = (sent - datetime.now(UTC)).total_seconds() + window
-        if remaining > 0:
-            log.info("%s: an interrupted create may still finish; waiting %.0f s", entry.voice_id, remaining)
-            await asyncio.sleep(remaining)
-            return await self._look_up(entry)
-        return None
+    async def _await_unknown_create(self, entry: PlanEntry, sent: datetime) -> str | None:
+        """A create whose outcome is unknown may still finish on the server for up to
+        create_timeout_s after it was sent, and show in the list settle_s later: look for
+        it until then, so that none is ever made twice."""
+        deadline = sent.timestamp() + self._settings.api.create_timeout_s + self._settings.apply.settle_s
+        while True:
+            if (found := await self._look_up(entry)) is not None:
+                return found
+            remaining = deadline - datetime.now(UTC).timestamp()
+            if remaining <= 0:
+                return None
+            log.info("%s: a create may still finish; looking again for up to %.0f s", entry.voice_id, remaining)
+            await asyncio.sleep(min(remaining, max(self._settings.apply.settle_s, self._settings.apply.poll_interval_s)))
 
     async def _create(self, entry: PlanEntry) -> str | None:
         if entry.upload is None or entry.new_clone is None:
@@ -231,8 +260,10 @@ class Migrator:
             self._fail(entry, f"{entry.upload.path} changed since planning (sha256 differs); re-plan")
             return None
         fields = entry.new_clone
+        maybe_sent = False  # once a create may have reached the server, the row stays `creating`
         for _ in range(MAX_CREATES):
             self._record(entry, State.CREATING, new_voice_id=None)
+            sent = datetime.now(UTC)
             try:
                 created = await self._client.create_clone(
                     display_name=fields.display_name,
@@ -242,20 +273,20 @@ class Migrator:
                 )
             except CreateOutcomeUnknown as exc:
                 log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)
-                if (found := await self._look_up(entry)) is not None:
-                    return found
-                await asyncio.sleep(self._settings.apply.settle_s)
-                if (found := await self._look_up(entry)) is not None:
+                maybe_sent = True
+                if (found := await self._await_unknown_create(entry, sent)) is not None:
                     return found
                 continue
-            except TransportError as exc:  # never connected, even after retries: stop the run
-                self._record(entry, State.QUEUED, exc.message)
-                raise
-            except AuthError:
-                self._record(entry, State.QUEUED, "authentication failed before the create")
+            except (TransportError, AuthError) as exc:  # the run cannot go on
+                if not maybe_sent:
+                    self._record(entry, State.QUEUED, exc.message)
                 raise
             except ApiError as exc:  # refused (quota, language, bad sample, 410, 429 storm): this voice only
-                self._fail(entry, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+                detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
+                if maybe_sent:  # an earlier create may still appear: the next run looks for it first
+                    self._record(entry, State.CREATING, f"{detail}; an earlier create may still appear")
+                else:
+                    self._fail(entry, detail)
                 return None
             _record_new(self._ledger, self._plan, entry, created.voice_id, "created")
             return created.voice_id
@@ -271,7 +302,14 @@ class Migrator:
         return None
 
     def _record(self, entry: PlanEntry, state: State, detail: str = "", **values: object) -> None:
-        self._ledger.record(entry.voice_id, state, plan_id=self._plan.plan_id, detail=detail, **values)
+        names = {
+            "display_name": entry.display_name,
+            "language": entry.new_clone.language if entry.new_clone else None,
+            "source_sha256": entry.upload.sha256 if entry.upload else None,
+        }
+        self._ledger.record(
+            entry.voice_id, state, plan_id=self._plan.plan_id, detail=detail, **{**names, **values}
+        )
 
     def _fail(self, entry: PlanEntry, detail: str, **values: object) -> State:
         log.warning("%s: %s", entry.voice_id, detail)

@@ -21,7 +21,7 @@ from .client import WavesClient
 from .config import Settings, api_key_from_env, load_settings
 from .console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
 from .errors import CloneAuditError, ExitCode, UsageError
-from .models import FailOn, ProbePolicy
+from .models import FailOn, ProbePolicy, Verdict
 from .report.tables import summary, voice_frame
 
 T = TypeVar("T")
@@ -153,6 +153,8 @@ def run_scan(args: argparse.Namespace) -> int:
         run = _with_client(settings, lambda c: pipeline.scan_organisation(c, settings, progress))
     folder = pipeline.write_scan_reports(run, Path(settings.report.out_dir))
     _print_outcome(run, folder)
+    if any(r.verdict is Verdict.NON_COMPLIANT for r in run.results):
+        print("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
     return run.exit_code
 
 
@@ -192,9 +194,17 @@ def run_apply(args: argparse.Namespace) -> int:
     with BarProgress() as progress:
         run = _with_client(settings, lambda c: pipeline_apply.apply_plan(
             c, settings, args.plan_file, options, _confirm(args.yes, progress), progress))
-    print(f"Worked on {run.worked_on} voice(s); {run.already_done} were already done; "
+    chosen = run.selection
+    print(f"Worked on {len(chosen.todo)} voice(s); {len(chosen.verified)} verified earlier; "
           f"{run.adopted} found on the account by their marker.")
-    print(" · ".join(f"{k} {v}" for k, v in run.states.items() if v))
+    print("Ledger: " + " · ".join(f"{k} {v}" for k, v in run.states.items() if v))
+    if chosen.failed:
+        print(f"{len(chosen.failed)} voice(s) failed or did not verify earlier: see mapping.csv, "
+              "then run again with --retry-failed.")
+    if chosen.beyond_limit:
+        print(f"{chosen.beyond_limit} voice(s) left by --limit: run again to go on.")
+    if chosen.expired:
+        print(f"{len(chosen.expired)} voice(s) not started before the plan expired: run `clone-audit plan` again.")
     if run.stopped_early:
         print("Stopped at the first failure (--fail-fast); run again to go on.")
     print(f"Mapping: {run.folder / 'mapping.csv'}")
@@ -208,6 +218,8 @@ def run_retire(args: argparse.Namespace) -> int:
             settings, lambda c: pipeline_apply.retire_replaced(c, settings, args.plan_file, _confirm(args.yes, bar))
         )
     print(f"Deleted {len(run.deleted)} legacy clone(s).")
+    if not run.deleted and not run.for_dashboard:
+        print(run.reason)
     if run.for_dashboard:
         print(f"{run.reason}:")
         for voice_id in run.for_dashboard:

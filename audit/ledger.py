@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import fcntl
+import hashlib
 import sqlite3
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -30,8 +31,6 @@ class State(enum.StrEnum):
     UNVERIFIED = "unverified"  # completed, but the probe did not hear speech (--retry-failed re-checks)
     FAILED = "failed"  # creation or completion failed; the detail says why
 
-
-FINAL = frozenset({State.VERIFIED, State.UNVERIFIED, State.FAILED})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrations (
@@ -181,6 +180,13 @@ class _Transaction:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
 
 
+def account_lock(folder: Path, base_url: str) -> IO[bytes]:
+    """An exclusive lock for one account in an output folder: two applies of two plans of
+    the same account (say, a re-plan while the first still runs) cannot overlap."""
+    name = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
+    return _exclusive_lock(folder / f".apply-{name}.lock")
+
+
 def _exclusive_lock(path: Path) -> IO[bytes]:
     handle = open(path, "ab")  # noqa: SIM115 - held open for the ledger's lifetime
     try:
@@ -188,7 +194,7 @@ def _exclusive_lock(path: Path) -> IO[bytes]:
     except BlockingIOError:
         handle.close()
         raise UsageError(
-            f"another clone-audit run is working on {path.parent} right now.",
+            f"another clone-audit apply is working on {path.parent} (or on this account) right now.",
             hint="Wait for it to finish; two runs on one plan could create a clone twice.",
         ) from None
     return handle
@@ -201,4 +207,4 @@ def _migration(row: tuple[Any, ...]) -> Migration:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")

@@ -132,7 +132,7 @@ async def plan_migration(
     """
     started = datetime.now(UTC)
     clones = await client.list_clones()
-    probes = _prior_probes(scan_folder, settings.api.base_url) if scan_folder else {}
+    probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
     run = _assess(clones, probes, settings, started)
     folder = out_root / run.run_id
     existing = plan.replacements([r.clone for r in run.results])
@@ -144,10 +144,12 @@ async def plan_migration(
         base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
     )
     frame = voice_frame(run.results, run.finished_at)
-    files.write_scan_files(folder, run.metadata(), frame)
-    plan_path = files.write_plan_files(folder, the_plan)
-    files.write_html(folder, run.metadata(), frame, plan=the_plan)
-    return PlanRun(run, the_plan, folder, plan_path)
+    planned = PlanRun(run, the_plan, folder, folder / "plan.json")
+    meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
+    files.write_scan_files(folder, meta, frame)
+    files.write_plan_files(folder, the_plan)
+    files.write_html(folder, meta, frame, plan=the_plan)
+    return planned
 
 
 def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | None:
@@ -168,15 +170,17 @@ def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | Non
     return newest[1] if newest else None
 
 
-def _prior_probes(folder: Path, base_url: str) -> dict[str, ProbeResult]:
+def _prior_probes(folder: Path, base_url: str, clones: Sequence[Clone]) -> dict[str, ProbeResult]:
     """The probe results a scan stored in `folder`, for the same account."""
     meta, frame = files.read_run(folder)
-    if str(meta.get("base_url", "")).rstrip("/") != base_url.rstrip("/"):
+    probes = {row["voice_id"]: probe_from_row(row) for row in records(frame)}
+    same_url = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
+    if not same_url or (probes and clones and not probes.keys() & {c.voice_id for c in clones}):
         raise UsageError(
-            f"the scan in {folder} was made against {meta.get('base_url')}, not {base_url}.",
-            hint="Pass --scan with a scan of the account you are planning for.",
+            f"the scan in {folder} is of another account ({meta.get('base_url')}, no voice in common).",
+            hint="Pass --scan with a scan of the account you are planning for (check SMALLEST_API_KEY).",
         )
-    return {row["voice_id"]: probe_from_row(row) for row in records(frame)}
+    return probes
 
 
 def plan_exit_code(planned: PlanRun) -> ExitCode:

@@ -10,17 +10,17 @@ Like `pipeline`, it only sequences; the work lives in the stages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .apply import ApplyOptions, Migrator, adopt_marked, run_entries, select
+from .apply import ApplyOptions, Migrator, Selection, adopt_marked, run_entries, select
 from .client import WavesClient
 from .config import Settings
 from .errors import CloneAuditError, ExitCode, Gone, RequestRejected, UsageError
-from .ledger import Ledger, Migration, State
-from .models import Clone, CloneStatus, NoProgress, ProbeVerdict, Progress
+from .ledger import Ledger, Migration, State, account_lock
+from .models import Action, Clone, CloneStatus, NoProgress, ProbeVerdict, Progress
 from .planfile import Plan, PlanError, read_plan, stale_reasons
 from .probe import probe_clone
 from .report import files
@@ -36,8 +36,7 @@ class ApplyRun:
     plan: Plan
     folder: Path
     states: dict[str, int]  # ledger state → voices, over the whole plan
-    worked_on: int
-    already_done: int
+    selection: Selection
     adopted: int
     stopped_early: bool
     exit_code: ExitCode
@@ -63,18 +62,23 @@ async def apply_plan(
         result = await probe_clone(client, clone, settings.probe)
         return result.verdict, result.reason
 
-    with Ledger(folder / LEDGER_NAME) as ledger:
+    with account_lock(folder.parent, the_plan.base_url), Ledger(folder / LEDGER_NAME) as ledger:
         clones = await client.list_clones()
-        finished = {r.old_voice_id for r in ledger.all() if r.state is State.VERIFIED}
-        if reasons := stale_reasons(the_plan, clones, datetime.now(UTC), finished=finished):
-            more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
-            raise PlanError("the plan is stale: " + "; ".join(reasons[:5]) + more)
+        now = datetime.now(UTC)
+        _check_fresh(the_plan, ledger, clones)
         adopted = adopt_marked(the_plan, ledger, clones)
-        todo, done = select(the_plan, ledger, options)
-        if todo and not confirm(f"create up to {len(todo)} clone(s) on {settings.api.base_url}", len(todo)):
+        selection = select(the_plan, ledger, options, expired=now > the_plan.expires_at)
+        if selection.expired and not selection.todo:
+            raise PlanError(
+                f"the plan expired at {the_plan.expires_at.isoformat(timespec='seconds')}; "
+                f"{len(selection.expired)} voice(s) it would start are left."
+            )
+        todo = selection.todo
+        if todo and not confirm(f"work on {len(todo)} voice(s) on {settings.api.base_url}, "
+                                "creating a clone for each that has none yet", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        migrator = Migrator(client, the_plan, ledger, settings, verify)
+        migrator = Migrator(client, the_plan, ledger, settings, verify, listed=[c.voice_id for c in clones])
         try:
             stopped = await run_entries(
                 migrator, todo, settings.api.concurrency, options.fail_fast,
@@ -87,10 +91,28 @@ async def apply_plan(
     write_migration_reports(folder, the_plan, rows)
     unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
     return ApplyRun(
-        plan=the_plan, folder=folder, states=states, worked_on=len(todo), already_done=len(done),
-        adopted=adopted, stopped_early=stopped,
-        exit_code=ExitCode.FINDINGS if unfinished or stopped else ExitCode.OK,
+        plan=the_plan, folder=folder, states=states, selection=selection, adopted=adopted,
+        stopped_early=stopped,
+        exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired else ExitCode.OK,
     )
+
+
+def _check_fresh(the_plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> None:
+    """Refuse a plan whose voices changed or vanished, or that belongs to another account.
+    Expiry is handled by `select`: an expired plan may still finish what it started."""
+    finished = {r.old_voice_id for r in ledger.all() if r.state is State.VERIFIED}
+    reasons = stale_reasons(the_plan, clones, finished=finished)
+    if not reasons:
+        return
+    listed = {c.voice_id for c in clones}
+    planned = [e.voice_id for e in the_plan.entries if e.action is Action.RECLONE]
+    if planned and not listed & set(planned) and not finished:
+        raise PlanError(
+            "none of the plan's voices is on this account: the plan belongs to another organisation.",
+            hint="Check SMALLEST_API_KEY: it must be the key of the organisation the plan was made for.",
+        )
+    more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
+    raise PlanError("the plan is stale: " + "; ".join(reasons[:5]) + more)
 
 
 def _same_account(the_plan: Plan, settings: Settings) -> None:

@@ -35,9 +35,10 @@ def written_text(folder: Path) -> str:
 def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> None:
     done = clone_audit("demo", "--out", str(tmp_path), "--clones", "40", "-vv")
     assert done.returncode == 0, done.stderr
-    (plan_dir,) = [p for p in tmp_path.iterdir() if (p / "plan.json").exists()]
+    runs = [p for p in tmp_path.iterdir() if p.is_dir()]
+    (plan_dir,) = [p for p in runs if (p / "plan.json").exists()]
     before_dir, after_dir = sorted(
-        (p for p in tmp_path.iterdir() if p != plan_dir),
+        (p for p in runs if p != plan_dir),
         key=lambda p: json.loads((p / "run.json").read_text(encoding="utf-8"))["started_at"],
     )
     assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",

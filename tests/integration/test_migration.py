@@ -3,10 +3,12 @@ one new clone per voice whatever happens, resumable, mapping complete."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -99,7 +101,8 @@ async def test_a_rerun_resumes_with_no_call_beyond_the_list(tmp_path: Path) -> N
         before = len(server.state.requests())
         second = await apply(server, settings, planned.plan_path)
         after = server.state.requests()[before:]
-    assert first.worked_on > 0 and second.worked_on == 0 and second.already_done == first.worked_on
+    assert first.selection.todo and not second.selection.todo
+    assert len(second.selection.verified) == len(first.selection.todo)
     assert [(e.method, e.path) for e in after] == [("GET", "/waves/v1/voice-cloning")]
 
 
@@ -133,7 +136,8 @@ async def test_only_and_limit_make_a_canary_batch(tmp_path: Path) -> None:
         ids = [e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE]
         run = await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[:3]), limit=2))
         made = replacements_on(server)
-    assert run.worked_on == 2 and set(made) <= set(ids[:3]) and len(made) == 2
+    assert len(run.selection.todo) == 2 and run.selection.beyond_limit == 1
+    assert set(made) <= set(ids[:3]) and len(made) == 2
 
 
 async def test_a_stale_plan_is_refused_before_anything_is_created(tmp_path: Path) -> None:
@@ -189,7 +193,8 @@ async def test_a_refused_sample_fails_that_voice_and_the_run_goes_on(tmp_path: P
         again = await apply(server, settings, planned.plan_path)
     assert run.states["failed"] == len(reclone_ids(planned)) and run.exit_code is ExitCode.FINDINGS
     assert "cleaner" in run.folder.joinpath("mapping.csv").read_text()  # the API's hint reaches the user
-    assert again.worked_on == 0 and again.exit_code is ExitCode.FINDINGS
+    assert not again.selection.todo and len(again.selection.failed) == len(reclone_ids(planned))
+    assert again.exit_code is ExitCode.FINDINGS
 
 
 async def test_fail_fast_stops_starting_new_voices(tmp_path: Path) -> None:
@@ -198,7 +203,7 @@ async def test_fail_fast_stops_starting_new_voices(tmp_path: Path) -> None:
         planned = await plan(server, settings, tmp_path / "out")
         run = await apply(server, settings, planned.plan_path, ApplyOptions(fail_fast=True))
         assert creates(server) == 1
-    assert run.stopped_early and run.worked_on == len(reclone_ids(planned))
+    assert run.stopped_early and len(run.selection.todo) == len(reclone_ids(planned))
     assert run.states["failed"] == 1 and run.exit_code is ExitCode.FINDINGS
 
 
@@ -249,6 +254,87 @@ async def test_only_with_an_id_the_plan_does_not_re_clone_is_a_usage_error(tmp_p
     with running(30, 4, tmp_path) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         keep = next(e.voice_id for e in planned.plan.entries if e.action is Action.KEEP)
-        with pytest.raises(UsageError, match=rf"voice_nothere00 \(not in the plan\).*|{keep} \(KEEP\)"):
+        with pytest.raises(UsageError) as caught:
             await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset({"voice_nothere00", keep})))
+        assert "voice_nothere00 (not in the plan)" in caught.value.message
+        assert f"{keep} (KEEP)" in caught.value.message
         assert creates(server) == 0
+
+
+def quick_window(settings: Settings, create_timeout_s: float, settle_s: float) -> Settings:
+    """Settings that give an unknown create `create_timeout_s + settle_s` to show up."""
+    return replace(settings, api=replace(settings.api, create_timeout_s=create_timeout_s),
+                   apply=replace(settings.apply, settle_s=settle_s))
+
+
+async def test_a_list_lagging_longer_than_settle_s_still_gives_one_clone_each(tmp_path: Path) -> None:
+    with running(30, 8, tmp_path, create_timeout_rate=0.5, list_lag_s=0.6) as (server, settings):
+        settings = quick_window(settings, create_timeout_s=1.0, settle_s=0.2)
+        planned = await plan(server, settings, tmp_path / "out")
+        run = await apply(server, settings, planned.plan_path)
+        made = replacements_on(server)
+    assert set(made) == set(reclone_ids(planned)) and set(made.values()) == {1}
+    assert run.exit_code is ExitCode.OK
+
+
+async def test_a_refused_retry_after_an_unknown_create_keeps_looking_for_the_first(tmp_path: Path) -> None:
+    # The first create times out (but happens); the list shows it only after 1 s; the retry,
+    # sent after the 0.7 s window, is refused by the quota. The next run must find the first.
+    with running(30, 4, tmp_path, create_timeout_rate=1.0, list_lag_s=1.0, clone_quota=31) as (server, settings):
+        settings = quick_window(settings, create_timeout_s=0.5, settle_s=0.2)
+        planned = await plan(server, settings, tmp_path / "out")
+        one = ApplyOptions(only=frozenset(reclone_ids(planned)[:1]))
+        first = await apply(server, settings, planned.plan_path, one)
+        assert first.states["creating"] == 1 and first.exit_code is ExitCode.FINDINGS
+        await asyncio.sleep(1.0)
+        second = await apply(server, settings, planned.plan_path, one)
+        made = replacements_on(server)
+    assert second.states["verified"] == 1 and list(made.values()) == [1]
+
+
+async def test_a_replacement_deleted_after_it_completed_is_made_again(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        one = ApplyOptions(only=frozenset(reclone_ids(planned)[:1]))
+        server.state.config = replace(server.state.config, tts_429_every=1)
+        short = replace(settings, api=replace(settings.api, max_attempts=2))
+        first = await apply(server, short, planned.plan_path, one)
+        assert first.states["completed"] == 1
+        (gone,) = [c.voice_id for c in server.state.clones() if any(t.startswith(MARKER_PREFIX) for t in c.tags)]
+        server.state.remove_clone(gone)  # deleted in the dashboard
+        server.state.config = replace(server.state.config, tts_429_every=0)
+        second = await apply(server, settings, planned.plan_path, one)
+        made = replacements_on(server)
+    assert second.states["verified"] == 1 and list(made.values()) == [1] and creates(server) == 2
+
+
+async def test_an_expired_plan_finishes_what_it_started_and_starts_nothing(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path) as (server, settings):
+        brief = replace(settings, plan=replace(settings.plan, expiry_hours=2 / 3600))  # two seconds
+        planned = await plan(server, brief, tmp_path / "out")
+        server.state.config = replace(server.state.config, tts_429_every=1)
+        short = replace(settings, api=replace(settings.api, max_attempts=2))
+        first = await apply(server, short, planned.plan_path, ApplyOptions(limit=2))
+        assert first.states["completed"] == 2
+        server.state.config = replace(server.state.config, tts_429_every=0)
+        await asyncio.sleep(max(0.0, (planned.plan.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
+        second = await apply(server, settings, planned.plan_path)
+        assert creates(server) == 2
+    assert second.states["verified"] == 2
+    assert len(second.selection.expired) == len(reclone_ids(planned)) - 2
+    assert second.exit_code is ExitCode.FINDINGS
+
+
+async def test_retire_leaves_a_voice_whose_replacement_is_not_verified(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, delete_mode="ok") as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        ids = reclone_ids(planned)
+        await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[:2])))
+        server.state.config = replace(server.state.config, tts_429_every=1)
+        short = replace(settings, api=replace(settings.api, max_attempts=2))
+        await apply(server, short, planned.plan_path, ApplyOptions(only=frozenset(ids[2:3])))
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            run = await retire_replaced(client, settings, planned.plan_path, YES)
+        remaining = {c.voice_id for c in server.state.clones()}
+    assert sorted(run.deleted) == sorted(ids[:2])
+    assert ids[2] in remaining

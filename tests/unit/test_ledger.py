@@ -56,7 +56,7 @@ def test_a_file_that_is_not_a_ledger_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_two_runs_cannot_hold_one_ledger(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
-    with Ledger(path), pytest.raises(UsageError, match="another clone-audit run"):
+    with Ledger(path), pytest.raises(UsageError, match="another clone-audit apply is working"):
         Ledger(path)
     with Ledger(path):  # released on close
         pass

@@ -123,12 +123,13 @@ def test_the_plan_file_round_trips_and_detects_staleness(tmp_path: Path) -> None
     loaded = read_plan(path)
     assert loaded == the_plan
     clones = [r.clone for r in results]
-    assert stale_reasons(loaded, clones, NOW) == []
-    assert "expired" in stale_reasons(loaded, clones, NOW + timedelta(days=2))[0]
+    assert stale_reasons(loaded, clones) == []
     renamed = [replace(clones[0], display_name="Someone else"), clones[1]]
-    assert "changed since planning" in stale_reasons(loaded, renamed, NOW)[0]
-    assert "no longer on the account" in stale_reasons(loaded, clones[1:], NOW)[0]
-    assert stale_reasons(loaded, [clones[0]], NOW) == []  # an unplanned voice may come and go
+    assert "changed since planning" in stale_reasons(loaded, renamed)[0]
+    assert "no longer on the account" in stale_reasons(loaded, clones[1:])[0]
+    assert stale_reasons(loaded, clones[1:], finished={"voice_legacy0001"}) == []  # done, then retired
+    assert stale_reasons(loaded, [clones[0]]) == []  # an unplanned voice may come and go
+    assert loaded.expires_at == NOW + timedelta(hours=24)
 
 
 @pytest.mark.parametrize("text", ["", "{}", '{"format": "something-else"}', "not json"])
