@@ -106,12 +106,15 @@ def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> d
     signature = state.token(32, "0123456789abcdef")
     sample_url = f"https://samples.emulator.invalid/{record.voice_id}/sample_1.wav?signature={signature}"
     listed = record.to_json(state.now())
+    model: Any = listed["modelIds"][0]
+    if state.config.model_as_object:  # the shape a live answer showed (waves-api.md §2)
+        model = {"_id": "mdl_" + state.token(12, "0123456789abcdef"), "modelName": model}
     return {
         "message": "Voice clone created successfully",
         "data": {
             "voiceId": record.voice_id,
             "displayName": listed["displayName"],
-            "model": listed["modelIds"][0],
+            "model": model,
             "status": listed["status"],
             "language": listed.get("language"),
             "audioFileNames": [filename],

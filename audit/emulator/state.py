@@ -57,6 +57,7 @@ class EmulatorConfig:
     create_timeout_rate: float = 0.0
     clone_error_rate: float = 0.0  # creates refused with 500 voice_clone_error (no clone made)
     list_lag_s: float = 0.0  # a new clone shows in the list only this long after its create
+    model_as_object: bool = False  # create answers data.model as {"_id", "modelName"}, as seen live
     drop_rate: float = 0.0
     slow_rate: float = 0.0
     slow_s: float = 0.0

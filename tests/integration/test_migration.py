@@ -95,7 +95,7 @@ async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: P
 
 
 async def test_a_rerun_resumes_with_no_call_beyond_the_list(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path) as (server, settings):
+    with running(30, 4, tmp_path, model_as_object=True) as (server, settings):  # the live create shape
         planned = await plan(server, settings, tmp_path / "out")
         first = await apply(server, settings, planned.plan_path)
         before = len(server.state.requests())
