@@ -59,6 +59,15 @@ async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, opt
         return await apply_plan(client, settings, plan_path, options or ApplyOptions(), YES)
 
 
+async def apply_unverifiable(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions):
+    """Apply while the account refuses every TTS call: the new clones end `completed`, unverified."""
+    server.state.config = replace(server.state.config, tts_429_every=1)
+    try:
+        return await apply(server, replace(settings, api=replace(settings.api, max_attempts=2)), plan_path, options)
+    finally:
+        server.state.config = replace(server.state.config, tts_429_every=0)
+
+
 def replacements_on(server: EmulatorServer) -> Counter[str]:
     return Counter(t[len(MARKER_PREFIX):] for c in server.state.clones() for t in c.tags if t.startswith(MARKER_PREFIX))
 
@@ -240,10 +249,7 @@ async def test_a_list_that_lags_behind_timed_out_creates_still_gives_one_clone_e
 async def test_a_verification_that_could_not_run_is_retried_by_the_next_run(tmp_path: Path) -> None:
     with running(30, 4, tmp_path) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
-        server.state.config = replace(server.state.config, tts_429_every=1)  # every TTS call refused
-        short = replace(settings, api=replace(settings.api, max_attempts=2))
-        first = await apply(server, short, planned.plan_path, ApplyOptions(limit=2))
-        server.state.config = replace(server.state.config, tts_429_every=0)
+        first = await apply_unverifiable(server, settings, planned.plan_path, ApplyOptions(limit=2))
         second = await apply(server, settings, planned.plan_path, ApplyOptions(limit=2))
         assert creates(server) == 2
     assert first.states["completed"] == 2 and first.exit_code is ExitCode.FINDINGS
@@ -296,13 +302,10 @@ async def test_a_replacement_deleted_after_it_completed_is_made_again(tmp_path: 
     with running(30, 4, tmp_path) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         one = ApplyOptions(only=frozenset(reclone_ids(planned)[:1]))
-        server.state.config = replace(server.state.config, tts_429_every=1)
-        short = replace(settings, api=replace(settings.api, max_attempts=2))
-        first = await apply(server, short, planned.plan_path, one)
+        first = await apply_unverifiable(server, settings, planned.plan_path, one)
         assert first.states["completed"] == 1
         (gone,) = [c.voice_id for c in server.state.clones() if any(t.startswith(MARKER_PREFIX) for t in c.tags)]
         server.state.remove_clone(gone)  # deleted in the dashboard
-        server.state.config = replace(server.state.config, tts_429_every=0)
         second = await apply(server, settings, planned.plan_path, one)
         made = replacements_on(server)
     assert second.states["verified"] == 1 and list(made.values()) == [1] and creates(server) == 2
@@ -312,11 +315,8 @@ async def test_an_expired_plan_finishes_what_it_started_and_starts_nothing(tmp_p
     with running(30, 4, tmp_path) as (server, settings):
         brief = replace(settings, plan=replace(settings.plan, expiry_hours=2 / 3600))  # two seconds
         planned = await plan(server, brief, tmp_path / "out")
-        server.state.config = replace(server.state.config, tts_429_every=1)
-        short = replace(settings, api=replace(settings.api, max_attempts=2))
-        first = await apply(server, short, planned.plan_path, ApplyOptions(limit=2))
+        first = await apply_unverifiable(server, settings, planned.plan_path, ApplyOptions(limit=2))
         assert first.states["completed"] == 2
-        server.state.config = replace(server.state.config, tts_429_every=0)
         await asyncio.sleep(max(0.0, (planned.plan.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
         second = await apply(server, settings, planned.plan_path)
         assert creates(server) == 2
@@ -330,9 +330,7 @@ async def test_retire_leaves_a_voice_whose_replacement_is_not_verified(tmp_path:
         planned = await plan(server, settings, tmp_path / "out")
         ids = reclone_ids(planned)
         await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[:2])))
-        server.state.config = replace(server.state.config, tts_429_every=1)
-        short = replace(settings, api=replace(settings.api, max_attempts=2))
-        await apply(server, short, planned.plan_path, ApplyOptions(only=frozenset(ids[2:3])))
+        await apply_unverifiable(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[2:3])))
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             run = await retire_replaced(client, settings, planned.plan_path, YES)
         remaining = {c.voice_id for c in server.state.clones()}
