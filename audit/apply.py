@@ -311,10 +311,9 @@ class Migrator:
             entry.voice_id, state, plan_id=self._plan.plan_id, detail=detail, **{**names, **values}
         )
 
-    def _fail(self, entry: PlanEntry, detail: str, **values: object) -> State:
+    def _fail(self, entry: PlanEntry, detail: str, **values: object) -> None:
         log.warning("%s: %s", entry.voice_id, detail)
         self._record(entry, State.FAILED, detail, **values)
-        return State.FAILED
 
 
 def _record_new(ledger: Ledger, plan: Plan, entry: PlanEntry, new_id: str, detail: str) -> None:
