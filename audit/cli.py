@@ -15,14 +15,16 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from . import __version__, pipeline, pipeline_apply
-from .apply import ApplyOptions
-from .client import WavesClient
-from .config import Settings, api_key_from_env, load_settings
-from .console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
-from .errors import CloneAuditError, ExitCode, UsageError
-from .models import FailOn, ProbePolicy, Verdict
-from .report.tables import summary, voice_frame
+from audit import __version__
+from audit.pipeline import apply as pipeline_apply
+from audit.pipeline import scan as pipeline
+from audit.migrate.apply import ApplyOptions
+from audit.api.client import WavesClient
+from audit.core.config import Settings, api_key_from_env, load_settings
+from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
+from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.models import FailOn, ProbePolicy, Verdict
+from audit.report.tables import summary, voice_frame
 
 T = TypeVar("T")
 
@@ -228,7 +230,7 @@ def run_retire(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo as demo
+    from audit.demo import run_demo as demo
 
     with BarProgress() as progress:
         story = demo(out_root=Path(args.out), clones=args.clones, seed=args.seed, progress=progress)
@@ -238,12 +240,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_emulator(args: argparse.Namespace) -> int:
-    from .emulator import EmulatorConfig, generate_org, serve_forever
+    from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
     config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
-        from .emulator import generate_archive
+        from audit.emulator import generate_archive
 
         generate_archive(org, args.archive, args.seed)
 

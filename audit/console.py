@@ -18,7 +18,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import Secret
+from audit.core.config import Secret
 
 stderr = Console(stderr=True, highlight=False)
 

@@ -14,13 +14,14 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from . import pipeline, pipeline_apply
-from .apply import ApplyOptions
-from .client import WavesClient
-from .config import Secret, Settings
-from .console import REDACTOR
-from .models import Progress
-from .emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.pipeline import apply as pipeline_apply
+from audit.pipeline import scan as pipeline
+from audit.migrate.apply import ApplyOptions
+from audit.api.client import WavesClient
+from audit.core.config import Secret, Settings
+from audit.console import REDACTOR
+from audit.core.models import Progress
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4

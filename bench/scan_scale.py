@@ -25,10 +25,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from audit.client import WavesClient
-from audit.config import ApiSettings, Secret, Settings
-from audit.pipeline import scan_organisation, write_scan_reports
-from audit.scan import classify
+from audit.api.client import WavesClient
+from audit.core.config import ApiSettings, Secret, Settings
+from audit.pipeline.scan import scan_organisation, write_scan_reports
+from audit.scan.rules import classify
 
 
 def serve(clones: int, concurrency: int) -> tuple[subprocess.Popen[str], str, str]:

@@ -17,7 +17,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from audit.emulator.state import CloneRecord, EmulatorState, Outcome, Progress
+from audit.emulator.state import CloneRecord, EmulatorState, Outcome, CloneLifecycle
 from audit.emulator.tts import V31_LANGUAGES
 
 ALLOWED_MIME_TYPES = ("audio/mpeg", "audio/mpeg-3", "audio/wav", "audio/wave",
@@ -41,7 +41,7 @@ async def list_clones(request: Request) -> Response:
     await state.delay("list")
     now = state.now()
     lag = state.config.list_lag_s
-    listed = [c for c in state.clones() if c.progress is None or now - c.progress.started >= lag]
+    listed = [c for c in state.clones() if c.lifecycle is None or now - c.lifecycle.started >= lag]
     return JSONResponse({"data": [c.to_json(now) for c in listed]})
 
 
@@ -98,8 +98,8 @@ def _new_record(state: EmulatorState, form: FormData, checked: tuple[str, str | 
     }
     config = state.config
     outcome: Outcome = "failed" if state.chance(config.new_clone_fail_rate) else "completed"
-    progress = Progress(state.now(), config.pending_s, config.processing_s, outcome)
-    return CloneRecord(state.new_voice_id(), "v3.1", fields, audio_sha256=sha256, progress=progress)
+    lifecycle = CloneLifecycle(state.now(), config.pending_s, config.processing_s, outcome)
+    return CloneRecord(state.new_voice_id(), "v3.1", fields, audio_sha256=sha256, lifecycle=lifecycle)
 
 
 def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> dict[str, Any]:

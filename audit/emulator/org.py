@@ -19,7 +19,7 @@ from typing import Any, assert_never
 
 from audit.emulator.state import CloneRecord, Engine
 from audit.emulator.tts import V31_LANGUAGES
-from audit.models import ProbeVerdict, Verdict
+from audit.core.models import ProbeVerdict, Verdict
 
 ABSENT = object()  # a field left out of the JSON entirely
 

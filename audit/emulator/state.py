@@ -92,7 +92,7 @@ class EmulatorConfig:
 
 
 @dataclass(frozen=True)
-class Progress:
+class CloneLifecycle:
     """The lifecycle of a clone created through the API: pending → processing → outcome."""
 
     started: float  # time.monotonic() at creation
@@ -115,18 +115,18 @@ class CloneRecord:
 
     `fields` is the list entry exactly as `GET /waves/v1/voice-cloning` shows it (camelCase,
     without `voiceId`): a key that is absent here is absent from the JSON. Clones created
-    through the API carry a `progress`, whose status overrides `fields["status"]`.
+    through the API carry a `lifecycle`, whose status overrides `fields["status"]`.
     """
 
     voice_id: str
     engine: Engine
     fields: Mapping[str, Any]
     audio_sha256: str | None = None
-    progress: Progress | None = None
+    lifecycle: CloneLifecycle | None = None
 
     def status(self, now: float) -> str | None:
-        if self.progress is not None:
-            return self.progress.status(now)
+        if self.lifecycle is not None:
+            return self.lifecycle.status(now)
         status = self.fields.get("status")
         return status if isinstance(status, str) else None
 
@@ -137,8 +137,8 @@ class CloneRecord:
     def to_json(self, now: float) -> dict[str, Any]:
         db_id = {k: v for k, v in self.fields.items() if k == "_id"}  # listed first, like the API
         body: dict[str, Any] = {**db_id, "voiceId": self.voice_id, **self.fields}
-        if self.progress is not None:
-            body["status"] = self.progress.status(now)
+        if self.lifecycle is not None:
+            body["status"] = self.lifecycle.status(now)
         return body
 
     @property

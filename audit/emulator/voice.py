@@ -22,7 +22,7 @@ import soundfile as sf
 OutputFormat = Literal["pcm", "wav", "mp3", "ulaw", "alaw"]
 
 CHARS_PER_SECOND = 14.0
-MIN_SPEECH_S = 0.8
+MIN_UTTERANCE_S = 0.8
 WORD_GAP_S = 0.08
 SYLLABLE_HZ = 4.0
 SPEECH_RMS_DBFS = -20.0
@@ -40,7 +40,7 @@ def base_pitch_hz(voice_id: str) -> float:
 
 
 def speech_duration_s(text: str, speed: float = 1.0) -> float:
-    return max(MIN_SPEECH_S, len(text.strip()) / CHARS_PER_SECOND) / speed
+    return max(MIN_UTTERANCE_S, len(text.strip()) / CHARS_PER_SECOND) / speed
 
 
 def _word_envelope(text: str, n: int, sample_rate: int) -> np.ndarray:

@@ -16,11 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import UsageError
-from ..planfile import Plan
-from .html import render_report_html
-from .migration import render_mapping_csv, render_mapping_json, render_plan_csv
-from .tables import COLUMNS, render_csv, render_json
+from audit.core.errors import UsageError
+from audit.migrate.document import Plan
+from audit.report.html import render_report_html
+from audit.report.migration import render_mapping_csv, render_mapping_json, render_plan_csv
+from audit.report.tables import COLUMNS, render_csv, render_json
 
 
 def ensure_folder(folder: Path) -> Path:

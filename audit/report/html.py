@@ -14,9 +14,9 @@ from typing import Any
 import jinja2
 import pandas as pd
 
-from ..planfile import Plan
-from .migration import plan_frame
-from .tables import records, summary
+from audit.migrate.document import Plan
+from audit.report.migration import plan_frame
+from audit.report.tables import records, summary
 
 
 @cache

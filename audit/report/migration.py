@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..ledger import Migration, State
-from ..models import Action
-from ..planfile import Plan, PlanEntry
-from .tables import render_csv
+from audit.migrate.ledger import Migration, State
+from audit.core.models import Action
+from audit.migrate.document import Plan, PlanEntry
+from audit.report.tables import render_csv
 
 PLAN_COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "verdict", "probe_verdict", "action", "reason", "source_path",

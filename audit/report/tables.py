@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..models import ProbeResult, ProbeVerdict, VoiceResult
+from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult
 
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",

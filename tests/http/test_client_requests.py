@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
-from audit.client import Backoff, UploadFile, WavesClient
-from audit.config import ApiSettings, Secret
-from audit.errors import (
+from audit.api.client import Backoff, UploadFile, WavesClient
+from audit.core.config import ApiSettings, Secret
+from audit.core.errors import (
     AuthError,
     CreateOutcomeUnknown,
     Gone,

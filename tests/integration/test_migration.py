@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from audit.apply import ApplyOptions
-from audit.client import WavesClient
-from audit.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.migrate.apply import ApplyOptions
+from audit.api.client import WavesClient
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.errors import ExitCode, UsageError
-from audit.models import MARKER_PREFIX, Action
-from audit.pipeline import plan_migration, scan_organisation, write_scan_reports
-from audit.pipeline_apply import apply_plan, retire_replaced
-from audit.planfile import PlanError
+from audit.core.errors import ExitCode, UsageError
+from audit.core.models import MARKER_PREFIX, Action
+from audit.pipeline.scan import plan_migration, scan_organisation, write_scan_reports
+from audit.pipeline.apply import apply_plan, retire_replaced
+from audit.migrate.document import PlanError
 
 pytestmark = pytest.mark.integration
 

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pytest
 
-from audit.client import WavesClient
-from audit.config import ApiSettings, Secret, Settings
+from audit.api.client import WavesClient
+from audit.core.config import ApiSettings, Secret, Settings
 from audit.emulator import EmulatorServer, generate_org
-from audit.errors import AuthError, ExitCode, TransportError
-from audit.models import ProbePolicy, ProbeVerdict, Verdict
-from audit.pipeline import scan_organisation
+from audit.core.errors import AuthError, ExitCode, TransportError
+from audit.core.models import ProbePolicy, ProbeVerdict, Verdict
+from audit.pipeline.scan import scan_organisation
 
 pytestmark = pytest.mark.integration
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.archive import ArchiveIndex, normalise_name
-from audit.config import ArchiveSettings
-from audit.errors import ConfigError
-from audit.models import Clone, SourceProblem
+from audit.archive.index import ArchiveIndex, normalise_name
+from audit.core.config import ArchiveSettings
+from audit.core.errors import ConfigError
+from audit.core.models import Clone, SourceProblem
 
 VOICE = "voice_dLP5T67Qw7"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.config import Secret, Settings, api_key_from_env, load_settings
-from audit.errors import ConfigError
-from audit.models import FailOn, ProbePolicy
+from audit.core.config import Secret, Settings, api_key_from_env, load_settings
+from audit.core.errors import ConfigError
+from audit.core.models import FailOn, ProbePolicy
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from audit.cli import build_parser
-from audit.errors import ExitCode
+from audit.core.errors import ExitCode
 
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

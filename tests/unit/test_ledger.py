@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.errors import UsageError
-from audit.ledger import Ledger, State
+from audit.core.errors import UsageError
+from audit.migrate.ledger import Ledger, State
 
 
 def test_steps_survive_reopening_and_keep_their_history(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.models import Clone, CloneStatus, CreatedClone
+from audit.core.models import Clone, CloneStatus, CreatedClone
 
 
 def test_a_full_list_entry() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.config import Settings
-from audit.models import (
+from audit.core.config import Settings
+from audit.core.models import (
     Action,
     Clone,
     CloneStatus,
@@ -22,9 +22,9 @@ from audit.models import (
     Verdict,
     marker_tag,
 )
-from audit.plan import build_plan, needs_source, replacements
-from audit.planfile import PlanError, Upload, read_plan, stale_reasons
-from audit.scan import classify, decide, mark_migrated
+from audit.migrate.planner import build_plan, needs_source, replacements
+from audit.migrate.document import PlanError, Upload, read_plan, stale_reasons
+from audit.scan.rules import classify, decide, mark_migrated
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 SHORT = ProbeResult(ProbeVerdict.SHORT_WAV, "HTTP 200 but only 144 bytes")

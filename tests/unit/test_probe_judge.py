@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audit.models import ProbeVerdict
-from audit.probe import judge_body
+from audit.core.models import ProbeVerdict
+from audit.scan.probe import judge_body
 from tests.conftest import short_wav, wav_bytes
 
 

@@ -10,10 +10,10 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.client import _retry_after
-from audit.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag
+from audit.api.client import _retry_after
+from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag
 from audit.report.tables import render_csv, voice_frame
-from audit.scan import classify, decide
+from audit.scan.rules import classify, decide
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

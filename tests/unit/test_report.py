@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
+from audit.core.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
 from audit.report.files import write_html, write_scan_files
 from audit.report.html import render_report_html
 from audit.report.tables import COLUMNS, render_csv, voice_frame
-from audit.scan import classify, decide
+from audit.scan.rules import classify, decide
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 HOSTILE = [

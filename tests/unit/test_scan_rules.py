@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from audit.errors import ExitCode
-from audit.models import (
+from audit.core.errors import ExitCode
+from audit.core.models import (
     Clone,
     CloneStatus,
     Compatibility,
@@ -15,7 +15,7 @@ from audit.models import (
     ProbeVerdict,
     Verdict,
 )
-from audit.scan import classify, decide, exit_code, should_probe
+from audit.scan.rules import classify, decide, exit_code, should_probe
 
 SPEAKS = ProbeResult(ProbeVerdict.SPEAKS, "1.20 s of speech")
 SHORT = ProbeResult(ProbeVerdict.SHORT_WAV, "HTTP 200 but only 144 bytes")

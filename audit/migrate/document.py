@@ -16,8 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, marker_tag
+from audit.core.errors import UsageError
+from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, marker_tag
 
 FORMAT = "clone-audit-plan/1"
 

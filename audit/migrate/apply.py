@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .client import UploadFile, WavesClient
-from .config import Settings
-from .errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from .ledger import Ledger, Migration, State
-from .models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
-from .planfile import Plan, PlanEntry
+from audit.api.client import UploadFile, WavesClient
+from audit.core.config import Settings
+from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
+from audit.migrate.ledger import Ledger, Migration, State
+from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
+from audit.migrate.document import Plan, PlanEntry
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from typing import Any
 import httpx
 import stamina
 
-from . import __version__
-from .config import ApiSettings, Secret
-from .errors import (
+from audit import __version__
+from audit.core.config import ApiSettings, Secret
+from audit.core.errors import (
     ApiError,
     AuthError,
     CreateOutcomeUnknown,
@@ -43,7 +43,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .models import Clone, CreatedClone
+from audit.core.models import Clone, CreatedClone
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import UsageError
+from audit.core.errors import UsageError
 
 
 class State(enum.StrEnum):

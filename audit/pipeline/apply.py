@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .apply import ApplyOptions, Migrator, Selection, adopt_marked, run_entries, select
-from .client import WavesClient
-from .config import Settings
-from .errors import CloneAuditError, ExitCode, Gone, RequestRejected, UsageError
-from .ledger import Ledger, Migration, State, account_lock
-from .models import Action, Clone, CloneStatus, NoProgress, ProbeVerdict, Progress
-from .planfile import Plan, PlanError, read_plan, stale_reasons
-from .probe import probe_clone
-from .report import files
-from .report.migration import mapping_frame
+from audit.migrate.apply import ApplyOptions, Migrator, Selection, adopt_marked, run_entries, select
+from audit.api.client import WavesClient
+from audit.core.config import Settings
+from audit.core.errors import CloneAuditError, ExitCode, Gone, RequestRejected, UsageError
+from audit.migrate.ledger import Ledger, Migration, State, account_lock
+from audit.core.models import Action, Clone, CloneStatus, NoProgress, ProbeVerdict, Progress
+from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
+from audit.scan.probe import probe_clone
+from audit.report import files
+from audit.report.migration import mapping_frame
 
 LEDGER_NAME = "ledger.sqlite"
 #: (what is about to happen, how many) → whether the user agreed.

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from .errors import ConfigError
-from .models import FailOn, ProbePolicy
+from audit.core.errors import ConfigError
+from audit.core.models import FailOn, ProbePolicy
 
 ENV_API_KEY = "SMALLEST_API_KEY"
 ENV_BASE_URL = "SMALLEST_BASE_URL"

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .archive import ArchiveIndex
-from .config import ArchiveSettings
-from .models import Clone, Progress, SourceCheck, SourceProblem
-from .planfile import Upload
-from .report.files import ensure_folder
-from .sources import check_source, make_fitted
+from audit.archive.index import ArchiveIndex
+from audit.core.config import ArchiveSettings
+from audit.core.models import Clone, Progress, SourceCheck, SourceProblem
+from audit.migrate.document import Upload
+from audit.report.files import ensure_folder
+from audit.archive.checks import check_source, make_fitted
 
 
 @dataclass(frozen=True)

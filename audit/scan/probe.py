@@ -12,15 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
-from . import audio
-from .client import WavesClient
-from .config import ProbeSettings
-from .errors import ApiError, AudioError, AuthError, TransportError
-from .languages import PROBE_TEXTS, V31_LANGUAGES
-from .models import AudioStats, Clone, ProbeResult, ProbeVerdict
+from audit.core import audio
+from audit.api.client import WavesClient
+from audit.core.config import ProbeSettings
+from audit.core.errors import ApiError, AudioError, AuthError, TransportError
+from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
+from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
 
 #: Less than this much decoded audio is the symptom, whatever the header says.
-MIN_SPEECH_S = 0.30
+SHORT_WAV_S = 0.30
 #: An undecodable 200 answer shorter than this is the symptom too (a bare header).
 SHORT_BODY_BYTES = 1024
 #: Audio whose loudest sample is below this carries no speech.
@@ -38,7 +38,7 @@ def probe_text(clone: Clone, overrides: Mapping[str, str]) -> tuple[str, str]:
 
 def judge(stats: AudioStats) -> tuple[ProbeVerdict, str]:
     """Verdict and reason from measured audio."""
-    if stats.duration_s < MIN_SPEECH_S:
+    if stats.duration_s < SHORT_WAV_S:
         return ProbeVerdict.SHORT_WAV, (
             f"HTTP 200 but only {stats.n_bytes} bytes, {stats.frames} frames "
             f"({stats.duration_s:.3f} s) of audio: the legacy-clone symptom"

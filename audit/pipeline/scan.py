@@ -19,15 +19,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from . import __version__, plan, scan, sourcing
-from .client import WavesClient
-from .config import Settings, as_dict
-from .errors import CloneAuditError, ExitCode, UsageError
-from .models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
-from .planfile import Plan
-from .probe import probe_clone
-from .report import files
-from .report.tables import probe_from_row, records, voice_frame
+from audit import __version__
+from audit.archive import gather as sourcing
+from audit.migrate import planner as plan
+from audit.scan import rules as scan
+from audit.api.client import WavesClient
+from audit.core.config import Settings, as_dict
+from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
+from audit.migrate.document import Plan
+from audit.scan.probe import probe_clone
+from audit.report import files
+from audit.report.tables import probe_from_row, records, voice_frame
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, assert_never
 
-from .config import Settings
-from .languages import PROBE_TEXTS, V31_LANGUAGES
-from .models import (
+from audit.core.config import Settings
+from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
+from audit.core.models import (
     Action,
     Clone,
     CloneStatus,
@@ -27,7 +27,7 @@ from .models import (
     marker_tag,
     tag_origin,
 )
-from .planfile import NewClone, Plan, PlanEntry, Upload, clone_fingerprint, inventory_fingerprint
+from audit.migrate.document import NewClone, Plan, PlanEntry, Upload, clone_fingerprint, inventory_fingerprint
 
 MAX_DISPLAY_NAME = 500
 

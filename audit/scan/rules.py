@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import assert_never
 
-from .errors import ExitCode
-from .models import (
+from audit.core.errors import ExitCode
+from audit.core.models import (
     LEGACY_MODEL_ID,
     V31_MODEL_IDS,
     Clone,

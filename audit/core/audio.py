@@ -19,8 +19,8 @@ import av
 import numpy as np
 import soundfile as sf
 
-from .errors import AudioError
-from .models import AudioStats
+from audit.core.errors import AudioError
+from audit.core.models import AudioStats
 
 FRAME_S = 0.020  # analysis frame for the activity measure
 SILENCE_FLOOR_DBFS = -60.0  # a frame below this is silent whatever the rest does

@@ -10,7 +10,7 @@ recommended) and the fitted copy uploaded when the file itself cannot be.
   not decode, or a file with no audio frames, are CORRUPT.
 - Duration and speech come from the decoded samples: `speech_s` is the number of active
   20 ms frames (`audio.active_frames`) times 20 ms. No active frame is SILENT. Less than
-  MIN_DURATION_S of audio, or less than MIN_SPEECH_S of active frames, is TOO_SHORT:
+  MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
 - A recording longer than 15 s, over 5 MB, or of a type the API does not accept (flac,
@@ -29,17 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import audio
-from .archive import SourceMatch
-from .errors import AudioError
-from .models import FitWindow, SourceCheck, SourceProblem
+from audit.core import audio
+from audit.archive.index import SourceMatch
+from audit.core.errors import AudioError
+from audit.core.models import FitWindow, SourceCheck, SourceProblem
 
 #: Container → Content-Type for the types the API accepts as they are.
 ACCEPTED_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "audio/mp4", "webm": "audio/webm"}
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_CLIP_S = 15.0
 MIN_DURATION_S = 5.0
-MIN_SPEECH_S = 3.5
+MIN_SOURCE_SPEECH_S = 3.5
 PAD_S = 0.2  # silence kept around the speech of a fitted window
 MAX_RATE = 44100
 # PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
@@ -105,9 +105,9 @@ def check_source(match: SourceMatch) -> SourceCheck:
     if speech == 0:
         return replace(found, problem=SourceProblem.SILENT, detail=f"{name}: {duration:.1f} s with "
                        "no speech energy; use a recording of the voice speaking")
-    if duration < MIN_DURATION_S or speech < MIN_SPEECH_S:
+    if duration < MIN_DURATION_S or speech < MIN_SOURCE_SPEECH_S:
         return replace(found, problem=SourceProblem.TOO_SHORT, detail=f"{name}: {heard}; at least "
-                       f"{MIN_DURATION_S:.0f} s holding {MIN_SPEECH_S} s of speech is needed "
+                       f"{MIN_DURATION_S:.0f} s holding {MIN_SOURCE_SPEECH_S} s of speech is needed "
                        "(5–15 s of clean speech is recommended)")
     reasons = []
     if duration > MAX_CLIP_S:

@@ -37,9 +37,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .config import ArchiveSettings
-from .errors import ConfigError
-from .models import Clone, SourceProblem
+from audit.core.config import ArchiveSettings
+from audit.core.errors import ConfigError
+from audit.core.models import Clone, SourceProblem
 
 MANIFEST_COLUMNS = ("voice_id", "path", "language", "display_name")
 _MANIFEST_HINT = "Each row is voice_id,path[,language,display_name], one row per voice."
