@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from audit import __version__
-from audit.pipeline import apply as pipeline_apply
-from audit.pipeline import scan as pipeline
+from audit.pipeline import apply as apply_flow
+from audit.pipeline import plan as plan_flow
+from audit.pipeline import retire as retire_flow
+from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import Settings, api_key_from_env, load_settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.runfolder import latest_scan
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import summary, voice_frame
 
@@ -135,7 +138,7 @@ def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]
     return asyncio.run(run())
 
 
-def _confirm(assume_yes: bool, bar: BarProgress) -> pipeline_apply.Confirm:
+def _confirm(assume_yes: bool, bar: BarProgress) -> apply_flow.Confirm:
     def ask(what: str, count: int) -> bool:
         if assume_yes:
             return True
@@ -152,8 +155,8 @@ def _confirm(assume_yes: bool, bar: BarProgress) -> pipeline_apply.Confirm:
 def run_scan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with BarProgress() as progress:
-        run = _with_client(settings, lambda c: pipeline.scan_organisation(c, settings, progress))
-    folder = pipeline.write_scan_reports(run, Path(settings.report.out_dir))
+        run = _with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress))
+    folder = scan_flow.write_scan_reports(run, Path(settings.report.out_dir))
     _print_outcome(run, folder)
     if any(r.verdict is Verdict.NON_COMPLIANT for r in run.results):
         print("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
@@ -163,7 +166,7 @@ def run_scan(args: argparse.Namespace) -> int:
 def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
     out = Path(settings.report.out_dir)
-    scan_folder = args.scan or pipeline.latest_scan(
+    scan_folder = args.scan or latest_scan(
         out, settings.api.base_url, timedelta(hours=settings.plan.expiry_hours)
     )
     if scan_folder is None:
@@ -175,7 +178,7 @@ def run_plan(args: argparse.Namespace) -> int:
         stderr.print(f"Using the probe verdicts of the latest scan, {scan_folder}.")
     with BarProgress() as progress:
         planned = _with_client(
-            settings, lambda c: pipeline.plan_migration(c, settings, out, progress, scan_folder=scan_folder)
+            settings, lambda c: plan_flow.plan_migration(c, settings, out, progress, scan_folder=scan_folder)
         )
     _print_outcome(planned.scan, planned.folder)
     totals = planned.plan.totals()
@@ -183,7 +186,7 @@ def run_plan(args: argparse.Namespace) -> int:
     print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     print(f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.")
     print(f"Plan: {planned.plan_path}   review it, then: clone-audit apply {planned.plan_path}")
-    return pipeline.plan_exit_code(planned)
+    return plan_flow.plan_exit_code(planned)
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -194,7 +197,7 @@ def run_apply(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
     with BarProgress() as progress:
-        run = _with_client(settings, lambda c: pipeline_apply.apply_plan(
+        run = _with_client(settings, lambda c: apply_flow.apply_plan(
             c, settings, args.plan_file, options, _confirm(args.yes, progress), progress))
     chosen = run.selection
     print(f"Worked on {len(chosen.todo)} voice(s); {len(chosen.verified)} verified earlier; "
@@ -217,7 +220,7 @@ def run_retire(args: argparse.Namespace) -> int:
     settings = _settings(args)
     with BarProgress() as bar:
         run = _with_client(
-            settings, lambda c: pipeline_apply.retire_replaced(c, settings, args.plan_file, _confirm(args.yes, bar))
+            settings, lambda c: retire_flow.retire_replaced(c, settings, args.plan_file, _confirm(args.yes, bar))
         )
     print(f"Deleted {len(run.deleted)} legacy clone(s).")
     if not run.deleted and not run.for_dashboard:
@@ -258,7 +261,7 @@ def run_emulator(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _print_outcome(run: pipeline.ScanRun, folder: Path) -> None:
+def _print_outcome(run: scan_flow.ScanRun, folder: Path) -> None:
     print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
     print(f"Reports: {folder}", file=sys.stdout)
 

@@ -14,8 +14,9 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from audit.pipeline import apply as pipeline_apply
-from audit.pipeline import scan as pipeline
+from audit.pipeline import apply as apply_flow
+from audit.pipeline import plan as plan_flow
+from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import Secret, Settings
@@ -30,11 +31,11 @@ DEMO_LATENCY = {"list": 0.02, "tts": 0.02, "create": 0.2, "delete": 0.02, "healt
 
 @dataclass(frozen=True)
 class DemoStory:
-    before: pipeline.ScanRun
+    before: scan_flow.ScanRun
     before_folder: Path
-    planned: pipeline.PlanRun
-    applied: pipeline_apply.ApplyRun
-    after: pipeline.ScanRun
+    planned: plan_flow.PlanRun
+    applied: apply_flow.ApplyRun
+    after: scan_flow.ScanRun
     after_folder: Path
 
     @property
@@ -87,12 +88,12 @@ async def _story(
     settings: Settings, key: Secret, out_root: Path, progress: Progress | None
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
-        first = await pipeline.scan_organisation(client, settings, progress)
-        scan_folder = pipeline.write_scan_reports(first, out_root)
-        planned = await pipeline.plan_migration(client, settings, out_root, progress, scan_folder=scan_folder)
-        applied = await pipeline_apply.apply_plan(
+        first = await scan_flow.scan_organisation(client, settings, progress)
+        scan_folder = scan_flow.write_scan_reports(first, out_root)
+        planned = await plan_flow.plan_migration(client, settings, out_root, progress, scan_folder=scan_folder)
+        applied = await apply_flow.apply_plan(
             client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
             progress=progress,
         )
-        after = await pipeline.scan_organisation(client, settings, progress)
-    return DemoStory(first, scan_folder, planned, applied, after, pipeline.write_scan_reports(after, out_root))
+        after = await scan_flow.scan_organisation(client, settings, progress)
+    return DemoStory(first, scan_folder, planned, applied, after, scan_flow.write_scan_reports(after, out_root))

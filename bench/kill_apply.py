@@ -32,7 +32,7 @@ from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.core.models import MARKER_PREFIX, Action
-from audit.pipeline.scan import plan_migration
+from audit.pipeline.plan import plan_migration
 
 # The emulator's creates take 0.05 s and its list lags 0.2 s behind them: a create cut
 # off by a kill is settled after create_timeout_s + settle_s.

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from audit.archive.index import ArchiveIndex
 from audit.core.config import ArchiveSettings
-from audit.core.models import Clone, Progress, SourceCheck, SourceProblem
-from audit.migrate.document import Upload
-from audit.report.files import ensure_folder
+from audit.core.models import Clone, Progress, SourceCheck, SourceProblem, Upload
+
+from audit.core.runfolder import RunFolder, ensure_folder, write_bytes
 from audit.archive.checks import check_source, make_fitted
 
 
@@ -32,7 +32,7 @@ class Sourced:
 
 
 def gather(
-    clones: Sequence[Clone], settings: ArchiveSettings, fitted_folder: Path, progress: Progress
+    clones: Sequence[Clone], settings: ArchiveSettings, folder: RunFolder, progress: Progress
 ) -> Sourced:
     """Source checks for `clones`, and the upload for each usable one."""
     if not clones:
@@ -49,7 +49,7 @@ def gather(
         check = check_source(match)
         checks[clone.voice_id] = check
         if check.problem is None and match.path is not None:
-            uploads[clone.voice_id] = _upload(clone, match.path, check, fitted_folder)
+            uploads[clone.voice_id] = _upload(clone, match.path, check, folder)
         progress.advance()
     manifest = {
         voice_id: {k: v for k, v in (("language", e.language), ("display_name", e.display_name)) if v}
@@ -58,11 +58,12 @@ def gather(
     return Sourced(checks, uploads, manifest)
 
 
-def _upload(clone: Clone, path: Path, check: SourceCheck, fitted_folder: Path) -> Upload:
+def _upload(clone: Clone, path: Path, check: SourceCheck, folder: RunFolder) -> Upload:
     assert check.sha256 is not None and check.n_bytes is not None
     if check.fit is None and check.mime is not None:
         return Upload(str(path), path.name, check.mime, check.sha256, check.n_bytes, fitted=False)
     fitted = make_fitted(path, check)
-    target = ensure_folder(fitted_folder) / f"{clone.voice_id}.wav"
-    target.write_bytes(fitted.data)
+    ensure_folder(folder.fitted)
+    target = folder.fitted_file(clone.voice_id)
+    write_bytes(target, fitted.data)
     return Upload(str(target.resolve()), fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)

@@ -281,3 +281,15 @@ class SourceCheck:
     duration_s: float | None = None  # from decoded samples, never from a header
     speech_s: float | None = None  # seconds of speech-like frames
     fit: FitWindow | None = None  # set when a fitted copy must be uploaded instead
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """The exact bytes apply sends: the archived file itself or a fitted copy of it."""
+
+    path: str  # absolute
+    filename: str
+    mime: str
+    sha256: str
+    n_bytes: int
+    fitted: bool

@@ -1,4 +1,4 @@
-"""The built-in Smallest AI Waves emulator: the API of waves-api.md, served over real HTTP.
+"""The built-in Smallest AI Waves emulator: the API of docs/api-contract.md, served over real HTTP.
 
 `EmulatorConfig` sets the account's behaviour (key, TTS concurrency, faults, latency, clone
 lifecycle, delete mode), `EmulatorState` holds its clones and request log, `create_app`
@@ -6,6 +6,9 @@ turns a state into a Starlette app, `EmulatorServer` serves it on 127.0.0.1 in a
 thread (`serve_forever` in the foreground), and `generate_org` makes a seeded organisation
 of clones together with the verdicts a correct scan must reach; `generate_archive` writes
 the matching archive of original recordings for its legacy voices.
+
+May import: `audit.core` (for the verdict names of its ground truth) and its own modules;
+nothing else of `audit`, so the tool under test and its emulator stay independent.
 """
 
 from audit.emulator.app import create_app

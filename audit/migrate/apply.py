@@ -25,7 +25,8 @@ from pathlib import Path
 from audit.api.client import UploadFile, WavesClient
 from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from audit.migrate.ledger import Ledger, Migration, State
+from audit.migrate.ledger import Ledger
+from audit.migrate.state import Migration, State
 from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
 from audit.migrate.document import Plan, PlanEntry
 

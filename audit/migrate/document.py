@@ -17,25 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import UsageError
-from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, marker_tag
+from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, Upload, marker_tag
 
 FORMAT = "clone-audit-plan/1"
 
 
 class PlanError(UsageError):
     default_hint = "Run `clone-audit plan` again and review the new plan."
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """The exact bytes apply sends: the archived file itself or a fitted copy of it."""
-
-    path: str  # absolute
-    filename: str
-    mime: str
-    sha256: str
-    n_bytes: int
-    fitted: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,26 +10,15 @@ tag before creating it again.
 
 from __future__ import annotations
 
-import enum
-import fcntl
-import hashlib
 import sqlite3
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from audit.core.errors import UsageError
-
-
-class State(enum.StrEnum):
-    QUEUED = "queued"  # nothing sent yet (a run stopped before this voice's create)
-    CREATING = "creating"  # a create was sent; its outcome is not recorded yet
-    CREATED = "created"  # the new clone exists (pending or processing)
-    COMPLETED = "completed"  # the new clone is completed, not yet verified
-    VERIFIED = "verified"  # the new clone speaks on v3.1: ready
-    UNVERIFIED = "unverified"  # completed, but the probe did not hear speech (--retry-failed re-checks)
-    FAILED = "failed"  # creation or completion failed; the detail says why
+from audit.core.runfolder import exclusive_lock
+from audit.migrate.state import Migration, State
 
 
 _SCHEMA = """
@@ -59,23 +48,6 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    old_voice_id: str
-    plan_id: str
-    state: State
-    new_voice_id: str | None
-    display_name: str | None
-    language: str | None
-    source_sha256: str | None
-    probe_verdict: str | None
-    verified_at: str | None
-    retired_at: str | None
-    detail: str
-    creates: int
-    updated_at: str
-
-
 _COLUMNS = tuple(f.name for f in fields(Migration))
 
 
@@ -89,7 +61,7 @@ class Ledger:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._lock = _exclusive_lock(path.with_name(path.name + ".lock"))
+        self._lock = exclusive_lock(path.with_name(path.name + ".lock"))
         try:
             self._db = sqlite3.connect(str(path), isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -178,26 +150,6 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def account_lock(folder: Path, base_url: str) -> IO[bytes]:
-    """An exclusive lock for one account in an output folder: two applies of two plans of
-    the same account (say, a re-plan while the first still runs) cannot overlap."""
-    name = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
-    return _exclusive_lock(folder / f".apply-{name}.lock")
-
-
-def _exclusive_lock(path: Path) -> IO[bytes]:
-    handle = open(path, "ab")  # noqa: SIM115 - held open for the ledger's lifetime
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UsageError(
-            f"another clone-audit apply is working on {path.parent} (or on this account) right now.",
-            hint="Wait for it to finish; two runs on one plan could create a clone twice.",
-        ) from None
-    return handle
 
 
 def _migration(row: tuple[Any, ...]) -> Migration:

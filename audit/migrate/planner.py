@@ -25,9 +25,10 @@ from audit.core.models import (
     VoiceResult,
     marked_origin,
     marker_tag,
+    Upload,
     tag_origin,
 )
-from audit.migrate.document import NewClone, Plan, PlanEntry, Upload, clone_fingerprint, inventory_fingerprint
+from audit.migrate.document import NewClone, Plan, PlanEntry, clone_fingerprint, inventory_fingerprint
 
 MAX_DISPLAY_NAME = 500
 

@@ -1,36 +1,29 @@
-"""The composition root: sequences the stages of each command, and nothing else.
+"""The scan pipeline: list every clone, probe those the policy asks for, decide verdicts.
 
-    scan:  client → list + classify (scan) → probe → verdicts → report files
-    plan:  list + an earlier scan's probes → archive + source checks → plan (pure) → plan files
-    apply: plan file → fresh list → staleness check → ledger → apply → mapping + report
+    client → list + classify (scan.rules) → probe (scan.probe) → verdicts → report files
 
-Stages do not import each other; this module is the one place that knows their
-order. The CLI builds the objects, calls a function here, and maps the outcome (or a
-CloneAuditError) to an exit code.
+A composition root: it sequences the stages and hands their results to the writers;
+the rules live in `audit.scan`, the files' names in `audit.core.runfolder`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from audit import __version__
-from audit.archive import gather as sourcing
-from audit.migrate import planner as plan
-from audit.scan import rules as scan
 from audit.api.client import WavesClient
 from audit.core.config import Settings, as_dict
-from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.errors import CloneAuditError, ExitCode
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
-from audit.migrate.document import Plan
-from audit.scan.probe import probe_clone
+from audit.core.runfolder import RunFolder, new_run_id
 from audit.report import files
-from audit.report.tables import probe_from_row, records, voice_frame
+from audit.report.tables import voice_frame
+from audit.scan import rules as scan
+from audit.scan.probe import probe_clone
 
 
 @dataclass(frozen=True)
@@ -57,18 +50,6 @@ class ScanRun:
         }
 
 
-@dataclass(frozen=True)
-class PlanRun:
-    scan: ScanRun
-    plan: Plan
-    folder: Path
-    plan_path: Path
-
-
-def new_run_id(now: datetime) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
-
-
 async def scan_organisation(
     client: WavesClient, settings: Settings, progress: Progress | None = None
 ) -> ScanRun:
@@ -92,10 +73,10 @@ async def scan_organisation(
                 group.create_task(probe_one(clone))
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
-    return _assess(clones, probes, settings, started)
+    return assess(clones, probes, settings, started)
 
 
-def _assess(
+def assess(
     clones: Sequence[Clone], probes: Mapping[str, ProbeResult], settings: Settings, started: datetime
 ) -> ScanRun:
     """Verdicts for `clones` from their metadata and whatever probe results there are."""
@@ -116,78 +97,8 @@ def _assess(
 
 def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
     """Write clones.csv, run.json and report.html; returns the run's folder."""
-    folder = out_root / run.run_id
+    folder = RunFolder.new(out_root, run.run_id)
     frame = voice_frame(run.results, run.finished_at)
     files.write_scan_files(folder, run.metadata(), frame)
     files.write_html(folder, run.metadata(), frame)
-    return folder
-
-
-async def plan_migration(
-    client: WavesClient, settings: Settings, out_root: Path, progress: Progress | None = None,
-    scan_folder: Path | None = None,
-) -> PlanRun:
-    """List the clones, take probe verdicts from an earlier scan, check each legacy voice's
-    recording, decide, write the plan.
-
-    Makes one list call and nothing else: no TTS, no create, no delete. Probe evidence
-    comes from `scan_folder` (a scan's run.json); without one, verdicts rest on metadata.
-    """
-    started = datetime.now(UTC)
-    clones = await client.list_clones()
-    probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
-    run = _assess(clones, probes, settings, started)
-    folder = out_root / run.run_id
-    existing = plan.replacements([r.clone for r in run.results])
-    wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
-    sourced = sourcing.gather(wanted, settings.archive, folder / "fitted", progress or NoProgress())
-    parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
-    the_plan = plan.build_plan(
-        run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
-        base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
-    )
-    frame = voice_frame(run.results, run.finished_at)
-    planned = PlanRun(run, the_plan, folder, folder / "plan.json")
-    meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
-    files.write_scan_files(folder, meta, frame)
-    files.write_plan_files(folder, the_plan)
-    files.write_html(folder, meta, frame, plan=the_plan)
-    return planned
-
-
-def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | None:
-    """The newest scan folder under `out_root` for this account, if one is recent enough."""
-    newest: tuple[datetime, Path] | None = None
-    for run_json in out_root.glob("*/run.json"):
-        folder = run_json.parent
-        if (folder / "plan.json").exists():
-            continue  # a plan's own folder: its verdicts came from an earlier scan
-        try:
-            meta = json.loads(run_json.read_text(encoding="utf-8"))
-            finished = datetime.fromisoformat(meta["finished_at"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        same = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
-        if same and datetime.now(UTC) - finished <= max_age and (newest is None or finished > newest[0]):
-            newest = (finished, folder)
-    return newest[1] if newest else None
-
-
-def _prior_probes(folder: Path, base_url: str, clones: Sequence[Clone]) -> dict[str, ProbeResult]:
-    """The probe results a scan stored in `folder`, for the same account."""
-    meta, frame = files.read_run(folder)
-    probes = {row["voice_id"]: probe_from_row(row) for row in records(frame)}
-    same_url = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
-    if not same_url or (probes and clones and not probes.keys() & {c.voice_id for c in clones}):
-        raise UsageError(
-            f"the scan in {folder} is of another account ({meta.get('base_url')}, no voice in common).",
-            hint="Pass --scan with a scan of the account you are planning for (check SMALLEST_API_KEY).",
-        )
-    return probes
-
-
-def plan_exit_code(planned: PlanRun) -> ExitCode:
-    """4 when some voice could not be checked, else 1 when some voice is blocked, else 0."""
-    if planned.scan.exit_code is ExitCode.PARTIAL:
-        return ExitCode.PARTIAL
-    return ExitCode.FINDINGS if planned.plan.totals()["BLOCKED"] else ExitCode.OK
+    return folder.path

@@ -1,5 +1,8 @@
-"""Reports: turning verdicts into tables (pandas), HTML (Jinja2), CSV and JSON.
+"""Reports: turning verdicts, plans and mappings into tables (pandas), HTML (Jinja2), CSV and JSON.
 
-`tables` and `html` are pure (data in, `str` out); `files` is the one trivial step
-that writes those strings to disk.
+`tables`, `migration` and `html` are pure (data in, `str` out); `files` is the one
+trivial step that writes those strings where `audit.core.runfolder` says they go.
+
+May import: `audit.core`, and the pure types of `audit.migrate` (`document`, `state`)
+it renders. Never `api`, `scan`'s I/O, `archive`, the ledger or `pipeline`.
 """

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from audit.migrate.ledger import Migration, State
+from audit.migrate.state import Migration, State
 from audit.core.models import Action
 from audit.migrate.document import Plan, PlanEntry
 from audit.report.tables import render_csv

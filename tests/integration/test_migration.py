@@ -19,8 +19,10 @@ from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secre
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import MARKER_PREFIX, Action
-from audit.pipeline.scan import plan_migration, scan_organisation, write_scan_reports
-from audit.pipeline.apply import apply_plan, retire_replaced
+from audit.pipeline.plan import plan_migration
+from audit.pipeline.scan import scan_organisation, write_scan_reports
+from audit.pipeline.apply import apply_plan
+from audit.pipeline.retire import retire_replaced
 from audit.migrate.document import PlanError
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from audit.core.errors import UsageError
-from audit.migrate.ledger import Ledger, State
+from audit.migrate.ledger import Ledger
+from audit.migrate.state import State
 
 
 def test_steps_survive_reopening_and_keep_their_history(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from audit.core.models import (
     marker_tag,
 )
 from audit.migrate.planner import build_plan, needs_source, replacements
-from audit.migrate.document import PlanError, Upload, read_plan, stale_reasons
+from audit.core.models import Upload
+from audit.migrate.document import PlanError, read_plan, stale_reasons
 from audit.scan.rules import classify, decide, mark_migrated
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)

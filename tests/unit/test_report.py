@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from audit.core.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
+from audit.core.runfolder import RunFolder
 from audit.report.files import write_html, write_scan_files
 from audit.report.html import render_report_html
 from audit.report.tables import COLUMNS, render_csv, voice_frame
@@ -81,8 +82,8 @@ def test_written_reports_hold_the_same_rows(tmp_path: Path) -> None:
             "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
     folder = tmp_path / "r1"
     frame = voice_frame(_results(), NOW)
-    write_scan_files(folder, meta, frame)
-    write_html(folder, meta, frame)
+    write_scan_files(RunFolder(folder), meta, frame)
+    write_html(RunFolder(folder), meta, frame)
     document = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     assert document["run_id"] == "r1"
     assert [v["voice_id"] for v in document["voices"]] == [

@@ -1,0 +1,87 @@
+"""The plan pipeline: a dry run that decides what a migration would do, touching nothing.
+
+    list + an earlier scan's probes → verdicts ─┐
+    archive → source checks → fitted copies ────┴→ planner (pure) → plan.json, plan.csv, report
+
+Makes one list call and nothing else (no TTS, no create, no delete). A composition
+root: the decisions live in `audit.migrate.planner`, the archive work in `audit.archive`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audit.api.client import WavesClient
+from audit.archive.gather import gather
+from audit.core.config import Settings, as_dict
+from audit.core.errors import ExitCode, UsageError
+from audit.core.models import Clone, NoProgress, ProbeResult, Progress
+from audit.core.runfolder import RunFolder
+from audit.migrate import planner as plan
+from audit.migrate.document import Plan
+from audit.pipeline.scan import ScanRun, assess
+from audit.report import files
+from audit.report.tables import probe_from_row, records, voice_frame
+
+
+@dataclass(frozen=True)
+class PlanRun:
+    scan: ScanRun
+    plan: Plan
+    folder: Path
+    plan_path: Path
+
+
+async def plan_migration(
+    client: WavesClient, settings: Settings, out_root: Path, progress: Progress | None = None,
+    scan_folder: Path | None = None,
+) -> PlanRun:
+    """List the clones, take probe verdicts from an earlier scan, check each legacy voice's
+    recording, decide, write the plan.
+
+    Makes one list call and nothing else: no TTS, no create, no delete. Probe evidence
+    comes from `scan_folder` (a scan's run.json); without one, verdicts rest on metadata.
+    """
+    started = datetime.now(UTC)
+    clones = await client.list_clones()
+    probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
+    run = assess(clones, probes, settings, started)
+    folder = RunFolder.new(out_root, run.run_id)
+    existing = plan.replacements([r.clone for r in run.results])
+    wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
+    sourced = gather(wanted, settings.archive, folder, progress or NoProgress())
+    parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
+    the_plan = plan.build_plan(
+        run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
+        base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
+    )
+    frame = voice_frame(run.results, run.finished_at)
+    planned = PlanRun(run, the_plan, folder.path, folder.plan_json)
+    meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
+    files.write_scan_files(folder, meta, frame)
+    files.write_plan_files(folder, the_plan)
+    files.write_html(folder, meta, frame, plan=the_plan)
+    return planned
+
+
+def _prior_probes(folder: Path, base_url: str, clones: Sequence[Clone]) -> dict[str, ProbeResult]:
+    """The probe results a scan stored in `folder`, for the same account."""
+    meta, frame = files.read_run(RunFolder(folder))
+    probes = {row["voice_id"]: probe_from_row(row) for row in records(frame)}
+    same_url = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
+    if not same_url or (probes and clones and not probes.keys() & {c.voice_id for c in clones}):
+        raise UsageError(
+            f"the scan in {folder} is of another account ({meta.get('base_url')}, no voice in common).",
+            hint="Pass --scan with a scan of the account you are planning for (check SMALLEST_API_KEY).",
+        )
+    return probes
+
+
+def plan_exit_code(planned: PlanRun) -> ExitCode:
+    """4 when some voice could not be checked, else 1 when some voice is blocked, else 0."""
+    if planned.scan.exit_code is ExitCode.PARTIAL:
+        return ExitCode.PARTIAL
+    return ExitCode.FINDINGS if planned.plan.totals()["BLOCKED"] else ExitCode.OK

@@ -1,0 +1,44 @@
+"""The retire pipeline: delete the legacy clones a verified migration replaced.
+
+    plan.json → ledger → fresh list → retirable voices → confirmation
+    → retire stage (audit.migrate.retire) → mapping.csv/json + report.html
+
+A composition root: which voices may go and how deletion is read is decided in
+`audit.migrate.retire`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from audit.api.client import WavesClient
+from audit.core.config import Settings
+from audit.core.errors import UsageError
+from audit.core.runfolder import RunFolder
+from audit.migrate.document import read_plan
+from audit.migrate.ledger import Ledger
+from audit.migrate.retire import Retired, retirable, retire
+from audit.pipeline.apply import Confirm, same_account
+from audit.report import files
+
+
+async def retire_replaced(
+    client: WavesClient, settings: Settings, plan_path: Path, confirm: Confirm
+) -> Retired:
+    """Delete legacy clones whose replacement is verified and still completed on the
+    account; never anything else."""
+    the_plan = read_plan(plan_path)
+    folder = RunFolder.of_plan(plan_path)
+    same_account(the_plan, settings)
+    if not folder.ledger.exists():
+        raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
+    with Ledger(folder.ledger) as ledger:
+        live = {c.voice_id: c for c in await client.list_clones()}
+        ready = retirable(ledger.all(), live)
+        if not ready:
+            return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement")
+        if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
+            raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
+        outcome = await retire(client, ledger, ready)
+        files.write_migration_files(folder, the_plan, ledger.all())
+    return outcome
