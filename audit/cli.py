@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
+import logging
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -30,19 +33,68 @@ from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import summary, voice_frame
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every way out of it is an exit code and at most one error line.
+
+    Exit 1 means findings and nothing else: anything unexpected (a full disk, a read-only
+    folder, a damaged database, memory, a bug) is one line on stderr and exit 3, never a
+    traceback (`-vv` logs it for a bug report).
+    """
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
     try:
         return int(args.run(args))
-    except CloneAuditError as exc:
-        print_error(exc.message, exc.hint)
-        return int(exc.exit_code)
     except KeyboardInterrupt:
         print_error("interrupted", "Run the same command again: finished work is kept.")
         return 130
+    except BaseException as exc:  # the one place where every failure becomes an exit code
+        if isinstance(exc, SystemExit):
+            raise
+        return _report_failure(exc)
+
+
+def _report_failure(exc: BaseException) -> int:
+    """Print what went wrong in one line with a hint; return the exit code it maps to."""
+    leaf = _first_leaf(exc)
+    if isinstance(leaf, CloneAuditError):
+        print_error(leaf.message, leaf.hint)
+        return int(leaf.exit_code)
+    if isinstance(leaf, KeyboardInterrupt):
+        print_error("interrupted", "Run the same command again: finished work is kept.")
+        return 130
+    log.debug("unexpected failure", exc_info=leaf)
+    print_error(*_describe(leaf))
+    return int(ExitCode.RUN_FAILED)
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    """(message, hint) for a failure outside the program's own error tree."""
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if exc.errno == errno.ENOSPC:
+            return f"the disk is full{where}", "Free some space (or choose another --out) and run again."
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return (f"cannot write{where}: {reason}",
+                    "Choose a folder you can write to (--out) and run again.")
+        return f"{reason}{where}", "Check the file or folder named, then run again."
+    if isinstance(exc, MemoryError):
+        return "out of memory", "Lower [api] concurrency or scan a smaller organisation, then run again."
+    if isinstance(exc, sqlite3.Error):
+        return (f"the ledger database failed: {exc}",
+                "Check the disk and the ledger.sqlite file; move a damaged one aside and run apply again.")
+    return (f"unexpected {type(exc).__name__}: {exc}",
+            "This is a bug in clone-audit: run again with -vv and report what it logs.")
 
 
 def build_parser() -> argparse.ArgumentParser:
