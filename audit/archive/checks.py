@@ -1,7 +1,7 @@
 """Checking an archived recording and making a fitted copy of it for upload.
 
 This module owns the rules that decide whether a recording can seed a new clone
-(waves-api.md §2: an allow-listed MIME type, at most 5 MB, 5–15 s of clean speech
+(docs/api-contract.md, §create: an allow-listed MIME type, at most 5 MB, 5–15 s of clean speech
 recommended) and the fitted copy uploaded when the file itself cannot be.
 
 - The real type comes from the content (`audio.sniff`), never from the extension.

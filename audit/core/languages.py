@@ -1,6 +1,6 @@
 """Language codes lightning-v3.1 accepts, and the probe sentence spoken in each.
 
-Owns the §6 allow-list of the API page (the 12 trained languages plus the 8 routed
+Owns the allow-list of docs/api-contract.md, §languages (the 12 trained languages plus the 8 routed
 through English/Hindi voices) and one short, neutral sentence per language, so a
 probe speaks to a clone in the clone's own language.
 """

@@ -1,4 +1,4 @@
-"""The emulated clone list and clone creation (waves-api.md §1 and §2).
+"""The emulated clone list and clone creation (docs/api-contract.md, §list and §create).
 
 This module owns `GET /waves/v1/voice-cloning` (every clone in one `{"data": [...]}`) and
 `POST /waves/v1/voice-cloning`: the multipart validation with the documented 400 texts,
@@ -107,7 +107,7 @@ def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> d
     sample_url = f"https://samples.emulator.invalid/{record.voice_id}/sample_1.wav?signature={signature}"
     listed = record.to_json(state.now())
     model: Any = listed["modelIds"][0]
-    if state.config.model_as_object:  # the shape a live answer showed (waves-api.md §2)
+    if state.config.model_as_object:  # the shape a live answer showed (docs/api-contract.md, §create)
         model = {"_id": "mdl_" + state.token(12, "0123456789abcdef"), "modelName": model}
     return {
         "message": "Voice clone created successfully",

@@ -1,4 +1,4 @@
-"""The emulated `POST /waves/v1/tts` (waves-api.md §5).
+"""The emulated `POST /waves/v1/tts` (docs/api-contract.md, §tts).
 
 This module owns the TTS route: the concurrency gate (429 with an optional `Retry-After`),
 request validation answered as zod-style issue arrays (`{"error": [{"code", "path",

@@ -1,4 +1,4 @@
-"""The emulator over real HTTP: what a client of the Waves API would see (waves-api.md)."""
+"""The emulator over real HTTP: what a client of the Waves API would see (docs/api-contract.md)."""
 
 from __future__ import annotations
 
