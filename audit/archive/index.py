@@ -1,7 +1,7 @@
 """Finding each voice's original recording in the operator's archive folder.
 
 This module owns the archive index: one walk of the folder, the optional manifest,
-the matching rules and the path-safety rule. It reads no file contents (sources.py
+the matching rules and the path-safety rule. It reads no file contents (archive/checks.py
 checks what a match holds) and never touches anything outside the folder.
 
 Manifest: a UTF-8 CSV file, one row per voice, `voice_id,path[,language,display_name]`.
