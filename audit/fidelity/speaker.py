@@ -165,7 +165,7 @@ def _lstm_layer(x: np.ndarray, w_ih: np.ndarray, w_hh: np.ndarray, bias: np.ndar
     scale[2 * size : 3 * size] = 1.0
     projected = np.ascontiguousarray(((x @ w_ih.T + bias) * scale).transpose(1, 0, 2))  # (steps, batch, 4H)
     w_hh_t = np.ascontiguousarray((w_hh * scale[:, None]).T)
-    h = np.zeros((batch, size), dtype=np.float32)
+    h: np.ndarray = np.zeros((batch, size), dtype=np.float32)
     c = np.zeros((batch, size), dtype=np.float32)
     z = np.empty((batch, 4 * size), dtype=np.float32)
     out = np.empty((steps, batch, size), dtype=np.float32)
