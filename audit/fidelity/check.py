@@ -1,0 +1,68 @@
+"""The calls a stage makes: decode a clip, say whether it speaks, judge a clone against its source.
+
+Owns the glue between bytes and the verdict: decoding with audit.core.audio (soundfile, PyAV for
+mp4/webm), voice-activity and speaker embedding, and turning every per-voice failure (no source,
+undecodable audio, too little speech) into an `unchecked` verdict rather than an exception.
+
+May import: audit.core only (and this package).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.core.audio import decode, decode_av, sniff
+from audit.core.errors import AudioError
+from audit.fidelity import speaker, vad, verdict
+
+Clip = tuple[np.ndarray, int]  # mono float samples and their sample rate
+
+
+def load(data: bytes) -> Clip:
+    """Mono float samples and rate from any audio file's bytes; raises AudioError when not audio."""
+    if sniff(data[:16]) in ("mp4", "webm"):
+        return decode_av(data)
+    try:
+        return decode(data)
+    except AudioError:
+        return decode_av(data)
+
+
+def speech(data: bytes) -> vad.SpeechActivity:
+    """How much of an audio file is speech (raises AudioError when the bytes are not audio)."""
+    samples, rate = load(data)
+    return vad.detect(samples, rate)
+
+
+def compare_clips(source: Clip | None, clone: Clip | None) -> verdict.FidelityVerdict:
+    """Judge decoded clips; None for a missing one. A narrowband clip is compared in the telephone band."""
+    if source is None:
+        return verdict.no_source()
+    if clone is None:
+        return verdict.judge(speaker.voiceprint(*source), None)
+    narrow = speaker.is_narrowband(*source) or speaker.is_narrowband(*clone)
+    return verdict.judge(
+        speaker.voiceprint(*source, telephone_band=narrow),
+        speaker.voiceprint(*clone, telephone_band=narrow),
+        telephone_band=narrow,
+    )
+
+
+def compare(source: bytes | None, clone: bytes | None) -> verdict.FidelityVerdict:
+    """Judge a clone's probe answer against its source recording, both as file bytes.
+
+    Never raises for bad audio: a missing source, undecodable bytes or too little speech
+    become an `unchecked` verdict naming which clip and why.
+    """
+    if source is None:
+        return verdict.no_source()
+    clips: list[Clip | None] = []
+    for which, data in (("source", source), ("clone", clone)):
+        if data is None:
+            clips.append(None)
+            continue
+        try:
+            clips.append(load(data))
+        except AudioError as exc:
+            return verdict.undecodable(which, str(exc))
+    return compare_clips(clips[0], clips[1])
