@@ -62,9 +62,10 @@ CONTRIBUTING = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
 MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "api": {"core"},
-    "scan": {"core", "api"},
-    "archive": {"core"},
-    "migrate": {"core", "api"},
+    "fidelity": {"core"},
+    "scan": {"core", "api", "fidelity"},
+    "archive": {"core", "fidelity"},
+    "migrate": {"core", "api", "fidelity"},
     "report": {"core", "migrate.document", "migrate.state"},
     "pipeline": {"core", "api", "scan", "archive", "migrate", "report"},
     "emulator": {"core"},
