@@ -52,7 +52,7 @@ from typing import IO
 
 from audit.core.errors import UsageError
 from audit.core.secrets import scrub
-from audit.core.untrusted import file_stem
+from audit.core.untrusted import file_stem, json_visible
 
 RUN_JSON = "run.json"
 CLONES_CSV = "clones.csv"
@@ -203,9 +203,14 @@ def check_writable(out_root: Path) -> Path:
 def write_text(path: Path, text: str) -> None:
     """Write `text` as UTF-8 so that a reader sees the old file or the whole new one.
 
-    Registered secrets and URL query strings are scrubbed out first; a lone surrogate (JSON
-    allows them) is written as its `\\udxxx` escape instead of failing the run."""
-    write_bytes(path, scrub(text).encode("utf-8", "backslashreplace"))
+    Registered secrets and URL query strings are scrubbed out first. In a .json file,
+    invisible characters (bidi and C1 controls, lone surrogates) are written as `\\u`
+    escapes (`untrusted.json_visible`); elsewhere a lone surrogate becomes its `\\udxxx`
+    escape instead of failing the run."""
+    text = scrub(text)
+    if path.suffix == ".json":
+        text = json_visible(text)
+    write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def write_bytes(path: Path, data: bytes) -> None:

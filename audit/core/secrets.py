@@ -34,8 +34,9 @@ class SecretRegistry:
     def add(self, value: str) -> None:
         if len(value) < MIN_SECRET_CHARS:
             return
-        forms = {value, json.dumps(value)[1:-1], html.escape(value), html.escape(value, quote=False),
-                 value.replace('"', '""'), value.replace('"', "&#34;").replace("'", "&#39;")}
+        markup = html.escape(value, quote=False)  # Jinja's autoescape writes quotes as &#34; &#39;
+        forms = {value, json.dumps(value)[1:-1], html.escape(value), markup, value.replace('"', '""'),
+                 markup.replace('"', "&#34;").replace("'", "&#39;")}
         with self._lock:
             # Longest first, so a form that contains another is replaced whole.
             self._forms = tuple(sorted(set(self._forms) | forms, key=len, reverse=True))

@@ -17,6 +17,8 @@ from doing harm, so no other module has to decide them again:
   surrogate replaced by its escape (`\\x1b`, `\\u202e`), for the terminal, CSV cells and
   HTML. Lossy on purpose (a literal backslash is not escaped); run.json keeps the exact
   string, JSON-escaped.
+- `json_visible`: JSON text with the same characters (JSON already escapes C0) written as
+  `\\uXXXX` escapes: the same data for a parser, nothing hidden for a person.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def visible(text: str, *, keep_lines: bool = False) -> str:
     hide, each shown as its escape. `keep_lines` keeps newline and tab (log messages)."""
     pattern = _INVISIBLE if keep_lines else _INVISIBLE_OR_SPACING
     return pattern.sub(_escape, text)
+
+
+def json_visible(text: str) -> str:
+    """JSON text (as json.dumps writes it) with invisible characters as \\u escapes.
+    Valid because json.dumps puts such characters only inside strings."""
+    return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def shown(value: str, limit: int = 80) -> str:
