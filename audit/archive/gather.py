@@ -78,7 +78,7 @@ def unsafe_id(voice_id: str) -> SourceCheck:
     """The check of a voice whose id clone-audit will not name files after or tag with."""
     return SourceCheck(
         SourceProblem.UNSAFE_ID,
-        f"the API lists this voice under the id {shown(voice_id)!r}, which is not a plain id "
+        f"the API lists this voice under the id \"{shown(voice_id)}\", which is not a plain id "
         "(1-128 letters, digits, _ . : -); clone-audit makes no file for it and does not re-clone "
         "it: re-clone it by hand in the dashboard, or ask support about the id",
     )
