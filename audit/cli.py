@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import errno
 import logging
+import signal
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +27,7 @@ from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import Settings, api_key_from_env, load_settings
-from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr
+from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.runfolder import latest_scan
 from audit.core.models import FailOn, ProbePolicy, Verdict
@@ -34,6 +35,18 @@ from audit.report.tables import summary, voice_frame
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+#: Exit status after Ctrl-C (SIGINT) and SIGTERM, the shell's 128 + signal number.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM, with what the interrupted command kept."""
+
+    def __init__(self, kept: str, hint: str) -> None:
+        super().__init__(kept)
+        self.kept, self.hint = kept, hint
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -45,18 +58,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     configure_logging(args.verbose)
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: object) -> None:  # stop as Ctrl-C does: tasks cancelled, temp removed
+        terminated.append(signum)
+        signal.raise_signal(signal.SIGINT)
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return int(args.run(args))
-    except KeyboardInterrupt:
-        print_error("interrupted", "Run the same command again: finished work is kept.")
-        return 130
+    except Interrupted as exc:
+        print_error(f"interrupted: {exc.kept}", exc.hint)
+        return EXIT_SIGTERM if terminated else EXIT_SIGINT
     except BaseException as exc:  # the one place where every failure becomes an exit code
         if isinstance(exc, SystemExit):
             raise
-        return _report_failure(exc)
+        return _report_failure(exc, EXIT_SIGTERM if terminated else EXIT_SIGINT)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
-def _report_failure(exc: BaseException) -> int:
+def _report_failure(exc: BaseException, interrupted_code: int) -> int:
     """Print what went wrong in one line with a hint; return the exit code it maps to."""
     leaf = _first_leaf(exc)
     if isinstance(leaf, CloneAuditError):
@@ -64,7 +86,7 @@ def _report_failure(exc: BaseException) -> int:
         return int(leaf.exit_code)
     if isinstance(leaf, KeyboardInterrupt):
         print_error("interrupted", "Run the same command again: finished work is kept.")
-        return 130
+        return interrupted_code
     log.debug("unexpected failure", exc_info=leaf)
     print_error(*_describe(leaf))
     return int(ExitCode.RUN_FAILED)
@@ -206,9 +228,16 @@ def _confirm(assume_yes: bool, bar: BarProgress) -> apply_flow.Confirm:
 
 def run_scan(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    out = Path(settings.report.out_dir)
     with BarProgress() as progress:
-        run = _with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress))
-    folder = scan_flow.write_scan_reports(run, Path(settings.report.out_dir))
+        try:
+            run = _with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress, out_root=out))
+            folder = scan_flow.write_scan_reports(run, out)
+        except KeyboardInterrupt:
+            done = f"after {progress.done:,} of {progress.total:,} probes" if progress.total else "before any probe"
+            raise Interrupted(f"{done}: no report was written.",
+                              "Run `clone-audit scan` again; the scan starts over (each probe costs ~45 "
+                              "TTS characters).") from None
     _print_outcome(run, folder)
     if any(r.verdict is Verdict.NON_COMPLIANT for r in run.results):
         print("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
@@ -229,9 +258,13 @@ def run_plan(args: argparse.Namespace) -> int:
     elif args.scan is None:
         stderr.print(f"Using the probe verdicts of the latest scan, {scan_folder}.")
     with BarProgress() as progress:
-        planned = _with_client(
-            settings, lambda c: plan_flow.plan_migration(c, settings, out, progress, scan_folder=scan_folder)
-        )
+        try:
+            planned = _with_client(
+                settings, lambda c: plan_flow.plan_migration(c, settings, out, progress, scan_folder=scan_folder)
+            )
+        except KeyboardInterrupt:
+            raise Interrupted("no plan was written, and nothing on the account was changed.",
+                              "Run `clone-audit plan` again.") from None
     _print_outcome(planned.scan, planned.folder)
     totals = planned.plan.totals()
     forecast = planned.plan.forecast
@@ -280,7 +313,7 @@ def run_retire(args: argparse.Namespace) -> int:
     if run.for_dashboard:
         print(f"{run.reason}:")
         for voice_id in run.for_dashboard:
-            print(f"  {voice_id}")
+            print(f"  {terminal(voice_id, one_line=True)}")
     return ExitCode.OK
 
 

@@ -2,7 +2,11 @@
 
 Owns everything a person sees in the terminal, on stderr, so stdout stays free for
 what a script might parse. The redacting filter sits on the handler, so no record from
-any library (httpx, httpcore, stamina, uvicorn) can print a registered secret.
+any library (httpx, httpcore, stamina, uvicorn) can print a registered secret
+(`audit.core.secrets`, where every Secret registers itself), and every message and error
+is shown through `untrusted.visible`: a server string's ESC sequences, CR, C1 controls and
+bidi overrides print as escapes (`\x1b[2J`), never as bytes a terminal would act on.
+`terminal()` does the same for anything printed another way.
 """
 
 from __future__ import annotations
@@ -19,32 +23,33 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from audit.core.config import Secret
+from audit.core.secrets import REGISTRY
+from audit.core.untrusted import visible
 
 stderr = Console(stderr=True, highlight=False)
 
 
+def terminal(text: str, *, one_line: bool = False) -> str:
+    """`text` as it may be shown: no registered secret, no control byte; newlines and tabs
+    kept unless `one_line` (a voice id, a name: one entry must stay one line)."""
+    return visible(REGISTRY.scrub(text), keep_lines=not one_line)
+
+
 class RedactSecrets(logging.Filter):
-    def __init__(self) -> None:
-        super().__init__()
-        self._secrets: list[str] = []
+    """The logging side of the secret registry: scrubs and defuses every record."""
 
     def add(self, secret: Secret | str) -> None:
-        value = secret.reveal() if isinstance(secret, Secret) else secret
-        if value and value not in self._secrets:
-            self._secrets.append(value)
+        REGISTRY.add(secret.reveal() if isinstance(secret, Secret) else secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = self.redact(record.getMessage())
-        record.msg, record.args = message, None
+        record.msg, record.args = self.redact(record.getMessage()), None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
 
     def redact(self, text: str) -> str:
-        for value in self._secrets:
-            text = text.replace(value, "****")
-        return text
+        return terminal(text)
 
 
 REDACTOR = RedactSecrets()
@@ -73,6 +78,9 @@ class BarProgress:
             console=stderr, transient=True,
         )
         self._task: Any = None
+        self.done = 0
+        self.total = 0
+        self.description = ""
 
     def __enter__(self) -> BarProgress:
         self._bar.start()
@@ -92,8 +100,10 @@ class BarProgress:
 
     def start(self, total: int, description: str) -> None:
         self._task = self._bar.add_task(description, total=total)
+        self.done, self.total, self.description = 0, total, description
 
     def advance(self) -> None:
+        self.done += 1
         self._bar.advance(self._task)
 
 
@@ -109,6 +119,6 @@ def print_summary(summary: Mapping[str, Any], title: str) -> None:
 
 
 def print_error(message: str, hint: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(REDACTOR.redact(message))}")
+    stderr.print(f"[bold red]error:[/] {escape(terminal(message))}")
     if hint:
-        stderr.print(f"[bold]hint:[/] {escape(REDACTOR.redact(hint))}")
+        stderr.print(f"[bold]hint:[/] {escape(terminal(hint))}")

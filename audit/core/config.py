@@ -20,6 +20,7 @@ from typing import Any, get_type_hints
 
 from audit.core.errors import ConfigError
 from audit.core.models import FailOn, ProbePolicy
+from audit.core.secrets import register
 
 ENV_API_KEY = "SMALLEST_API_KEY"
 ENV_BASE_URL = "SMALLEST_BASE_URL"
@@ -33,6 +34,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register(value)  # every writer scrubs registered values out of what it writes
 
     def reveal(self) -> str:
         return self._value

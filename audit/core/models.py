@@ -255,6 +255,7 @@ class SourceProblem(enum.StrEnum):
     CORRUPT = "corrupt"
     TOO_SHORT = "too-short"
     SILENT = "silent"
+    UNSAFE_ID = "unsafe-voice-id"  # the API's voice id is not one clone-audit may act on
 
 
 @dataclass(frozen=True, slots=True)

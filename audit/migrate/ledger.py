@@ -5,7 +5,8 @@ the new voice id, verification) and an append-only event log. Every transition i
 committed before the next API call, with WAL and synchronous=FULL, so a crash at any
 moment leaves either the state before a step or the state after it. A voice whose row
 says `creating` may or may not exist on the account: apply looks it up by its marker
-tag before creating it again.
+tag before creating it again. Detail text is scrubbed of registered secrets and URL
+query strings (`audit.core.secrets`) before it is stored: an API error may echo the key.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from audit.core.errors import UsageError
 from audit.core.runfolder import exclusive_lock
+from audit.core.secrets import scrub
 from audit.migrate.state import Migration, State
 
 
@@ -108,6 +110,8 @@ class Ledger:
         if unknown:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
         now = _now()
+        detail = scrub(detail)
+        values = {k: scrub(v) if isinstance(v, str) and not k.endswith("voice_id") else v for k, v in values.items()}
         columns = {"state": state.value, "detail": detail, "updated_at": now, "plan_id": plan_id, **values}
         if state is State.CREATING:
             columns["creates"] = self._creates(old_voice_id) + 1

@@ -19,7 +19,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
-from audit.core.runfolder import RunFolder, account_lock
+from audit.core.runfolder import RunFolder, account_lock, check_writable
 from audit.migrate.apply import ApplyOptions, Migrator, Selection, adopt_marked, run_entries, select
 from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
@@ -50,6 +50,7 @@ async def apply_plan(
     the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
     same_account(the_plan, settings)
+    check_writable(folder.path)  # the ledger goes there: fail before any create if it cannot
 
     async def verify(clone: Clone) -> tuple[ProbeVerdict, str]:
         result = await probe_clone(client, clone, settings.probe)

@@ -5,6 +5,8 @@
 
 Makes one list call and nothing else (no TTS, no create, no delete). A composition
 root: the decisions live in `audit.migrate.planner`, the archive work in `audit.archive`.
+The plan's folder (fitted copies, plan, reports) is written as a whole: staged, then
+renamed into place, so an interrupted plan leaves no folder behind.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from audit.archive.gather import gather
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Clone, NoProgress, ProbeResult, Progress
-from audit.core.runfolder import RunFolder
+from audit.core.runfolder import RunFolder, check_writable, staged
 from audit.migrate import planner as plan
 from audit.migrate.document import Plan
 from audit.pipeline.scan import ScanRun, assess
@@ -45,25 +47,27 @@ async def plan_migration(
     Makes one list call and nothing else: no TTS, no create, no delete. Probe evidence
     comes from `scan_folder` (a scan's run.json); without one, verdicts rest on metadata.
     """
+    check_writable(out_root)
     started = datetime.now(UTC)
     clones = await client.list_clones()
     probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
     run = assess(clones, probes, settings, started)
-    folder = RunFolder.new(out_root, run.run_id)
     existing = plan.replacements([r.clone for r in run.results])
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
-    sourced = gather(wanted, settings.archive, folder, progress or NoProgress())
-    parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
-    the_plan = plan.build_plan(
-        run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
-        base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
-    )
-    frame = voice_frame(run.results, run.finished_at)
-    planned = PlanRun(run, the_plan, folder.path, folder.plan_json)
-    meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
-    files.write_scan_files(folder, meta, frame)
-    files.write_plan_files(folder, the_plan)
-    files.write_html(folder, meta, frame, plan=the_plan)
+    with staged(out_root, run.run_id) as folder:
+        sourced = gather(wanted, settings.archive, folder, progress or NoProgress())
+        parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
+        the_plan = plan.build_plan(
+            run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
+            base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
+        )
+        frame = voice_frame(run.results, run.finished_at)
+        final = RunFolder(folder.published(folder.path))
+        planned = PlanRun(run, the_plan, final.path, final.plan_json)
+        meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
+        files.write_scan_files(folder, meta, frame)
+        files.write_plan_files(folder, the_plan)
+        files.write_html(folder, meta, frame, plan=the_plan)
     return planned
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.core.errors import UsageError
-from audit.core.runfolder import RunFolder
+from audit.core.runfolder import RunFolder, check_writable
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.migrate.retire import Retired, retirable, retire
@@ -32,6 +32,7 @@ async def retire_replaced(
     same_account(the_plan, settings)
     if not folder.ledger.exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
+    check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete
     with Ledger(folder.ledger) as ledger:
         live = {c.voice_id: c for c in await client.list_clones()}
         ready = retirable(ledger.all(), live)

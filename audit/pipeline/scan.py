@@ -4,6 +4,10 @@
 
 A composition root: it sequences the stages and hands their results to the writers;
 the rules live in `audit.scan`, the files' names in `audit.core.runfolder`.
+
+The report set is written only once the scan is complete, and as a whole (staged, then
+renamed into place): an interrupted scan writes no report. Given the output folder,
+`scan_organisation` checks it can be written before the first call.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
-from audit.core.runfolder import RunFolder, new_run_id
+from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.report import files
 from audit.report.tables import voice_frame
 from audit.scan import rules as scan
@@ -51,9 +55,13 @@ class ScanRun:
 
 
 async def scan_organisation(
-    client: WavesClient, settings: Settings, progress: Progress | None = None
+    client: WavesClient, settings: Settings, progress: Progress | None = None, *,
+    out_root: Path | None = None,
 ) -> ScanRun:
-    """List every clone, probe those the policy asks for, and decide each verdict."""
+    """List every clone, probe those the policy asks for, and decide each verdict.
+    With `out_root`, first make sure the report can be written there (before any probe)."""
+    if out_root is not None:
+        check_writable(out_root)
     progress = progress or NoProgress()
     started = datetime.now(UTC)
     clones = await client.list_clones()
@@ -96,9 +104,10 @@ def assess(
 
 
 def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
-    """Write clones.csv, run.json and report.html; returns the run's folder."""
-    folder = RunFolder.new(out_root, run.run_id)
+    """Write clones.csv, run.json and report.html, all or none; returns the run's folder."""
     frame = voice_frame(run.results, run.finished_at)
-    files.write_scan_files(folder, run.metadata(), frame)
-    files.write_html(folder, run.metadata(), frame)
-    return folder.path
+    with staged(out_root, run.run_id) as folder:
+        files.write_scan_files(folder, run.metadata(), frame)
+        files.write_html(folder, run.metadata(), frame)
+    assert folder.home is not None
+    return folder.home

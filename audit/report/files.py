@@ -1,7 +1,7 @@
 """Writing and reading report files: the one step of reporting that touches the disk.
 
 Renderers return strings; this module puts them where `audit.core.runfolder` says
-they go, each written atomically. A folder holds one run: clones.csv + run.json (the
+they go, each written atomically, confined to its folder and scrubbed of secrets. A folder holds one run: clones.csv + run.json (the
 scan), plan.json + plan.csv (a plan), mapping.csv + mapping.json (a migration), and
 report.html over all of them.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from audit.core.errors import UsageError
-from audit.core.runfolder import RunFolder, write_text
+from audit.core.runfolder import RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report.html import render_report_html
@@ -25,18 +25,18 @@ from audit.report.tables import COLUMNS, render_csv, render_json
 
 
 def write_scan_files(folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame) -> None:
-    write_text(folder.create().clones_csv, render_csv(frame))
-    write_text(folder.run_json, render_json(meta, frame))
+    folder.write_text(folder.clones_csv, render_csv(frame))
+    folder.write_text(folder.run_json, render_json(meta, frame))
 
 
 def write_plan_files(folder: RunFolder, plan: Plan) -> None:
-    write_text(folder.create().plan_csv, render_plan_csv(plan))
-    write_text(folder.plan_json, plan.to_json())
+    folder.write_text(folder.plan_csv, render_plan_csv(plan))
+    folder.write_text(folder.plan_json, plan.to_json())
 
 
 def write_mapping_files(folder: RunFolder, meta: Mapping[str, Any], mapping: pd.DataFrame) -> None:
-    write_text(folder.create().mapping_csv, render_mapping_csv(mapping))
-    write_text(folder.mapping_json, render_mapping_json(mapping, meta))
+    folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
+    folder.write_text(folder.mapping_json, render_mapping_json(mapping, meta))
 
 
 def write_migration_files(folder: RunFolder, plan: Plan, rows: Sequence[Migration]) -> None:
@@ -53,7 +53,7 @@ def write_html(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None,
 ) -> None:
-    write_text(folder.create().report_html, render_report_html(meta, frame, plan, mapping))
+    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping))
 
 
 def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:

@@ -1,7 +1,8 @@
 """The HTML report: one self-contained file (inline CSS, no script, no external asset).
 
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
-is an error rather than a blank) and the report's rendering: the scan's verdicts,
+is an error rather than a blank, and every string shown through `untrusted.visible`, so
+a server string's control or bidi characters cannot reorder or hide what the page says) and the report's rendering: the scan's verdicts,
 then, when given, the plan (actions, forecast) and the old → new mapping. Returns `str`.
 """
 
@@ -12,8 +13,10 @@ from functools import cache
 from typing import Any
 
 import jinja2
+import markupsafe
 import pandas as pd
 
+from audit.core.untrusted import visible
 from audit.migrate.document import Plan
 from audit.report.migration import plan_frame
 from audit.report.tables import records, summary
@@ -27,9 +30,16 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters["blank"] = lambda v: "" if v is None else v
     return env
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return visible(value, keep_lines=True)
+    return value
 
 
 def render_report_html(

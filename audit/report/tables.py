@@ -2,7 +2,9 @@
 
 Owns the columns of clones.csv and of run.json's `voices`, their order (failures
 first), the summary counts, and CSV rendering (RFC 4180, with spreadsheet-formula
-cells neutralised so a hostile display name cannot run in Excel).
+cells neutralised so a hostile display name cannot run in Excel, and control and bidi
+characters (but newline and tab) shown as escapes (`untrusted.visible`) so a cell cannot act on a terminal or
+hide what it says; run.json keeps every string exactly).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult
+from audit.core.untrusted import visible
 
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
@@ -78,7 +81,7 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 def render_csv(frame: pd.DataFrame) -> str:
-    safe = frame.map(_neutralise_formula)
+    safe = frame.map(_safe_cell)
     return safe.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
 
 
@@ -107,10 +110,12 @@ def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:
     )
 
 
-def _neutralise_formula(value: Any) -> Any:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+def _safe_cell(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    return visible(value, keep_lines=True)
 
 
 def _age_days(created_at: str | None, now: datetime) -> int | None:

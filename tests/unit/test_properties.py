@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
 
 import httpx
@@ -12,9 +13,11 @@ from hypothesis import strategies as st
 
 from audit.api.client import _retry_after
 from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag
+from audit.core.untrusted import visible
 from audit.report.tables import render_csv, voice_frame
 from audit.scan.rules import classify, decide
 
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children, max_size=3),
@@ -44,9 +47,11 @@ def test_any_display_name_survives_the_csv(names: list[str]) -> None:
     text = render_csv(voice_frame(results, datetime(2026, 1, 1, tzinfo=UTC)))
     rows = {r["voice_id"]: r["display_name"] for r in csv.DictReader(io.StringIO(text, newline=""))}
     for i, name in enumerate(names):
-        # A name a spreadsheet would run as a formula gets a leading quote; all else is kept as is.
+        # A name a spreadsheet would run as a formula gets a leading quote; control and bidi
+        # characters (but newline and tab) are shown as escapes; all else is kept as is.
         expected = "'" + name if name.startswith(("=", "+", "-", "@", "\t", "\r")) else name
-        assert rows[f"voice_{i:010d}"] == expected
+        assert rows[f"voice_{i:010d}"] == visible(expected, keep_lines=True)
+        assert not CONTROL.search(rows[f"voice_{i:010d}"])
 
 
 @given(st.one_of(st.text(), st.integers(-5, 10_000).map(str), st.floats(0, 1e6, allow_nan=False).map(str)))
