@@ -8,6 +8,7 @@ what each file is called; stages and writers ask it for paths instead of joining
         run.json  clones.csv  report.html       every scan and plan
         plan.json  plan.csv  fitted/             a plan (fitted copies of recordings)
         ledger.sqlite  mapping.csv  mapping.json an applied plan
+        cutover.json  cutover/                   a cutover of callers (its record; rollback files)
 
 It also owns how files get there (a temporary name in the same folder, fsync, rename:
 a crash never leaves half a file where a reader looks) and the advisory locks that keep
@@ -37,6 +38,8 @@ FITTED_DIR = "fitted"
 LEDGER = "ledger.sqlite"
 MAPPING_CSV = "mapping.csv"
 MAPPING_JSON = "mapping.json"
+CUTOVER_JSON = "cutover.json"
+CUTOVER_DIR = "cutover"
 
 
 def new_run_id(now: datetime) -> str:
@@ -94,6 +97,15 @@ class RunFolder:
     @property
     def mapping_json(self) -> Path:
         return self.path / MAPPING_JSON
+
+    @property
+    def cutover_json(self) -> Path:
+        return self.path / CUTOVER_JSON
+
+    @property
+    def cutover_dir(self) -> Path:
+        """Where `cutover --write` keeps its rollback files."""
+        return self.path / CUTOVER_DIR
 
     @property
     def fitted(self) -> Path:

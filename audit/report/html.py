@@ -2,7 +2,8 @@
 
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
 is an error rather than a blank) and the report's rendering: the scan's verdicts,
-then, when given, the plan (actions, forecast) and the old → new mapping. Returns `str`.
+then, when given, the plan (actions, forecast), the old → new mapping and the cutover
+of callers (occurrences found and patched, old ids still called). Returns `str`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def render_report_html(
     frame: pd.DataFrame,
     plan: Plan | None = None,
     mapping: pd.DataFrame | None = None,
+    cutover: Mapping[str, Any] | None = None,
 ) -> str:
     return environment().get_template("report.html").render(
         meta=meta,
@@ -50,4 +52,5 @@ def render_report_html(
             "entries": records(plan_frame(plan)),
         },
         mapping=None if mapping is None else records(mapping),
+        cutover=cutover,
     )
