@@ -208,3 +208,68 @@ def _record(mapping_path: Path, **sections: Any) -> str:
     except CloneAuditError as exc:
         return f"the report of {folder.path} was not updated: {exc.message}"
     return ""
+
+
+def describe(run: CutoverRun, *, diff: bool) -> list[str]:
+    """What the cutover command prints: occurrences, the diff (a dry run), what was
+    written, what was skipped, and a summary."""
+    scan, base = run.scan, run.base
+    lines = [record.occurrence_line(o, base) for o in scan.occurrences]
+    if diff and run.diff:
+        lines += ["", run.diff.rstrip("\n"), ""]
+    for skipped in scan.skipped:
+        kind = "not checked" if skipped.unchecked else "skipped"
+        lines.append(f"{kind}: {record.shown(skipped.path, base)}: {skipped.reason}")
+    lines += [f"note: {n}" for n in scan.notes]
+    rate = scan.files_scanned / scan.seconds if scan.seconds > 0 else float(scan.files_scanned)
+    occurrences = scan.occurrences
+    ready = sum(o.ready for o in occurrences)
+    lines.append(
+        f"Scanned {scan.files_scanned} file(s), {scan.bytes_scanned / 1e6:.1f} MB in {scan.seconds:.2f} s "
+        f"({rate:,.0f} files/s; .gitignore applied in {scan.git_trees} git work tree(s)); "
+        f"{scan.binary} binary file(s) skipped; {len(scan.unchecked)} not checked."
+    )
+    lines.append(
+        f"Found {len(occurrences)} occurrence(s) of {len({o.old_voice_id for o in occurrences})} old id(s) in "
+        f"{len(scan.hits)} file(s): {ready} ready to replace, {len(occurrences) - ready} not ready."
+    )
+    if run.patch_file is not None:
+        lines.append(f"Patch: {run.patch_file} (from this folder: git apply {run.patch_file})")
+    if run.written is not None:
+        w = run.written
+        lines.append(f"Wrote {w.replacements} replacement(s) in {len(w.written)} file(s).")
+        lines += [f"  not written: {record.shown(p, base)}: {r}" for p, r in w.refused]
+        lines.append(f"Rollback file: {w.rollback_file}")
+        lines.append(f"  undo with: clone-audit cutover --rollback {w.rollback_file}")
+    elif ready and run.patch_file is None:
+        lines.append("Nothing was written: --write rewrites the files (keeping a rollback file), "
+                     "--patch FILE writes a patch for git apply.")
+    lines.append(f"{len(run.remaining)} occurrence(s) left." if run.remaining else "No old voice id left in these paths.")
+    return [_printable(line) for line in lines]
+
+
+def describe_usage(run: UsageRun) -> list[str]:
+    since = run.since.isoformat(timespec="seconds")
+    lines: list[str] = []
+    if run.rows:
+        for r in run.rows:
+            last = f", last {r.old.last_call:%Y-%m-%d %H:%M} UTC" if r.old.last_call else ""
+            new = f"; new {r.new_voice_id}: {r.new.calls} call(s)" if r.new_voice_id and r.new else ""
+            state = "" if r.ready else " (not ready)"
+            lines.append(f"{r.old_voice_id}{state}  {r.old.calls} call(s), {r.old.characters} characters{last}"
+                         f"{new}  ({r.display_name})")
+        called = sum(r.old.calls > 0 for r in run.rows)
+        lines.append(f"{called} of {len(run.rows)} old id(s) called since {since}.")
+    else:
+        for u in run.others:
+            lines.append(f"{u.voice_id}  {u.calls} call(s), {u.characters} characters")
+        lines.append(f"{len(run.others)} voice id(s) called since {since}.")
+    lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls).")
+    if not run.logs.complete:
+        lines.append(f"The log was not read back to {since} (--max-pages): an id without calls is not proven quiet.")
+    return [_printable(line) for line in lines]
+
+
+def _printable(text: str) -> str:
+    """Text with undecodable bytes (kept as surrogates) shown as U+FFFD, safe to print."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
