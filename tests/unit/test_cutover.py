@@ -325,3 +325,29 @@ def test_a_bad_mapping_is_a_usage_error_naming_the_file(tmp_path: Path, name: st
     with pytest.raises(UsageError, match=message) as caught:
         read_mapping(path)
     assert str(path) in caught.value.message and caught.value.hint
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_cutover_command_line_errors_exit_2(tmp_path: Path, mapping: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from audit.cli import main
+
+    assert main(["cutover", str(mapping)]) == 2
+    assert "needs a MAPPING and at least one PATH" in capsys.readouterr().err
+    assert main(["cutover", "--rollback", str(tmp_path / "r.json"), str(mapping)]) == 2
+    assert main(["cutover", "--rollback", str(tmp_path / "r.json")]) == 2
+    assert "does not exist" in " ".join(capsys.readouterr().err.split())
+    assert main(["cutover", str(tmp_path / "nope.csv"), str(tmp_path)]) == 2
+    assert main(["cutover", str(mapping), str(tmp_path / "no-such-folder")]) == 2
+    assert main(["usage", "--since", "yesterday-ish"]) == 2
+
+
+def test_cutover_command_exits_0_when_no_old_id_is_left(tmp_path: Path, mapping: Path,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from audit.cli import main
+
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "clean" / "a.yaml").write_text(f"voice: {NEW_A}\n")
+    assert main(["cutover", str(mapping), str(tmp_path / "clean")]) == 0
+    assert "No old voice id left in these paths." in capsys.readouterr().out
