@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
+    emu.add_argument("--traffic-days", type=float, default=0.0, metavar="DAYS",
+                     help="seed the TTS analytics log with DAYS of generated calls per voice (default 0)")
     return parser
 
 
@@ -318,7 +320,8 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_emulator(args: argparse.Namespace) -> int:
     from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
-    config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed)
+    config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed,
+                            traffic_days=args.traffic_days)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
         from audit.emulator import generate_archive

@@ -199,9 +199,9 @@ class WavesClient:
     async def tts_logs(self, *, since: datetime | None = None, max_pages: int = 500) -> TtsLogs:
         """The TTS analytics log, page by page, at most `max_pages` pages of 100.
 
-        With `since`, reading stops at the first page whose entries are all older, as long
-        as the log has been ordered newest first so far (an unordered log is read to its
-        end or to `max_pages`). `complete` says whether the read covers the window: a
+        With `since`, reading stops after the first page that reaches an entry older than
+        `since`, as long as the log has been ordered newest first so far (an unordered log
+        is read to its end or to `max_pages`). `complete` says whether the read covers the window: a
         caller must not read "no call" from an incomplete read.
         """
         calls: list[TtsCall] = []
