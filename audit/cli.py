@@ -21,6 +21,7 @@ from typing import TypeVar
 
 from audit import __version__
 from audit.pipeline import apply as apply_flow
+from audit.pipeline import cutover as cutover_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import retire as retire_flow
 from audit.pipeline import scan as scan_flow
@@ -30,6 +31,7 @@ from audit.core.config import Settings, api_key_from_env, load_settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.runfolder import latest_scan
+from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import summary, voice_frame
 
@@ -156,6 +158,28 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
     _api_flags(retire)
     retire.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    retire.add_argument("--quiet-since", metavar="DATE",
+                        help="only old clones the TTS analytics log shows no call to since DATE (UTC)")
+
+    cut = _command(commands, "cutover", run_cutover, "find old voice ids in code and config, patch them (dry run by default)")
+    cut.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING", help="the mapping.csv or mapping.json apply wrote")
+    cut.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files and folders to scan")
+    cut.add_argument("--write", action="store_true", help="rewrite the files (atomically; prints a rollback file)")
+    cut.add_argument("--patch", type=Path, metavar="FILE", help="write the change as a patch for `git apply`")
+    cut.add_argument("--rollback", type=Path, metavar="FILE", help="restore the files a --write changed, exactly")
+    cut.add_argument("--rollback-dir", type=Path, metavar="DIR", help="where --write keeps its rollback file "
+                     "(default: the mapping's folder); never inside the paths")
+    cut.add_argument("--max-bytes", type=int, default=cutover_flow.DEFAULT_MAX_BYTES, metavar="N",
+                     help=f"skip (and report) files larger than N bytes (default {cutover_flow.DEFAULT_MAX_BYTES})")
+    cut.add_argument("--include-ignored", action="store_true",
+                     help="also read files .gitignore excludes (say, .env files) in git work trees")
+
+    use = _command(commands, "usage", run_usage, "calls per old voice id since a date, from the TTS analytics log")
+    use.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING",
+                     help="mapping.csv or mapping.json (without it: every voice id called)")
+    use.add_argument("--since", required=True, metavar="DATE", help="the cutover date (UTC midnight) or an ISO time")
+    use.add_argument("--max-pages", type=int, default=500, metavar="N", help="read at most N pages of 100 calls (default 500)")
+    _api_flags(use)
 
     demo = _command(commands, "demo", run_demo, "the whole story against the built-in emulator")
     demo.add_argument("--out", default="reports", help="report folder (default reports)")
@@ -170,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
+    emu.add_argument("--traffic-days", type=float, default=0.0, metavar="DAYS",
+                     help="seed the TTS analytics log with DAYS of generated calls per voice (default 0)")
     return parser
 
 
@@ -303,10 +329,17 @@ def run_apply(args: argparse.Namespace) -> int:
 
 def run_retire(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    quiet_since = parse_since(args.quiet_since, flag="--quiet-since") if args.quiet_since else None
     with BarProgress() as bar:
         run = _with_client(
-            settings, lambda c: retire_flow.retire_replaced(c, settings, args.plan_file, _confirm(args.yes, bar))
+            settings, lambda c: retire_flow.retire_replaced(
+                c, settings, args.plan_file, _confirm(args.yes, bar), quiet_since=quiet_since)
         )
+    if run.still_called:
+        print(f"Kept {len(run.still_called)} legacy clone(s) still called since {args.quiet_since}:")
+        for u in run.still_called:
+            print(f"  {u.voice_id}  {u.calls} call(s), last {u.last_call:%Y-%m-%d %H:%M} UTC" if u.last_call else
+                  f"  {u.voice_id}  {u.calls} call(s)")
     print(f"Deleted {len(run.deleted)} legacy clone(s).")
     if not run.deleted and not run.for_dashboard:
         print(run.reason)
@@ -314,7 +347,49 @@ def run_retire(args: argparse.Namespace) -> int:
         print(f"{run.reason}:")
         for voice_id in run.for_dashboard:
             print(f"  {terminal(voice_id, one_line=True)}")
-    return ExitCode.OK
+    return ExitCode.FINDINGS if run.still_called else ExitCode.OK
+
+
+def run_cutover(args: argparse.Namespace) -> int:
+    if args.rollback is not None:
+        if args.mapping is not None or args.write or args.patch:
+            raise UsageError("--rollback FILE takes no mapping, path, --write or --patch.")
+        restored, note = cutover_flow.rollback(args.rollback)
+        print(f"Restored {len(restored.restored)} file(s); {len(restored.already)} already original.")
+        for path, reason in restored.refused:
+            print(f"  refused {path}: {reason}")
+        if note:
+            stderr.print(note)
+        return ExitCode.FINDINGS if restored.refused else ExitCode.OK
+    if args.mapping is None or not args.paths:
+        raise UsageError("cutover needs a MAPPING and at least one PATH.",
+                         hint="clone-audit cutover reports/<id>/mapping.csv ./app ./config")
+    if args.max_bytes < 1:
+        raise UsageError(f"--max-bytes {args.max_bytes} must be at least 1.")
+    options = cutover_flow.CutoverOptions(
+        write=args.write, patch_file=args.patch, max_bytes=args.max_bytes,
+        include_ignored=args.include_ignored, rollback_dir=args.rollback_dir,
+    )
+    with BarProgress() as progress:
+        run = cutover_flow.cutover(args.mapping, args.paths, options, progress)
+    for line in cutover_flow.describe(run, diff=not args.write and args.patch is None):
+        print(line)
+    if run.report_note:
+        stderr.print(run.report_note)
+    return run.exit_code
+
+
+def run_usage(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    since = parse_since(args.since)
+    if args.max_pages < 1:
+        raise UsageError(f"--max-pages {args.max_pages} must be at least 1.")
+    run = _with_client(settings, lambda c: cutover_flow.usage(c, args.mapping, since, max_pages=args.max_pages))
+    for line in cutover_flow.describe_usage(run):
+        print(line)
+    if run.report_note:
+        stderr.print(run.report_note)
+    return run.exit_code
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -330,7 +405,8 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_emulator(args: argparse.Namespace) -> int:
     from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
-    config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed)
+    config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed,
+                            traffic_days=args.traffic_days)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
         from audit.emulator import generate_archive

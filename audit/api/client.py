@@ -44,6 +44,8 @@ from audit.core.errors import (
     TransportError,
 )
 from audit.core.models import Clone, CreatedClone
+from audit.core.usage import TtsCall, TtsLogs
+from datetime import datetime
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +190,58 @@ class WavesClient:
     async def delete_clone(self, voice_id: str) -> None:
         """Delete a clone. Raises Gone (410), or RequestRejected (404/405) where unsupported."""
         await self._call("DELETE", DELETE_PATH, json={"voiceId": voice_id})
+
+    # -- analytics ---------------------------------------------------------------------
+
+    ANALYTICS_PATH = "/waves/v1/analytics/tts/logs"
+    ANALYTICS_PAGE_SIZE = 100  # the API's maximum
+
+    async def tts_logs(self, *, since: datetime | None = None, max_pages: int = 500) -> TtsLogs:
+        """The TTS analytics log, page by page, at most `max_pages` pages of 100.
+
+        With `since`, reading stops after the first page that reaches an entry older than
+        `since`, as long as the log has been ordered newest first so far (an unordered log
+        is read to its end or to `max_pages`). `complete` says whether the read covers the window: a
+        caller must not read "no call" from an incomplete read.
+        """
+        calls: list[TtsCall] = []
+        skipped, page, total_pages, total_count = 0, 0, None, None
+        newest_first, previous = True, None
+        while page < max_pages and (total_pages is None or page < total_pages):
+            page += 1
+            body = _json(await self._call(
+                "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": self.ANALYTICS_PAGE_SIZE}
+            ))
+            items = body.get("data")
+            if not isinstance(items, list):
+                raise ApiError(
+                    "the TTS analytics answer has no `data` array", status=200,
+                    hint="The API's answer changed shape; report it with the X-Request-Id.",
+                )
+            total_pages = self._whole(body.get("totalPages"))
+            total_count = self._whole(body.get("totalCount"))
+            page_calls: list[TtsCall] = []
+            for item in items:
+                try:
+                    page_calls.append(TtsCall.from_api(item if isinstance(item, Mapping) else {}))
+                except (ValueError, TypeError, OverflowError):
+                    skipped += 1
+            for call in page_calls:
+                newest_first = newest_first and (previous is None or call.at <= previous)
+                previous = call.at
+            calls.extend(page_calls)
+            if not items:
+                return TtsLogs(tuple(calls), page, total_count, True, skipped)
+            if since is not None and newest_first and page_calls and page_calls[-1].at < since:
+                return TtsLogs(tuple(calls), page, total_count, True, skipped)
+        complete = total_pages is not None and page >= total_pages
+        if skipped:
+            log.warning("skipped %d analytics entries without a usable time or voice id", skipped)
+        return TtsLogs(tuple(calls), page, total_count, complete, skipped)
+
+    @staticmethod
+    def _whole(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
     # -- machinery ---------------------------------------------------------------------
 

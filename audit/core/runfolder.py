@@ -8,6 +8,7 @@ what each file is called; stages and writers ask it for paths instead of joining
         run.json  clones.csv  report.html       every scan and plan
         plan.json  plan.csv  fitted/             a plan (fitted copies of recordings)
         ledger.sqlite  mapping.csv  mapping.json an applied plan
+        cutover.json  cutover/                   a cutover of callers (its record; rollback files)
 
 No path is built from server data: a fitted copy is named by `untrusted.file_stem` of the
 voice id (a sanitised prefix plus a hash), and every write through a RunFolder is refused
@@ -63,6 +64,8 @@ FITTED_DIR = "fitted"
 LEDGER = "ledger.sqlite"
 MAPPING_CSV = "mapping.csv"
 MAPPING_JSON = "mapping.json"
+CUTOVER_JSON = "cutover.json"
+CUTOVER_DIR = "cutover"
 
 #: A staging folder whose lock is free is left alone this long (it may be just being made).
 STALE_GRACE_S = 60.0
@@ -135,6 +138,15 @@ class RunFolder:
     @property
     def mapping_json(self) -> Path:
         return self.path / MAPPING_JSON
+
+    @property
+    def cutover_json(self) -> Path:
+        return self.path / CUTOVER_JSON
+
+    @property
+    def cutover_dir(self) -> Path:
+        """Where `cutover --write` keeps its rollback files."""
+        return self.path / CUTOVER_DIR
 
     @property
     def fitted(self) -> Path:

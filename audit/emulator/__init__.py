@@ -5,7 +5,9 @@ lifecycle, delete mode), `EmulatorState` holds its clones and request log, `crea
 turns a state into a Starlette app, `EmulatorServer` serves it on 127.0.0.1 in a background
 thread (`serve_forever` in the foreground), and `generate_org` makes a seeded organisation
 of clones together with the verdicts a correct scan must reach; `generate_archive` writes
-the matching archive of original recordings for its legacy voices.
+the matching archive of original recordings for its legacy voices. The state keeps a
+log of TTS calls (`TtsLogRecord`: real calls, plus a `generate_traffic` history when
+`EmulatorConfig.traffic_days` is set), served by the analytics route.
 
 May import: `audit.core` (for the verdict names of its ground truth) and its own modules;
 nothing else of `audit`, so the tool under test and its emulator stay independent.
@@ -16,6 +18,7 @@ from audit.emulator.org import Org, generate_org
 from audit.emulator.recordings import ArchiveTruth, generate_archive
 from audit.emulator.server import EmulatorServer, serve_forever
 from audit.emulator.state import CloneRecord, EmulatorConfig, EmulatorState, LogEntry
+from audit.emulator.traffic import TtsLogRecord, generate_traffic
 
 __all__ = [
     "ArchiveTruth",
@@ -28,5 +31,7 @@ __all__ = [
     "create_app",
     "generate_archive",
     "generate_org",
+    "generate_traffic",
     "serve_forever",
+    "TtsLogRecord",
 ]

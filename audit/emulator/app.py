@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from audit.emulator.analytics import tts_logs
 from audit.emulator.cloning import create_clone, list_clones
 from audit.emulator.state import EmulatorState
 from audit.emulator.tts import tts
@@ -154,6 +155,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/waves/v1/voice-cloning", list_clones, methods=["GET"]),
         Route("/waves/v1/voice-cloning", create_clone, methods=["POST"]),
         Route("/waves/v1/tts", tts, methods=["POST"]),
+        Route("/waves/v1/analytics/tts/logs", tts_logs, methods=["GET"]),
         Route("/waves/v1/lightning-large", delete_clone, methods=["DELETE"]),
         Route("/waves/v1/lightning-large", deprecated, methods=ALL_METHODS),
         Route("/waves/v1/lightning-large/{rest:path}", deprecated, methods=ALL_METHODS),

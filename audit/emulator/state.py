@@ -3,7 +3,7 @@
 This module owns `EmulatorConfig` (every knob of the emulated account: key, limits, faults,
 latency), `CloneRecord` (one clone as the server stores it, including the hidden `engine`
 that decides what TTS answers) and `EmulatorState` (the clones, the request log, the TTS
-concurrency gate, the seeded random source). The state is shared between the server's
+log behind the analytics route, the TTS concurrency gate, the seeded random source). The state is shared between the server's
 event-loop thread and test threads, so every mutation goes through one lock.
 """
 
@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
+from audit.emulator.traffic import TtsLogRecord, generate_traffic
+
 Engine = Literal["v3.1", "legacy", "silent"]
 """What a clone's TTS really answers: speech, the short-WAV symptom, or full-length silence."""
 
-RouteKind = Literal["list", "create", "tts", "delete", "health"]
+RouteKind = Literal["list", "create", "tts", "delete", "health", "analytics"]
 DeleteMode = Literal["gone", "ok"]
 Outcome = Literal["completed", "failed"]
 
@@ -45,7 +47,9 @@ class EmulatorConfig:
 
     `retry_after` is sent as written (`1.0` → `Retry-After: 1`, `0.5` → `0.5`); HTTP and the
     official SDK only understand whole seconds, so a fraction exercises a client's fallback.
-    `latency` maps a route kind ("list", "create", "tts", "delete", "health") to seconds.
+    `latency` maps a route kind ("list", "create", "tts", "delete", "health", "analytics") to
+    seconds. `traffic_days` > 0 seeds the TTS analytics log with a generated history of that
+    many days of calls per voice (legacy voices included), drawn from `seed`.
     """
 
     api_key: str = field(default_factory=_generated_key)
@@ -66,6 +70,7 @@ class EmulatorConfig:
     pending_s: float = 0.5
     processing_s: float = 1.0
     new_clone_fail_rate: float = 0.0
+    traffic_days: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -84,7 +89,8 @@ class EmulatorConfig:
             raise ValueError("tts_concurrency must be at least 1")
         if self.delete_mode not in ("gone", "ok"):
             raise ValueError(f"delete_mode must be 'gone' or 'ok', got {self.delete_mode!r}")
-        if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s)):
+        if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
+                          self.traffic_days)):
             raise ValueError("durations and tts_429_every must not be negative")
 
     def latency_of(self, kind: RouteKind) -> float:
@@ -166,6 +172,9 @@ class EmulatorState:
         self._log: list[LogEntry] = []
         self._tts_in_flight = 0
         self._tts_calls = 0
+        self._tts_log: list[TtsLogRecord] = []
+        if self.config.traffic_days > 0:
+            self._tts_log = generate_traffic(self._clones.values(), self.config.traffic_days, self.config.seed, time.time())
         self.organization_id = "org_" + self.token(24, string.hexdigits[:16])
 
     # -- clones ---------------------------------------------------------------------------
@@ -200,6 +209,24 @@ class EmulatorState:
         with self._lock:
             log = list(self._log)
         return [e for e in log if (method is None or e.method == method) and (path is None or e.path == path)]
+
+    # -- TTS analytics log ----------------------------------------------------------------
+
+    def record_tts(self, voice_id: str, model: str, language: str | None, text_len: int) -> None:
+        """Remember one answered TTS call, at the wall-clock time, for the analytics route."""
+        with self._lock:
+            self._tts_log.append(TtsLogRecord(time.time(), voice_id, model, language, text_len))
+
+    def add_tts_log(self, records: Iterable[TtsLogRecord]) -> None:
+        """Add calls to the history (tests seed calls at chosen times)."""
+        with self._lock:
+            self._tts_log.extend(records)
+            self._tts_log.sort(key=lambda r: r.at)
+
+    def tts_log(self) -> list[TtsLogRecord]:
+        """Every recorded TTS call, oldest first."""
+        with self._lock:
+            return sorted(self._tts_log, key=lambda r: r.at)
 
     # -- TTS concurrency ------------------------------------------------------------------
 

@@ -4,7 +4,8 @@ This module owns the TTS route: the concurrency gate (429 with an optional `Retr
 request validation answered as zod-style issue arrays (`{"error": [{"code", "path",
 "message", …}]}`), the `Accept` trap (without `audio/wav` or `audio/*` the answer is an
 empty 200) and the audio each clone engine answers: speech for "v3.1", the short-WAV
-symptom for "legacy", full-length near-silence for "silent".
+symptom for "legacy", full-length near-silence for "silent". Every answered call is
+recorded in the state's TTS log, which the analytics route serves.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class TtsParams:
     sample_rate: int
     speed: float
     output_format: OutputFormat
+    model: str = TTS_MODELS[0]
+    language: str | None = None
 
 
 def _issue(code: str, field: str, message: str, **extra: Any) -> Issue:
@@ -110,6 +113,8 @@ def validate(body: Any, state: EmulatorState) -> TtsParams | list[Issue]:
         sample_rate=int(body.get("sample_rate", 44100)),
         speed=float(body.get("speed", 1.0)),
         output_format=cast(OutputFormat, body.get("output_format", "pcm")),
+        model=str(body.get("model", TTS_MODELS[0])),
+        language=body.get("language"),
     )
 
 
@@ -156,6 +161,7 @@ async def tts(request: Request) -> Response:
         if isinstance(params, list):
             return JSONResponse({"error": params}, status_code=400)
         audio = await run_in_threadpool(render, params) if _accepts_wav(request) else b""
+        state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text))
         headers = {"X-Request-Id": state.request_uuid(), "X-Session-Id": state.request_uuid()}
         return Response(audio, media_type="audio/wav", headers=headers)
     finally:

@@ -5,6 +5,8 @@ verified, and the account still lists it as completed) and the deletion itself, 
 reads the API's refusals: deletion by API key is switched off today (410, or 404/405
 on some deployments), and then the remaining ids are handed back for the dashboard
 instead of failing the run. Every deletion is recorded in the ledger at once.
+With a usage summary (`retire --quiet-since`), `still_called` holds back every old
+clone that was called in the window: it is neither deleted nor listed for the dashboard.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from audit.api.client import WavesClient
 from audit.core.errors import Gone, RequestRejected
 from audit.core.models import Clone, CloneStatus
+from audit.core.usage import VoiceUsage
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import Migration, State
 
@@ -27,6 +30,7 @@ class Retired:
     deleted: tuple[str, ...]
     for_dashboard: tuple[str, ...]
     reason: str
+    still_called: tuple[VoiceUsage, ...] = ()  # held back by --quiet-since
 
 
 def retirable(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]:
@@ -37,6 +41,14 @@ def retirable(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]
         if r.state is State.VERIFIED and not r.retired_at and r.old_voice_id in live
         and r.new_voice_id is not None and r.new_voice_id in live and live[r.new_voice_id].status is CloneStatus.COMPLETED
     ]
+
+
+def still_called(old_voice_ids: Sequence[str], usage: Mapping[str, VoiceUsage]) -> tuple[list[str], list[VoiceUsage]]:
+    """Split `old_voice_ids` into the quiet ones (no call in the usage window) and the
+    usage of those still called, which must not go."""
+    quiet = [v for v in old_voice_ids if v not in usage or usage[v].calls == 0]
+    called = [usage[v] for v in old_voice_ids if v in usage and usage[v].calls > 0]
+    return quiet, called
 
 
 async def retire(client: WavesClient, ledger: Ledger, old_voice_ids: Sequence[str]) -> Retired:

@@ -1,10 +1,10 @@
 """Composition roots: one module per command, each sequencing the stages and nothing else.
 
-`scan`, `plan`, `apply` and `retire` take a client and settings, call the stages in
-order, and hand results to the report writers. The rules live in the stages; the CLI
+`scan`, `plan`, `apply`, `retire` and `cutover` call the stages in order (with a client
+and settings where they touch the account) and hand results to the report writers. The rules live in the stages; the CLI
 (and the demo) build the objects, call one function here and map the outcome to an exit
 code. See docs/architecture.md for the drawing.
 
 May import: every package below it (`core`, `api`, `scan`, `archive`, `migrate`,
-`report`). Imported only by `audit.cli` and `audit.demo`.
+`cutover`, `report`). Imported only by `audit.cli` and `audit.demo`.
 """

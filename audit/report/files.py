@@ -1,8 +1,9 @@
 """Writing and reading report files: the one step of reporting that touches the disk.
 
 Renderers return strings; this module puts them where `audit.core.runfolder` says
-they go, each written atomically, confined to its folder and scrubbed of secrets. A folder holds one run: clones.csv + run.json (the
-scan), plan.json + plan.csv (a plan), mapping.csv + mapping.json (a migration), and
+they go, each written atomically, confined to its folder and scrubbed of secrets. A folder
+holds one run: clones.csv + run.json (the scan), plan.json + plan.csv (a plan),
+mapping.csv + mapping.json (a migration), cutover.json (the cutover of callers), and
 report.html over all of them.
 """
 
@@ -45,15 +46,36 @@ def write_migration_files(folder: RunFolder, plan: Plan, rows: Sequence[Migratio
     meta = {"tool": "clone-audit", "plan_id": plan.plan_id, "base_url": plan.base_url,
             "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_mapping_files(folder, meta, mapping)
+    write_migration_report(folder, plan, rows)
+
+
+def write_migration_report(folder: RunFolder, plan: Plan, rows: Sequence[Migration]) -> None:
+    """report.html of a migration folder: its scan, plan, mapping and cutover record."""
     run_meta, frame = read_run(folder)
-    write_html(folder, run_meta, frame, plan=plan, mapping=mapping)
+    write_html(folder, run_meta, frame, plan=plan, mapping=mapping_frame(rows), cutover=read_cutover(folder))
 
 
 def write_html(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None,
+    cutover: Mapping[str, Any] | None = None,
 ) -> None:
-    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping))
+    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, cutover))
+
+
+def write_cutover(folder: RunFolder, record: Mapping[str, Any]) -> None:
+    folder.write_text(folder.cutover_json, json.dumps(record, ensure_ascii=False, indent=2) + "\n")
+
+
+def read_cutover(folder: RunFolder) -> dict[str, Any] | None:
+    """The cutover record of a migration folder, or None when there is none (or it is unreadable)."""
+    try:
+        record = json.loads(folder.cutover_json.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:

@@ -2,8 +2,10 @@
 
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
 is an error rather than a blank, and every string shown through `untrusted.visible`, so
-a server string's control or bidi characters cannot reorder or hide what the page says) and the report's rendering: the scan's verdicts,
-then, when given, the plan (actions, forecast) and the old → new mapping. Returns `str`.
+a server string's control or bidi characters cannot reorder or hide what the page says)
+and the report's rendering: the scan's verdicts, then, when given, the plan (actions,
+forecast), the old → new mapping and the cutover of callers (occurrences found and
+patched, old ids still called). Returns `str`.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def render_report_html(
     frame: pd.DataFrame,
     plan: Plan | None = None,
     mapping: pd.DataFrame | None = None,
+    cutover: Mapping[str, Any] | None = None,
 ) -> str:
     return environment().get_template("report.html").render(
         meta=meta,
@@ -60,4 +63,5 @@ def render_report_html(
             "entries": records(plan_frame(plan)),
         },
         mapping=None if mapping is None else records(mapping),
+        cutover=cutover,
     )

@@ -63,11 +63,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "core": set(),
     "api": {"core"},
     "fidelity": {"core"},
+    "cutover": {"core"},
     "scan": {"core", "api", "fidelity"},
     "archive": {"core", "fidelity"},
     "migrate": {"core", "api", "fidelity"},
     "report": {"core", "migrate.document", "migrate.state"},
-    "pipeline": {"core", "api", "scan", "archive", "migrate", "report"},
+    "pipeline": {"core", "api", "scan", "archive", "migrate", "report", "cutover"},
     "emulator": {"core"},
     "console": {"core"},
 }

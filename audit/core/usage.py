@@ -1,0 +1,132 @@
+"""Who still calls which voice: TTS analytics entries and a usage summary per voice id.
+
+Owns `TtsCall` (one entry of the TTS analytics log, parsed from the API's loose JSON),
+`TtsLogs` (what a bounded, paged read of that log returned, and whether it reached back
+far enough), `VoiceUsage` (calls, characters and the last call of one voice id over a
+time window), the pure `usage_by_voice` summary, and `parse_since` (a date or time from
+the command line, in UTC). Pure: no I/O, imports nothing of audit but errors.
+
+Used by the cutover's "did the old ids go quiet" check, by `retire --quiet-since`, and
+meant for a periodic usage column in scans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from audit.core.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class TtsCall:
+    """One TTS request as the analytics log records it."""
+
+    at: datetime  # aware, UTC
+    voice_id: str
+    characters: int
+    model: str | None = None
+    language: str | None = None
+
+    @classmethod
+    def from_api(cls, item: Mapping[str, Any]) -> TtsCall:
+        """Parse one `data` entry; ValueError when it has no usable time or voice id."""
+        voice_id = item.get("voice_id")
+        if not isinstance(voice_id, str) or not voice_id:
+            raise ValueError("entry without a voice_id")
+        at = parse_timestamp(item.get("timestamp"))
+        text_len = item.get("text_len")
+        characters = int(text_len) if isinstance(text_len, int | float) and not isinstance(text_len, bool) else 0
+        model = item.get("model")
+        language = item.get("language")
+        return cls(
+            at=at, voice_id=voice_id, characters=max(0, characters),
+            model=model if isinstance(model, str) else None,
+            language=language if isinstance(language, str) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TtsLogs:
+    """The calls a read of the analytics log returned.
+
+    `complete` is True when the read reached either the end of the log or, in a log
+    ordered newest first, an entry older than the window it was asked for: only then
+    does "no call" mean no call. `skipped` counts entries that could not be parsed.
+    """
+
+    calls: tuple[TtsCall, ...]
+    pages: int
+    total_count: int | None
+    complete: bool
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceUsage:
+    voice_id: str
+    calls: int
+    characters: int
+    last_call: datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "voice_id": self.voice_id, "calls": self.calls, "characters": self.characters,
+            "last_call": None if self.last_call is None else self.last_call.isoformat(timespec="seconds"),
+        }
+
+
+def usage_by_voice(
+    calls: Iterable[TtsCall], since: datetime, until: datetime | None = None,
+    voice_ids: Iterable[str] = (),
+) -> dict[str, VoiceUsage]:
+    """Calls, characters and last call per voice id within [since, until).
+
+    Every id of `voice_ids` gets a row, with zero calls when it was not called, so that
+    "quiet" is stated rather than implied by absence.
+    """
+    counts: dict[str, list[Any]] = {v: [0, 0, None] for v in voice_ids}
+    for call in calls:
+        if call.at < since or (until is not None and call.at >= until):
+            continue
+        row = counts.setdefault(call.voice_id, [0, 0, None])
+        row[0] += 1
+        row[1] += call.characters
+        if row[2] is None or call.at > row[2]:
+            row[2] = call.at
+    return {v: VoiceUsage(v, n, chars, last) for v, (n, chars, last) in counts.items()}
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """An API timestamp (ISO 8601, `Z` or an offset, or epoch seconds/milliseconds) in UTC."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000.0 if value > 1e11 else float(value)
+        return datetime.fromtimestamp(seconds, UTC)
+    if not isinstance(value, str) or not value:
+        raise ValueError("entry without a timestamp")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_since(value: str, *, flag: str = "--since", now: datetime | None = None) -> datetime:
+    """A date (`2026-03-01`, midnight UTC) or a time (`2026-03-01T14:00:00+02:00`) from the
+    command line, in UTC. A time in the future is refused: nothing could have called since."""
+    text = value.strip()
+    try:
+        moment = (
+            datetime.combine(date.fromisoformat(text), time(), UTC)
+            if len(text) == 10 else parse_timestamp(text)
+        )
+    except ValueError:
+        raise UsageError(
+            f"{flag} {value!r} is not a date.",
+            hint="Give a date (2026-03-01, read as midnight UTC) or an ISO time (2026-03-01T14:00:00Z).",
+        ) from None
+    if moment > (now or datetime.now(UTC)):
+        raise UsageError(
+            f"{flag} {value} is in the future: no call could have happened since then.",
+            hint="Give the moment the callers were switched to the new ids.",
+        )
+    return moment

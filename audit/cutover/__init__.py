@@ -1,0 +1,18 @@
+"""The cutover stage: find where callers still use old voice ids, patch them, undo it.
+
+Owns the last mile of a migration, after `apply` wrote mapping.csv / mapping.json:
+- `mapping`: reading and validating a mapping file; which old ids are ready to replace;
+- `matcher`: one compiled matcher for every old id, matching whole tokens only;
+- `textfile`: how a file's bytes become text and back, exactly (UTF-8, UTF-8 with BOM,
+  UTF-16 with BOM; anything else with NUL bytes is binary);
+- `walk`: which files to read under the given paths (`.gitignore` respected inside git
+  work trees, no symlink followed, clone-audit's own run folders left alone);
+- `scanner`: one pass over those files, occurrences and the files skipped and why;
+- `patch`: the replaced text and its diff (unified, and git binary patches for UTF-16);
+- `rollback`: atomic rewrites that keep bytes, line endings and permissions, the rollback
+  file, and the exact restore;
+- `record`: the summary the migration report shows (cutover.json).
+
+May import: `audit.core` (errors, usage, run folder, marker prefix). Not `audit.api`:
+whether old ids are still called is read by the pipeline and handed in as data.
+"""

@@ -1,0 +1,189 @@
+"""Which files a cutover reads: the given paths, minus what must be left alone.
+
+Owns `list_files(paths, …)`. Inside a git work tree the files are what
+`git ls-files -co --exclude-standard` lists (tracked files, and untracked ones that
+`.gitignore` does not exclude; with `include_ignored`, ignored files too), run once per
+work tree; elsewhere the folders are walked. Never followed: a symlink, to a file or a
+folder (one pointing outside the given paths is reported as skipped; one pointing inside
+needs no following, its target is read where it lives). Left alone: `.git`, `.hg` and
+`.svn` folders, clone-audit's own run folders (they hold the old ids on purpose), the
+files named in `exclude` (the mapping itself), and files larger than `max_bytes`
+(reported). Each file is listed once, whatever overlaps the paths have.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from audit.core.errors import UsageError
+from audit.core.runfolder import CLONES_CSV, LEDGER, RUN_JSON
+
+VCS_DIRS = frozenset({".git", ".hg", ".svn"})
+GIT_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: Path  # absolute, symlink-free
+    size: int
+    mode: int
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    path: Path
+    reason: str
+    unchecked: bool  # True: it may hold ids that were not looked for (too large, unreadable)
+
+
+@dataclass
+class Listing:
+    files: list[FileEntry] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    git_trees: int = 0
+
+
+def list_files(
+    paths: Sequence[Path], *, max_bytes: int, include_ignored: bool = False, exclude: Iterable[Path] = ()
+) -> Listing:
+    roots = [_root(p) for p in paths]
+    walker = _Walker([r for r, _ in roots], max_bytes, include_ignored, {Path(os.path.realpath(p)) for p in exclude})
+    for real, given in roots:
+        if real.is_dir():
+            before = len(walker.listing.files)
+            walker.folder(real, ask_git=True)
+            if len(walker.listing.files) == before and walker.listing.git_trees:
+                walker.listing.notes.append(
+                    f"{given}: no file to read (everything in it is ignored by .gitignore? --include-ignored reads it)"
+                )
+        else:
+            walker.file(real, os.lstat(real))
+    return walker.listing
+
+
+def _root(path: Path) -> tuple[Path, Path]:
+    if not path.exists():
+        raise UsageError(f"{path} does not exist.", hint="Give the files or folders the callers' code lives in.")
+    return Path(os.path.realpath(path)), path
+
+
+class _Walker:
+    def __init__(self, roots: list[Path], max_bytes: int, include_ignored: bool, exclude: set[Path]) -> None:
+        self.roots = roots
+        self.max_bytes = max_bytes
+        self.include_ignored = include_ignored
+        self.exclude = exclude
+        self.seen: set[Path] = set()
+        self.run_folders: dict[Path, bool] = {}
+        self.listing = Listing()
+
+    def folder(self, folder: Path, *, ask_git: bool) -> None:
+        """Read a folder: through git when asked (a given path, or a folder holding `.git`)
+        and it is in a work tree, else by walking it."""
+        if folder in self.seen:
+            return
+        self.seen.add(folder)
+        if self._is_run_folder(folder):
+            self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+            return
+        listed, problem = _git_files(folder, self.include_ignored) if ask_git else (None, None)
+        if problem:
+            self.listing.notes.append(f"{folder}: git ls-files failed ({problem}); .gitignore not applied there")
+        if listed is None:
+            self._walk(folder)
+            return
+        self.listing.git_trees += 1
+        for name in listed:
+            path = folder / name.rstrip("/")
+            try:
+                info = os.lstat(path)
+            except FileNotFoundError:
+                continue  # tracked but deleted in the work tree
+            except OSError as exc:
+                self._skip(path, f"cannot read: {exc.strerror}", unchecked=True)
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                self.folder(path, ask_git=True)  # a submodule or a nested repository: its own rules
+            elif not self._excluded_by_folder(path.parent):
+                self.file(path, info)
+
+    def _walk(self, folder: Path) -> None:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as exc:
+            self._skip(folder, f"cannot list: {exc.strerror}", unchecked=True)
+            return
+        for entry in sorted(entries, key=lambda e: e.name):
+            path = Path(entry.path)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError as exc:
+                self._skip(path, f"cannot read: {exc.strerror}", unchecked=True)
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if entry.name not in VCS_DIRS:
+                    self.folder(path, ask_git=os.path.lexists(path / ".git"))
+            else:
+                self.file(path, info)
+
+    def file(self, path: Path, info: os.stat_result) -> None:
+        if stat.S_ISLNK(info.st_mode):
+            self._symlink(path)
+            return
+        if not stat.S_ISREG(info.st_mode) or path in self.seen or path in self.exclude:
+            return
+        self.seen.add(path)
+        if info.st_size > self.max_bytes:
+            self._skip(path, f"larger than {self.max_bytes} bytes (--max-bytes)", unchecked=True)
+            return
+        self.listing.files.append(FileEntry(path, info.st_size, info.st_mode))
+
+    def _symlink(self, path: Path) -> None:
+        target = Path(os.path.realpath(path))
+        if not target.exists():
+            self._skip(path, "broken symlink", unchecked=False)
+        elif not any(target == r or target.is_relative_to(r) for r in self.roots):
+            self._skip(path, f"symlink to {target}, outside the given paths: not followed", unchecked=False)
+        # a symlink to a file inside the paths: its target is read where it lives
+
+    def _is_run_folder(self, folder: Path) -> bool:
+        known = self.run_folders.get(folder)
+        if known is None:
+            known = (folder / LEDGER).is_file() or ((folder / RUN_JSON).is_file() and (folder / CLONES_CSV).is_file())
+            self.run_folders[folder] = known
+        return known
+
+    def _excluded_by_folder(self, folder: Path) -> bool:
+        if self._is_run_folder(folder):
+            if folder not in self.seen:
+                self.seen.add(folder)
+                self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+            return True
+        return False
+
+    def _skip(self, path: Path, reason: str, *, unchecked: bool) -> None:
+        self.listing.skipped.append(Skipped(path, reason, unchecked))
+
+
+def _git_files(folder: Path, include_ignored: bool) -> tuple[Iterator[str] | None, str | None]:
+    """The files git lists under `folder` (relative names), or None outside a work tree,
+    with what went wrong when git failed for another reason."""
+    command = ["git", "-C", str(folder), "ls-files", "-co", "-z"]
+    if not include_ignored:
+        command.append("--exclude-standard")
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+    except FileNotFoundError:
+        return None, None  # no git: folders are walked
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    if done.returncode != 0:
+        error = os.fsdecode(done.stderr).strip()
+        return None, (None if "not a git repository" in error else error.splitlines()[-1][:200] if error else "failed")
+    return iter(os.fsdecode(name) for name in done.stdout.split(b"\0") if name), None

@@ -1,0 +1,50 @@
+"""The emulator's TTS traffic: what the analytics log records, and a generated history.
+
+This module owns `TtsLogRecord` (one TTS call as the emulated account remembers it: wall
+clock time, voice, model, language, characters) and `generate_traffic`, a seeded history
+of calls per voice over the last days, legacy voices included (a legacy voice that is
+still called is serving silence to someone). Same clones, seed and `now`, same history.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from audit.emulator.state import CloneRecord
+
+#: A generated history holds at most this many calls, whatever the org's size.
+MAX_GENERATED_CALLS = 20_000
+DAILY_RATES = (0, 0, 1, 2, 5, 10, 20)  # calls per day a voice gets; idle voices are common
+MODELS = ("lightning_v3.1", "lightning_v3.1", "lightning_v3.1_pro")
+
+
+class TtsLogRecord(NamedTuple):
+    at: float  # seconds since the epoch (wall clock)
+    voice_id: str
+    model: str
+    language: str | None
+    text_len: int
+
+
+def generate_traffic(clones: Iterable[CloneRecord], days: float, seed: int, now: float) -> list[TtsLogRecord]:
+    """Calls to each completed (or status-less) clone over the `days` before `now`, oldest first."""
+    rng = random.Random(f"traffic-{seed}")
+    span = days * 86_400.0
+    records: list[TtsLogRecord] = []
+    for clone in clones:
+        if clone.fields.get("status", "completed") != "completed":
+            continue
+        count = round(rng.choice(DAILY_RATES) * days)
+        language = clone.fields.get("language")
+        for _ in range(count):
+            records.append(TtsLogRecord(
+                at=now - rng.random() * span, voice_id=clone.voice_id, model=rng.choice(MODELS),
+                language=language if isinstance(language, str) else None, text_len=rng.randint(20, 250),
+            ))
+    if len(records) > MAX_GENERATED_CALLS:
+        records = rng.sample(records, MAX_GENERATED_CALLS)
+    records.sort(key=lambda r: r.at)
+    return records

@@ -1,0 +1,275 @@
+"""The cutover pipeline: find callers of old voice ids, patch them, undo it, prove quiet.
+
+    mapping.csv/json → file listing → one scan → diff / patch file / atomic write
+    (rollback file first) → cutover.json + report.html of the migration folder
+    rollback file → exact restore → cutover.json + report.html
+    mapping + TTS analytics log → calls per old id since a date → cutover.json + report.html
+
+A composition root: what matches, what is written and how it is undone are decided in
+`audit.cutover`; reading the analytics log is the client's; the record and the report
+are written by `audit.report.files`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from audit import __version__
+from audit.api.client import WavesClient
+from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.models import NoProgress, Progress
+from audit.core.runfolder import RunFolder, write_bytes
+from audit.core.usage import TtsLogs, usage_by_voice
+from audit.cutover import record
+from audit.cutover.mapping import VoiceMapping, read_mapping
+from audit.cutover.patch import display_diff, git_patch, replace_ready
+from audit.cutover.rollback import PlannedWrite, RestoreOutcome, WriteOutcome, restore, write_patched
+from audit.cutover.scanner import Occurrence, ScanResult, scan_files
+from audit.cutover.textfile import encode
+from audit.cutover.walk import list_files
+from audit.migrate.document import read_plan
+from audit.migrate.ledger import Ledger
+from audit.report import files
+
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CutoverOptions:
+    write: bool = False
+    patch_file: Path | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    include_ignored: bool = False
+    rollback_dir: Path | None = None
+
+
+@dataclass
+class CutoverRun:
+    mapping: VoiceMapping
+    scan: ScanResult
+    base: Path  # paths are shown relative to it
+    diff: str = ""
+    patch_file: Path | None = None
+    written: WriteOutcome | None = None
+    remaining: list[Occurrence] = field(default_factory=list)
+    report_note: str = ""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.scan.unchecked:
+            return ExitCode.PARTIAL
+        return ExitCode.FINDINGS if self.remaining else ExitCode.OK
+
+
+@dataclass
+class UsageRun:
+    since: datetime
+    logs: TtsLogs
+    rows: list[record.UsageRow]  # per old id, when a mapping was given
+    others: list[Any]  # VoiceUsage per called voice id, without a mapping
+    report_note: str = ""
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not self.logs.complete:
+            return ExitCode.PARTIAL
+        return ExitCode.FINDINGS if any(r.old.calls for r in self.rows) else ExitCode.OK
+
+
+def cutover(
+    mapping_path: Path, paths: Sequence[Path], options: CutoverOptions, progress: Progress | None = None,
+) -> CutoverRun:
+    """Scan `paths` for the mapping's old ids; with `options`, write a patch file or the files."""
+    progress = progress or NoProgress()
+    mapping = read_mapping(mapping_path)
+    base = Path(os.path.realpath(Path.cwd()))
+    rollback_dir = _rollback_dir(mapping_path, paths, options) if options.write else None
+    listing = list_files(paths, max_bytes=options.max_bytes, include_ignored=options.include_ignored,
+                         exclude=[mapping_path])
+    progress.start(len(listing.files), "Reading files")
+    scanned = scan_files(listing, mapping, advance=progress.advance)
+    run = CutoverRun(mapping, scanned, base)
+    plans = _planned_writes(scanned)
+    run.diff = "".join(
+        display_diff(record.shown(p.path, base), h.text, _new_text(h), encoding=p.encoding.value)
+        for h, p in plans
+    )
+    if options.patch_file is not None:
+        patch = b"".join(
+            git_patch(record.shown(p.path, base), p.before, p.after, utf16=p.encoding.is_utf16, mode=p.mode)
+            for _, p in plans
+        )
+        write_bytes(options.patch_file, patch)
+        run.patch_file = options.patch_file
+    refused: set[Path] = set()
+    if options.write and plans:
+        assert rollback_dir is not None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(2).hex()
+        meta = {"tool": "clone-audit", "version": __version__, "mapping": str(mapping_path.resolve()),
+                "paths": [str(Path(p).resolve()) for p in paths]}
+        run.written = write_patched([p for _, p in plans], rollback_dir / f"rollback-{stamp}.json", meta)
+        refused = {path for path, _ in run.written.refused}
+    run.remaining = [
+        o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
+    ]
+    now = datetime.now(UTC)
+    run.report_note = _record(
+        mapping_path,
+        scan=record.scan_section(scanned, paths, now, base, run.remaining),
+        write=None if run.written is None else record.write_section(run.written, now, base),
+    )
+    return run
+
+
+def rollback(rollback_file: Path) -> tuple[RestoreOutcome, str]:
+    """Put back the files a `--write` changed, exactly; refuse any changed since."""
+    outcome = restore(rollback_file)
+    base = Path(os.path.realpath(Path.cwd()))
+    note = ""
+    if outcome.mapping is not None:
+        note = _record(outcome.mapping, rollback=record.restore_section(outcome, datetime.now(UTC), base))
+    return outcome, note
+
+
+async def usage(
+    client: WavesClient, mapping_path: Path | None, since: datetime, *, max_pages: int = 500
+) -> UsageRun:
+    """Calls per voice id since `since` from the TTS analytics log: per old id of the
+    mapping (with its new id's calls beside it), or per called voice id without one."""
+    mapping = read_mapping(mapping_path) if mapping_path is not None else None
+    logs = await client.tts_logs(since=since, max_pages=max_pages)
+    ids = [r.old_voice_id for r in mapping.rows] if mapping else []
+    summary = usage_by_voice(logs.calls, since, voice_ids=ids)
+    if mapping is None or mapping_path is None:
+        others = sorted(summary.values(), key=lambda u: (-u.calls, u.voice_id))
+        return UsageRun(since, logs, [], others)
+    rows = record.usage_rows(
+        ((r.old_voice_id, r.display_name, r.new_voice_id, r.ready) for r in mapping.rows), summary
+    )
+    run = UsageRun(since, logs, rows, [])
+    run.report_note = _record(
+        mapping_path,
+        usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
+    )
+    return run
+
+
+def _planned_writes(scanned: ScanResult) -> list[tuple[Any, PlannedWrite]]:
+    plans = []
+    for hit in scanned.hits:
+        new_text, replacements = replace_ready(hit.text, hit.occurrences)
+        if replacements:
+            plans.append((hit, PlannedWrite(
+                hit.entry.path, hit.encoding, hit.entry.mode, hit.data, encode(new_text, hit.encoding),
+                tuple(replacements),
+            )))
+    return plans
+
+
+def _new_text(hit: Any) -> str:
+    return replace_ready(hit.text, hit.occurrences)[0]
+
+
+def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOptions) -> Path:
+    """Where the rollback file goes: --rollback-dir, else the migration folder's cutover/
+    (or a folder beside a mapping that lives elsewhere); never inside the patched paths."""
+    folder = RunFolder(mapping_path.parent)
+    chosen = options.rollback_dir or (
+        folder.cutover_dir if folder.plan_json.exists() else mapping_path.parent / "clone-audit-rollback"
+    )
+    real = Path(os.path.realpath(chosen))
+    for path in paths:
+        root = Path(os.path.realpath(path))
+        if real == root or real.is_relative_to(root):
+            raise UsageError(
+                f"the rollback file would go to {chosen}, inside {path}, which is being patched.",
+                hint="Keep rollback files out of the patched tree (a `git clean` or checkout could remove "
+                "them): pass --rollback-dir DIR outside it.",
+            )
+    return chosen
+
+
+def _record(mapping_path: Path, **sections: Any) -> str:
+    """Add `sections` to the migration folder's cutover.json and re-render its report.
+    Returns a note when that could not be done (the cutover itself stands)."""
+    folder = RunFolder(mapping_path.parent)
+    if not folder.plan_json.exists():
+        return f"{mapping_path.parent} is not a migration folder: no report was updated."
+    try:
+        files.write_cutover(folder, record.merge(files.read_cutover(folder), mapping_path.resolve(), **sections))
+        if folder.ledger.exists() and folder.run_json.exists():
+            with Ledger(folder.ledger) as ledger:
+                files.write_migration_report(folder, read_plan(folder.plan_json), ledger.all())
+    except CloneAuditError as exc:
+        return f"the report of {folder.path} was not updated: {exc.message}"
+    return ""
+
+
+def describe(run: CutoverRun, *, diff: bool) -> list[str]:
+    """What the cutover command prints: occurrences, the diff (a dry run), what was
+    written, what was skipped, and a summary."""
+    scan, base = run.scan, run.base
+    lines = [record.occurrence_line(o, base) for o in scan.occurrences]
+    if diff and run.diff:
+        lines += ["", run.diff.rstrip("\n"), ""]
+    for skipped in scan.skipped:
+        kind = "not checked" if skipped.unchecked else "skipped"
+        lines.append(f"{kind}: {record.shown(skipped.path, base)}: {skipped.reason}")
+    lines += [f"note: {n}" for n in scan.notes]
+    rate = scan.files_scanned / scan.seconds if scan.seconds > 0 else float(scan.files_scanned)
+    occurrences = scan.occurrences
+    ready = sum(o.ready for o in occurrences)
+    lines.append(
+        f"Scanned {scan.files_scanned} file(s), {scan.bytes_scanned / 1e6:.1f} MB in {scan.seconds:.2f} s "
+        f"({rate:,.0f} files/s; .gitignore applied in {scan.git_trees} git work tree(s)); "
+        f"{scan.binary} binary file(s) skipped; {len(scan.unchecked)} not checked."
+    )
+    lines.append(
+        f"Found {len(occurrences)} occurrence(s) of {len({o.old_voice_id for o in occurrences})} old id(s) in "
+        f"{len(scan.hits)} file(s): {ready} ready to replace, {len(occurrences) - ready} not ready."
+    )
+    if run.patch_file is not None:
+        lines.append(f"Patch: {run.patch_file} (from this folder: git apply {run.patch_file})")
+    if run.written is not None:
+        w = run.written
+        lines.append(f"Wrote {w.replacements} replacement(s) in {len(w.written)} file(s).")
+        lines += [f"  not written: {record.shown(p, base)}: {r}" for p, r in w.refused]
+        lines.append(f"Rollback file: {w.rollback_file}")
+        lines.append(f"  undo with: clone-audit cutover --rollback {w.rollback_file}")
+    elif ready and run.patch_file is None:
+        lines.append("Nothing was written: --write rewrites the files (keeping a rollback file), "
+                     "--patch FILE writes a patch for git apply.")
+    lines.append(f"{len(run.remaining)} occurrence(s) left." if run.remaining else "No old voice id left in these paths.")
+    return [_printable(line) for line in lines]
+
+
+def describe_usage(run: UsageRun) -> list[str]:
+    since = run.since.isoformat(timespec="seconds")
+    lines: list[str] = []
+    if run.rows:
+        for r in run.rows:
+            last = f", last {r.old.last_call:%Y-%m-%d %H:%M} UTC" if r.old.last_call else ""
+            new = f"; new {r.new_voice_id}: {r.new.calls} call(s)" if r.new_voice_id and r.new else ""
+            state = "" if r.ready else " (not ready)"
+            lines.append(f"{r.old_voice_id}{state}  {r.old.calls} call(s), {r.old.characters} characters{last}"
+                         f"{new}  ({r.display_name})")
+        called = sum(r.old.calls > 0 for r in run.rows)
+        lines.append(f"{called} of {len(run.rows)} old id(s) called since {since}.")
+    else:
+        for u in run.others:
+            lines.append(f"{u.voice_id}  {u.calls} call(s), {u.characters} characters")
+        lines.append(f"{len(run.others)} voice id(s) called since {since}.")
+    lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls).")
+    if not run.logs.complete:
+        lines.append(f"The log was not read back to {since} (--max-pages): an id without calls is not proven quiet.")
+    return [_printable(line) for line in lines]
+
+
+def _printable(text: str) -> str:
+    """Text with undecodable bytes (kept as surrogates) shown as U+FFFD, safe to print."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -1,0 +1,69 @@
+"""The client's read of the TTS analytics log against respx: pages, bounds, odd answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+import respx
+
+from audit.api.client import WavesClient
+from audit.core.config import ApiSettings, Secret
+from audit.core.errors import ApiError
+
+BASE = "https://api.test"
+FAST = ApiSettings(base_url=BASE, max_attempts=2, backoff_initial_s=0.0, backoff_max_s=0.01)
+ROUTE = f"{BASE}/waves/v1/analytics/tts/logs"
+
+
+def _entry(day: int, voice: str = "voice_AAAAAAAAAA") -> dict:
+    return {"timestamp": f"2026-03-{day:02d}T12:00:00.000Z", "request_type": "tts", "model": "lightning_v3.1",
+            "voice_id": voice, "language": "en", "text_len": 10, "credits": 10}
+
+
+def _pages(pages: list[list[dict]]):
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        assert request.url.params["pageSize"] == "100"
+        return httpx.Response(200, json={"status": "success", "data": pages[page - 1], "page": page, "pageSize": 100,
+                                         "totalCount": sum(map(len, pages)), "totalPages": len(pages)})
+    return answer
+
+
+@pytest.fixture
+async def client():
+    async with WavesClient(FAST, Secret("sk_test_0123456789abcdef")) as c:
+        yield c
+
+
+@respx.mock
+async def test_reads_every_page_to_the_end_and_skips_unusable_entries(client: WavesClient) -> None:
+    route = respx.get(ROUTE).mock(side_effect=_pages([[_entry(9), {"voice_id": "no time"}], [_entry(8)], [_entry(7)]]))
+    logs = await client.tts_logs()
+    assert [c.at.day for c in logs.calls] == [9, 8, 7] and logs.skipped == 1
+    assert logs.complete and logs.pages == 3 and route.call_count == 3
+
+
+@respx.mock
+async def test_a_newest_first_log_stops_at_the_window_an_unordered_one_does_not(client: WavesClient) -> None:
+    respx.get(ROUTE).mock(side_effect=_pages([[_entry(20), _entry(15)], [_entry(9)], [_entry(5)]]))
+    ordered = await client.tts_logs(since=datetime(2026, 3, 10, tzinfo=UTC))
+    assert ordered.complete and ordered.pages == 2
+    respx.get(ROUTE).mock(side_effect=_pages([[_entry(2), _entry(15)], [_entry(9)], [_entry(20)]]))
+    unordered = await client.tts_logs(since=datetime(2026, 3, 10, tzinfo=UTC))
+    assert unordered.complete and unordered.pages == 3
+
+
+@respx.mock
+async def test_the_page_bound_makes_the_read_incomplete(client: WavesClient) -> None:
+    respx.get(ROUTE).mock(side_effect=_pages([[_entry(20)], [_entry(19)], [_entry(18)]]))
+    logs = await client.tts_logs(max_pages=2)
+    assert not logs.complete and logs.pages == 2 and len(logs.calls) == 2
+
+
+@respx.mock
+async def test_an_answer_without_data_is_an_api_error(client: WavesClient) -> None:
+    respx.get(ROUTE).respond(200, json={"status": "success", "rows": []})
+    with pytest.raises(ApiError, match="no `data` array"):
+        await client.tts_logs()
