@@ -19,12 +19,12 @@ def test_the_example_config_loads_and_documents_exactly_the_defaults() -> None:
 
 def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
-    config.write_text('[api]\nbase_url = "http://file"\nconcurrency = 3\n[probe]\npolicy = "legacy"\n')
-    env = {"SMALLEST_BASE_URL": "http://env"}
-    assert load_settings(config, env=env).api.base_url == "http://env"
-    assert load_settings(config, env={}).api.base_url == "http://file"
-    flagged = load_settings(config, env=env, overrides={"api": {"base_url": "http://flag", "concurrency": None}})
-    assert flagged.api.base_url == "http://flag"
+    config.write_text('[api]\nbase_url = "https://file"\nconcurrency = 3\n[probe]\npolicy = "legacy"\n')
+    env = {"SMALLEST_BASE_URL": "https://env"}
+    assert load_settings(config, env=env).api.base_url == "https://env"
+    assert load_settings(config, env={}).api.base_url == "https://file"
+    flagged = load_settings(config, env=env, overrides={"api": {"base_url": "https://flag", "concurrency": None}})
+    assert flagged.api.base_url == "https://flag"
     assert flagged.api.concurrency == 3  # a flag not given does not override
     assert flagged.probe.policy is ProbePolicy.LEGACY
     assert flagged.report.fail_on is FailOn.NON_COMPLIANT
