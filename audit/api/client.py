@@ -368,6 +368,7 @@ class _Body:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
         self.received = 0  # decoded bytes so far
+        self.encoding = "identity"
 
     async def read(self, response: httpx.Response) -> bytes:
         cap = self.max_bytes if response.is_success else MAX_ERROR_BYTES
@@ -377,6 +378,7 @@ class _Body:
         if not cut and encoding in (None, "identity") and declared.isdigit() and int(declared) > cap:
             raise _Unusable(f"the answer is over the {cap:,}-byte cap (Content-Length {int(declared):,})")
         inflater = _Inflater(encoding)
+        self.encoding = inflater.coding
         parts: list[bytes] = []
         async for raw in response.aiter_raw():
             for piece in inflater.feed(raw):
@@ -395,7 +397,8 @@ class _Body:
         if cut:
             parts.append(piece[:room])
             return True
-        raise _Unusable(f"the answer is over the {cap:,}-byte cap (stopped reading at {self.received:,} bytes)")
+        decoded = "" if self.encoding == "identity" else f" after {self.encoding} decoding"
+        raise _Unusable(f"the answer is over the {cap:,}-byte cap (stopped reading at {self.received:,} bytes{decoded})")
 
 
 class _Inflater:
