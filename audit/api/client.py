@@ -307,7 +307,10 @@ class WavesClient:
                 raise TransportError(f"{call.name}: {kind}: {exc or 'no answer'}") from None
             except _Unusable as exc:
                 assert response is not None
-                raise self._unusable(call, response.status_code, str(exc)) from None
+                if not response.is_success:  # an error answer's body is only its message: keep its status
+                    raise _error_for(_bodiless(call, response), is_create=call.create) from None
+                raise self._unusable(call, response.status_code, str(exc), hint=call.too_large_hint
+                                     if exc.too_large else None) from None
         answer = Answer(call.method, call.path, response.status_code, response.headers, content)
         log.debug("%s -> %d, %d bytes in %.3fs", call.name, answer.status, len(content), time.monotonic() - started)
         if answer.is_success:
@@ -322,20 +325,25 @@ class WavesClient:
                 return CreateOutcomeUnknown(f"{call.name}: no answer within {limit}; the clone may exist", status=0)
             return TransportError(f"{call.name}: no answer within {limit}")
         if not response.is_success:  # the status is known: treat it as that error (429/5xx retried)
-            answer = Answer(call.method, call.path, response.status_code, response.headers, b"")
-            return _error_for(answer, is_create=call.create)
+            return _error_for(_bodiless(call, response), is_create=call.create)
         return self._unusable(
             call, response.status_code,
             f"the body was still arriving after {limit} ({body.received:,} bytes so far)",
+            hint="An answer that trickles in is cut at [api] timeout_s; raise it only if the network "
+            "really is that slow.",
         )
 
     @staticmethod
-    def _unusable(call: _Call, status: int, why: str) -> ApiError:
+    def _unusable(call: _Call, status: int, why: str, hint: str | None = None) -> ApiError:
         message = f"{call.name} answered {status}, but {why}"
         if call.create:
             return CreateOutcomeUnknown(message + "; the clone may exist", status=status)
-        hint = call.too_large_hint if why.startswith("the answer is over") else None
         return BadAnswer(message, status=status, hint=hint)
+
+
+def _bodiless(call: _Call, response: httpx.Response) -> Answer:
+    """An error answer whose body could not be read: its status and headers still count."""
+    return Answer(call.method, call.path, response.status_code, response.headers, b"")
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +365,10 @@ class _Call:
 class _Unusable(Exception):
     """A body that cannot be used: over the cap, corrupt or undecodable compression."""
 
+    def __init__(self, why: str, *, too_large: bool = False) -> None:
+        super().__init__(why)
+        self.too_large = too_large
+
 
 class _Body:
     """Reads one response body: decoded, counted, and stopped at the cap.
@@ -376,7 +388,8 @@ class _Body:
         encoding = response.headers.get("content-encoding")
         declared = response.headers.get("content-length", "")
         if not cut and encoding in (None, "identity") and declared.isdigit() and int(declared) > cap:
-            raise _Unusable(f"the answer is over the {cap:,}-byte cap (Content-Length {int(declared):,})")
+            raise _Unusable(f"the answer is over the {cap:,}-byte cap (Content-Length {int(declared):,})",
+                            too_large=True)
         inflater = _Inflater(encoding)
         self.encoding = inflater.coding
         parts: list[bytes] = []
@@ -398,7 +411,8 @@ class _Body:
             parts.append(piece[:room])
             return True
         decoded = "" if self.encoding == "identity" else f" after {self.encoding} decoding"
-        raise _Unusable(f"the answer is over the {cap:,}-byte cap (stopped reading at {self.received:,} bytes{decoded})")
+        raise _Unusable(f"the answer is over the {cap:,}-byte cap (stopped reading at {self.received:,} bytes{decoded})",
+                        too_large=True)
 
 
 class _Inflater:

@@ -4,7 +4,9 @@ This module owns the bodies of those answers: TTS audio that trickles, a gzip bo
 as it streams, an endless WAV, JSON or HTML where audio belongs, an empty 200; a clone list that
 is cut in half, not JSON, holds entries of the wrong shape, or is tens of MB. Which request
 gets which fault is decided by `EmulatorState.pick_fault`; the routes (tts.py, cloning.py)
-call `tts_answer` / `list_answer` with the fault's name. Streams stop when the client goes.
+call `tts_answer` / `list_answer` with the fault's name. Streams stop when the client goes,
+and a streamed TTS body does not hold the account's TTS slot (it is released when the route
+returns, before the body is sent), so a trickle does not turn other probes into 429s.
 """
 
 from __future__ import annotations

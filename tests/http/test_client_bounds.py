@@ -257,3 +257,13 @@ def test_the_key_is_never_sent_over_plain_http_to_a_remote_host() -> None:
     assert route.call_count == 0
     WavesClient(ApiSettings(base_url="http://api.example.com", allow_insecure_http=True), Secret(KEY))
     WavesClient(ApiSettings(base_url="http://127.0.0.1:8080"), Secret(KEY))
+
+
+@respx.mock
+async def test_an_error_answer_with_a_corrupt_body_keeps_its_status_and_its_retries(client: WavesClient) -> None:
+    route = respx.get(LIST).mock(side_effect=[
+        httpx.Response(502, stream=chunks(b"\x1f\x8b\x08\x00not gzip at all"), headers={"Content-Encoding": "gzip"}),
+        httpx.Response(200, json={"data": [ENTRY]}),
+    ])
+    assert len(await client.list_clones()) == 1
+    assert route.call_count == 2

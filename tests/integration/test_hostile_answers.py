@@ -19,9 +19,8 @@ from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ProbeSettings, Secret, Settings
 from audit.core.errors import BadAnswer, ExitCode
 from audit.core.models import Clone, ProbePolicy, ProbeVerdict, Verdict
-from audit.emulator import EmulatorServer, generate_org
+from audit.emulator import EmulatorServer, Fault, generate_org
 from audit.emulator.faults import WRONG_SHAPES
-from audit.emulator.state import Fault
 from audit.pipeline.scan import ScanRun, scan_organisation
 from audit.scan.probe import probe_clone
 from tests.integration.test_cli import clone_audit
