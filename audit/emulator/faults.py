@@ -108,7 +108,7 @@ def list_answer(fault: str, config: EmulatorConfig, entries: Sequence[dict[str, 
     """The 200 a list fault answers; `entries` is what a healthy answer would have listed."""
     match fault:
         case "list_truncated":
-            body = json.dumps({"data": list(entries)}).encode()
+            body = bytes(JSONResponse({"data": list(entries)}).body)  # the healthy answer, byte for byte
             return Response(body[: len(body) // 2], media_type="application/json")
         case "list_garbage":
             return Response(PROXY_PAGE, media_type="application/json")
