@@ -212,6 +212,8 @@ def _api_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
     sub.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
     sub.add_argument("--concurrency", type=int, help="requests in flight at once (the account's limit; default 1)")
+    sub.add_argument("--allow-insecure-http", action="store_true", default=None,
+                     help="allow a plain http:// base URL off this machine (the key then crosses the network unencrypted)")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -219,7 +221,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         args.config,
         overrides={
-            "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency")},
+            "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency"),
+                    "allow_insecure_http": flag("allow_insecure_http")},
             "probe": {"policy": flag("probe")},
             "report": {"out_dir": flag("out"), "fail_on": flag("fail_on")},
             "archive": {"folder": flag("archive"), "manifest": flag("manifest")},

@@ -13,29 +13,43 @@ Retry rules:
   `voice_clone_error` raises `CreateOutcomeUnknown`: the clone may exist, and only the
   caller can look for it before trying again.
 
+Bounds: every request, from sending it to the last byte of its answer, ends within
+`timeout_s` (`create_timeout_s` for a create), a body that trickles in included. Bodies are
+streamed and decoded here (gzip, deflate) in steps of at most 64 KiB, counting decoded bytes
+against the call's cap (`max_list_bytes`, `max_audio_bytes`, 1 MiB for other answers), so a
+gzip bomb stops after the cap, not after inflating gigabytes. An answer that is too big,
+too slow to arrive once it started, corrupt, or not the JSON it must be is a `BadAnswer`,
+never retried (a create's becomes `CreateOutcomeUnknown`: the clone may exist). A deadline
+passed before any answer arrived is a transport error, retried like a timeout.
+
 The key is sent in the Authorization header and appears nowhere else: not in
-exceptions, logs or reprs.
+exceptions, logs or reprs. It is never sent over plain http:// to a host off this machine
+unless `[api] allow_insecure_http` says so (`check_key_transport`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import json
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
 import stamina
 
 from audit import __version__
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings, Secret, check_key_transport
 from audit.core.errors import (
     ApiError,
     AuthError,
+    BadAnswer,
     CreateOutcomeUnknown,
     Gone,
     RateLimited,
@@ -43,9 +57,8 @@ from audit.core.errors import (
     ServerError,
     TransportError,
 )
-from audit.core.models import Clone, CreatedClone
+from audit.core.models import Clone, CreatedClone, parse_clone_list
 from audit.core.usage import TtsCall, TtsLogs
-from datetime import datetime
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +67,13 @@ CREATE_PATH = "/waves/v1/voice-cloning"
 TTS_PATH = "/waves/v1/tts"
 DELETE_PATH = "/waves/v1/lightning-large"
 HEALTH_PATH = "/waves/v1/health"
+
+#: Cap on answers that are neither the list nor audio (create, delete, health): small JSON.
+MAX_OTHER_BYTES = 1024 * 1024
+#: Of an error answer only this much is read: enough for its message.
+MAX_ERROR_BYTES = 64 * 1024
+#: The most decompression hands over at once, so nothing inflates far past a cap.
+INFLATE_STEP = 64 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +91,29 @@ class UploadFile:
     mime: str
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, its body read in full: decoded, and within the call's byte cap."""
+
+    method: str
+    path: str
+    status: int
+    headers: httpx.Headers
+    body: bytes
+
+    @property
+    def is_success(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def where(self) -> str:
+        return f"{self.method} {self.path} answered {self.status}"
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get("x-request-id")
+
+
 class WavesClient:
     """Async client for the Waves endpoints. Use as `async with WavesClient(...) as c:`."""
 
@@ -81,13 +124,15 @@ class WavesClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        check_key_transport(settings)  # before anything could carry the key
         self._settings = settings
         self._key = api_key
         self._limit = asyncio.Semaphore(settings.concurrency)
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s),
-            headers={"User-Agent": f"clone-audit/{__version__}"},
+            # Only what _Inflater decodes, whatever optional decoders httpx may find installed.
+            headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
             transport=transport,
             limits=httpx.Limits(max_connections=max(settings.concurrency, 1) + 2),
         )
@@ -107,24 +152,39 @@ class WavesClient:
     # -- endpoints ---------------------------------------------------------------------
 
     async def health(self) -> Mapping[str, Any]:
-        response = await self._call("GET", HEALTH_PATH, auth=False)
-        return _json(response)
+        answer = await self._call("GET", HEALTH_PATH, auth=False, max_bytes=MAX_OTHER_BYTES)
+        return _json(answer)
 
     async def list_clones(self) -> list[Clone]:
-        """Every clone of the organisation (one unpaginated answer)."""
-        body = _json(await self._call("GET", LIST_PATH))
+        """Every clone of the organisation (one unpaginated answer).
+
+        An entry that cannot be read comes back as a placeholder Clone (`unreadable` set),
+        never left out; a list answer that is not a JSON object with a `data` array is a
+        BadAnswer (the run cannot know which voices exist).
+        """
+        cap = self._settings.max_list_bytes
+        answer = await self._call(
+            "GET", LIST_PATH, max_bytes=cap,
+            too_large_hint=f"The clone list is bigger than [api] max_list_bytes ({cap:,} bytes). If the "
+            "organisation really holds that many clones, raise it in the config file.",
+        )
+        retry_hint = (
+            "The list answer was cut off or garbled on the way; run the scan again. If it persists, "
+            "report it to the API vendor" + (f" with X-Request-Id {answer.request_id}." if answer.request_id else ".")
+        )
+        body = _json(answer, hint=retry_hint)
         items = body.get("data")
         if not isinstance(items, list):
-            raise ApiError(
-                "the clone list answer has no `data` array", status=200,
-                hint="The API's answer changed shape; report it with the X-Request-Id.",
+            raise BadAnswer(
+                f"{answer.where} without a `data` array (keys: {', '.join(sorted(map(str, body))[:8]) or 'none'})",
+                status=answer.status, hint=retry_hint,
             )
-        clones: list[Clone] = []
-        for index, item in enumerate(items):
-            try:
-                clones.append(Clone.from_api(item if isinstance(item, Mapping) else {}))
-            except ValueError as exc:
-                log.warning("skipping clone list entry %d: %s", index, exc)
+        clones = parse_clone_list(items)
+        for clone in clones:
+            if clone.unreadable is not None:
+                log.warning("clone list entry that cannot be read: %s", clone.unreadable)
+            elif clone.odd:
+                log.info("clone %s: %s", clone.voice_id, "; ".join(clone.odd))
         return clones
 
     async def tts(
@@ -146,14 +206,16 @@ class WavesClient:
         }
         if language:
             payload["language"] = language
-        response = await self._call(
-            "POST", TTS_PATH, json=payload, headers={"Accept": "audio/wav"}
+        answer = await self._call(
+            "POST", TTS_PATH, json=payload, headers={"Accept": "audio/wav"},
+            max_bytes=self._settings.max_audio_bytes,
+            too_large_hint="Raise [api] max_audio_bytes if the probe sentence really is that long.",
         )
         return TtsAudio(
-            content=response.content,
-            status=response.status_code,
-            content_type=response.headers.get("content-type"),
-            request_id=response.headers.get("x-request-id"),
+            content=answer.body,
+            status=answer.status,
+            content_type=answer.headers.get("content-type"),
+            request_id=answer.request_id,
         )
 
     async def create_clone(
@@ -172,24 +234,26 @@ class WavesClient:
         form.update({k: v for k, v in optional.items() if v})
         if tags:
             form["tags"] = ",".join(tags)
-        response = await self._call(
+        answer = await self._call(
             "POST",
             CREATE_PATH,
             data=form,
             files={"file": (file.name, file.data, file.mime)},
             timeout=self._settings.create_timeout_s,
             create=True,
+            max_bytes=MAX_OTHER_BYTES,
         )
         try:
-            return CreatedClone.from_api(_json(response))
-        except ValueError as exc:
+            return CreatedClone.from_api(_json(answer))
+        except (ValueError, BadAnswer) as exc:
+            text = exc.message if isinstance(exc, BadAnswer) else str(exc)
             raise CreateOutcomeUnknown(
-                f"create answered 200 without a usable body: {exc}", status=response.status_code
+                f"create answered {answer.status} without a usable body: {text}", status=answer.status
             ) from None
 
     async def delete_clone(self, voice_id: str) -> None:
         """Delete a clone. Raises Gone (410), or RequestRejected (404/405) where unsupported."""
-        await self._call("DELETE", DELETE_PATH, json={"voiceId": voice_id})
+        await self._call("DELETE", DELETE_PATH, json={"voiceId": voice_id}, max_bytes=MAX_OTHER_BYTES)
 
     # -- analytics ---------------------------------------------------------------------
 
@@ -210,7 +274,8 @@ class WavesClient:
         while page < max_pages and (total_pages is None or page < total_pages):
             page += 1
             body = _json(await self._call(
-                "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": self.ANALYTICS_PAGE_SIZE}
+                "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": self.ANALYTICS_PAGE_SIZE},
+                max_bytes=MAX_OTHER_BYTES,
             ))
             items = body.get("data")
             if not isinstance(items, list):
@@ -250,52 +315,202 @@ class WavesClient:
         method: str,
         path: str,
         *,
+        max_bytes: int,
         auth: bool = True,
         create: bool = False,
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
+        too_large_hint: str | None = None,
         **kwargs: Any,
-    ) -> httpx.Response:
+    ) -> Answer:
         s = self._settings
         all_headers = dict(headers or {})
         if auth:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
+        call = _Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint)
         async for attempt in stamina.retry_context(on=Backoff(s, create=create), attempts=s.max_attempts, timeout=None):
             with attempt:
-                return await self._send_once(
-                    method, path, headers=all_headers, timeout=timeout, is_create=create, **kwargs
-                )
+                return await self._send_once(call, headers=all_headers, **kwargs)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
-    async def _send_once(
-        self, method: str, path: str, *, headers: Mapping[str, str], timeout: float | None,
-        is_create: bool, **kwargs: Any,
-    ) -> httpx.Response:
-        limit = httpx.USE_CLIENT_DEFAULT if timeout is None else timeout
+    async def _send_once(self, call: _Call, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
+        """One attempt: send, read the body within the cap, all within the call's deadline."""
+        request = self._http.build_request(call.method, call.path, headers=headers, timeout=call.deadline_s, **kwargs)
+        response: httpx.Response | None = None
+        body = _Body(call.max_bytes)
         async with self._limit:
             started = time.monotonic()
             try:
-                response = await self._http.request(method, path, headers=headers, timeout=limit, **kwargs)
+                async with asyncio.timeout(call.deadline_s):
+                    response = await self._http.send(request, stream=True)
+                    try:
+                        content = await body.read(response)
+                    finally:
+                        await response.aclose()
+            except TimeoutError:
+                raise self._late(call, response, body) from None
             except httpx.ConnectError as exc:
                 raise TransportError(
-                    f"{method} {path}: cannot connect to {self._settings.base_url}: {exc}",
-                    request_sent=False,
+                    f"{call.name}: cannot connect to {self._settings.base_url}: {exc}", request_sent=False
                 ) from None
             except httpx.TransportError as exc:  # timeouts, dropped connections, protocol errors
                 kind = type(exc).__name__
-                if is_create:
+                if call.create:
                     raise CreateOutcomeUnknown(
-                        f"{method} {path}: {kind} after the upload started; the clone may exist",
-                        status=0,
+                        f"{call.name}: {kind} after the upload started; the clone may exist", status=0
                     ) from None
-                raise TransportError(f"{method} {path}: {kind}: {exc or 'no answer'}") from None
-        log.debug(
-            "%s %s -> %d in %.3fs", method, path, response.status_code, time.monotonic() - started
-        )
-        if response.is_success:
-            return response
-        raise _error_for(response, method, path, is_create=is_create)
+                raise TransportError(f"{call.name}: {kind}: {exc or 'no answer'}") from None
+            except _Unusable as exc:
+                assert response is not None
+                if not response.is_success:  # an error answer's body is only its message: keep its status
+                    raise _error_for(_bodiless(call, response), is_create=call.create) from None
+                raise self._unusable(call, response.status_code, str(exc), hint=call.too_large_hint
+                                     if exc.too_large else None) from None
+        answer = Answer(call.method, call.path, response.status_code, response.headers, content)
+        log.debug("%s -> %d, %d bytes in %.3fs", call.name, answer.status, len(content), time.monotonic() - started)
+        if answer.is_success:
+            return answer
+        raise _error_for(answer, is_create=call.create)
 
+    def _late(self, call: _Call, response: httpx.Response | None, body: _Body) -> ApiError | TransportError:
+        """The deadline passed: before any answer (a timeout, retried) or while its body arrived."""
+        limit = f"{call.deadline_s:g} s"
+        if response is None:
+            if call.create:
+                return CreateOutcomeUnknown(f"{call.name}: no answer within {limit}; the clone may exist", status=0)
+            return TransportError(f"{call.name}: no answer within {limit}")
+        if not response.is_success:  # the status is known: treat it as that error (429/5xx retried)
+            return _error_for(_bodiless(call, response), is_create=call.create)
+        return self._unusable(
+            call, response.status_code,
+            f"the body was still arriving after {limit} ({body.received:,} bytes so far)",
+            hint="An answer that trickles in is cut at [api] timeout_s; raise it only if the network "
+            "really is that slow.",
+        )
+
+    @staticmethod
+    def _unusable(call: _Call, status: int, why: str, hint: str | None = None) -> ApiError:
+        message = f"{call.name} answered {status}, but {why}"
+        if call.create:
+            return CreateOutcomeUnknown(message + "; the clone may exist", status=status)
+        return BadAnswer(message, status=status, hint=hint)
+
+
+def _bodiless(call: _Call, response: httpx.Response) -> Answer:
+    """An error answer whose body could not be read: its status and headers still count."""
+    return Answer(call.method, call.path, response.status_code, response.headers, b"")
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """What every attempt of one call shares."""
+
+    method: str
+    path: str
+    create: bool
+    deadline_s: float
+    max_bytes: int
+    too_large_hint: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+class _Unusable(Exception):
+    """A body that cannot be used: over the cap, corrupt or undecodable compression."""
+
+    def __init__(self, why: str, *, too_large: bool = False) -> None:
+        super().__init__(why)
+        self.too_large = too_large
+
+
+class _Body:
+    """Reads one response body: decoded, counted, and stopped at the cap.
+
+    An error answer (not 2xx) is read only up to MAX_ERROR_BYTES and cut there, since
+    only its message matters; a successful one over the cap raises `_Unusable`.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.received = 0  # decoded bytes so far
+        self.encoding = "identity"
+
+    async def read(self, response: httpx.Response) -> bytes:
+        cap = self.max_bytes if response.is_success else MAX_ERROR_BYTES
+        cut = not response.is_success
+        encoding = response.headers.get("content-encoding")
+        declared = response.headers.get("content-length", "")
+        if not cut and encoding in (None, "identity") and declared.isdigit() and int(declared) > cap:
+            raise _Unusable(f"the answer is over the {cap:,}-byte cap (Content-Length {int(declared):,})",
+                            too_large=True)
+        inflater = _Inflater(encoding)
+        self.encoding = inflater.coding
+        parts: list[bytes] = []
+        async for raw in response.aiter_raw():
+            for piece in inflater.feed(raw):
+                if self._add(parts, piece, cap, cut):
+                    return b"".join(parts)
+        inflater.finish()
+        return b"".join(parts)
+
+    def _add(self, parts: list[bytes], piece: bytes, cap: int, cut: bool) -> bool:
+        """Keep `piece`; True when the cap is reached and reading must stop."""
+        room = cap - self.received
+        self.received += len(piece)
+        if len(piece) <= room:
+            parts.append(piece)
+            return False
+        if cut:
+            parts.append(piece[:room])
+            return True
+        decoded = "" if self.encoding == "identity" else f" after {self.encoding} decoding"
+        raise _Unusable(f"the answer is over the {cap:,}-byte cap (stopped reading at {self.received:,} bytes{decoded})",
+                        too_large=True)
+
+
+class _Inflater:
+    """Content-Encoding decoding (identity, gzip, deflate) that never hands over more than
+    INFLATE_STEP bytes at a time, so the caller can stop a gzip bomb at its cap."""
+
+    def __init__(self, encoding: str | None) -> None:
+        self.coding = (encoding or "identity").strip().lower()
+        self._deflate = self.coding == "deflate"
+        self._fresh = True
+        if self.coding in ("identity", ""):
+            self._z = None
+        elif self.coding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        elif self._deflate:
+            self._z = zlib.decompressobj()
+        else:
+            raise _Unusable(f"the answer is encoded as {self.coding[:40]!r}, which was not asked for")
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        if self._z is None:
+            if data:
+                yield data
+            return
+        while not self._z.eof:
+            try:
+                out = self._z.decompress(data, INFLATE_STEP)
+            except zlib.error as exc:
+                if self._deflate and self._fresh:  # some servers send raw deflate, without zlib's header
+                    self._z, self._fresh = zlib.decompressobj(-zlib.MAX_WBITS), False
+                    continue
+                raise _Unusable(f"its {self.coding} compression is corrupt ({exc})") from None
+            self._fresh = False
+            data = self._z.unconsumed_tail
+            if out:
+                yield out
+            if not data and len(out) < INFLATE_STEP:
+                return
+
+    def finish(self) -> None:
+        """At the end of the body: a compressed stream must have reached its end marker."""
+        if self._z is not None and not self._z.eof:
+            raise _Unusable(f"its {self.coding} stream ends before its end marker (cut off)")
 
 
 class Backoff:
@@ -327,29 +542,35 @@ class Backoff:
         return isinstance(exc, ServerError | TransportError)
 
 
-def _json(response: httpx.Response) -> Mapping[str, Any]:
+def _json(answer: Answer, hint: str | None = None) -> Mapping[str, Any]:
     try:
-        body = response.json()
-    except ValueError:
-        raise ApiError(
-            f"{response.request.method} {response.request.url.path} answered "
-            f"{response.status_code} with a body that is not JSON",
-            status=response.status_code,
+        body = json.loads(answer.body)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise BadAnswer(
+            f"{answer.where} with a body that is not JSON ({describe_body(answer.headers.get('content-type'), answer.body)})",
+            status=answer.status, hint=hint,
         ) from None
     if not isinstance(body, Mapping):
-        raise ApiError("the answer is JSON but not an object", status=response.status_code)
+        raise BadAnswer(f"{answer.where} with JSON that is not an object", status=answer.status, hint=hint)
     return body
 
 
-def _error_for(response: httpx.Response, method: str, path: str, *, is_create: bool) -> ApiError:
-    status = response.status_code
-    text, code = _error_text(response)
-    where = f"{method} {path} answered {status}"
-    message = f"{where}: {text}" if text else where
+def describe_body(content_type: str | None, body: bytes, n: int = 32) -> str:
+    """What came back, printable and short: its type, its size, and its first bytes."""
+    head = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in body[:n])
+    more = "..." if len(body) > n else ""
+    kind = (content_type or "no Content-Type")[:60].encode("ascii", "replace").decode()
+    return f"{kind}, {len(body):,} bytes, starting '{head}{more}'" if body else f"{kind}, empty"
+
+
+def _error_for(answer: Answer, *, is_create: bool) -> ApiError:
+    status = answer.status
+    text, code = _error_text(answer)
+    message = f"{answer.where}: {text}" if text else answer.where
     if status in (401, 403):
         return AuthError(message, status=status)
     if status == 429:
-        return RateLimited(message, retry_after=_retry_after(response.headers))
+        return RateLimited(message, retry_after=_retry_after(answer.headers))
     if status == 410:
         return Gone(message, status=status, error_code=code)
     if status >= 500:
@@ -360,12 +581,12 @@ def _error_for(response: httpx.Response, method: str, path: str, *, is_create: b
     return RequestRejected(message, status=status, error_code=code)
 
 
-def _error_text(response: httpx.Response) -> tuple[str, str | None]:
+def _error_text(answer: Answer) -> tuple[str, str | None]:
     """The error's text and code from any of the API's error shapes."""
     try:
-        body = response.json()
-    except ValueError:
-        return response.text[:200].strip(), None
+        body = json.loads(answer.body)
+    except (ValueError, RecursionError):
+        return answer.body[:200].decode("utf-8", "replace").strip(), None
     if not isinstance(body, Mapping):
         return str(body)[:200], None
     code = body.get("error_code")
@@ -374,13 +595,14 @@ def _error_text(response: httpx.Response) -> tuple[str, str | None]:
     if isinstance(error, list):  # validation issues: [{"path": [...], "message": ...}]
         for issue in error:
             if isinstance(issue, Mapping):
-                field = ".".join(str(p) for p in issue.get("path", []))
+                path = issue.get("path")
+                field = ".".join(str(p) for p in path) if isinstance(path, list) else ""
                 parts.append(f"{field}: {issue.get('message', '')}" if field else str(issue.get("message", "")))
     elif isinstance(error, str):
         parts.append(error)
     if isinstance(body.get("message"), str):
         parts.append(body["message"])
-    return "; ".join(p for p in parts if p), code if isinstance(code, str) else None
+    return "; ".join(p for p in parts if p)[:500], code if isinstance(code, str) else None
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

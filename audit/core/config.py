@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import ipaddress
 import os
 import tomllib
 import types
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 from audit.core.errors import ConfigError
 from audit.core.models import FailOn, ProbePolicy
@@ -57,6 +59,10 @@ class ApiSettings:
     max_attempts: int = 8  # per call, counting the first (0.5 s doubling to 30 s: about a minute)
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # Byte caps on decoded answers (after gzip): a bigger answer is an error, never retried.
+    max_list_bytes: int = 32 * 1024 * 1024  # 10,000 clones list in ~3 MB; room for 3 KB each
+    max_audio_bytes: int = 8 * 1024 * 1024  # a probe answer is tens to hundreds of KB (~95 s at 44.1 kHz)
+    allow_insecure_http: bool = False  # send the key over plain http:// to a non-loopback host
 
 
 @dataclass(frozen=True)
@@ -227,10 +233,13 @@ def _check(settings: Settings) -> None:
         "[api] max_attempts": api.max_attempts,
         "[api] timeout_s": api.timeout_s,
         "[api] create_timeout_s": api.create_timeout_s,
+        "[api] max_list_bytes": api.max_list_bytes,
+        "[api] max_audio_bytes": api.max_audio_bytes,
     }
     for where, number in positive.items():
         if number <= 0:
             raise ConfigError(f"{where} = {number} must be greater than 0.")
+    check_key_transport(api)
     if api.backoff_initial_s < 0 or api.backoff_max_s < api.backoff_initial_s:
         raise ConfigError("[api] backoff_initial_s must be >= 0 and <= backoff_max_s.")
     if probe.sample_rate not in (8000, 16000, 24000, 44100):
@@ -242,6 +251,30 @@ def _check(settings: Settings) -> None:
             f"[probe] model = {probe.model!r} must be lightning_v3.1 or lightning_v3.1_pro "
             "(TTS takes the underscore form)."
         )
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.0/8, ::1 or localhost: traffic that never leaves the machine."""
+    host = host.strip("[]").rstrip(".").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_key_transport(api: ApiSettings) -> None:
+    """Refuse to send the key in clear text (plain http://) to a host off this machine."""
+    parts = urlsplit(api.base_url)
+    if parts.scheme != "http" or api.allow_insecure_http or is_loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"[api] base_url = {api.base_url!r} is plain http:// to a host that is not this machine: "
+        "the API key would cross the network unencrypted.",
+        hint="Use https://. If the link is protected some other way (a VPN, a tunnel), pass "
+        "--allow-insecure-http or set [api] allow_insecure_http = true.",
+    )
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:

@@ -12,6 +12,8 @@ edge where they occur, so the rest of the package and the CLI only ever see thes
     │   │   ├── RateLimited         429: over the account's concurrency limit
     │   │   ├── RequestRejected     400/404/405/422: the request itself was refused
     │   │   ├── Gone                410 MODEL_DEPRECATED: a retired route
+    │   │   ├── BadAnswer           an answer that cannot be used: over its byte cap, too slow to
+    │   │   │                       arrive, corrupt compression, not the JSON it must be (never retried)
     │   │   └── ServerError         5xx
     │   │       └── CreateOutcomeUnknown   a create failed in a way that may have created the clone
     │   └── TransportError          no usable answer: connection refused or dropped, timeout
@@ -93,6 +95,14 @@ class RequestRejected(ApiError):
 
 class Gone(ApiError):
     default_hint = "This route was retired by the vendor (410 MODEL_DEPRECATED)."
+
+
+class BadAnswer(ApiError):
+    """The API answered, but the answer itself is unusable: bigger than the call's byte cap,
+    still arriving when the call's deadline passed, corrupt compression, or not JSON of the
+    expected shape. Asking again would most likely get the same, so it is never retried."""
+
+    default_hint = "The API's answer was unusable; if it persists, report it with the X-Request-Id."
 
 
 class ServerError(ApiError):

@@ -9,7 +9,7 @@ because "every field is optional" is a property of the data, not of the transpor
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,11 +85,18 @@ class FailOn(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Clone:
-    """One voice clone as `GET /waves/v1/voice-cloning` lists it."""
+    """One voice clone as `GET /waves/v1/voice-cloning` lists it.
+
+    A list entry that cannot be read at all (not an object, no string voiceId) is kept as a
+    placeholder: `voice_id` is `<unparseable entry N>` (N its index in `data`) and
+    `unreadable` says why, so the scan counts it as `unknown` instead of leaving it out.
+    `odd` notes optional fields whose type the API does not document; such a field is read
+    as absent, never guessed into a value that could make a voice look compliant.
+    """
 
     voice_id: str
     display_name: str = ""
-    model_ids: tuple[str, ...] | None = None  # None: the field was absent
+    model_ids: tuple[str, ...] | None = None  # None: the field was absent (or not a list: see odd)
     status: CloneStatus = CloneStatus.MISSING
     raw_status: str | None = None
     language: str | None = None
@@ -99,26 +106,41 @@ class Clone:
     accent: str | None = None
     tags: tuple[str, ...] = ()
     db_id: str | None = None
+    odd: tuple[str, ...] = ()  # e.g. "modelIds is a string ('lightning-v3.1'), not a list"
+    unreadable: str | None = None  # set only on placeholders for entries that could not be parsed
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> Clone:
-        """Parse one list entry; tolerant of missing or oddly typed fields."""
+        """Parse one list entry; tolerant of missing or oddly typed optional fields.
+
+        Raises ValueError only when the entry has no usable voiceId.
+        """
         voice_id = item.get("voiceId")
-        if not isinstance(voice_id, str) or not voice_id:
-            raise ValueError("clone entry has no voiceId")
+        if "voiceId" not in item:
+            raise ValueError("it has no voiceId")
+        if not isinstance(voice_id, str) or not voice_id.strip():
+            raise ValueError(f"voiceId is {_describe(voice_id)}, not a non-empty string")
+        odd: list[str] = []
         raw_models = item.get("modelIds")
         model_ids: tuple[str, ...] | None
         if raw_models is None:
             model_ids = None
         elif isinstance(raw_models, list):
             model_ids = tuple(str(m) for m in raw_models)
-        else:
-            model_ids = (str(raw_models),)
+            if not all(isinstance(m, str) for m in raw_models):
+                odd.append(f"modelIds holds non-strings ({_describe(raw_models)})")
+        else:  # undocumented: read as absent, so only a probe can call this voice compliant
+            model_ids = None
+            odd.append(f"modelIds is {_describe(raw_models)}, not a list")
         raw_status = item.get("status")
         try:
-            status = CloneStatus(str(raw_status))
+            status = CloneStatus(raw_status) if isinstance(raw_status, str) else CloneStatus.MISSING
         except ValueError:
             status = CloneStatus.MISSING
+        if raw_status is not None and not isinstance(raw_status, str):
+            odd.append(f"status is {_describe(raw_status)}, not a string")
+        elif status is CloneStatus.MISSING and raw_status is not None:
+            odd.append(f"status {raw_status[:40]!r} is not one the API documents")
         raw_tags = item.get("tags")
         if isinstance(raw_tags, list):
             tags = tuple(str(t) for t in raw_tags)
@@ -126,20 +148,64 @@ class Clone:
             tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
         else:
             tags = ()
+            if raw_tags is not None:
+                odd.append(f"tags is {_describe(raw_tags)}, not a list")
+        texts = {name: item.get(name) for name in _TEXT_FIELDS}
+        odd += [f"{name} is {_describe(v)}, not a string" for name, v in texts.items()
+                if v is not None and not isinstance(v, str)]
         return cls(
             voice_id=voice_id,
-            display_name=_opt_str(item.get("displayName")) or "",
+            display_name=_opt_str(texts["displayName"]) or "",
             model_ids=model_ids,
             status=status,
-            raw_status=_opt_str(raw_status),
-            language=_opt_str(item.get("language")),
-            created_at=_opt_str(item.get("createdAt")),
-            cloning_type=_opt_str(item.get("cloningType")),
-            description=_opt_str(item.get("description")),
-            accent=_opt_str(item.get("accent")),
+            raw_status=raw_status if isinstance(raw_status, str) else None,
+            language=_opt_str(texts["language"]),
+            created_at=_opt_str(texts["createdAt"]),
+            cloning_type=_opt_str(texts["cloningType"]),
+            description=_opt_str(texts["description"]),
+            accent=_opt_str(texts["accent"]),
             tags=tags,
-            db_id=_opt_str(item.get("_id")),
+            db_id=_opt_str(texts["_id"]),
+            odd=tuple(odd),
         )
+
+    @property
+    def status_undocumented(self) -> bool:
+        """A status field is present but holds no value the API documents."""
+        return any(note.startswith("status ") for note in self.odd)
+
+    @classmethod
+    def placeholder(cls, index: int, reason: str) -> Clone:
+        """Stands in for list entry `data[index]`, which could not be read."""
+        return cls(voice_id=f"<unparseable entry {index}>", unreadable=f"data[{index}]: {reason}")
+
+
+_TEXT_FIELDS = ("displayName", "language", "createdAt", "cloningType", "description", "accent", "_id")
+
+
+def parse_clone_list(items: Sequence[Any]) -> list[Clone]:
+    """Every entry of the list's `data` array, in order; unreadable ones as placeholders."""
+    clones: list[Clone] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            clones.append(Clone.placeholder(index, f"{_describe(item)}, not an object"))
+            continue
+        try:
+            clones.append(Clone.from_api(item))
+        except ValueError as exc:
+            clones.append(Clone.placeholder(index, str(exc)))
+    return clones
+
+
+def _describe(value: Any) -> str:
+    """A short, printable description of an unexpected JSON value: its type and its start."""
+    kind = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    if value is None:
+        return kind
+    text = repr(value)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return f"{kind} ({text})"
 
 
 def _opt_str(value: Any) -> str | None:

@@ -1,6 +1,7 @@
 """The emulated clone list and clone creation (docs/api-contract.md, §list and §create).
 
-This module owns `GET /waves/v1/voice-cloning` (every clone in one `{"data": [...]}`) and
+This module owns `GET /waves/v1/voice-cloning` (every clone in one `{"data": [...]}`, or one of
+the configured list faults of faults.py: cut in half, not JSON, wrong shapes, huge) and
 `POST /waves/v1/voice-cloning`: the multipart validation with the documented 400 texts,
 the plan's clone quota, the injected `voice_clone_timeout` 500 that still creates the clone,
 and the new clone's record (engine "v3.1", status moving pending → processing → completed or
@@ -17,7 +18,8 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from audit.emulator.state import CloneRecord, EmulatorState, Outcome, CloneLifecycle
+from audit.emulator.faults import list_answer
+from audit.emulator.state import LIST_FAULTS, CloneLifecycle, CloneRecord, EmulatorState, Outcome
 from audit.emulator.tts import V31_LANGUAGES
 
 ALLOWED_MIME_TYPES = ("audio/mpeg", "audio/mpeg-3", "audio/wav", "audio/wave",
@@ -42,7 +44,11 @@ async def list_clones(request: Request) -> Response:
     now = state.now()
     lag = state.config.list_lag_s
     listed = [c for c in state.clones() if c.lifecycle is None or now - c.lifecycle.started >= lag]
-    return JSONResponse({"data": [c.to_json(now) for c in listed]})
+    entries = [c.to_json(now) for c in listed]
+    fault = state.pick_fault("list", LIST_FAULTS)
+    if fault is not None:
+        return list_answer(fault, state.config, entries)
+    return JSONResponse({"data": entries})
 
 
 def _text(form: FormData, name: str) -> str | None:

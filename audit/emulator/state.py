@@ -42,6 +42,37 @@ def _no_latency() -> Mapping[str, float]:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """Which requests of a route get one kind of broken answer.
+
+    `every=N` hits the N-th, 2N-th, … request of the route (counted from the emulator's start,
+    after authentication; exact counts, whatever the seed); `rate=r` hits a share r of the
+    requests, drawn from the seed. Both may be set: a request is hit when either says so.
+    `Fault()` is off.
+    """
+
+    every: int = 0
+    rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 0:
+            raise ValueError(f"Fault.every must be a whole number >= 0, got {self.every!r}")
+        if not 0.0 <= self.rate <= 1.0:
+            raise ValueError(f"Fault.rate must be within [0, 1], got {self.rate}")
+
+    def __bool__(self) -> bool:
+        return self.every > 0 or self.rate > 0.0
+
+
+OFF = Fault()
+
+#: The TTS faults, in the order they are checked (the first that hits a request wins).
+TTS_FAULTS = ("tts_trickle", "tts_gzip_bomb", "tts_endless", "tts_json", "tts_html", "tts_empty")
+#: The list faults, in the order they are checked.
+LIST_FAULTS = ("list_truncated", "list_garbage", "list_wrong_shape", "list_huge")
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     """How the emulated account behaves. Rates are shares in [0, 1] drawn from `seed`.
 
@@ -50,6 +81,34 @@ class EmulatorConfig:
     `latency` maps a route kind ("list", "create", "tts", "delete", "health", "analytics") to
     seconds. `traffic_days` > 0 seeds the TTS analytics log with a generated history of that
     many days of calls per voice (legacy voices included), drawn from `seed`.
+
+    Hostile answers. Each is a `Fault` (`Fault(every=N)` or `Fault(rate=r)`, off by default)
+    choosing which requests of its route get it, so a scan mixes healthy and broken answers.
+    They apply to valid, authenticated requests (a bad voice id still gets its 400), after the
+    429 gate; when several hit the same request, the first in TTS_FAULTS / LIST_FAULTS wins.
+
+    POST /waves/v1/tts, all with status 200:
+    - `tts_trickle`: the clone's real audio, `trickle_bytes_per_s` bytes a second (Content-Length
+      is the full size, so only a whole-request deadline ends it early).
+    - `tts_gzip_bomb`: `Content-Encoding: gzip`, a WAV header then zeros; `gzip_bomb_bytes`
+      decompressed (default 1 GiB) from ~1/1000 of that on the wire, compressed as it streams,
+      never held in memory. A client that inflates without a cap eats the whole size.
+    - `tts_endless`: `audio/wav`, a WAV header then zeros, streamed as fast as the client reads
+      and never ending (chunked, no Content-Length).
+    - `tts_json`: `application/json`, `{"status": "success", "audio": null, …}` (~80 bytes).
+    - `tts_html`: `text/html`, a proxy's error page (~200 bytes).
+    - `tts_empty`: `audio/wav` with an empty body although Accept asked for audio/wav.
+
+    GET /waves/v1/voice-cloning, all with status 200:
+    - `list_truncated`: the real list's JSON cut in half (Content-Length matches the half sent).
+    - `list_garbage`: `application/json` whose body is an HTML page, not JSON.
+    - `list_wrong_shape`: the real list with every `wrong_shape_every`-th entry (index 0, N,
+      2N, …) replaced by shape `(index // N) % 6` of WRONG_SHAPES: 0 the bare voiceId string,
+      1 no voiceId, 2 voiceId as a number, 3 modelIds and tags as strings (modelIds the string
+      "lightning-v3.1" whatever the engine), 4 createdAt as a number and status "archived",
+      5 null. Shapes 0, 1, 2 and 5 cannot be parsed; 3 and 4 are schema drift in optional fields.
+    - `list_huge`: the real list followed by a `padding` string, `huge_list_bytes` in all
+      (default 48 MiB), streamed.
     """
 
     api_key: str = field(default_factory=_generated_key)
@@ -71,6 +130,20 @@ class EmulatorConfig:
     processing_s: float = 1.0
     new_clone_fail_rate: float = 0.0
     traffic_days: float = 0.0
+    tts_trickle: Fault = OFF
+    trickle_bytes_per_s: float = 1.0
+    tts_gzip_bomb: Fault = OFF
+    gzip_bomb_bytes: int = 1 << 30
+    tts_endless: Fault = OFF
+    tts_json: Fault = OFF
+    tts_html: Fault = OFF
+    tts_empty: Fault = OFF
+    list_truncated: Fault = OFF
+    list_garbage: Fault = OFF
+    list_wrong_shape: Fault = OFF
+    wrong_shape_every: int = 5
+    list_huge: Fault = OFF
+    huge_list_bytes: int = 48 << 20
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -92,6 +165,16 @@ class EmulatorConfig:
         if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
                           self.traffic_days)):
             raise ValueError("durations and tts_429_every must not be negative")
+        for name in (*TTS_FAULTS, *LIST_FAULTS):
+            if not isinstance(getattr(self, name), Fault):
+                raise ValueError(f"{name} must be a Fault, e.g. Fault(every=3) or Fault(rate=0.2)")
+        if not self.trickle_bytes_per_s > 0:
+            raise ValueError(f"trickle_bytes_per_s must be greater than 0, got {self.trickle_bytes_per_s}")
+        sizes = {"gzip_bomb_bytes": self.gzip_bomb_bytes, "huge_list_bytes": self.huge_list_bytes,
+                 "wrong_shape_every": self.wrong_shape_every}
+        for name, size in sizes.items():
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {size!r}")
 
     def latency_of(self, kind: RouteKind) -> float:
         return float(self.latency.get(kind, 0.0))
@@ -175,6 +258,7 @@ class EmulatorState:
         self._tts_log: list[TtsLogRecord] = []
         if self.config.traffic_days > 0:
             self._tts_log = generate_traffic(self._clones.values(), self.config.traffic_days, self.config.seed, time.time())
+        self._route_calls: dict[str, int] = {}
         self.organization_id = "org_" + self.token(24, string.hexdigits[:16])
 
     # -- clones ---------------------------------------------------------------------------
@@ -250,6 +334,18 @@ class EmulatorState:
     def tts_calls(self) -> int:
         with self._lock:
             return self._tts_calls
+
+    # -- faults ---------------------------------------------------------------------------
+
+    def pick_fault(self, kind: RouteKind, names: Iterable[str]) -> str | None:
+        """Count one request of `kind`; the first of the named faults (config fields) that hits it."""
+        with self._lock:
+            n = self._route_calls[kind] = self._route_calls.get(kind, 0) + 1
+        for name in names:
+            fault: Fault = getattr(self.config, name)
+            if (fault.every > 0 and n % fault.every == 0) or self.chance(fault.rate):
+                return name
+        return None
 
     # -- randomness -----------------------------------------------------------------------
 

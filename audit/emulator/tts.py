@@ -5,7 +5,9 @@ request validation answered as zod-style issue arrays (`{"error": [{"code", "pat
 "message", …}]}`), the `Accept` trap (without `audio/wav` or `audio/*` the answer is an
 empty 200) and the audio each clone engine answers: speech for "v3.1", the short-WAV
 symptom for "legacy", full-length near-silence for "silent". Every answered call is
-recorded in the state's TTS log, which the analytics route serves.
+recorded in the state's TTS log, which the analytics route serves. A valid request may get
+one of the configured TTS faults instead (faults.py: trickle, gzip bomb, endless, JSON,
+HTML, empty).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from audit.emulator import voice
-from audit.emulator.state import CloneRecord, EmulatorState
+from audit.emulator.faults import tts_answer
+from audit.emulator.state import TTS_FAULTS, CloneRecord, EmulatorState
 from audit.emulator.voice import OutputFormat
 
 V31_LANGUAGES = ("en", "hi", "ta", "es", "kn", "mr", "te", "or", "pa", "ml", "gu", "bn",
@@ -160,9 +163,13 @@ async def tts(request: Request) -> Response:
         params = validate(await _read_json(request), state)
         if isinstance(params, list):
             return JSONResponse({"error": params}, status_code=400)
-        audio = await run_in_threadpool(render, params) if _accepts_wav(request) else b""
+        fault = state.pick_fault("tts", TTS_FAULTS)
+        wants_audio = _accepts_wav(request) and fault in (None, "tts_trickle")
+        audio = await run_in_threadpool(render, params) if wants_audio else b""
         state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text))
         headers = {"X-Request-Id": state.request_uuid(), "X-Session-Id": state.request_uuid()}
+        if fault is not None:
+            return tts_answer(fault, state.config, audio, headers)
         return Response(audio, media_type="audio/wav", headers=headers)
     finally:
         state.release_tts()

@@ -3,6 +3,9 @@
 Owns the choice of sentence and language for a clone, the TTS call, and the judgement
 of the answer from the frames actually decoded (never from the status code or the
 WAV header): `speaks`, `short-wav` (the legacy-clone symptom), `silent`, or `error`.
+What the body is comes from its magic bytes (`audio.sniff`), not from its Content-Type or
+its size: only a RIFF/WAVE with too few frames is the symptom; an empty body, JSON, HTML,
+text or anything else that is not audio is an `error` (could not tell) naming what came back.
 A per-voice failure becomes a ProbeResult; only an authentication failure, which would
 fail every other voice too, propagates.
 """
@@ -12,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from audit.api.client import WavesClient, describe_body
 from audit.core import audio
-from audit.api.client import WavesClient
 from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
@@ -21,8 +24,15 @@ from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
 
 #: Less than this much decoded audio is the symptom, whatever the header says.
 SHORT_WAV_S = 0.30
-#: An undecodable 200 answer shorter than this is the symptom too (a bare header).
-SHORT_BODY_BYTES = 1024
+#: The probe asks for WAV (and sends Accept: audio/wav): the symptom is a WAV.
+PROBE_FORMAT = "wav"
+#: Why an empty 200 is not the symptom (docs/api-contract.md §tts, the Accept trap).
+EMPTY_BODY_REASON = (
+    "HTTP 200 with an empty body: not the legacy-clone symptom (a WAV header with next to no "
+    "frames) but the Accept trap (the API answers an empty 200 when Accept: audio/wav is "
+    "missing), which says nothing about the voice. The probe sends that header, so something "
+    "on the way (a proxy) dropped it or the API changed; fix that and scan again"
+)
 #: Audio whose loudest sample is below this carries no speech.
 SILENT_PEAK_DBFS = -50.0
 #: Audio with fewer active 20 ms frames than this share is silence with a click in it.
@@ -53,20 +63,42 @@ def judge(stats: AudioStats) -> tuple[ProbeVerdict, str]:
     )
 
 
-def judge_body(content: bytes) -> ProbeResult:
-    """Judge the body of a 200 TTS answer."""
+def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
+    """Judge the body of a 200 TTS answer from what it is (magic bytes) and what it holds.
+
+    - empty: `error`, the Accept trap (EMPTY_BODY_REASON);
+    - not audio by its first bytes (JSON, HTML, text, garbage): `error`, naming the content
+      type and the first bytes, whatever the size;
+    - a RIFF/WAVE: `short-wav` under SHORT_WAV_S of decoded frames, else `silent` or `speaks`;
+      one that does not decode is `error`;
+    - another audio container (the probe asked for WAV): judged by its audio, but too short
+      is `error`, not the symptom, since the symptom is a WAV.
+    """
+    size = len(content)
+    if size == 0:
+        return ProbeResult(ProbeVerdict.ERROR, EMPTY_BODY_REASON, http_status=200, n_bytes=0)
+    kind = audio.sniff(content[:16])
+    if kind is None:
+        return ProbeResult(
+            ProbeVerdict.ERROR, f"HTTP 200 but the body is not audio: {describe_body(content_type, content)}",
+            http_status=200, n_bytes=size,
+        )
     try:
         stats = audio.inspect(content)
     except AudioError as exc:
-        if len(content) < SHORT_BODY_BYTES:
-            return ProbeResult(
-                ProbeVerdict.SHORT_WAV,
-                f"HTTP 200 with {len(content)} bytes that hold no decodable audio",
-                http_status=200, n_bytes=len(content),
-            )
-        return ProbeResult(ProbeVerdict.ERROR, str(exc), http_status=200, n_bytes=len(content))
+        return ProbeResult(
+            ProbeVerdict.ERROR, f"HTTP 200 with a {kind} body that does not decode: {exc}",
+            http_status=200, n_bytes=size,
+        )
     verdict, reason = judge(stats)
-    return ProbeResult(verdict, reason, http_status=200, stats=stats, n_bytes=len(content))
+    if verdict is ProbeVerdict.SHORT_WAV and kind != PROBE_FORMAT:
+        return ProbeResult(
+            ProbeVerdict.ERROR,
+            f"HTTP 200 with {stats.duration_s:.3f} s of {kind} audio, though the probe asked for "
+            f"{PROBE_FORMAT}: not the known symptom, so no verdict on the voice",
+            http_status=200, stats=stats, n_bytes=size,
+        )
+    return ProbeResult(verdict, reason, http_status=200, stats=stats, n_bytes=size)
 
 
 async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings) -> ProbeResult:
@@ -74,7 +106,7 @@ async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings
     try:
         answer = await client.tts(
             clone.voice_id, text, model=settings.model, sample_rate=settings.sample_rate,
-            language=language, output_format="wav",
+            language=language, output_format=PROBE_FORMAT,
         )
     except AuthError:
         raise
@@ -82,4 +114,5 @@ async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings
         return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status)
     except TransportError as exc:
         return ProbeResult(ProbeVerdict.ERROR, exc.message)
-    return replace(judge_body(answer.content), http_status=answer.status, request_id=answer.request_id)
+    judged = judge_body(answer.content, answer.content_type)
+    return replace(judged, http_status=answer.status, request_id=answer.request_id)

@@ -39,7 +39,10 @@ def classify(clone: Clone) -> Compatibility:
 
 
 def should_probe(clone: Clone, compatibility: Compatibility, policy: ProbePolicy) -> bool:
-    """A failed clone cannot speak and one still in progress cannot be judged yet."""
+    """A failed clone cannot speak and one still in progress cannot be judged yet; an
+    unreadable list entry has no voice id to probe."""
+    if clone.unreadable is not None:
+        return False
     if clone.status in (CloneStatus.FAILED, CloneStatus.PENDING, CloneStatus.PROCESSING):
         return False
     match policy:
@@ -55,7 +58,7 @@ def should_probe(clone: Clone, compatibility: Compatibility, policy: ProbePolicy
 
 def _models_text(clone: Clone) -> str:
     if clone.model_ids is None:
-        return "no modelIds field"
+        return next((note for note in clone.odd if note.startswith("modelIds")), "no modelIds field")
     return "modelIds " + (", ".join(clone.model_ids) if clone.model_ids else "empty")
 
 
@@ -65,6 +68,11 @@ def decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> Vo
 
 
 def _decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> tuple[Verdict, str]:
+    if clone.unreadable is not None:
+        return Verdict.UNKNOWN, (
+            f"the clone list holds an entry that could not be read ({clone.unreadable}): "
+            "a voice may be missing from this report; check the account in the dashboard"
+        )
     if clone.status is CloneStatus.FAILED:
         return Verdict.NON_COMPLIANT, "the clone failed on the account; re-clone it from its recording"
     if clone.status in (CloneStatus.PENDING, CloneStatus.PROCESSING):
@@ -85,6 +93,9 @@ def _decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> t
 
 
 def _decide_from_metadata(clone: Clone, compatibility: Compatibility) -> tuple[Verdict, str]:
+    if clone.status_undocumented and compatibility is not Compatibility.LEGACY_ONLY:
+        note = next(n for n in clone.odd if n.startswith("status "))
+        return Verdict.UNKNOWN, f"{note} and not probed: probe it to know"
     match compatibility:
         case Compatibility.V31:
             return Verdict.COMPLIANT, f"{_models_text(clone)} (metadata only, not probed)"
@@ -97,9 +108,10 @@ def _decide_from_metadata(clone: Clone, compatibility: Compatibility) -> tuple[V
 
 
 def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
-    """4 when some voice could not be checked, else 1 on findings per `fail_on`, else 0."""
+    """4 when some voice could not be checked (a probe error, an unreadable list entry),
+    else 1 on findings per `fail_on`, else 0."""
     results = list(results)
-    if any(r.probe.verdict is ProbeVerdict.ERROR for r in results):
+    if any(r.probe.verdict is ProbeVerdict.ERROR or r.clone.unreadable is not None for r in results):
         return ExitCode.PARTIAL
     match fail_on:
         case FailOn.NON_COMPLIANT:

@@ -39,7 +39,8 @@ async def client():
 async def test_list_sends_the_bearer_key_and_parses_clones(client: WavesClient) -> None:
     route = respx.get(f"{BASE}/waves/v1/voice-cloning").respond(200, json={"data": [CLONE, {"no": "id"}]})
     clones = await client.list_clones()
-    assert [c.voice_id for c in clones] == ["voice_abcdefghij"]  # the malformed entry is skipped
+    assert [c.voice_id for c in clones] == ["voice_abcdefghij", "<unparseable entry 1>"]  # counted, not skipped
+    assert clones[1].unreadable == "data[1]: it has no voiceId"
     assert route.calls.last.request.headers["authorization"] == f"Bearer {KEY}"
 
 

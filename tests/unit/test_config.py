@@ -19,12 +19,12 @@ def test_the_example_config_loads_and_documents_exactly_the_defaults() -> None:
 
 def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
-    config.write_text('[api]\nbase_url = "http://file"\nconcurrency = 3\n[probe]\npolicy = "legacy"\n')
-    env = {"SMALLEST_BASE_URL": "http://env"}
-    assert load_settings(config, env=env).api.base_url == "http://env"
-    assert load_settings(config, env={}).api.base_url == "http://file"
-    flagged = load_settings(config, env=env, overrides={"api": {"base_url": "http://flag", "concurrency": None}})
-    assert flagged.api.base_url == "http://flag"
+    config.write_text('[api]\nbase_url = "https://file"\nconcurrency = 3\n[probe]\npolicy = "legacy"\n')
+    env = {"SMALLEST_BASE_URL": "https://env"}
+    assert load_settings(config, env=env).api.base_url == "https://env"
+    assert load_settings(config, env={}).api.base_url == "https://file"
+    flagged = load_settings(config, env=env, overrides={"api": {"base_url": "https://flag", "concurrency": None}})
+    assert flagged.api.base_url == "https://flag"
     assert flagged.api.concurrency == 3  # a flag not given does not override
     assert flagged.probe.policy is ProbePolicy.LEGACY
     assert flagged.report.fail_on is FailOn.NON_COMPLIANT
@@ -81,3 +81,27 @@ def test_a_key_no_api_could_have_is_refused_without_echoing_it(value: str) -> No
     with pytest.raises(ConfigError, match="characters no key has") as caught:
         api_key_from_env({"SMALLEST_API_KEY": value})
     assert "secret" not in caught.value.message + caught.value.hint
+
+
+@pytest.mark.parametrize("url", ["http://api.smallest.ai", "http://10.0.0.5:8080", "http://[2001:db8::1]/",
+                                 "http://localhost.evil.example", "http://127.0.0.1.nip.io"])
+def test_plain_http_off_this_machine_is_refused_unless_allowed(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, env={}, overrides={"api": {"base_url": url}})
+    assert "unencrypted" in caught.value.message and caught.value.exit_code == 2
+    assert "--allow-insecure-http" in caught.value.hint
+    allowed = load_settings(None, env={}, overrides={"api": {"base_url": url, "allow_insecure_http": True}})
+    assert allowed.api.base_url == url
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://127.8.9.10", "http://[::1]:9000",
+                                 "http://localhost:1234", "http://LOCALHOST", "https://api.smallest.ai"])
+def test_loopback_and_https_need_no_permission(url: str) -> None:
+    assert load_settings(None, env={}, overrides={"api": {"base_url": url}}).api.base_url == url
+
+
+def test_byte_caps_must_be_positive(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[api]\nmax_audio_bytes = 0\n")
+    with pytest.raises(ConfigError, match=r"\[api\] max_audio_bytes = 0 must be greater than 0"):
+        load_settings(config, env={})

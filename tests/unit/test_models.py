@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audit.core.models import Clone, CloneStatus, CreatedClone
+from audit.core.models import Clone, CloneStatus, CreatedClone, parse_clone_list
 
 
 def test_a_full_list_entry() -> None:
@@ -33,10 +33,40 @@ def test_odd_types_do_not_crash(entry: dict) -> None:
     assert c.voice_id == "v"
 
 
-def test_an_undocumented_status_is_kept_raw() -> None:
+def test_an_undocumented_status_is_kept_raw_and_noted() -> None:
     c = Clone.from_api({"voiceId": "v", "status": "archived", "modelIds": "lightning-large", "tags": "a, b"})
-    assert c.status is CloneStatus.MISSING and c.raw_status == "archived"
-    assert c.model_ids == ("lightning-large",) and c.tags == ("a", "b")
+    assert c.status is CloneStatus.MISSING and c.raw_status == "archived" and c.status_undocumented
+    assert c.tags == ("a", "b")
+    # modelIds as a string is not the documented list: read as absent and noted, never guessed
+    assert c.model_ids is None
+    assert "modelIds is a string ('lightning-large'), not a list" in c.odd
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        ("voice_abc", "data[1]: a string ('voice_abc'), not an object"),
+        (None, "data[1]: null, not an object"),
+        (["voice_abc"], "data[1]: a list (['voice_abc']), not an object"),
+        (7, "data[1]: a number (7), not an object"),
+        ({"displayName": "Emma"}, "data[1]: it has no voiceId"),
+        ({"voiceId": 12345}, "data[1]: voiceId is a number (12345), not a non-empty string"),
+        ({"voiceId": ""}, "data[1]: voiceId is a string (''), not a non-empty string"),
+        ({"voiceId": {"id": "x"}}, "data[1]: voiceId is an object ({'id': 'x'}), not a non-empty string"),
+    ],
+)
+def test_an_unreadable_list_entry_is_kept_as_a_counted_placeholder(entry, reason) -> None:
+    clones = parse_clone_list([{"voiceId": "voice_good"}, entry, {"voiceId": "voice_also"}])
+    assert [c.voice_id for c in clones] == ["voice_good", "<unparseable entry 1>", "voice_also"]
+    assert clones[1].unreadable == reason and clones[0].unreadable is None
+
+
+def test_schema_drift_in_optional_fields_is_noted_not_fatal() -> None:
+    (c,) = parse_clone_list([{"voiceId": "v", "modelIds": ["lightning-large", 3], "tags": {"a": 1},
+                              "createdAt": 1700000000, "status": 1, "language": ["en"]}])
+    assert c.model_ids == ("lightning-large", "3") and c.tags == () and c.created_at is None
+    assert c.language is None and c.status is CloneStatus.MISSING and c.status_undocumented
+    assert len(c.odd) == 5 and all(" is " in note or " holds " in note for note in c.odd)
 
 
 def test_an_entry_without_voice_id_is_refused() -> None:

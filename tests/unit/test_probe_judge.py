@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+import soundfile as sf
 
 from audit.core.models import ProbeVerdict
 from audit.scan.probe import judge_body
@@ -35,10 +38,10 @@ def test_a_header_with_no_samples_is_a_short_wav() -> None:
     assert result.verdict is ProbeVerdict.SHORT_WAV
 
 
-def test_an_empty_body_is_a_short_wav() -> None:
-    result = judge_body(b"")
-    assert result.verdict is ProbeVerdict.SHORT_WAV
-    assert "0 bytes" in result.reason
+def test_an_empty_body_is_the_accept_trap_not_the_symptom() -> None:
+    result = judge_body(b"", "audio/wav")
+    assert result.verdict is ProbeVerdict.ERROR
+    assert "Accept trap" in result.reason and "says nothing about the voice" in result.reason
 
 
 def test_full_length_digital_silence_is_silent() -> None:
@@ -55,7 +58,33 @@ def test_silence_with_one_click_is_still_silent() -> None:
     assert judge_body(wav_bytes(samples)).verdict is ProbeVerdict.SILENT
 
 
-def test_a_large_undecodable_body_is_an_error_not_a_verdict_on_the_voice() -> None:
-    result = judge_body(b"\x00garbage" * 1000)
+@pytest.mark.parametrize(
+    ("body", "content_type", "shown"),
+    [
+        (b'{"error":"Internal"}', "application/json", '{"error":"Internal"}'),
+        (b'{"audio": null}', "audio/wav", '{"audio": null}'),  # the header lies; the bytes decide
+        (b"<html><body>Bad gateway</body></html>", "text/html; charset=utf-8", "<html><body>Bad gateway</bod"),
+        (b"OK", "text/plain", "OK"),
+        (b"\x00\x01garbage\xff\n", None, "\\x00\\x01garbage\\xff\\x0a"),
+        (b"\x00garbage" * 1000, "audio/wav", "\\x00garbage"),
+    ],
+)
+def test_a_body_that_is_not_audio_is_an_error_naming_what_came_back(body: bytes, content_type, shown) -> None:
+    result = judge_body(body, content_type)
+    assert result.verdict is ProbeVerdict.ERROR  # whatever its size: never short-wav
+    assert "not audio" in result.reason and shown in result.reason
+    assert (content_type or "no Content-Type") in result.reason and f"{len(body):,} bytes" in result.reason
+
+
+def test_a_riff_wave_that_does_not_decode_is_an_error() -> None:
+    result = judge_body(b"RIFF\x24\x00\x00\x00WAVEjunk" + b"\x00" * 20, "audio/wav")
     assert result.verdict is ProbeVerdict.ERROR
-    assert "not decodable" in result.reason
+    assert "wav body that does not decode" in result.reason
+
+
+def test_short_audio_that_is_not_a_wav_is_not_the_symptom() -> None:
+    body = io.BytesIO()
+    sf.write(body, np.zeros(100), 24000, format="FLAC")
+    result = judge_body(body.getvalue(), "audio/flac")
+    assert result.verdict is ProbeVerdict.ERROR
+    assert "flac audio, though the probe asked for wav" in result.reason

@@ -14,6 +14,7 @@ from audit.core.models import (
     ProbeResult,
     ProbeVerdict,
     Verdict,
+    parse_clone_list,
 )
 from audit.scan.rules import classify, decide, exit_code, should_probe
 
@@ -104,3 +105,34 @@ def test_exit_codes() -> None:
     assert exit_code(pending, FailOn.NON_COMPLIANT) is ExitCode.OK
     assert exit_code(pending, FailOn.UNKNOWN) is ExitCode.FINDINGS
     assert exit_code([], FailOn.UNKNOWN) is ExitCode.OK
+
+
+def test_an_unreadable_list_entry_is_unknown_never_probed_and_makes_the_scan_partial() -> None:
+    (placeholder,) = parse_clone_list([{"voiceId": 12345, "modelIds": ["lightning-v3.1"]}])
+    assert not any(should_probe(placeholder, classify(placeholder), p) for p in ProbePolicy)
+    result = decide(placeholder, classify(placeholder), NOT_PROBED)
+    assert result.verdict is Verdict.UNKNOWN
+    assert "could not be read (data[0]: voiceId is a number (12345)" in result.reason
+    healthy = decide(clone(), Compatibility.V31, SPEAKS)
+    for fail_on in FailOn:
+        assert exit_code([healthy, result], fail_on) is ExitCode.PARTIAL
+
+
+@pytest.mark.parametrize("policy", [ProbePolicy.NONE, ProbePolicy.LEGACY])
+def test_drifted_metadata_never_makes_an_unprobed_voice_compliant(policy: ProbePolicy) -> None:
+    drifted = parse_clone_list([
+        {"voiceId": "voice_a", "modelIds": "lightning-v3.1", "status": "completed"},  # a string, not a list
+        {"voiceId": "voice_b", "modelIds": ["lightning-v3.1"], "status": "archived"},  # undocumented status
+        {"voiceId": "voice_c", "modelIds": ["lightning-v3.1"], "status": 3},
+    ])
+    for c in drifted:
+        probed = should_probe(c, classify(c), policy)
+        result = decide(c, classify(c), NOT_PROBED)
+        assert probed or result.verdict is Verdict.UNKNOWN, (c.voice_id, result)
+    a = decide(drifted[0], classify(drifted[0]), NOT_PROBED)
+    assert classify(drifted[0]) is Compatibility.UNKNOWN
+    assert "modelIds is a string ('lightning-v3.1'), not a list" in a.reason
+    b = decide(drifted[1], classify(drifted[1]), NOT_PROBED)
+    assert "status 'archived' is not one the API documents" in b.reason
+    # the probe still decides when it ran: a drifted voice that really speaks is compliant
+    assert decide(drifted[1], classify(drifted[1]), SPEAKS).verdict is Verdict.COMPLIANT
