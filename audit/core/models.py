@@ -254,6 +254,7 @@ class SourceProblem(enum.StrEnum):
     UNSUPPORTED = "unsupported-type"
     CORRUPT = "corrupt"
     TOO_SHORT = "too-short"
+    TOO_LONG = "too-long"  # over 10 min or 1 GiB: trimmed by the operator, never guessed at
     SILENT = "silent"
 
 
