@@ -244,8 +244,12 @@ def make_fitted(path: Path, check: SourceCheck) -> FittedAudio:
             raise AudioError(f"{shown(str(path))} changed since it was checked (sha256 differs).",
                              hint="Run `clone-audit plan` again to check the new file.")
         file.seek(0)
-        with audio.Decoder(file, check.kind) as decoder:
-            clip, rate = _window(decoder, check.fit.start_s, check.fit.end_s)
+        try:
+            with audio.Decoder(file, check.kind) as decoder:
+                clip, rate = _window(decoder, check.fit.start_s, check.fit.end_s)
+        except AudioError as exc:
+            raise AudioError(f"{shown(str(path))} no longer decodes: {exc.message}",
+                             hint=f"{_EXPORT.capitalize()} again, then run `clone-audit plan` again.") from None
     if rate > MAX_RATE:
         clip, rate = audio.resample(clip, rate, MAX_RATE), MAX_RATE
     wav = audio.wav_pcm16(clip, rate)

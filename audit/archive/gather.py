@@ -9,11 +9,12 @@ archive itself is only ever read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from audit.archive.index import ArchiveIndex
 from audit.core.config import ArchiveSettings
+from audit.core.errors import AudioError
 from audit.core.models import Clone, Progress, SourceCheck, SourceProblem, Upload
 
 from audit.core.runfolder import RunFolder, ensure_folder, write_bytes
@@ -49,7 +50,11 @@ def gather(
         check = check_source(match)
         checks[clone.voice_id] = check
         if check.problem is None and match.path is not None:
-            uploads[clone.voice_id] = _upload(clone, match.path, check, folder)
+            try:
+                uploads[clone.voice_id] = _upload(clone, match.path, check, folder)
+            except AudioError as exc:  # the file changed, or stopped decoding, since its check
+                checks[clone.voice_id] = replace(check, problem=SourceProblem.CORRUPT, fit=None, mime=None,
+                                                 detail=f"{exc.message} {exc.hint}".strip())
         progress.advance()
     manifest = {
         voice_id: {k: v for k, v in (("language", e.language), ("display_name", e.display_name)) if v}

@@ -18,11 +18,14 @@ import av
 import numpy as np
 import pytest
 
+from audit.archive import gather as gathering
 from audit.archive.checks import MAX_SOURCE_BYTES, check_source, make_fitted
 from audit.archive.index import ArchiveIndex, NotRegularFile, open_regular
 from audit.core import audio
+from audit.core.config import ArchiveSettings
 from audit.core.errors import ConfigError
-from audit.core.models import Clone, SourceCheck, SourceProblem
+from audit.core.models import Clone, NoProgress, SourceCheck, SourceProblem
+from audit.core.runfolder import RunFolder
 
 from . import _audio_files as files
 
@@ -219,6 +222,28 @@ def test_video_without_audio_stream_is_unsupported(folder: Path) -> None:
     result = check(folder)
     assert (result.problem, result.kind) == (SourceProblem.UNSUPPORTED, "mp4")
     assert "no audio stream (it holds video streams" in result.detail
+
+
+def test_a_recording_that_changes_while_planning_blocks_its_voice_not_the_plan(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files.write_sf(folder / f"{VOICE}.wav", files.speech(20))  # long: a fitted copy is made
+    files.write_sf(folder / "voice_other.wav", files.speech(20))
+    real = gathering.check_source
+
+    def check_then_change(match):  # type: ignore[no-untyped-def]
+        result = real(match)
+        if VOICE in str(match.path):
+            files.write_sf(match.path, files.speech(21))  # rewritten between the check and the copy
+        return result
+
+    monkeypatch.setattr(gathering, "check_source", check_then_change)
+    sourced = gathering.gather([Clone(voice_id=VOICE), Clone(voice_id="voice_other")],
+                               ArchiveSettings(folder=str(folder)), RunFolder(tmp_path / "run"), NoProgress())
+    changed = sourced.checks[VOICE]
+    assert changed.problem is SourceProblem.CORRUPT and VOICE not in sourced.uploads
+    assert "changed since it was checked" in changed.detail and changed.fit is None
+    assert sourced.uploads["voice_other"].fitted  # the other voice goes on
 
 
 # -- things that are not files ---------------------------------------------------------
