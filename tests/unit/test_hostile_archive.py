@@ -338,6 +338,17 @@ def test_odd_file_names_are_found_and_shown_on_one_line(folder: Path, name: str,
     assert result.detail.startswith(shown)  # the reason shows it escaped
 
 
+def test_names_full_of_separators_index_in_linear_time(folder: Path) -> None:
+    """Indexing every bounded substring of a name would be quadratic in its length."""
+    for i in range(500):
+        (folder / f"{'-_' * 100}{i}{' .' * 20}.wav").write_bytes(b"RIFF")
+    (folder / f"{'_-' * 100}{VOICE}{'- ' * 10}.wav").write_bytes(b"RIFF")
+    with bounded(seconds=2.0, megabytes=20):
+        index = ArchiveIndex(folder)
+        match = index.find(Clone(voice_id=VOICE))
+    assert len(index) == 501 and match.problem is None and match.matched_by == "voice-id"
+
+
 def test_a_file_name_that_is_not_utf8_is_refused_by_name(folder: Path) -> None:
     raw = os.fsencode(folder) + b"/Ren\xe9_" + VOICE.encode() + b".wav"
     with open(raw, "wb") as out:
