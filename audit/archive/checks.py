@@ -4,33 +4,48 @@ This module owns the rules that decide whether a recording can seed a new clone
 (docs/api-contract.md, §create: an allow-listed MIME type, at most 5 MB, 5–15 s of clean speech
 recommended) and the fitted copy uploaded when the file itself cannot be.
 
-- The real type comes from the content (`audio.sniff`), never from the extension.
-  Bytes recognised as something else (an image, a document, text, an audio type the
-  API refuses) are UNSUPPORTED; bytes recognised as nothing, or an audio type that does
-  not decode, or a file with no audio frames, are CORRUPT.
+- Only a regular file is opened (`open_regular`: never a folder, a named pipe or a device).
+- The real type comes from the content (`audio.sniff` on the first 64 bytes), never from
+  the extension. Bytes recognised as something else (an image, a document, text, an audio
+  type the API refuses) are UNSUPPORTED, and so is a container with no audio stream (a
+  video without sound); bytes recognised as nothing, an audio type that does not decode,
+  a file with no audio frames, a sample rate outside 4–768 kHz, or NaN/infinite samples
+  (a damaged float file) are CORRUPT.
+- Bounded memory and time on any file. A file over MAX_SOURCE_BYTES (1 GiB), or whose
+  header says it lasts more than MAX_SOURCE_S (10 min), is TOO_LONG before any audio is
+  decoded: a one-hour interview is far from the 5–15 s of one voice the API wants, and
+  picking 15 s out of it unseen could pick another speaker, so the operator trims it (to
+  at most 10 min, and the tool fits it; or to 5–15 s). Headers can lie, so a header only
+  decides whether to read: the decode itself streams block by block (`audio.Decoder`)
+  and stops after MAX_SOURCE_S; a file that decodes to more is TOO_LONG too. Only the 20 ms
+  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), never the
+  samples. The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
 - Duration and speech come from the decoded samples: `speech_s` is the number of active
-  20 ms frames (`audio.active_frames`) times 20 ms. No active frame is SILENT. Less than
+  20 ms frames (`audio.speech_frames`) times 20 ms. No active frame is SILENT. Less than
   MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
 - A recording longer than 15 s, over 5 MB, or of a type the API does not accept (flac,
   ogg) gets a FitWindow: the ≤ 15 s span with the most active frames (ties: the
   earliest), trimmed to its speech plus PAD_S either side, never shorter than 5 s.
-- `make_fitted` cuts that window into a mono PCM16 WAV at the source rate (resampled
-  down to MAX_RATE above it): at most 15 s × 44.1 kHz × 2 bytes ≈ 1.3 MB, and the same
-  input always gives the same bytes. The archive itself is only ever read.
+- `make_fitted` streams the file again, keeps only that window and cuts it into a mono
+  PCM16 WAV at the source rate (resampled down to MAX_RATE above it): at most 15 s × 44.1
+  kHz × 2 bytes ≈ 1.3 MB, and the same input always gives the same bytes. The archive
+  itself is only ever read.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from audit.archive.index import NotRegularFile, SourceMatch, open_regular, shown
 from audit.core import audio
-from audit.archive.index import SourceMatch
 from audit.core.errors import AudioError
 from audit.core.models import FitWindow, SourceCheck, SourceProblem
 
@@ -40,11 +55,15 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 MAX_CLIP_S = 15.0
 MIN_DURATION_S = 5.0
 MIN_SOURCE_SPEECH_S = 3.5
+MAX_SOURCE_S = 600.0  # the longest recording the tool analyses and fits
+MAX_SOURCE_BYTES = 1 << 30  # 10 min of 192 kHz stereo float is 0.9 GiB
+SOURCE_RATES = (4000, 768000)  # sample rates a recording can have, in Hz
 PAD_S = 0.2  # silence kept around the speech of a fitted window
 MAX_RATE = 44100
-# PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
-_DECODED_BY_AV = frozenset({"mp3", "mp4", "webm"})
+_HEAD = 64  # bytes `audio.sniff` looks at
 _EXPORT = "export it as WAV or MP3"
+_TRIM = (f"the API takes 5–15 s of one voice and this tool fits recordings of up to "
+         f"{MAX_SOURCE_S / 60:.0f} min: trim it to a passage of the voice speaking")
 
 #: Signatures of other files, for a message that says what they are: (magic, what, is audio).
 _OTHER_TYPES: tuple[tuple[bytes, str, bool], ...] = (
@@ -71,34 +90,91 @@ class FittedAudio:
 
 
 def check_source(match: SourceMatch) -> SourceCheck:
-    """Read, identify, decode and measure the file a SourceMatch found (each once)."""
+    """Open, identify, measure (streaming, bounded) and hash the file a SourceMatch found."""
     found = SourceCheck(match.problem, match.detail, path=match.relative, matched_by=match.matched_by)
     if match.problem is not None or match.path is None:
         return replace(found, problem=match.problem or SourceProblem.MISSING)
-    name = match.relative or str(match.path)
+    name = shown(match.relative or str(match.path))
     try:
-        data = match.path.read_bytes()
+        file = open_regular(match.path)
     except FileNotFoundError:
         return replace(found, problem=SourceProblem.MISSING,
                        detail=f"{name} was removed after the archive was indexed")
+    except NotRegularFile as exc:
+        return replace(found, problem=SourceProblem.MISSING,
+                       detail=f"{name} is {exc.what}, not a recording file")
     except OSError as exc:
         return replace(found, problem=SourceProblem.CORRUPT,
                        detail=f"{name} cannot be read ({exc.strerror}); check its permissions")
-    kind = audio.sniff(data[:64])
-    found = replace(found, sha256=hashlib.sha256(data).hexdigest(), n_bytes=len(data), kind=kind)
+    with file:
+        try:
+            return _check_file(found, name, file)
+        except OSError as exc:  # an I/O error part way: a failing disk, a vanished mount
+            return replace(found, problem=SourceProblem.CORRUPT,
+                           detail=f"{name} cannot be read ({exc.strerror}); check the disk it is on")
+
+
+def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> SourceCheck:
+    size = os.fstat(file.fileno()).st_size
+    head = file.read(_HEAD)
+    kind = audio.sniff(head)
+    found = replace(found, n_bytes=size, kind=kind)
     if kind is None:
-        problem, detail = _not_audio(name, data[:64])
+        problem, detail = _not_audio(name, head)
         return replace(found, problem=problem, detail=detail)
+    if size > MAX_SOURCE_BYTES:
+        return replace(found, problem=SourceProblem.TOO_LONG,
+                       detail=f"{name} is a {size / 2**30:.1f} GiB {kind} file, more than "
+                       f"{MAX_SOURCE_S / 60:.0f} min of audio takes; {_TRIM}")
+    file.seek(0)
     try:
-        samples, rate = _decode(data, kind)
-    except AudioError:  # its text names a memory buffer, not the file: say it plainly
+        decoder = audio.Decoder(file, kind)
+    except audio.NoAudioStream as exc:
+        return replace(found, problem=SourceProblem.UNSUPPORTED,
+                       detail=f"{name} is a {kind} file with no audio stream (it holds "
+                       f"{' and '.join(exc.streams) or 'no'} streams: a video without sound?); "
+                       f"{_EXPORT} from the original")
+    except AudioError:  # its text names no file: say it plainly
         return replace(found, problem=SourceProblem.CORRUPT,
                        detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
-    if samples.shape[0] == 0:
+    with decoder:
+        return _measure(found, name, kind, decoder, file)
+
+
+def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, file: io.BufferedReader) -> SourceCheck:
+    if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
+        return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
+    if decoder.claimed_s is not None and decoder.claimed_s > MAX_SOURCE_S:
+        return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording is "
+                       f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
+    meter: audio.LevelMeter | None = None
+    try:
+        for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
+            if meter is None:
+                if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
+                    return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
+                meter = audio.LevelMeter(decoder.sample_rate)
+            meter.feed(block)
+    except AudioError:
+        return replace(found, problem=SourceProblem.CORRUPT,
+                       detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    if meter is None or meter.frames == 0:
         return replace(found, problem=SourceProblem.CORRUPT, detail=f"{name} is a {kind} file with "
                        f"no audio frames (truncated?); {_EXPORT} again")
-    active = audio.active_frames(samples, rate)
-    duration = samples.shape[0] / rate
+    rate = decoder.sample_rate
+    if meter.frames > MAX_SOURCE_S * rate:
+        return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording decodes "
+                       f"to more than {MAX_SOURCE_S / 60:.0f} min of audio; {_TRIM}")
+    if meter.non_finite:
+        return replace(found, problem=SourceProblem.CORRUPT, detail=f"{name}: {meter.non_finite} of "
+                       f"{meter.frames} samples are NaN or infinite (damaged float audio); {_EXPORT} again")
+    file.seek(0)
+    found = replace(found, sha256=hashlib.file_digest(file, "sha256").hexdigest())
+    return _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
+
+
+def _judge(found: SourceCheck, name: str, kind: str, active: np.ndarray, duration: float) -> SourceCheck:
+    """The verdict on a measured recording: SILENT, TOO_SHORT, as it is, or fitted."""
     speech = float(np.count_nonzero(active)) * audio.FRAME_S
     found = replace(found, duration_s=round(duration, 2), speech_s=round(speech, 2))
     heard = f"{duration:.1f} s of audio, {speech:.1f} s of speech"
@@ -112,8 +188,9 @@ def check_source(match: SourceMatch) -> SourceCheck:
     reasons = []
     if duration > MAX_CLIP_S:
         reasons.append(f"{duration:.1f} s is longer than {MAX_CLIP_S:.0f} s")
-    if len(data) > MAX_UPLOAD_BYTES:
-        reasons.append(f"{len(data) / 2**20:.1f} MB is over {MAX_UPLOAD_BYTES // 2**20} MB")
+    assert found.n_bytes is not None
+    if found.n_bytes > MAX_UPLOAD_BYTES:
+        reasons.append(f"{found.n_bytes / 2**20:.1f} MB is over {MAX_UPLOAD_BYTES // 2**20} MB")
     if kind not in ACCEPTED_MIME:
         reasons.append(f"{kind} is not accepted")
     if not reasons:
@@ -151,20 +228,28 @@ def best_window(active: np.ndarray) -> tuple[float, float]:
 def make_fitted(path: Path, check: SourceCheck) -> FittedAudio:
     """The fitted copy `check.fit` describes, as mono PCM16 WAV bytes (deterministic).
 
-    Raises AudioError when the file changed since it was checked or cannot be decoded.
+    Streams the file: hashes it, then decodes from the start up to the window's end,
+    keeping only the window. Raises AudioError when the file changed since it was
+    checked or cannot be decoded.
     """
     if check.fit is None or check.kind is None:
         raise ValueError(f"{check.path}: the check asks for no fitted copy")
     try:
-        data = path.read_bytes()
+        file = open_regular(path)
     except OSError as exc:
-        raise AudioError(f"{path} cannot be read: {exc.strerror}",
+        raise AudioError(f"{shown(str(path))} cannot be read: {exc.strerror}",
                          hint="Check that the archive is mounted and readable.") from None
-    if hashlib.sha256(data).hexdigest() != check.sha256:
-        raise AudioError(f"{path} changed since it was checked (sha256 differs).",
-                         hint="Run `clone-audit plan` again to check the new file.")
-    samples, rate = _decode(data, check.kind)
-    clip = samples[round(check.fit.start_s * rate) : round(check.fit.end_s * rate)]
+    with file:
+        if hashlib.file_digest(file, "sha256").hexdigest() != check.sha256:
+            raise AudioError(f"{shown(str(path))} changed since it was checked (sha256 differs).",
+                             hint="Run `clone-audit plan` again to check the new file.")
+        file.seek(0)
+        try:
+            with audio.Decoder(file, check.kind) as decoder:
+                clip, rate = _window(decoder, check.fit.start_s, check.fit.end_s)
+        except AudioError as exc:
+            raise AudioError(f"{shown(str(path))} no longer decodes: {exc.message}",
+                             hint=f"{_EXPORT.capitalize()} again, then run `clone-audit plan` again.") from None
     if rate > MAX_RATE:
         clip, rate = audio.resample(clip, rate, MAX_RATE), MAX_RATE
     wav = audio.wav_pcm16(clip, rate)
@@ -177,8 +262,32 @@ def make_fitted(path: Path, check: SourceCheck) -> FittedAudio:
     )
 
 
-def _decode(data: bytes, kind: str) -> tuple[np.ndarray, int]:
-    return audio.decode_av(data) if kind in _DECODED_BY_AV else audio.decode(data)
+def _window(decoder: audio.Decoder, start_s: float, end_s: float) -> tuple[np.ndarray, int]:
+    """The samples from start_s to end_s, decoding no further than end_s."""
+    pieces: list[np.ndarray] = []
+    at = 0
+    for block in decoder.blocks(end_s + audio.FRAME_S):
+        start, end = round(start_s * decoder.sample_rate), round(end_s * decoder.sample_rate)
+        low, high = max(0, start - at), min(block.shape[0], end - at)
+        if high > low:
+            pieces.append(block[low:high])
+        at += block.shape[0]
+        if at >= end:
+            break
+    clip = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
+    return clip, decoder.sample_rate
+
+
+def _bad_rate(name: str, rate: int) -> str | None:
+    low, high = SOURCE_RATES
+    if low <= rate <= high or rate == 0:  # 0: not known before the first block
+        return None
+    return f"{name}: a sample rate of {rate} Hz is not a recording's ({low}–{high} Hz); {_EXPORT} again"
+
+
+def _long(seconds: float) -> str:
+    minutes = seconds / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
 def _not_audio(name: str, head: bytes) -> tuple[SourceProblem, str]:

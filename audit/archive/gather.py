@@ -61,8 +61,9 @@ def gather(
         if check.problem is None and match.path is not None:
             try:
                 uploads[clone.voice_id] = _upload(clone, match.path, check, folder)
-            except AudioError as exc:  # the recording changed or broke since it was checked
-                check = replace(check, problem=SourceProblem.CORRUPT, detail=exc.message)
+            except AudioError as exc:  # the file changed, or stopped decoding, since its check
+                check = replace(check, problem=SourceProblem.CORRUPT, fit=None, mime=None,
+                                detail=f"{exc.message} {exc.hint}".strip())
             except PathEscape as exc:
                 check = replace(check, problem=SourceProblem.UNSAFE_ID, detail=exc.message)
         checks[clone.voice_id] = check

@@ -1,19 +1,27 @@
-"""Decoding and measuring audio from bytes, trusting the samples, never the header.
+"""Decoding and measuring audio, trusting the samples, never the header.
 
 A WAV header can claim anything (streaming answers claim ~2 GB of data); what counts
 is the frames actually decoded. This module owns turning bytes into mono float samples
 (soundfile) and measuring them: duration, RMS and peak level, and the share of 20 ms
-frames that carry speech-like energy. It knows nothing of HTTP or verdicts.
+frames that carry speech-like energy. Non-finite samples (NaN, inf from a damaged float
+file) are measured as silence, so no measure is ever NaN. It knows nothing of HTTP or
+verdicts.
 
 For archived recordings it also tells the real container from magic bytes (`sniff`),
-decodes mp4/webm with PyAV (`decode_av`), marks active frames, resamples, and writes
+streams a file block by block with bounded memory (`Decoder`: soundfile for wav, flac
+and ogg, PyAV for mp3, mp4 and webm; the header is read first and only tells what to
+expect), measures frame levels as blocks arrive (`LevelMeter`), resamples, and writes
 PCM16 WAV deterministically (`wav_pcm16`).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import wave
+from collections.abc import Iterator
+from types import TracebackType
+from typing import BinaryIO
 
 import av
 import numpy as np
@@ -27,6 +35,10 @@ SILENCE_FLOOR_DBFS = -60.0  # a frame below this is silent whatever the rest doe
 ACTIVE_BELOW_PEAK_DB = 35.0  # a frame within this of the loudest frame counts as active
 FLOOR_DBFS = -120.0  # reported for digital silence (keeps JSON finite)
 _BLOCK = 65536
+_BLOCK_SAMPLES = 1 << 18  # samples over all channels per streamed read: 1 MB of float32
+_UNKNOWN_FRAMES = 1 << 62  # libsndfile's frame count for a stream of unknown length
+# PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
+READ_BY_AV = frozenset({"mp3", "mp4", "webm"})
 _EPS = 1e-12
 
 
@@ -57,6 +69,7 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
     x = samples.astype(np.float64)
+    x[~np.isfinite(x)] = 0.0  # a damaged float sample measures as silence, never as NaN
     rms_dbfs = _dbfs(np.sqrt(np.mean(x * x)))
     peak_dbfs = _dbfs(np.max(np.abs(x)))
     active = active_frames(x, sample_rate)
@@ -113,43 +126,154 @@ def _mpeg_audio_sync(head: bytes) -> bool:
     return (head[1] >> 3) & 0b11 != 0b01 and (head[1] >> 1) & 0b11 != 0b00
 
 
-def decode_av(data: bytes) -> tuple[np.ndarray, int]:
-    """Decode the first audio stream of a container soundfile cannot open (mp4, webm) with PyAV.
+class NoAudioStream(AudioError):
+    """A container that opened fine but holds no audio stream (a video without sound)."""
 
-    Returns mono float32 samples (the channels' mean, as `decode` does) and the sample rate.
+    def __init__(self, streams: list[str]) -> None:
+        held = ", ".join(streams) if streams else "no"
+        super().__init__(f"no audio stream in the container ({held} streams only)")
+        self.streams = streams  # the kinds of stream it holds: "video", "subtitle", ...
+
+
+class Decoder:
+    """One audio file opened for streaming: what its header claims, then mono float32 blocks.
+
+    Opening reads the header only. `blocks(max_s)` decodes block by block and stops after
+    `max_s` seconds of audio, so memory stays at one block (`_BLOCK_SAMPLES` samples, or
+    one codec frame) whatever the header claims or the file holds. `sample_rate` is the
+    header's until the first block, then the decoded one's (a PyAV stream whose rate
+    changes half way is an AudioError). Blocks are the channels' mean, as `decode` gives.
     """
-    blocks: list[np.ndarray] = []
-    sample_rate = 0
-    try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            if not container.streams.audio:
-                raise AudioError(f"no audio stream in the container ({len(data)} bytes)")
-            stream = container.streams.audio[0]
-            planar = av.AudioResampler(format="fltp")
-            for frame in container.decode(stream):
-                sample_rate = frame.sample_rate
-                for out in planar.resample(frame):
-                    blocks.append(out.to_ndarray().mean(axis=0).astype(np.float32))
-    except (av.FFmpegError, ValueError, IndexError) as exc:
-        raise AudioError(f"not decodable audio ({len(data)} bytes): {exc}") from None
-    samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
-    return samples, sample_rate
+
+    def __init__(self, file: BinaryIO, kind: str) -> None:
+        self._sf: sf.SoundFile | None = None
+        self._av: av.container.InputContainer | None = None
+        self.claimed_s: float | None = None  # duration the header claims; None when it does not say
+        try:
+            if kind in READ_BY_AV:
+                self._av = av.open(file, mode="r")
+                if not self._av.streams.audio:
+                    raise NoAudioStream(sorted({str(s.type) for s in self._av.streams}))
+                stream = self._av.streams.audio[0]
+                self.sample_rate = int(stream.codec_context.sample_rate or 0)
+                if stream.duration is not None and stream.time_base is not None:
+                    self.claimed_s = float(stream.duration * stream.time_base)
+                elif self._av.duration is not None:
+                    self.claimed_s = self._av.duration / av.time_base
+            else:
+                self._sf = sf.SoundFile(file)
+                self.sample_rate = int(self._sf.samplerate)
+                if self.sample_rate > 0 and 0 <= self._sf.frames < _UNKNOWN_FRAMES:
+                    self.claimed_s = self._sf.frames / self.sample_rate
+        except AudioError:
+            self.close()
+            raise
+        except (sf.LibsndfileError, RuntimeError, ValueError, IndexError, av.FFmpegError) as exc:
+            self.close()
+            raise AudioError(f"not decodable audio: {exc}") from None
+
+    def blocks(self, max_s: float) -> Iterator[np.ndarray]:
+        """Mono float32 blocks from the start, at most `max_s` seconds in all; AudioError on
+        a decoding failure part way."""
+        try:
+            yield from (self._av_blocks(max_s) if self._av is not None else self._sf_blocks(max_s))
+        except (sf.LibsndfileError, RuntimeError, ValueError, IndexError, av.FFmpegError) as exc:
+            raise AudioError(f"decoding failed part way: {exc}") from None
+
+    def _sf_blocks(self, max_s: float) -> Iterator[np.ndarray]:
+        assert self._sf is not None
+        left = math.ceil(max_s * self.sample_rate)
+        size = max(1, _BLOCK_SAMPLES // max(1, self._sf.channels))
+        while left > 0:
+            block = self._sf.read(min(size, left), dtype="float32", always_2d=True)
+            if not len(block):
+                return
+            left -= len(block)
+            yield block.mean(axis=1)
+
+    def _av_blocks(self, max_s: float) -> Iterator[np.ndarray]:
+        assert self._av is not None
+        stream = self._av.streams.audio[0]
+        planar = av.AudioResampler(format="fltp")
+        left: int | None = None
+        for frame in self._av.decode(stream):
+            if left is None:
+                self.sample_rate = int(frame.sample_rate)
+                left = math.ceil(max_s * self.sample_rate)
+            elif frame.sample_rate != self.sample_rate:
+                raise AudioError(f"the sample rate changes from {self.sample_rate} to "
+                                 f"{frame.sample_rate} Hz part way")
+            for out in planar.resample(frame):
+                samples = out.to_ndarray().mean(axis=0).astype(np.float32)
+                if samples.shape[0] >= left:
+                    yield samples[:left]
+                    return
+                left -= samples.shape[0]
+                yield samples
+
+    def close(self) -> None:
+        if self._sf is not None:
+            self._sf.close()
+        if self._av is not None:
+            self._av.close()
+
+    def __enter__(self) -> Decoder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+class LevelMeter:
+    """Levels (dBFS) of the 20 ms frames of mono samples fed block by block.
+
+    The frames are those `active_frames` cuts (from the first sample; a trailing partial
+    frame is not counted), and between blocks it holds less than one frame of samples.
+    Non-finite samples are counted in `non_finite` and measured as 0.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        self.hop = max(1, int(sample_rate * FRAME_S))
+        self.frames = 0  # samples fed
+        self.non_finite = 0
+        self._rest = np.zeros(0, dtype=np.float32)
+        self._levels: list[np.ndarray] = []
+
+    def feed(self, samples: np.ndarray) -> None:
+        self.frames += samples.shape[0]
+        finite = np.isfinite(samples)
+        if not finite.all():
+            self.non_finite += int(samples.shape[0] - np.count_nonzero(finite))
+            samples = np.where(finite, samples, 0).astype(samples.dtype)
+        joined = np.concatenate((self._rest, samples)) if self._rest.size else samples
+        usable = (joined.shape[0] // self.hop) * self.hop
+        if usable:
+            chunks = joined[:usable].astype(np.float64).reshape(-1, self.hop)
+            self._levels.append(20.0 * np.log10(np.sqrt(np.mean(chunks * chunks, axis=1)) + _EPS))
+        self._rest = joined[usable:].copy()
+
+    def levels(self) -> np.ndarray:
+        return np.concatenate(self._levels) if self._levels else np.zeros(0, dtype=np.float64)
+
+
+def speech_frames(levels: np.ndarray) -> np.ndarray:
+    """Per frame level, whether it carries speech-like energy: above SILENCE_FLOOR_DBFS and
+    within ACTIVE_BELOW_PEAK_DB of the loudest frame."""
+    if levels.size == 0:
+        return np.zeros(0, dtype=bool)
+    threshold = max(SILENCE_FLOOR_DBFS, float(levels.max()) - ACTIVE_BELOW_PEAK_DB)
+    return levels > threshold
 
 
 def active_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """Per 20 ms frame, whether it carries speech-like energy (the rule `measure` uses).
 
-    A frame is active when it is above SILENCE_FLOOR_DBFS and within ACTIVE_BELOW_PEAK_DB
-    of the loudest frame. A trailing partial frame is not counted.
+    A trailing partial frame is not counted; non-finite samples count as silence.
     """
-    hop = max(1, int(sample_rate * FRAME_S))
-    usable = (samples.shape[0] // hop) * hop
-    if usable == 0:
-        return np.zeros(0, dtype=bool)
-    chunks = samples[:usable].astype(np.float64).reshape(-1, hop)
-    frame_db = 20.0 * np.log10(np.sqrt(np.mean(chunks * chunks, axis=1)) + _EPS)
-    threshold = max(SILENCE_FLOOR_DBFS, float(frame_db.max()) - ACTIVE_BELOW_PEAK_DB)
-    return frame_db > threshold
+    meter = LevelMeter(sample_rate)
+    meter.feed(samples)
+    return speech_frames(meter.levels())
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -1,9 +1,14 @@
 """Settings: TOML file + environment + command-line flags → frozen dataclasses.
 
 Precedence is flag > environment > config file > default. Unknown keys and values of
-the wrong type are errors naming the key, never silently ignored. The API key is read
-only from the environment (`SMALLEST_API_KEY`) and is held in a `Secret`, whose repr
-and str never show it; a config file that holds a key is refused.
+the wrong type are errors naming the key, never silently ignored. Every numeric key has
+its allowed values in one table, RANGES, next to the dataclasses: finite (no `inf` or
+`nan`, which TOML allows), no zero or negative interval, timeout or concurrency, no plan
+born expired; a value outside is a ConfigError naming the key, the value and the range.
+The base URL (file, `SMALLEST_BASE_URL` or `--base-url`) must be an http(s) URL with a
+host and no credentials. The API key is read only from the environment
+(`SMALLEST_API_KEY`) and is held in a `Secret`, whose repr and str never show it; a
+config file that holds a key is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
+import math
 import os
 import tomllib
 import types
@@ -109,6 +115,72 @@ class Settings:
     apply: ApplySettings = field(default_factory=ApplySettings)
 
 
+@dataclass(frozen=True)
+class Bound:
+    """The values a numeric key may take: finite, from `low` (excluded when `above`) to `high`."""
+
+    low: float
+    high: float
+    above: bool = False  # `low` itself is not allowed: a zero interval or timeout means nothing
+
+    def allows(self, value: float) -> bool:
+        low_ok = value > self.low if self.above else value >= self.low
+        return math.isfinite(value) and low_ok and value <= self.high
+
+    def __str__(self) -> str:
+        low, high = _number(self.low), _number(self.high)
+        return f"more than {low} and at most {high}" if self.above else f"from {low} to {high}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """The values a numeric key may take: one of a list."""
+
+    values: tuple[int, ...]
+
+    def allows(self, value: float) -> bool:
+        return value in self.values
+
+    def __str__(self) -> str:
+        *first, last = (str(v) for v in self.values)
+        return f"{', '.join(first)} or {last}" if first else last
+
+
+_HOUR, _DAY = 3600.0, 86400.0
+
+#: Allowed values of every numeric key, by section. A test checks that every int or float
+#: field of the dataclasses above is here and that its default is allowed.
+RANGES: dict[str, dict[str, Bound | OneOf]] = {
+    "api": {
+        "concurrency": Bound(1, 256),
+        "timeout_s": Bound(0, _HOUR, above=True),
+        "create_timeout_s": Bound(0, _DAY, above=True),
+        "max_attempts": Bound(1, 100),
+        "backoff_initial_s": Bound(0, _HOUR),
+        "backoff_max_s": Bound(0, _HOUR),
+        "max_list_bytes": Bound(1, 1 << 34),  # at most 16 GiB: a cap, not a target
+        "max_audio_bytes": Bound(1, 1 << 31),
+    },
+    "probe": {
+        "sample_rate": OneOf((8000, 16000, 24000, 44100)),
+    },
+    "plan": {
+        "expiry_hours": Bound(0, 24 * 365, above=True),
+        "clone_quota": Bound(0, 1_000_000),  # 0: unknown
+        "create_estimate_s": Bound(0, _DAY, above=True),
+    },
+    "apply": {
+        "poll_interval_s": Bound(0, _HOUR, above=True),
+        "poll_timeout_s": Bound(0, 7 * _DAY, above=True),
+        "settle_s": Bound(0, _DAY),
+    },
+}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
 _SECTIONS: dict[str, type] = {
     "api": ApiSettings,
     "probe": ProbeSettings,
@@ -131,16 +203,20 @@ def load_settings(
     """
     env = os.environ if env is None else env
     tables: dict[str, dict[str, Any]] = {name: {} for name in _SECTIONS}
+    url_from = "[api] base_url"
     if path is not None:
         for section, table in _read_toml(path).items():
             tables[section].update(table)
     if env.get(ENV_BASE_URL):
-        tables["api"]["base_url"] = env[ENV_BASE_URL]
+        tables["api"]["base_url"], url_from = env[ENV_BASE_URL], ENV_BASE_URL
     for section, flags in (overrides or {}).items():
-        tables[section].update({k: v for k, v in flags.items() if v is not None})
+        given = {k: v for k, v in flags.items() if v is not None}
+        tables[section].update(given)
+        if section == "api" and "base_url" in given:
+            url_from = "--base-url"
     built = {name: _build(cls, tables[name], name) for name, cls in _SECTIONS.items()}
     settings = Settings(**built)
-    _check(settings)
+    _check(settings, url_from)
     return settings
 
 
@@ -162,6 +238,8 @@ def api_key_from_env(env: Mapping[str, str] | None = None) -> Secret:
 
 
 def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    if path.exists() and not path.is_file():  # a folder, or a FIFO that would block the read
+        raise ConfigError(f"config file {path} is not a regular file.")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -214,6 +292,8 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     if kind in (int, str):
         if not isinstance(value, kind):
             raise ConfigError(f"{where} = {value!r} must be a {kind.__name__}.")
+        if isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"{where} holds a NUL character.")
         return value
     if getattr(kind, "__origin__", None) is Mapping or isinstance(kind, types.GenericAlias):
         if not isinstance(value, Mapping) or not all(
@@ -224,28 +304,22 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     raise ConfigError(f"{where} = {value!r} has the wrong type.")
 
 
-def _check(settings: Settings) -> None:
-    api, probe = settings.api, settings.probe
-    if not api.base_url.startswith(("http://", "https://")):
-        raise ConfigError(f"[api] base_url = {api.base_url!r} must start with http:// or https://.")
-    positive = {
-        "[api] concurrency": api.concurrency,
-        "[api] max_attempts": api.max_attempts,
-        "[api] timeout_s": api.timeout_s,
-        "[api] create_timeout_s": api.create_timeout_s,
-        "[api] max_list_bytes": api.max_list_bytes,
-        "[api] max_audio_bytes": api.max_audio_bytes,
-    }
-    for where, number in positive.items():
-        if number <= 0:
-            raise ConfigError(f"{where} = {number} must be greater than 0.")
+def _check(settings: Settings, url_from: str = "[api] base_url") -> None:
+    _check_url(settings.api.base_url, url_from)
+    for section, bounds in RANGES.items():
+        values = getattr(settings, section)
+        for key, allowed in bounds.items():
+            value = getattr(values, key)
+            if not allowed.allows(value):
+                raise ConfigError(f"[{section}] {key} = {value!r} is out of range: it must be {allowed}.")
+    api, probe, apply = settings.api, settings.probe, settings.apply
     check_key_transport(api)
-    if api.backoff_initial_s < 0 or api.backoff_max_s < api.backoff_initial_s:
-        raise ConfigError("[api] backoff_initial_s must be >= 0 and <= backoff_max_s.")
-    if probe.sample_rate not in (8000, 16000, 24000, 44100):
-        raise ConfigError(
-            f"[probe] sample_rate = {probe.sample_rate} must be 8000, 16000, 24000 or 44100."
-        )
+    if api.backoff_max_s < api.backoff_initial_s:
+        raise ConfigError(f"[api] backoff_max_s = {api.backoff_max_s!r} must be at least "
+                          f"backoff_initial_s = {api.backoff_initial_s!r}.")
+    if apply.poll_timeout_s < apply.poll_interval_s:
+        raise ConfigError(f"[apply] poll_timeout_s = {apply.poll_timeout_s!r} must be at least "
+                          f"poll_interval_s = {apply.poll_interval_s!r}.")
     if probe.model not in ("lightning_v3.1", "lightning_v3.1_pro"):
         raise ConfigError(
             f"[probe] model = {probe.model!r} must be lightning_v3.1 or lightning_v3.1_pro "
@@ -275,6 +349,26 @@ def check_key_transport(api: ApiSettings) -> None:
         hint="Use https://. If the link is protected some other way (a VPN, a tunnel), pass "
         "--allow-insecure-http or set [api] allow_insecure_http = true.",
     )
+
+
+def _check_url(url: str, where: str) -> None:
+    """An http(s) URL with a host, a valid port, no credentials, query or fragment."""
+    hint = f"Use the API's address, like {DEFAULT_BASE_URL} (an emulator's: http://127.0.0.1:PORT)."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0–65535
+    except ValueError as exc:
+        raise ConfigError(f"{where} = {url!r} is not a valid URL: {exc}.", hint=hint) from None
+    if parts.username is not None or parts.password is not None:  # never echo a password
+        raise ConfigError(f"{where} holds a user name or password; the API key goes in "
+                          f"{ENV_API_KEY}, never in the URL.", hint=hint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where} = {url!r} is not an http(s) URL with a host: it must start "
+                          "with http:// or https:// and name a host.", hint=hint)
+    if any(not c.isprintable() or c.isspace() for c in url):
+        raise ConfigError(f"{where} = {url!r} holds a space or a control character.", hint=hint)
+    if parts.query or parts.fragment:
+        raise ConfigError(f"{where} = {url!r} must not have a query (?) or fragment (#).", hint=hint)
 
 
 def as_dict(settings: Settings) -> dict[str, Any]:

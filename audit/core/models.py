@@ -320,6 +320,7 @@ class SourceProblem(enum.StrEnum):
     UNSUPPORTED = "unsupported-type"
     CORRUPT = "corrupt"
     TOO_SHORT = "too-short"
+    TOO_LONG = "too-long"  # over 10 min or 1 GiB: trimmed by the operator, never guessed at
     SILENT = "silent"
     UNSAFE_ID = "unsafe-voice-id"  # the API's voice id is not one clone-audit may act on
 

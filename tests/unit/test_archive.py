@@ -166,7 +166,7 @@ def test_settings_errors(tmp_path: Path, folder: Path) -> None:
     with pytest.raises(ConfigError, match=r"manifest .*list\.csv does not exist"):
         ArchiveIndex.from_settings(ArchiveSettings(folder=str(folder), manifest="list.csv"))
     (folder / "list.csv").write_bytes(b"\xff\xfe bad")
-    with pytest.raises(ConfigError, match="cannot be read"):
+    with pytest.raises(ConfigError, match="is UTF-16 text, not UTF-8"):
         ArchiveIndex.from_settings(ArchiveSettings(folder=str(folder), manifest="list.csv"))
 
 

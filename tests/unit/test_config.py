@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import os
 from pathlib import Path
+from typing import get_type_hints
 
 import pytest
 
-from audit.core.config import Secret, Settings, api_key_from_env, load_settings
+from audit.core.config import RANGES, Bound, OneOf, Secret, Settings, api_key_from_env, load_settings
 from audit.core.errors import ConfigError
 from audit.core.models import FailOn, ProbePolicy
 
@@ -36,11 +40,17 @@ def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Pa
         ("[api]\nbase_urll = 'x'\n", "unknown key(s) base_urll"),
         ("[apii]\n", "unknown section [apii]"),
         ("[api]\nconcurrency = 'four'\n", "[api] concurrency = 'four' must be a int"),
-        ("[api]\nconcurrency = 0\n", "must be greater than 0"),
+        ("[api]\nconcurrency = 0\n", "[api] concurrency = 0 is out of range: it must be from 1 to 256"),
         ("[probe]\npolicy = 'some'\n", "not one of: all, legacy, none"),
         ("[probe]\nsample_rate = 22050\n", "must be 8000, 16000, 24000 or 44100"),
         ("[probe]\nmodel = 'lightning-v3.1'\n", "underscore form"),
         ("[api]\nbase_url = 'api.smallest.ai'\n", "must start with http"),
+        ("[api]\nbase_url = 'http://'\n", "is not an http(s) URL with a host"),
+        ("[api]\nbase_url = 'ftp://api.smallest.ai'\n", "is not an http(s) URL with a host"),
+        ("[api]\nbase_url = 'http://127.0.0.1:99999'\n", "is not a valid URL: Port out of range"),
+        ("[api]\nbase_url = 'https://api.smallest.ai/?x=1'\n", "must not have a query"),
+        ("[api]\nbase_url = 'https://api.smallest .ai'\n", "holds a space"),
+        ('[archive]\nfolder = "rec\\u0000ordings"\n', "[archive] folder holds a NUL character"),
         ("[api\n", "not valid TOML"),
     ],
 )
@@ -103,5 +113,123 @@ def test_loopback_and_https_need_no_permission(url: str) -> None:
 def test_byte_caps_must_be_positive(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[api]\nmax_audio_bytes = 0\n")
-    with pytest.raises(ConfigError, match=r"\[api\] max_audio_bytes = 0 must be greater than 0"):
+    with pytest.raises(ConfigError, match=r"\[api\] max_audio_bytes = 0 is out of range"):
         load_settings(config, env={})
+
+
+# -- ranges ----------------------------------------------------------------------------
+
+
+def load_text(tmp_path: Path, text: str) -> Settings:
+    config = tmp_path / "c.toml"
+    config.write_text(text, encoding="utf-8")
+    return load_settings(config, env={})
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[api]\nconcurrency = 0\n", "[api] concurrency = 0 is out of range: it must be from 1 to 256."),
+        ("[api]\nconcurrency = -3\n", "[api] concurrency = -3 is out of range"),
+        ("[plan]\nexpiry_hours = nan\n", "[plan] expiry_hours = nan is out of range: it must be more than 0"),
+        ("[plan]\nexpiry_hours = 0\n", "[plan] expiry_hours = 0.0 is out of range"),  # born expired
+        ("[apply]\npoll_interval_s = -1\n", "[apply] poll_interval_s = -1.0 is out of range"),
+        ("[apply]\npoll_interval_s = 0\n", "[apply] poll_interval_s = 0.0 is out of range"),  # a busy loop
+        ("[api]\ntimeout_s = inf\n", "[api] timeout_s = inf is out of range: it must be more than 0 and at most 3600."),
+        ("[api]\nmax_attempts = 0\n", "[api] max_attempts = 0 is out of range: it must be from 1 to 100."),
+        ("[plan]\nclone_quota = -1\n", "[plan] clone_quota = -1 is out of range"),
+        ("[apply]\nsettle_s = -inf\n", "[apply] settle_s = -inf is out of range"),
+        ("[api]\nbackoff_initial_s = 5\nbackoff_max_s = 1\n", "[api] backoff_max_s = 1.0 must be at least"),
+        ("[apply]\npoll_interval_s = 60\npoll_timeout_s = 10\n", "[apply] poll_timeout_s = 10.0 must be at least"),
+    ],
+)
+def test_hand_picked_values_out_of_range_are_refused(tmp_path: Path, text: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_text(tmp_path, text)
+    assert expected in caught.value.message and caught.value.exit_code == 2
+
+
+def _numeric_fields() -> list[tuple[str, str, type]]:
+    """(section, key, int or float) of every numeric field of the settings dataclasses."""
+    found = []
+    for section in dataclasses.fields(Settings):
+        hints = get_type_hints(type(getattr(Settings(), section.name)))
+        found += [(section.name, key, kind) for key, kind in hints.items() if kind in (int, float)]
+    return found
+
+
+def test_every_numeric_key_has_a_range_that_allows_its_default() -> None:
+    numeric = _numeric_fields()
+    assert {(s, k) for s, k, _ in numeric} == {(s, k) for s, keys in RANGES.items() for k in keys}
+    defaults = Settings()
+    for section, key, _ in numeric:
+        assert RANGES[section][key].allows(getattr(getattr(defaults, section), key)), (section, key)
+
+
+def _edges(rule: Bound | OneOf, kind: type) -> tuple[list[float], list[float]]:
+    """Values just inside and just outside a rule (integers for int keys)."""
+    if isinstance(rule, OneOf):
+        return list(rule.values), [min(rule.values) - 1, max(rule.values) + 1, 22050]
+    step = 1 if kind is int else 1e-6
+    inside = [rule.low + step if rule.above else rule.low, rule.high]
+    outside = [rule.low if rule.above else rule.low - step, rule.high + step]
+    if kind is float:
+        outside += [math.inf, -math.inf, math.nan]
+    return inside, outside
+
+
+@pytest.mark.parametrize(("section", "key", "kind"), _numeric_fields(), ids=lambda v: getattr(v, "__name__", v))
+def test_each_key_accepts_its_range_and_refuses_just_outside(tmp_path: Path, section: str, key: str,
+                                                             kind: type) -> None:
+    inside, outside = _edges(RANGES[section][key], kind)
+    others = {"backoff_max_s": "backoff_initial_s = 0\n", "backoff_initial_s": "backoff_max_s = 3600\n",
+              "poll_interval_s": "poll_timeout_s = 604800\n", "poll_timeout_s": "poll_interval_s = 1e-6\n"}
+    extra = others.get(key, "")
+    for value in inside:
+        loaded = load_text(tmp_path, f"[{section}]\n{extra}{key} = {_toml(value)}\n")
+        assert getattr(getattr(loaded, section), key) == value
+    for value in outside:
+        with pytest.raises(ConfigError, match=rf"\[{section}\] {key} = .* is out of range: it must be"):
+            load_text(tmp_path, f"[{section}]\n{extra}{key} = {_toml(value)}\n")
+
+
+def _toml(value: float) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return repr(value)
+
+
+def test_a_flag_out_of_range_is_refused_like_the_file() -> None:
+    with pytest.raises(ConfigError, match=r"\[api\] concurrency = 0 is out of range"):
+        load_settings(None, env={}, overrides={"api": {"concurrency": 0}})
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("api.smallest.ai", "SMALLEST_BASE_URL = 'api.smallest.ai' is not an http(s) URL with a host"),
+        ("https://", "is not an http(s) URL with a host"),
+        ("http://:8080", "is not an http(s) URL with a host"),
+        ("http://127.0.0.1:port", "is not a valid URL"),
+        ("https://user:hunter2@api.smallest.ai", "SMALLEST_BASE_URL holds a user name or password"),
+        ("https://api.smallest.ai\n", "holds a space or a control character"),
+    ],
+)
+def test_the_base_url_from_the_environment_is_checked_and_named(url: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, env={"SMALLEST_BASE_URL": url})
+    assert expected in caught.value.message and caught.value.exit_code == 2
+    assert "hunter2" not in caught.value.message + caught.value.hint
+
+
+def test_good_base_urls_load() -> None:
+    for url in ("https://api.smallest.ai", "http://127.0.0.1:8765", "https://proxy.example.com/smallest/"):
+        assert load_settings(None, env={"SMALLEST_BASE_URL": url}).api.base_url == url
+    flagged = load_settings(None, env={"SMALLEST_BASE_URL": "nope"}, overrides={"api": {"base_url": "https://x:1"}})
+    assert flagged.api.base_url == "https://x:1"  # the flag wins, so the bad environment value is not used
+
+
+def test_a_config_path_that_is_not_a_file_is_refused_without_reading(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "c.toml")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_settings(tmp_path / "c.toml", env={})

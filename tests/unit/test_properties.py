@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.api.client import _retry_after
-from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag
+from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag, parse_clone_list
 from audit.core.untrusted import visible
 from audit.report.tables import render_csv, voice_frame
 from audit.scan.rules import classify, decide
@@ -26,11 +26,17 @@ json_values = st.recursive(
 fields = st.sampled_from(["displayName", "modelIds", "status", "language", "tags", "createdAt", "_id", "accent"])
 
 
-@given(st.dictionaries(fields, json_values), st.text(min_size=1))
+@given(st.dictionaries(fields, json_values), st.text(min_size=1).filter(str.strip))
 def test_any_list_entry_with_a_voice_id_parses(entry: dict, voice_id: str) -> None:
     clone = Clone.from_api({**entry, "voiceId": voice_id})
     assert clone.voice_id == voice_id
     decide(clone, classify(clone), ProbeResult(ProbeVerdict.NOT_PROBED))  # and never crashes a verdict
+
+
+@given(st.dictionaries(fields, json_values), st.one_of(st.none(), st.integers(), st.text().filter(lambda s: not s.strip())))
+def test_an_entry_without_a_usable_voice_id_is_kept_as_a_placeholder(entry: dict, voice_id: object) -> None:
+    (clone,) = parse_clone_list([{**entry, "voiceId": voice_id}])
+    assert clone.voice_id == "<unparseable entry 0>" and clone.unreadable
 
 
 @given(st.text(min_size=1).filter(lambda s: "," not in s))

@@ -201,3 +201,15 @@ def test_best_window_prefers_the_earliest_of_equal_spans_and_keeps_five_seconds(
     active[2500:2560] = True  # the later span now holds more speech
     start, end = best_window(active)
     assert (start, end) == (39.8, 51.4)
+
+
+@pytest.mark.parametrize("block", [7, 319, 320, 4096])
+def test_level_meter_gives_the_same_frames_whatever_the_blocks(block: int) -> None:
+    """Streaming a recording in blocks measures exactly what one pass over it measures."""
+    samples = files.speech(3)
+    streamed, whole = audio.LevelMeter(files.RATE), audio.LevelMeter(files.RATE)
+    for at in range(0, samples.shape[0], block):
+        streamed.feed(samples[at : at + block])
+    whole.feed(samples)
+    assert np.array_equal(streamed.levels(), whole.levels()) and streamed.frames == samples.shape[0]
+    assert streamed.levels().shape[0] == samples.shape[0] // 320
