@@ -66,4 +66,6 @@ def _upload(clone: Clone, path: Path, check: SourceCheck, folder: RunFolder) -> 
     ensure_folder(folder.fitted)
     target = folder.fitted_file(clone.voice_id)
     write_bytes(target, fitted.data)
-    return Upload(str(target.resolve()), fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)
+    # Relative to the plan's folder, so that a copied plan folder still finds its own copies.
+    relative = target.relative_to(folder.path).as_posix()
+    return Upload(relative, fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)
