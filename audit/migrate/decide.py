@@ -10,8 +10,9 @@ carries the action out; every branch here is tested in tests/unit/test_apply_dec
 
 The rules, in order:
 1. a verified voice is done;
-2. a proven replacement the ledger does not know (no row, no new id, or a new id that is
-   failed or gone) is adopted, whatever the options: it exists, so it is never made twice;
+2. a proven replacement the ledger does not know as live (no row, no new id, a new id
+   that failed or is gone) is adopted, whatever the options: it exists, so it is never
+   made twice (the ledger's own new clone first, when it is listed again);
 3. a failed or unverified voice waits for --retry-failed;
 4. an expired plan starts nothing new (a voice with no clone and no create in flight);
 5. otherwise the voice goes on from where its row stands: create; look for a create whose
@@ -185,8 +186,8 @@ def decide(row: Migration | None, account: AccountView, options: DecisionOptions
         state is State.CREATED  # made moments ago: a lagging list may not show it yet
         or (state in (State.COMPLETED, State.UNVERIFIED) and listed is not None)
     )
-    if alive and not ledger_has_live_clone and new_id not in alive:
-        return Adopt(alive[0])
+    if alive and not ledger_has_live_clone and not (state is State.FAILED and new_id in alive):
+        return Adopt(new_id if new_id is not None and new_id in alive else alive[0])
     if state in (State.FAILED, State.UNVERIFIED) and not options.retry_failed:
         return SkipFailed()
     if options.expired and new_id is None and state is not State.CREATING:
