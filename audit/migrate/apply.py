@@ -41,11 +41,11 @@ from audit.migrate.decide import (
     RefuseExpired,
     SkipDone,
     SkipFailed,
+    Step,
     Verify,
     WaitForCompletion,
     decide,
 )
-from audit.migrate.decide import Action as Step
 from audit.migrate.document import Plan, PlanEntry
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State

@@ -5,8 +5,8 @@ row (or None), what the account listing says about it (`AccountView`: its proven
 replacements, clones whose marker cannot be verified, the ledger's new clone as listed,
 and when that listing was asked for), and the run's options (--retry-failed, whether the
 plan has expired, how long an unknown create may take to show up). It returns one
-`Action`. The apply stage (`audit.migrate.apply`) gathers those inputs, calls this, and
-carries the action out; every branch here is tested in tests/unit/test_apply_decisions.py.
+`Step`: the action to take. The apply stage (`audit.migrate.apply`) gathers the inputs,
+calls this, and carries the step out; a table of every combination tests it.
 
 The rules, in order:
 1. a verified voice is done;
@@ -90,7 +90,7 @@ class Listing:
         )
 
 
-# -- actions ----------------------------------------------------------------------------
+# -- steps (the actions decide returns) ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Hold:
                 "is not this voice's replacement, delete it and run apply again")
 
 
-Action = (
+Step = (
     Create | Recreate | Adopt | AwaitUnknownCreate | WaitForCompletion | Verify
     | SkipDone | SkipFailed | RefuseExpired | Hold
 )  # fmt: skip
@@ -174,7 +174,7 @@ Action = (
 # -- the decision -----------------------------------------------------------------------
 
 
-def decide(row: Migration | None, account: AccountView, options: DecisionOptions) -> Action:
+def decide(row: Migration | None, account: AccountView, options: DecisionOptions) -> Step:
     """What to do next with one voice (see the module docstring for the rules)."""
     state = row.state if row else None
     new_id = row.new_voice_id if row else None

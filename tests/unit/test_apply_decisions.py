@@ -20,7 +20,6 @@ from audit.core.config import Secret
 from audit.core.models import Clone, CloneStatus, marker_tag
 from audit.core.provenance import Provenance
 from audit.migrate.decide import (
-    Action,
     Adopt,
     AwaitUnknownCreate,
     Create,
@@ -31,6 +30,7 @@ from audit.migrate.decide import (
     RefuseExpired,
     SkipDone,
     SkipFailed,
+    Step,
     Verify,
     WaitForCompletion,
     decide,
@@ -145,7 +145,7 @@ TABLE: dict[tuple[str, str, str], str] = {
 }
 TABLE.update({("verified", m, n): "DD" "DD" "DD" "DD" for m in MARKERS for n in NEW_CLONE})
 
-EXPECTED: dict[str, Action] = {
+EXPECTED: dict[str, Step] = {
     "R": Recreate(NEW),
     "A": Adopt(MARKED),
     "a": Adopt(NEW),
