@@ -153,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--limit", type=int, help="at most N voices in this run (a canary batch)")
     apply.add_argument("--fail-fast", action="store_true", help="stop starting new voices at the first failure")
     apply.add_argument("--retry-failed", action="store_true", help="try voices the ledger records as failed again")
+    apply.add_argument("--trust-plan-edits", action="store_true",
+                       help="apply a plan whose seal is missing, broken or made with another user's key "
+                       "(review plan.json first; every other check still runs)")
 
     retire = _command(commands, "retire", run_retire, "delete legacy clones whose replacement is verified (asks first)")
     retire.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
@@ -306,7 +309,8 @@ def run_plan(args: argparse.Namespace) -> int:
 def run_apply(args: argparse.Namespace) -> int:
     settings = _settings(args)
     options = ApplyOptions(
-        only=frozenset(args.only), limit=args.limit, fail_fast=args.fail_fast, retry_failed=args.retry_failed
+        only=frozenset(args.only), limit=args.limit, fail_fast=args.fail_fast, retry_failed=args.retry_failed,
+        trust_plan_edits=args.trust_plan_edits,
     )
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
@@ -320,6 +324,11 @@ def run_apply(args: argparse.Namespace) -> int:
     if chosen.failed:
         print(f"{len(chosen.failed)} voice(s) failed or did not verify earlier: see mapping.csv, "
               "then run again with --retry-failed.")
+    if run.held:
+        print(f"{len(run.held)} voice(s) held: a clone carries a migrated-from marker for it that clone-audit "
+              "cannot verify, so nothing was created:")
+        for voice_id, why in sorted(run.held.items()):
+            print(f"  {voice_id}: {why}")
     if chosen.beyond_limit:
         print(f"{chosen.beyond_limit} voice(s) left by --limit: run again to go on.")
     if chosen.expired:

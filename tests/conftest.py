@@ -1,4 +1,5 @@
-"""Shared test helpers: real audio bytes of each kind the probe must tell apart."""
+"""Shared test helpers: real audio bytes of each kind the probe must tell apart, and a
+private per-user state folder for every test (never the real one in the home folder)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from audit.core.userstate import ENV_STATE_DIR
+
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """clone-audit's per-user state (account locks, the plan-sealing key) for this test only;
+    child processes inherit it through the environment."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv(ENV_STATE_DIR, str(folder))
+    return folder
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int = 24000) -> bytes:

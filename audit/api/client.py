@@ -140,6 +140,12 @@ class WavesClient:
     def __repr__(self) -> str:
         return f"WavesClient(base_url={self._settings.base_url!r})"
 
+    @property
+    def api_key(self) -> Secret:
+        """The key, still wrapped: for what is derived from it without revealing it (the
+        account lock's name, replacement proofs). It is sent nowhere but Authorization."""
+        return self._key
+
     async def __aenter__(self) -> WavesClient:
         return self
 

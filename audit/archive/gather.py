@@ -92,5 +92,6 @@ def _upload(clone: Clone, path: Path, check: SourceCheck, folder: RunFolder) -> 
     target = folder.fitted_file(clone.voice_id)  # refuses a target outside the folder
     fitted = make_fitted(path, check)
     folder.write_bytes(target, fitted.data)
-    final = folder.published(target).resolve()  # where apply will read it, once published
-    return Upload(str(final), fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)
+    # Relative to the plan's folder, so that a copied plan folder still finds its own copies.
+    relative = target.relative_to(folder.path).as_posix()
+    return Upload(relative, fitted.filename, fitted.mime, fitted.sha256, len(fitted.data), fitted=True)

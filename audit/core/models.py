@@ -244,6 +244,7 @@ class VoiceResult:
     probe: ProbeResult
     verdict: Verdict
     reason: str
+    evidence: str = ""  # what a `migrated` verdict rests on ("marker+proof"); empty otherwise
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +356,7 @@ class SourceCheck:
 class Upload:
     """The exact bytes apply sends: the archived file itself or a fitted copy of it."""
 
-    path: str  # absolute
+    path: str  # an archived file: absolute; a fitted copy: relative to the plan's folder (fitted/…)
     filename: str
     mime: str
     sha256: str

@@ -6,7 +6,7 @@ what each file is called; stages and writers ask it for paths instead of joining
 
     <out>/<run id>/
         run.json  clones.csv  report.html       every scan and plan
-        plan.json  plan.csv  fitted/             a plan (fitted copies of recordings)
+        plan.json  plan.seal  plan.csv  fitted/  a plan (its seal, fitted copies of recordings)
         ledger.sqlite  mapping.csv  mapping.json an applied plan
         cutover.json  cutover/                   a cutover of callers (its record; rollback files)
 
@@ -29,15 +29,15 @@ How files get there:
 - `check_writable(out)` is called before any paid work, so an output folder that cannot
   be written fails at once (exit 2) instead of after the probes.
 
-It also owns the advisory locks that keep two runs from working on one plan or one
-account at once.
+It also owns the advisory lock that keeps two runs from working on one plan at once.
+What must be unique per account or per user (the account lock, the plan-sealing key)
+lives outside any run folder, in `audit.core.userstate`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -59,6 +59,7 @@ RUN_JSON = "run.json"
 CLONES_CSV = "clones.csv"
 REPORT_HTML = "report.html"
 PLAN_JSON = "plan.json"
+PLAN_SEAL = "plan.seal"
 PLAN_CSV = "plan.csv"
 FITTED_DIR = "fitted"
 LEDGER = "ledger.sqlite"
@@ -122,6 +123,11 @@ class RunFolder:
     @property
     def plan_json(self) -> Path:
         return self.path / PLAN_JSON
+
+    @property
+    def plan_seal(self) -> Path:
+        """The MAC that binds plan.json to the key of the user who made it."""
+        return self.path / PLAN_SEAL
 
     @property
     def plan_csv(self) -> Path:
@@ -307,26 +313,20 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def exclusive_lock(path: Path) -> IO[bytes]:
+def exclusive_lock(path: Path, busy: str | None = None) -> IO[bytes]:
     """Hold an exclusive advisory lock on `path` until the returned handle is closed.
-    The OS drops it when the process dies, even by SIGKILL."""
+    The OS drops it when the process dies, even by SIGKILL. `busy`: the message when
+    another process holds it."""
     handle = open(path, "ab")  # noqa: SIM115 - held open for as long as the lock is
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
         raise UsageError(
-            f"another clone-audit apply is working on {path.parent} (or on this account) right now.",
-            hint="Wait for it to finish; two runs on one plan could create a clone twice.",
+            busy or f"another clone-audit apply is working on {path.parent} right now.",
+            hint="Wait for it to finish; two applies at once could create a clone twice.",
         ) from None
     return handle
-
-
-def account_lock(out_root: Path, base_url: str) -> IO[bytes]:
-    """An exclusive lock for one account in an output folder: two applies of two plans of
-    the same account (say, a re-plan while the first still runs) cannot overlap."""
-    name = hashlib.sha256(base_url.rstrip("/").encode()).hexdigest()[:16]
-    return exclusive_lock(out_root / f".apply-{name}.lock")
 
 
 def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | None:

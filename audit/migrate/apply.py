@@ -1,34 +1,55 @@
 """The apply stage: execute a reviewed plan, one voice at a time per worker, resumably.
 
-Per RECLONE entry: check the upload is the planned bytes, record `creating`, create
-the clone, record its new id, wait (one shared poller lists the account for every
-waiting voice) until it is completed or failed, probe it on v3.1, record the verdict.
-Every step is committed to the ledger before the next call, so a rerun resumes where
-the last run stopped. No duplicate, ever: a create whose outcome is unknown (timeout,
-dropped connection, 5xx) is followed by a look-up of the clone by its marker tag, at once
-and again after `settle_s`, before it is sent again; a create cut off by a crash is first
-given `create_timeout_s + settle_s` from when it was sent to show up. Per-voice failures
-(a refused sample, a quota) are recorded and the other voices go on.
+What to do with each voice is decided by `audit.migrate.decide` (pure); this module
+gathers its inputs (the ledger row, the latest listing of the account) and carries the
+decision out. Per RECLONE entry: check the upload is the planned bytes, record
+`creating`, create the clone (with its marker and proof tags), record its new id, wait
+(one shared poller lists the account for every waiting voice) until it is completed or
+failed, probe it on v3.1, record the verdict. Every step is committed to the ledger
+before the next call, so a rerun resumes where the last run stopped. No duplicate, ever:
+a create whose outcome is unknown (timeout, dropped connection, 5xx) is followed by
+look-ups of the clone by its proven marker until a listing asked for
+`create_timeout_s + settle_s` after it was sent, before it is sent again; the same holds
+for a create cut off by a crash. Per-voice failures (a refused sample, a quota) are
+recorded and the other voices go on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import assert_never
 
 from audit.api.client import UploadFile, WavesClient
 from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from audit.migrate.ledger import Ledger
-from audit.migrate.state import Migration, State
-from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict, marked_origin
+from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict
+from audit.core.provenance import Provenance
+from audit.migrate.decide import (
+    Adopt,
+    AwaitUnknownCreate,
+    Create,
+    DecisionOptions,
+    Hold,
+    Listing,
+    Recreate,
+    RefuseExpired,
+    SkipDone,
+    SkipFailed,
+    Step,
+    Verify,
+    WaitForCompletion,
+    decide,
+)
 from audit.migrate.document import Plan, PlanEntry
+from audit.migrate.ledger import Ledger
+from audit.migrate.state import State
+from audit.migrate.trust import upload_bytes_problem
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +65,7 @@ class ApplyOptions:
     limit: int | None = None
     fail_fast: bool = False
     retry_failed: bool = False
+    trust_plan_edits: bool = False  # apply a plan whose seal is missing or made with another key
 
 
 @dataclass(frozen=True)
@@ -55,12 +77,37 @@ class Selection:
     failed: list[str]  # failed or unverified earlier; --retry-failed takes them
     expired: list[str]  # never started, and the plan has expired: re-plan for them
     beyond_limit: int  # left for a later run by --limit
+    held: dict[str, str] = field(default_factory=dict)  # voice → why (an unverifiable marker)
 
 
-def select(plan: Plan, ledger: Ledger, options: ApplyOptions, *, expired: bool) -> Selection:
+def decision_options(settings: Settings, options: ApplyOptions, *, expired: bool) -> DecisionOptions:
+    window = timedelta(seconds=settings.api.create_timeout_s + settings.apply.settle_s)
+    return DecisionOptions(retry_failed=options.retry_failed, expired=expired, unknown_create_window=window)
+
+
+def reclone_entries(plan: Plan) -> list[PlanEntry]:
+    return [e for e in plan.entries if e.action is Action.RECLONE]
+
+
+def adopt_marked(plan: Plan, ledger: Ledger, listing: Listing, options: DecisionOptions) -> int:
+    """Record replacements found on the account that the ledger does not know (lost ledger,
+    or a crash between create and record), for every voice of the plan. Returns how many."""
+    adopted = 0
+    for entry in reclone_entries(plan):
+        row = ledger.get(entry.voice_id)
+        action = decide(row, listing.view(entry.voice_id, row), options)
+        if isinstance(action, Adopt):
+            _record_new(ledger, plan, entry, action.new_voice_id, "found on the account by its marker and proof tags")
+            adopted += 1
+    return adopted
+
+
+def select(
+    plan: Plan, ledger: Ledger, listing: Listing, options: ApplyOptions, decisions: DecisionOptions
+) -> Selection:
     """The RECLONE entries this run works on. An expired plan may still finish voices it
     started (verify, wait, look up), but starts no new one."""
-    chosen = [e for e in plan.entries if e.action is Action.RECLONE]
+    chosen = reclone_entries(plan)
     if options.only:
         unknown = sorted(options.only - {e.voice_id for e in chosen})
         if unknown:
@@ -73,44 +120,36 @@ def select(plan: Plan, ledger: Ledger, options: ApplyOptions, *, expired: bool) 
     verified: list[str] = []
     failed: list[str] = []
     too_late: list[str] = []
+    held: dict[str, str] = {}
     for entry in chosen:
         row = ledger.get(entry.voice_id)
-        state = row.state if row else None
-        if state is State.VERIFIED:
-            verified.append(entry.voice_id)
-        elif state in (State.FAILED, State.UNVERIFIED) and not options.retry_failed:
-            failed.append(entry.voice_id)
-        elif expired and (row is None or (row.new_voice_id is None and state is not State.CREATING)):
-            too_late.append(entry.voice_id)
-        else:
-            todo.append(entry)
+        action = decide(row, listing.view(entry.voice_id, row), decisions)
+        match action:
+            case SkipDone():
+                verified.append(entry.voice_id)
+            case SkipFailed():
+                failed.append(entry.voice_id)
+            case RefuseExpired():
+                too_late.append(entry.voice_id)
+            case Hold():
+                held[entry.voice_id] = action.reason
+            case Create() | Recreate() | Adopt() | AwaitUnknownCreate() | WaitForCompletion() | Verify():
+                todo.append(entry)
+            case _ as unreachable:
+                assert_never(unreachable)
     limit = len(todo) if options.limit is None else options.limit
-    return Selection(todo[:limit], verified, failed, too_late, max(0, len(todo) - limit))
-
-
-def adopt_marked(plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> int:
-    """Record replacements found on the account that the ledger does not know (lost ledger,
-    or a crash between create and record). Returns how many were adopted."""
-    planned = {e.voice_id: e for e in plan.entries if e.action is Action.RECLONE}
-    adopted = 0
-    for clone in clones:
-        origin = marked_origin(clone)
-        if origin not in planned or clone.status is CloneStatus.FAILED:
-            continue
-        row = ledger.get(origin)
-        stale = row is not None and row.state is State.FAILED and row.new_voice_id != clone.voice_id
-        if row is None or row.new_voice_id is None or stale:
-            _record_new(ledger, plan, planned[origin], clone.voice_id, "found on the account by its marker tag")
-            adopted += 1
-    return adopted
+    return Selection(todo[:limit], verified, failed, too_late, max(0, len(todo) - limit), held)
 
 
 class StatusWatcher:
     """One list call per interval answers every voice waiting for its clone to finish."""
 
-    def __init__(self, client: WavesClient, interval_s: float) -> None:
+    def __init__(self, client: WavesClient, interval_s: float,
+                 on_list: Callable[[list[Clone], datetime], None] | None = None) -> None:
+        """`on_list`: told every listing the poller gets, and when it was asked for."""
         self._client = client
         self._interval = interval_s
+        self._on_list = on_list
         self._waiting: dict[str, asyncio.Future[Clone]] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -138,6 +177,7 @@ class StatusWatcher:
             if not self._waiting:  # the last waiter left while this slept
                 return
             try:
+                asked = datetime.now(UTC)
                 clones = await self._client.list_clones()
             except AuthError as exc:
                 for future in self._waiting.values():
@@ -147,6 +187,8 @@ class StatusWatcher:
             except RunError as exc:
                 log.warning("status poll failed, will try again: %s", exc.message)
                 continue
+            if self._on_list is not None:
+                self._on_list(clones, asked)
             by_id = {c.voice_id: c for c in clones}
             for voice_id, future in list(self._waiting.items()):
                 clone = by_id.get(voice_id)
@@ -156,47 +198,104 @@ class StatusWatcher:
 
 
 class Migrator:
-    """Carries out RECLONE entries against one account, recording every step."""
+    """Carries out RECLONE entries against one account, recording every step.
+
+    Each voice's next step is `decide`d from its ledger row and the latest listing of the
+    account (the one taken at start, refreshed by every later list call of this run); this
+    class only gathers those inputs and carries the decision out.
+    """
 
     def __init__(
-        self, client: WavesClient, plan: Plan, ledger: Ledger, settings: Settings,
-        verify: Verifier, listed: Collection[str],
+        self, client: WavesClient, plan: Plan, ledger: Ledger, settings: Settings, verify: Verifier,
+        listing: Listing, provenance: Provenance, decisions: DecisionOptions, uploads: Mapping[str, Path],
     ) -> None:
-        """`listed`: the voice ids the account listed when this run started."""
+        """`listing`: the account as listed when this run started. `uploads`: each voice's
+        upload file, resolved and checked to lie where the plan may upload from."""
         self._client = client
         self._plan = plan
         self._ledger = ledger
         self._settings = settings
         self._verify = verify
-        self._listed = frozenset(listed)
-        self._watcher = StatusWatcher(client, settings.apply.poll_interval_s)
+        self._listing = listing
+        self._provenance = provenance
+        self._decisions = decisions
+        self._uploads = uploads
+        self._watcher = StatusWatcher(client, settings.apply.poll_interval_s, on_list=self._saw)
+        self.held: dict[str, str] = {}  # voices held during the run, and why
 
     async def aclose(self) -> None:
         await self._watcher.aclose()
 
     async def migrate(self, entry: PlanEntry) -> State:
         """Take one voice as far as it goes; returns the state the ledger holds for it then."""
-        new_id = await self._resume(entry, self._ledger.get(entry.voice_id))
-        if new_id is None:
-            new_id = await self._create(entry)
-        if new_id is not None:
-            await self._finish(entry, new_id)
+        row = self._ledger.get(entry.voice_id)
+        await self._carry_out(entry, decide(row, self._listing.view(entry.voice_id, row), self._decisions))
         row = self._ledger.get(entry.voice_id)
         return row.state if row else State.QUEUED
 
+    async def _carry_out(self, entry: PlanEntry, action: Step) -> None:
+        new_id: str | None = None
+        match action:
+            case SkipDone() | SkipFailed() | RefuseExpired():
+                return
+            case Hold():
+                self._hold(entry, action)
+                return
+            case Create():
+                new_id = await self._create(entry)
+            case Recreate(gone):
+                self._record(entry, State.QUEUED, f"{gone} is no longer on the account")
+                new_id = await self._create(entry)
+            case Adopt(found):
+                _record_new(self._ledger, self._plan, entry, found, "found by its marker and proof tags")
+                new_id = found
+            case AwaitUnknownCreate():
+                await self._carry_out(entry, await self._settle(entry))
+                return
+            case WaitForCompletion(waiting, reopen):
+                if reopen:
+                    _record_new(self._ledger, self._plan, entry, waiting, "still on the account")
+                new_id = waiting
+            case Verify(completed):
+                await self._check(entry, completed)
+                return
+            case _ as unreachable:
+                assert_never(unreachable)
+        if new_id is not None:
+            await self._finish(entry, new_id)
+
+    async def _settle(self, entry: PlanEntry) -> Step:
+        """A create whose outcome is unknown may still finish on the server for up to
+        create_timeout_s after it was sent, and show in the list settle_s later: list the
+        account until a listing asked for after then, so that none is ever made twice.
+        Returns the decision once the voice no longer waits."""
+        step = max(self._settings.apply.settle_s, self._settings.apply.poll_interval_s)
+        while True:
+            asked = datetime.now(UTC)
+            self._saw(await self._client.list_clones(), asked)
+            row = self._ledger.get(entry.voice_id)
+            action = decide(row, self._listing.view(entry.voice_id, row), self._decisions)
+            if not isinstance(action, AwaitUnknownCreate):
+                return action
+            remaining = (action.until - datetime.now(UTC)).total_seconds()
+            log.info("%s: a create may still finish; looking again for up to %.0f s", entry.voice_id, remaining)
+            await asyncio.sleep(min(max(remaining, 0.0), step))
+
+    def _saw(self, clones: list[Clone], asked: datetime) -> None:
+        if asked >= self._listing.listed_at:
+            self._listing = Listing.of(clones, self._provenance.markers(clones), asked)
+
     async def _finish(self, entry: PlanEntry, new_id: str) -> None:
         """Wait for the new clone to complete, then check that it speaks."""
-        row = self._ledger.get(entry.voice_id)
-        if row is None or row.state not in (State.COMPLETED, State.UNVERIFIED):
-            clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
-            if clone is None:
-                self._fail(entry, f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
-                           "run apply again with --retry-failed to keep waiting for it", new_voice_id=new_id)
-                return
-            if clone.status is CloneStatus.FAILED:
-                self._fail(entry, f"{new_id} ended failed on the account", new_voice_id=new_id)
-                return
-            self._record(entry, State.COMPLETED, new_voice_id=new_id)  # or no status: the probe decides
+        clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
+        if clone is None:
+            self._fail(entry, f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
+                       "run apply again with --retry-failed to keep waiting for it", new_voice_id=new_id)
+            return
+        if clone.status is CloneStatus.FAILED:
+            self._fail(entry, f"{new_id} ended failed on the account", new_voice_id=new_id)
+            return
+        self._record(entry, State.COMPLETED, new_voice_id=new_id)  # or no status: the probe decides
         await self._check(entry, new_id)
 
     async def _check(self, entry: PlanEntry, new_id: str) -> None:
@@ -214,70 +313,35 @@ class Migrator:
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
-    async def _resume(self, entry: PlanEntry, row: Migration | None) -> str | None:
-        """The new clone an earlier run left for this voice, if there is one to go on with."""
-        if row is None or row.state is State.QUEUED:
-            return None  # nothing was ever sent (apply adopted any marked clone at start)
-        if row.state is State.CREATING:  # sent, outcome never recorded: a crash
-            return await self._await_unknown_create(entry, datetime.fromisoformat(row.updated_at))
-        if row.new_voice_id is None:
-            return None  # failed before any clone existed (--retry-failed)
-        if row.state is State.FAILED:  # --retry-failed: its clone may have finished since
-            for clone in await self._client.list_clones():
-                if clone.voice_id == row.new_voice_id and clone.status is not CloneStatus.FAILED:
-                    _record_new(self._ledger, self._plan, entry, clone.voice_id, "still on the account")
-                    return clone.voice_id
-            return None
-        if row.state in (State.COMPLETED, State.UNVERIFIED) and row.new_voice_id not in self._listed:
-            # It was listed once (it completed), so it was deleted since: make a new one.
-            self._record(entry, State.QUEUED, f"{row.new_voice_id} is no longer on the account")
-            return None
-        return row.new_voice_id
-
-    async def _await_unknown_create(self, entry: PlanEntry, sent: datetime) -> str | None:
-        """A create whose outcome is unknown may still finish on the server for up to
-        create_timeout_s after it was sent, and show in the list settle_s later: look for
-        it until then, so that none is ever made twice."""
-        deadline = sent.timestamp() + self._settings.api.create_timeout_s + self._settings.apply.settle_s
-        while True:
-            if (found := await self._look_up(entry)) is not None:
-                return found
-            remaining = deadline - datetime.now(UTC).timestamp()
-            if remaining <= 0:
-                return None
-            log.info("%s: a create may still finish; looking again for up to %.0f s", entry.voice_id, remaining)
-            await asyncio.sleep(min(remaining, max(self._settings.apply.settle_s, self._settings.apply.poll_interval_s)))
-
     async def _create(self, entry: PlanEntry) -> str | None:
-        if entry.upload is None or entry.new_clone is None:
+        """Create the voice's clone; returns its id, or None when there is none to go on with."""
+        if entry.upload is None or entry.new_clone is None or entry.voice_id not in self._uploads:
             self._fail(entry, "the plan entry has no upload or new clone fields; re-plan")
             return None
+        path = self._uploads[entry.voice_id]
         try:
-            data = Path(entry.upload.path).read_bytes()
+            data = path.read_bytes()
         except OSError as exc:
-            self._fail(entry, f"cannot read {entry.upload.path}: {exc.strerror}; re-plan")
+            self._fail(entry, f"cannot read {path}: {exc.strerror}; re-plan")
             return None
-        if hashlib.sha256(data).hexdigest() != entry.upload.sha256:
-            self._fail(entry, f"{entry.upload.path} changed since planning (sha256 differs); re-plan")
+        if (problem := upload_bytes_problem(entry.upload, data)) is not None:
+            self._fail(entry, f"{path} {problem}; re-plan")
             return None
         fields = entry.new_clone
+        tags = (*fields.tags, self._provenance.proof_tag(entry.voice_id))
         maybe_sent = False  # once a create may have reached the server, the row stays `creating`
         for _ in range(MAX_CREATES):
             self._record(entry, State.CREATING, new_voice_id=None)
-            sent = datetime.now(UTC)
             try:
                 created = await self._client.create_clone(
                     display_name=fields.display_name,
                     file=UploadFile(entry.upload.filename, data, entry.upload.mime),
                     language=fields.language, description=fields.description,
-                    accent=fields.accent, tags=fields.tags, model=fields.model,
+                    accent=fields.accent, tags=tags, model=fields.model,
                 )
             except CreateOutcomeUnknown as exc:
                 log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)
                 maybe_sent = True
-                if (found := await self._await_unknown_create(entry, sent)) is not None:
-                    return found
-                continue
             except (TransportError, AuthError) as exc:  # the run cannot go on
                 if not maybe_sent:
                     self._record(entry, State.QUEUED, exc.message)
@@ -289,18 +353,26 @@ class Migrator:
                 else:
                     self._fail(entry, detail)
                 return None
-            _record_new(self._ledger, self._plan, entry, created.voice_id, "created")
-            return created.voice_id
+            else:
+                _record_new(self._ledger, self._plan, entry, created.voice_id, "created")
+                return created.voice_id
+            match after := await self._settle(entry):  # the outcome is unknown: look before sending again
+                case Adopt(found):
+                    _record_new(self._ledger, self._plan, entry, found, "found by its marker and proof tags")
+                    return found
+                case Create():
+                    continue
+                case Hold():  # the row stays `creating`: the next run looks for this create again
+                    self._hold(entry, after)
+                    return None
+                case _:
+                    raise AssertionError(f"a voice whose create is in flight cannot turn to {after}")
         self._fail(entry, f"{MAX_CREATES} creates ended without an answer and no clone appeared")
         return None
 
-    async def _look_up(self, entry: PlanEntry) -> str | None:
-        """Find the voice's replacement by its marker tag in a fresh list; adopt it."""
-        for clone in await self._client.list_clones():
-            if marked_origin(clone) == entry.voice_id and clone.status is not CloneStatus.FAILED:
-                _record_new(self._ledger, self._plan, entry, clone.voice_id, "found by its marker tag")
-                return clone.voice_id
-        return None
+    def _hold(self, entry: PlanEntry, hold: Hold) -> None:
+        log.warning("%s: %s", entry.voice_id, hold.reason)
+        self.held[entry.voice_id] = hold.reason
 
     def _record(self, entry: PlanEntry, state: State, detail: str = "", **values: object) -> None:
         names = {

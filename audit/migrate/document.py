@@ -1,9 +1,14 @@
-"""The plan as data: its types and its JSON file format (`clone-audit-plan/1`).
+"""The plan as data: its types and its JSON file format (`clone-audit-plan/2`).
 
 A plan is what `plan` decides and `apply` executes, so both stages depend on this
 module and on nothing of each other. Owns the types, their (de)serialisation, the
 fingerprints that let apply see whether the account changed since planning, and the
-checks that refuse a stale or tampered plan file.
+checks that refuse a stale or malformed plan file from its content alone. What needs
+the disk or a key (the seal, where uploads lead) is `audit.migrate.trust`.
+
+Format 2 adds `expiry_hours` (so a moved expiry shows) and `archive_folder` (the only
+place besides the plan's own `fitted/` that apply uploads from); a fitted upload's path
+is relative to the plan's folder. Format 1 plans are refused: plan again.
 """
 
 from __future__ import annotations
@@ -12,14 +17,18 @@ import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
 from pathlib import Path
 from typing import Any
 
 from audit.core.errors import UsageError
+from audit.core.provenance import is_proof_tag
 from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, Upload, marker_tag
 
-FORMAT = "clone-audit-plan/1"
+FORMAT = "clone-audit-plan/2"
+#: Slack allowed between expires_at and created_at + expiry_hours (rounding of the ISO times).
+EXPIRY_SLACK = timedelta(seconds=1)
 
 
 class PlanError(UsageError):
@@ -63,6 +72,8 @@ class Plan:
     entries: tuple[PlanEntry, ...]
     forecast: Mapping[str, Any]
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    expiry_hours: float | None = None  # expires_at must be created_at + this
+    archive_folder: str | None = None  # resolved, absolute; None: no archive was configured
 
     def totals(self) -> dict[str, int]:
         counts = {a.value: 0 for a in Action}
@@ -76,6 +87,8 @@ class Plan:
             "plan_id": self.plan_id,
             "created_at": self.created_at.isoformat(),
             "expires_at": self.expires_at.isoformat(),
+            "expiry_hours": self.expiry_hours,
+            "archive_folder": self.archive_folder,
             "base_url": self.base_url,
             "inventory_fingerprint": self.inventory_fingerprint,
             "totals": self.totals(),
@@ -126,13 +139,17 @@ def read_plan(path: Path) -> Plan:
         raise PlanError(f"plan file {path} does not exist.") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PlanError(f"plan file {path} cannot be read: {exc}") from None
-    if not isinstance(document, dict) or document.get("format") != FORMAT:
+    if not isinstance(document, dict) or not str(document.get("format", "")).startswith("clone-audit-plan/"):
         raise PlanError(f"{path} is not a clone-audit plan ({FORMAT}).")
+    if document["format"] != FORMAT:
+        raise PlanError(f"{path} is a {document['format']} plan; this version applies {FORMAT} only.")
     try:
         plan = Plan(
             plan_id=document["plan_id"],
             created_at=datetime.fromisoformat(document["created_at"]),
             expires_at=datetime.fromisoformat(document["expires_at"]),
+            expiry_hours=document["expiry_hours"],
+            archive_folder=document["archive_folder"],
             base_url=document["base_url"],
             inventory_fingerprint=document["inventory_fingerprint"],
             entries=tuple(_entry_from(e) for e in document["entries"]),
@@ -153,6 +170,17 @@ def plan_problems(plan: Plan) -> list[str]:
         problems.append(f"base_url {plan.base_url!r} is not a URL")
     if plan.created_at.tzinfo is None or plan.expires_at.tzinfo is None:
         problems.append("created_at and expires_at must carry a time zone")
+    elif not isinstance(plan.expiry_hours, int | float) or isinstance(plan.expiry_hours, bool):
+        problems.append(f"expiry_hours {plan.expiry_hours!r} is not a number")
+    elif plan.expires_at > plan.created_at + timedelta(hours=plan.expiry_hours) + EXPIRY_SLACK:
+        problems.append(
+            f"expires_at {plan.expires_at.isoformat()} is later than created_at + expiry_hours "
+            f"({(plan.created_at + timedelta(hours=plan.expiry_hours)).isoformat()}): the expiry was moved"
+        )
+    if plan.archive_folder is not None and (
+        not isinstance(plan.archive_folder, str) or not PurePosixPath(plan.archive_folder).is_absolute()
+    ):
+        problems.append(f"archive_folder {plan.archive_folder!r} is not an absolute path")
     seen: set[str] = set()
     for entry in plan.entries:
         if entry.voice_id in seen:
@@ -162,11 +190,33 @@ def plan_problems(plan: Plan) -> list[str]:
             continue
         if entry.upload is None or entry.new_clone is None:
             problems.append(f"{entry.voice_id} is RECLONE without an upload and new clone fields")
-        elif not all(isinstance(t, str) for t in entry.new_clone.tags) or (
+            continue
+        if any(is_proof_tag(t) for t in entry.new_clone.tags if isinstance(t, str)):
+            problems.append(f"{entry.voice_id}'s new clone tags hold a proof tag: only apply adds one")
+        if not all(isinstance(t, str) for t in entry.new_clone.tags) or (
             [t for t in entry.new_clone.tags if t.startswith(MARKER_PREFIX)] != [marker_tag(entry.voice_id)]
         ):
             problems.append(f"{entry.voice_id}'s new clone must carry exactly the tag {marker_tag(entry.voice_id)}")
     return problems
+
+
+def upload_shape_problem(upload: Upload, archive_folder: str | None) -> str | None:
+    """What is wrong with where an upload says it lives, from the path text alone, before
+    apply resolves it on disk (`audit.migrate.trust.upload_paths`). None: nothing."""
+    if not isinstance(upload.path, str) or not upload.path or "\x00" in upload.path:
+        return "is not a path"
+    path = PurePosixPath(upload.path)
+    if ".." in path.parts:
+        return "climbs out of its folder (..)"
+    if upload.fitted:
+        if path.is_absolute() or path.parts[:1] != ("fitted",) or len(path.parts) != 2:
+            return "is not a file in the plan's own fitted/ folder"
+        return None
+    if archive_folder is None:
+        return "is an archived file, but the plan records no archive folder"
+    if not path.is_absolute() or not path.is_relative_to(archive_folder):
+        return f"is outside the plan's archive folder {archive_folder}"
+    return None
 
 
 def _entry_json(entry: PlanEntry) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Pure functions. In: the scan's verdicts, what the archive holds for the voices that
 need re-cloning, and the replacement clones already on the account (found by their
-marker tag). Out: a `Plan` with one action per voice (RECLONE, KEEP, SKIP, BLOCKED and
+marker tag, counted only when its proof verifies: `audit.core.provenance`). Out: a `Plan` with one action per voice (RECLONE, KEEP, SKIP, BLOCKED and
 why), the fields of every new clone, totals and a forecast. Reading the archive and
 writing fitted copies happen before this, in the pipeline; nothing here does I/O.
 """
@@ -28,17 +28,19 @@ from audit.core.models import (
     Upload,
     tag_origin,
 )
+from audit.core.provenance import Markers, is_proof_tag
 from audit.migrate.document import NewClone, Plan, PlanEntry, clone_fingerprint, inventory_fingerprint
 
 MAX_DISPLAY_NAME = 500
 
 
-def replacements(clones: Sequence[Clone]) -> dict[str, Clone]:
-    """Old voice id → the replacement clone on the account (by marker tag). A failed
+def replacements(clones: Sequence[Clone], markers: Markers | None = None) -> dict[str, Clone]:
+    """Old voice id → the replacement clone on the account (by its proven marker). A failed
     replacement does not count; a completed one is preferred to one still in progress."""
+    markers = markers or Markers()
     found: dict[str, Clone] = {}
     for clone in clones:
-        origin = marked_origin(clone)
+        origin = markers.origin(clone)
         if origin is None or clone.status is CloneStatus.FAILED:
             continue
         current = found.get(origin)
@@ -47,12 +49,14 @@ def replacements(clones: Sequence[Clone]) -> dict[str, Clone]:
     return found
 
 
-def needs_source(result: VoiceResult, existing: Mapping[str, Clone]) -> bool:
+def needs_source(result: VoiceResult, existing: Mapping[str, Clone], markers: Markers | None = None) -> bool:
     """Whether the plan must look for this voice's recording: it would be re-cloned."""
+    markers = markers or Markers()
     return (
         result.verdict is Verdict.NON_COMPLIANT
-        and marked_origin(result.clone) is None
+        and markers.origin(result.clone) is None
         and result.clone.voice_id not in existing
+        and not markers.unproven_claims(result.clone.voice_id)
     )
 
 
@@ -67,17 +71,26 @@ def build_plan(
     base_url: str,
     parameters: Mapping[str, Any] | None = None,
     manifest: Mapping[str, Mapping[str, str]] | None = None,
+    markers: Markers | None = None,
+    archive_folder: str | None = None,
 ) -> Plan:
     """`manifest`: per voice id, the archive manifest's language and display_name, used
-    where the clone's own metadata has none."""
+    where the clone's own metadata has none. `markers`: which listed clones are proven
+    replacements (none by default). `archive_folder`: the resolved archive folder, the only
+    place besides the plan's own fitted/ folder that apply will upload from."""
     clones = [r.clone for r in results]
-    existing = replacements(clones)
+    markers = markers or Markers()
+    existing = replacements(clones, markers)
     hints = manifest or {}
-    entries = tuple(_entry(r, existing, sources, uploads, hints.get(r.clone.voice_id, {})) for r in results)
+    entries = tuple(
+        _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {})) for r in results
+    )
     return Plan(
         plan_id=plan_id,
         created_at=now,
         expires_at=now + timedelta(hours=settings.plan.expiry_hours),
+        expiry_hours=settings.plan.expiry_hours,
+        archive_folder=archive_folder,
         base_url=base_url,
         inventory_fingerprint=inventory_fingerprint(c for c in clones if marked_origin(c) is None),
         entries=entries,
@@ -89,6 +102,7 @@ def build_plan(
 def _entry(
     result: VoiceResult,
     existing: Mapping[str, Clone],
+    markers: Markers,
     sources: Mapping[str, SourceCheck],
     uploads: Mapping[str, Upload],
     manifest: Mapping[str, str],
@@ -101,7 +115,7 @@ def _entry(
         "probe_verdict": result.probe.verdict.value,
         "fingerprint": clone_fingerprint(clone),
     }
-    origin = marked_origin(clone)
+    origin = markers.origin(clone)
     if origin is not None:
         note = "works on v3.1" if result.verdict is Verdict.COMPLIANT else result.reason
         return PlanEntry(**base, action=Action.SKIP, reason=f"replacement clone of {origin}: {note}")
@@ -110,6 +124,14 @@ def _entry(
         return PlanEntry(
             **base, action=Action.SKIP, replacement=new.voice_id,
             reason=f"already re-cloned as {new.voice_id} (status {new.raw_status or 'absent'})",
+        )
+    claims = markers.unproven_claims(clone.voice_id)
+    if claims and result.verdict is Verdict.NON_COMPLIANT:
+        return PlanEntry(
+            **base, action=Action.BLOCKED,
+            reason=f"unverified-marker: {', '.join(claims)} carries a migrated-from marker for this voice that "
+            "clone-audit cannot verify (made by someone else, or with another API key); re-cloning could "
+            "duplicate it. Check it; if it is not this voice's replacement, delete it and plan again",
         )
     match result.verdict:
         case Verdict.COMPLIANT:
@@ -141,7 +163,7 @@ def new_clone_fields(clone: Clone, manifest: Mapping[str, str]) -> NewClone:
     name = (clone.display_name.strip() or manifest.get("display_name", "").strip())[:MAX_DISPLAY_NAME]
     language = next((lang for lang in (clone.language, manifest.get("language")) if lang in V31_LANGUAGES), None)
     # Tags travel as one comma-separated string on create: a comma inside a tag would split it.
-    kept = [t.replace(",", " ").strip() for t in clone.tags if tag_origin(t) is None]
+    kept = [t.replace(",", " ").strip() for t in clone.tags if tag_origin(t) is None and not is_proof_tag(t)]
     tags = tuple(t for t in kept if t) + (marker_tag(clone.voice_id),)
     return NewClone(
         display_name=name or clone.voice_id, language=language, description=clone.description,

@@ -1,17 +1,19 @@
 """The apply pipeline: carry out a reviewed plan, resumably.
 
-    plan.json → fresh list → staleness check → ledger (adopt marked clones)
-    → confirmation → apply stage (audit.migrate.apply) → mapping.csv/json + report.html
+    plan.seal + plan.json → where uploads lead → account lock → fresh list → staleness
+    → ledger (adopt proven replacements) → upload bytes → confirmation
+    → apply stage (audit.migrate.apply) → mapping.csv/json + report.html
 
-A composition root: it opens the account lock and the ledger, sequences the checks and
-the stage, and hands the ledger's rows to the writers. What to do with each voice is
-decided in `audit.migrate`.
+A composition root: it checks the plan file (audit.migrate.trust), takes the account
+lock (per user, wherever the plan lives: audit.core.userstate) and the ledger, sequences
+the checks and the stage, and hands the ledger's rows to the writers. What to do with
+each voice is decided in `audit.migrate.decide`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,8 +21,20 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
-from audit.core.runfolder import RunFolder, account_lock, check_writable
-from audit.migrate.apply import ApplyOptions, Migrator, Selection, adopt_marked, run_entries, select
+from audit.core.provenance import Provenance
+from audit.core.runfolder import RunFolder, check_writable
+from audit.core.userstate import account_lock
+from audit.migrate import trust
+from audit.migrate.apply import (
+    ApplyOptions,
+    Migrator,
+    Selection,
+    adopt_marked,
+    decision_options,
+    run_entries,
+    select,
+)
+from audit.migrate.decide import Listing
 from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State
@@ -40,6 +54,7 @@ class ApplyRun:
     adopted: int
     stopped_early: bool
     exit_code: ExitCode
+    held: dict[str, str] = field(default_factory=dict)  # voice → why nothing was created for it
 
 
 async def apply_plan(
@@ -47,32 +62,39 @@ async def apply_plan(
     confirm: Confirm, progress: Progress | None = None,
 ) -> ApplyRun:
     progress = progress or NoProgress()
-    the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
+    if plan_path.exists():
+        trust.check_seal(folder, trust_edits=options.trust_plan_edits)  # before a byte of it is believed
+    the_plan = read_plan(plan_path)
     same_account(the_plan, settings)
     check_writable(folder.path)  # the ledger goes there: fail before any create if it cannot
+    uploads = trust.upload_paths(the_plan, folder)
+    provenance = Provenance(client.api_key)
 
     async def verify(clone: Clone) -> tuple[ProbeVerdict, str]:
         result = await probe_clone(client, clone, settings.probe)
         return result.verdict, result.reason
 
-    with account_lock(folder.out_root, the_plan.base_url), Ledger(folder.ledger) as ledger:
+    with account_lock(the_plan.base_url, client.api_key), Ledger(folder.ledger) as ledger:
+        listed_at = datetime.now(UTC)
         clones = await client.list_clones()
-        now = datetime.now(UTC)
+        listing = Listing.of(clones, provenance.markers(clones), listed_at)
         _check_fresh(the_plan, ledger, clones)
-        adopted = adopt_marked(the_plan, ledger, clones)
-        selection = select(the_plan, ledger, options, expired=now > the_plan.expires_at)
+        decisions = decision_options(settings, options, expired=datetime.now(UTC) > the_plan.expires_at)
+        adopted = adopt_marked(the_plan, ledger, listing, decisions)
+        selection = select(the_plan, ledger, listing, options, decisions)
         if selection.expired and not selection.todo:
             raise PlanError(
                 f"the plan expired at {the_plan.expires_at.isoformat(timespec='seconds')}; "
                 f"{len(selection.expired)} voice(s) it would start are left."
             )
         todo = selection.todo
+        trust.check_upload_bytes(todo, uploads)
         if todo and not confirm(f"work on {len(todo)} voice(s) on {settings.api.base_url}, "
                                 "creating a clone for each that has none yet", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        migrator = Migrator(client, the_plan, ledger, settings, verify, listed=[c.voice_id for c in clones])
+        migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads)
         try:
             stopped = await run_entries(
                 migrator, todo, settings.api.concurrency, options.fail_fast,
@@ -83,11 +105,12 @@ async def apply_plan(
         rows = ledger.all()
     states = {s.value: sum(1 for r in rows if r.state is s) for s in State}
     files.write_migration_files(folder, the_plan, rows)
+    held = {**selection.held, **migrator.held}
     unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped,
-        exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired else ExitCode.OK,
+        stopped_early=stopped, held=held,
+        exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK,
     )
 
 

@@ -1,7 +1,7 @@
 """The plan pipeline: a dry run that decides what a migration would do, touching nothing.
 
     list + an earlier scan's probes → verdicts ─┐
-    archive → source checks → fitted copies ────┴→ planner (pure) → plan.json, plan.csv, report
+    archive → source checks → fitted copies ────┴→ planner (pure) → plan.json + plan.seal, plan.csv, report
 
 Makes one list call and nothing else (no TTS, no create, no delete). A composition
 root: the decisions live in `audit.migrate.planner`, the archive work in `audit.archive`.
@@ -21,9 +21,11 @@ from audit.archive.gather import gather
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Clone, NoProgress, ProbeResult, Progress
+from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable, staged
 from audit.migrate import planner as plan
 from audit.migrate.document import Plan
+from audit.migrate.trust import seal_plan
 from audit.pipeline.scan import ScanRun, assess
 from audit.report import files
 from audit.report.tables import probe_from_row, records, voice_frame
@@ -51,15 +53,18 @@ async def plan_migration(
     started = datetime.now(UTC)
     clones = await client.list_clones()
     probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
-    run = assess(clones, probes, settings, started)
-    existing = plan.replacements([r.clone for r in run.results])
-    wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
+    markers = Provenance(client.api_key).markers(clones)
+    run = assess(clones, probes, settings, started, markers)
+    existing = plan.replacements([r.clone for r in run.results], markers)
+    wanted = [r.clone for r in run.results if plan.needs_source(r, existing, markers)]
+    archive = str(Path(settings.archive.folder).resolve()) if settings.archive.folder else None
     with staged(out_root, run.run_id) as folder:
         sourced = gather(wanted, settings.archive, folder, progress or NoProgress())
         parameters = {**as_dict(settings), "probe_evidence": str(scan_folder) if scan_folder else "metadata only"}
         the_plan = plan.build_plan(
             run.results, sourced.checks, sourced.uploads, settings, plan_id=run.run_id, now=run.finished_at,
-            base_url=run.base_url, parameters=parameters, manifest=sourced.manifest,
+            base_url=run.base_url, parameters=parameters, manifest=sourced.manifest, markers=markers,
+            archive_folder=archive,
         )
         frame = voice_frame(run.results, run.finished_at)
         final = RunFolder(folder.published(folder.path))
@@ -67,6 +72,7 @@ async def plan_migration(
         meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
         files.write_scan_files(folder, meta, frame)
         files.write_plan_files(folder, the_plan)
+        seal_plan(folder)  # binds plan.json, as written, to this user's plan-sealing key
         files.write_html(folder, meta, frame, plan=the_plan)
     return planned
 

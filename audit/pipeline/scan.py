@@ -23,6 +23,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
+from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.report import files
 from audit.report.tables import voice_frame
@@ -81,16 +82,18 @@ async def scan_organisation(
                 group.create_task(probe_one(clone))
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
-    return assess(clones, probes, settings, started)
+    return assess(clones, probes, settings, started, Provenance(client.api_key).markers(clones))
 
 
 def assess(
-    clones: Sequence[Clone], probes: Mapping[str, ProbeResult], settings: Settings, started: datetime
+    clones: Sequence[Clone], probes: Mapping[str, ProbeResult], settings: Settings, started: datetime,
+    markers: Markers | None = None,
 ) -> ScanRun:
-    """Verdicts for `clones` from their metadata and whatever probe results there are."""
+    """Verdicts for `clones` from their metadata and whatever probe results there are.
+    `markers`: which clones are proven replacements (none by default)."""
     not_probed = ProbeResult(ProbeVerdict.NOT_PROBED)
     results = scan.mark_migrated(
-        [scan.decide(c, scan.classify(c), probes.get(c.voice_id, not_probed)) for c in clones]
+        [scan.decide(c, scan.classify(c), probes.get(c.voice_id, not_probed)) for c in clones], markers
     )
     return ScanRun(
         run_id=new_run_id(started),

@@ -23,7 +23,7 @@ from audit.core.untrusted import visible
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
     "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
-    "probe_rms_dbfs", "probe_reason", "verdict", "reason",
+    "probe_rms_dbfs", "probe_reason", "verdict", "reason", "evidence",
 )  # fmt: skip
 
 #: Order of the report: what needs attention first.
@@ -52,6 +52,7 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "probe_reason": probe.reason,
         "verdict": result.verdict.value,
         "reason": result.reason,
+        "evidence": result.evidence or None,  # what a `migrated` verdict rests on
     }
 
 

@@ -1,8 +1,9 @@
 """The scan stage: classify every clone and decide its overall verdict.
 
 Owns the rules that turn a clone's metadata (`modelIds`, `status`) and its probe result
-into a verdict with a reason a person can act on, and the rule that turns a set of
-verdicts into an exit code. Pure functions: no I/O, no client.
+into a verdict with a reason a person can act on, the rule that makes a voice `migrated`
+(only on a proven replacement marker), and the rule that turns a set of verdicts into an
+exit code. Pure functions: no I/O, no client.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from audit.core.models import (
     VoiceResult,
     marked_origin,
 )
+from audit.core.provenance import Markers
+
+#: What a `migrated` verdict rests on: the replacement's marker and its verified proof tag.
+MARKER_PROOF = "marker+proof"
 
 
 def classify(clone: Clone) -> Compatibility:
@@ -125,16 +130,30 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
     return ExitCode.FINDINGS if any(r.verdict in flagged for r in results) else ExitCode.OK
 
 
-def mark_migrated(results: Sequence[VoiceResult]) -> tuple[VoiceResult, ...]:
-    """A non-compliant voice whose marked replacement was heard speaking is `migrated`."""
+def mark_migrated(results: Sequence[VoiceResult], markers: Markers | None = None) -> tuple[VoiceResult, ...]:
+    """A non-compliant voice whose replacement was heard speaking is `migrated`, when the
+    replacement's marker is proven to be clone-audit's own (`markers`; none by default).
+
+    A marker without a valid proof is evidence, not proof: it changes no verdict, and
+    both the clone carrying it and the voice it names say so in their reason.
+    """
+    markers = markers or Markers()
     speaking = {
         origin: r.clone.voice_id
         for r in results
-        if (origin := marked_origin(r.clone)) is not None and r.probe.verdict is ProbeVerdict.SPEAKS
+        if (origin := markers.origin(r.clone)) is not None and r.probe.verdict is ProbeVerdict.SPEAKS
     }
-    return tuple(
-        replace(r, verdict=Verdict.MIGRATED, reason=f"replaced by {speaking[r.clone.voice_id]}, which speaks; {r.reason}")
-        if r.verdict is Verdict.NON_COMPLIANT and r.clone.voice_id in speaking
-        else r
-        for r in results
-    )
+    return tuple(_with_markers(r, speaking, markers) for r in results)
+
+
+def _with_markers(result: VoiceResult, speaking: dict[str, str], markers: Markers) -> VoiceResult:
+    voice_id = result.clone.voice_id
+    if result.verdict is Verdict.NON_COMPLIANT and voice_id in speaking:
+        return replace(result, verdict=Verdict.MIGRATED, evidence=MARKER_PROOF,
+                       reason=f"replaced by {speaking[voice_id]}, which speaks; {result.reason}")
+    notes = []
+    if (claimed := markers.claimed(result.clone)) is not None:
+        notes.append(f"carries a migrated-from marker for {claimed} the tool cannot verify")
+    if claims := markers.unproven_claims(voice_id):
+        notes.append(f"{', '.join(claims)} carries a migrated-from marker for it that the tool cannot verify")
+    return replace(result, reason="; ".join([result.reason, *notes])) if notes else result

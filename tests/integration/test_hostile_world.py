@@ -23,7 +23,7 @@ import pytest
 
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
-from audit.core.models import Action, SourceProblem
+from audit.core.models import Action, ProbeVerdict, SourceProblem, Verdict
 from audit.core.untrusted import file_stem, shown
 from audit.emulator import CloneRecord, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.org import expected_truth
@@ -130,10 +130,15 @@ async def test_hostile_server_strings_touch_nothing_outside_the_run_folder(tmp_p
 
     # Nothing outside the output folder was created or changed: not the archive, not its sibling.
     assert snapshot(tmp_path, out) == before
-    # Every voice with a usable id got its true verdict; the two without one were skipped.
-    listed = [r for r in [*org.clones, *extra] if r.voice_id and r.voice_id != "voice_int_holder"]
+    # Every voice with a usable id got its true verdict; the two without one are kept as
+    # unreadable placeholders: unknown, never probed, never dropped.
+    everyone = [*org.clones, *extra]
+    listed = [r for r in everyone if r.voice_id and r.voice_id != "voice_int_holder"]
+    unusable = {f"<unparseable entry {i}>" for i, r in enumerate(everyone) if r not in listed}
     got = {r.clone.voice_id: (r.probe.verdict, r.verdict) for r in scan.results}
-    assert got == {r.voice_id: expected_truth(r) for r in listed}
+    assert got == {**{r.voice_id: expected_truth(r) for r in listed},
+                   **{v: (ProbeVerdict.NOT_PROBED, Verdict.UNKNOWN) for v in unusable}}
+    assert len(unusable) == 2
     # The generated voices are planned exactly as without the hostile ones.
     entries = {e.voice_id: e for e in planned.plan.entries}
     assert {e.voice_id: outcome(e) for e in control.plan.entries} == {
@@ -146,8 +151,8 @@ async def test_hostile_server_strings_touch_nothing_outside_the_run_folder(tmp_p
     # A plain id with a hostile name is re-cloned from a fitted copy named by a safe derivative.
     fitted = entries["voice_hostname01"]
     assert fitted.action is Action.RECLONE and fitted.upload and fitted.upload.fitted
-    assert Path(fitted.upload.path) == planned.folder / "fitted" / f"{file_stem('voice_hostname01')}.wav"
-    assert Path(fitted.upload.path).is_file()
+    assert fitted.upload.path == f"fitted/{file_stem('voice_hostname01')}.wav"  # relative to the plan's folder
+    assert (planned.folder / fitted.upload.path).is_file()
     # Folders are named by run ids only; the reports hold no raw control or bidi character.
     assert sorted(p.name for p in (out / "hostile").iterdir()) == sorted([scan_folder.name, planned.folder.name])
     for path in out.rglob("*"):
@@ -178,7 +183,10 @@ class EchoingServer(httpx.AsyncBaseTransport):
                 "sample https://samples.emulator.invalid/v/sample_1.wav?signature=SIGNED0123")
         body = {**(body if isinstance(body, dict) else {}), "message": echo}
         headers = {k: v for k, v in response.headers.items() if k.lower().startswith("retry-after")}
-        return httpx.Response(response.status_code, json=body, headers=headers)
+        # A stream, as a real server's answer is: the client reads every body as one.
+        data = json.dumps(body).encode()
+        return httpx.Response(response.status_code, headers={**headers, "content-type": "application/json"},
+                              stream=httpx.ByteStream(data))
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import Settings
+from audit.core.config import Secret, Settings
 from audit.core.models import (
     Action,
     Clone,
@@ -22,6 +22,7 @@ from audit.core.models import (
     Verdict,
     marker_tag,
 )
+from audit.core.provenance import Provenance
 from audit.migrate.planner import build_plan, needs_source, replacements
 from audit.core.models import Upload
 from audit.migrate.document import PlanError, read_plan, stale_reasons
@@ -43,9 +44,12 @@ GOOD = SourceCheck(None, "9.8 s of speech", path="emma.wav", matched_by="voice-i
 UPLOAD = Upload("/archive/emma.wav", "emma.wav", "audio/wav", "ab" * 32, 300_000, fitted=False)
 
 
-def plan_of(results, sources=None, uploads=None, settings=None):
+PROVENANCE = Provenance(Secret("sk_test_planner"))
+
+
+def plan_of(results, sources=None, uploads=None, settings=None, markers=None):
     return build_plan(results, sources or {}, uploads or {}, settings or Settings(),
-                      plan_id="p1", now=NOW, base_url="http://127.0.0.1:1")
+                      plan_id="p1", now=NOW, base_url="http://127.0.0.1:1", markers=markers)
 
 
 def test_actions_for_each_kind_of_voice() -> None:
@@ -71,14 +75,35 @@ def test_actions_for_each_kind_of_voice() -> None:
 
 def test_a_voice_already_replaced_is_skipped_and_its_replacement_kept() -> None:
     old = result("voice_old0000001")
-    new = result("voice_new0000001", SPEAKS, model_ids=("lightning-v3.1",), tags=(marker_tag("voice_old0000001"),))
-    results = mark_migrated([old, new])
-    assert results[0].verdict is Verdict.MIGRATED
-    assert not needs_source(results[0], replacements([r.clone for r in results]))
-    the_plan = plan_of(results)
+    tags = (marker_tag("voice_old0000001"), PROVENANCE.proof_tag("voice_old0000001"))
+    new = result("voice_new0000001", SPEAKS, model_ids=("lightning-v3.1",), tags=tags)
+    markers = PROVENANCE.markers([r.clone for r in (old, new)])
+    results = mark_migrated([old, new], markers)
+    assert results[0].verdict is Verdict.MIGRATED and results[0].evidence == "marker+proof"
+    assert not needs_source(results[0], replacements([r.clone for r in results], markers), markers)
+    the_plan = plan_of(results, markers=markers)
     assert [e.action for e in the_plan.entries] == [Action.SKIP, Action.SKIP]
     assert the_plan.entries[0].replacement == "voice_new0000001"
     assert "replacement clone of voice_old0000001" in the_plan.entries[1].reason
+
+
+@pytest.mark.parametrize("proof", [None, "clone-audit-proof:" + "0" * 32, Provenance(Secret("sk_other")).proof_tag(
+    "voice_old0000001")], ids=["no-proof", "made-up-proof", "proof-from-another-key"])
+def test_a_marker_without_a_valid_proof_is_evidence_not_proof(proof: str | None) -> None:
+    old = result("voice_old0000001")
+    tags = (marker_tag("voice_old0000001"),) + ((proof,) if proof else ())
+    foreign = result("voice_foreign001", SPEAKS, model_ids=("lightning-v3.1",), tags=tags)
+    markers = PROVENANCE.markers([r.clone for r in (old, foreign)])
+    results = mark_migrated([old, foreign], markers)
+    assert results[0].verdict is Verdict.NON_COMPLIANT and not results[0].evidence
+    assert "voice_foreign001 carries a migrated-from marker for it that the tool cannot verify" in results[0].reason
+    assert "carries a migrated-from marker for voice_old0000001 the tool cannot verify" in results[1].reason
+    assert replacements([r.clone for r in results], markers) == {}
+    the_plan = plan_of(results, {"voice_old0000001": GOOD}, {"voice_old0000001": UPLOAD}, markers=markers)
+    entry = the_plan.entries[0]
+    assert entry.action is Action.BLOCKED and entry.replacement is None
+    assert entry.reason.startswith("unverified-marker: voice_foreign001")
+    assert the_plan.entries[1].action is Action.KEEP  # an ordinary voice that speaks
 
 
 def test_without_an_archive_every_legacy_voice_is_blocked_as_missing() -> None:

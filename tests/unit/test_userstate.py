@@ -1,0 +1,60 @@
+"""Per-user state: one lock per account wherever the plan lives, named without the key;
+a private plan-sealing key; the state folder can be moved by the environment."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from audit.core.config import Secret
+from audit.core.errors import UsageError
+from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE, account_id, account_lock, seal_key
+from audit.core.userstate import state_dir as user_state_dir
+
+KEY = "sk_live_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+URL = "https://api.smallest.ai"
+
+
+def test_the_state_folder_is_the_one_the_environment_names_and_is_private(state_dir: Path) -> None:
+    assert os.environ[ENV_STATE_DIR] == str(state_dir)
+    nested = state_dir / "a" / "b"
+    assert user_state_dir({ENV_STATE_DIR: str(nested)}) == nested
+    assert stat.S_IMODE(nested.stat().st_mode) == 0o700
+
+
+def test_the_account_id_is_stable_per_account_and_never_holds_the_key() -> None:
+    one = account_id(URL, Secret(KEY))
+    assert one == account_id(URL + "/", Secret(KEY))  # the same account
+    assert one != account_id("http://127.0.0.1:9", Secret(KEY)) and one != account_id(URL, Secret(KEY + "x"))
+    assert KEY not in one and KEY[3:15] not in one and len(one) == 24
+
+
+def test_one_apply_per_account_and_the_lock_file_name_does_not_hold_the_key(state_dir: Path) -> None:
+    with account_lock(URL, Secret(KEY)):
+        with pytest.raises(UsageError, match="another clone-audit apply is working on this account"):
+            account_lock(URL + "/", Secret(KEY))
+        account_lock(URL, Secret("sk_another_key_entirely")).close()  # another account is free
+    account_lock(URL, Secret(KEY)).close()  # released
+    names = [p.name for p in state_dir.rglob("*")]
+    assert names and not any(KEY in n or KEY[3:] in n for n in names)
+    assert not any(KEY.encode() in p.read_bytes() for p in state_dir.rglob("*") if p.is_file())
+
+
+def test_the_seal_key_is_made_once_private_and_refused_when_others_can_read_it(state_dir: Path) -> None:
+    assert seal_key(create=False) is None
+    key = seal_key(create=True)
+    assert key is not None and len(key) == 32 and seal_key(create=False) == key == seal_key(create=True)
+    path = state_dir / SEAL_KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in state_dir.iterdir()] == [SEAL_KEY_FILE]  # no temporary file left behind
+    path.chmod(0o644)
+    with pytest.raises(UsageError, match="can be read or changed by other users") as caught:
+        seal_key(create=False)
+    assert "chmod 600" in caught.value.hint
+    path.chmod(0o600)
+    path.write_bytes(b"short")
+    with pytest.raises(UsageError, match="damaged"):
+        seal_key(create=False)
