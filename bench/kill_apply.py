@@ -62,6 +62,7 @@ class Outcome:
     mapping_pairs: int
     mapping_mismatches: int
     found_by_marker: int  # creates whose answer was lost, recovered from the account
+    integrity_failures: int = 0  # ledgers that failed PRAGMA integrity_check after a kill
 
 
 def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
@@ -87,12 +88,14 @@ def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
                    "--config", str(work / "bench.toml"), "--base-url", server.base_url, "--only", *chosen]
         env = {**os.environ, "SMALLEST_API_KEY": server.api_key}
         started = time.monotonic()
+        damaged = 0
         for _ in range(kills):
             child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(rng.uniform(0.6, 2.5))  # past start-up, somewhere in the work
             if child.poll() is None:
                 os.kill(child.pid, signal.SIGKILL)
             child.wait()
+            damaged += not ledger_intact(planned.folder / "ledger.sqlite")
         final = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
         seconds = time.monotonic() - started
         if final.returncode != 0:
@@ -115,8 +118,16 @@ def migrate(voices: int, kills: int, seed: int, work: Path) -> Outcome:
         missing=sum(1 for v in chosen if made[v] == 0),
         mapping_pairs=sum(1 for v in chosen if v in mapping and mapping[v]["status"] == "ready"),
         mapping_mismatches=sum(1 for v in chosen if mapping.get(v, {}).get("new_voice_id") != new_ids.get(v)),
-        found_by_marker=found_by_marker,
+        found_by_marker=found_by_marker, integrity_failures=damaged,
     )
+
+
+def ledger_intact(path: Path) -> bool:
+    """PRAGMA integrity_check of a ledger a killed run left (no ledger yet is intact)."""
+    if not path.exists():
+        return True
+    with sqlite3.connect(path) as db:
+        return db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 async def _plan(server: EmulatorServer, settings: Settings, out: Path):  # noqa: ANN202
@@ -130,18 +141,20 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as base, tempfile.TemporaryDirectory() as killed:
+    with tempfile.TemporaryDirectory() as base, tempfile.TemporaryDirectory() as killed, \
+            tempfile.TemporaryDirectory() as state:
+        os.environ.setdefault("CLONE_AUDIT_STATE_DIR", state)  # locks and seal key: not the user's own
         baseline = migrate(args.voices, 0, args.seed, Path(base))
         outcome = migrate(args.voices, args.kills, args.seed, Path(killed))
     for name, o in (("baseline (no kill)", baseline), (f"{args.kills} × SIGKILL", outcome)):
         print(f"{name:20} voices {o.voices}  runs {o.runs}  {o.seconds:6.1f} s  creates sent {o.creates_sent}"
               f"  clones made {o.clones_made}  duplicates {o.duplicates}  missing {o.missing}"
               f"  mapping ready {o.mapping_pairs}/{o.voices}  mismatches {o.mapping_mismatches}"
-              f"  found by marker {o.found_by_marker}")
+              f"  found by marker {o.found_by_marker}  damaged ledgers {o.integrity_failures}")
     print(f"interrupted / baseline: time ×{outcome.seconds / baseline.seconds:.2f}, "
           f"creates sent ×{outcome.creates_sent / baseline.creates_sent:.2f}")
     ok = outcome.duplicates == 0 and outcome.missing == 0 and outcome.mapping_pairs == outcome.voices \
-        and outcome.mapping_mismatches == 0
+        and outcome.mapping_mismatches == 0 and outcome.integrity_failures == 0
     print("OK: one clone per voice, every pair mapped" if ok else "FAILED")
     return 0 if ok else 1
 

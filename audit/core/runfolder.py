@@ -69,7 +69,7 @@ CUTOVER_JSON = "cutover.json"
 CUTOVER_DIR = "cutover"
 
 #: A staging folder whose lock is free is left alone this long (it may be just being made).
-STALE_GRACE_S = 60.0
+STALE_GRACE_S = 10.0
 _STAGING = re.compile(r"\.(\d{8}T\d{6}Z-[0-9a-f]{4})\.partial")
 _STAGING_LOCK = ".lock"
 _WRITABLE_HINT = "Choose an output folder you can write to (--out, or [report] out_dir)."

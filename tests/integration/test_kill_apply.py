@@ -28,3 +28,4 @@ def test_killed_and_rerun_apply_makes_exactly_one_clone_per_voice(tmp_path: Path
     assert outcome.missing == 0
     assert outcome.clones_made == 40
     assert outcome.mapping_pairs == 40 and outcome.mapping_mismatches == 0
+    assert outcome.integrity_failures == 0  # the ledger survives every SIGKILL intact
