@@ -195,9 +195,10 @@ def test_the_api_contract_documents_every_emulator_knob() -> None:
 
 
 def test_every_test_the_docs_cite_exists() -> None:
-    for name, text in (("api-contract.md", CONTRACT), ("architecture.md", ARCHITECTURE), ("CONTRIBUTING.md", CONTRIBUTING)):
+    for name, text in (("api-contract.md", CONTRACT), ("architecture.md", ARCHITECTURE), ("CONTRIBUTING.md", CONTRIBUTING),
+                       ("README.md", README)):
         current: Path | None = None
-        for match in re.finditer(r"`(tests/[\w/]+\.py)?::(\w+)`|`(tests/[\w/]+\.py)`", text):
+        for match in re.finditer(r"`(tests/[\w/]+\.py)?::(test_\w+)`|`(tests/[\w/]+\.py)`", text):
             file, test, bare = match.groups()
             if bare:
                 assert (ROOT / bare).is_file(), f"{name}: {bare}"
