@@ -24,6 +24,7 @@ from audit.migrate.apply import ApplyOptions, Migrator, Selection, adopt_marked,
 from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State
+from audit.pipeline import history
 from audit.report import files
 from audit.scan.probe import probe_clone
 
@@ -40,6 +41,7 @@ class ApplyRun:
     adopted: int
     stopped_early: bool
     exit_code: ExitCode
+    run_json: Path | None = None  # this apply's own run folder (its report; history)
 
 
 async def apply_plan(
@@ -47,6 +49,7 @@ async def apply_plan(
     confirm: Confirm, progress: Progress | None = None,
 ) -> ApplyRun:
     progress = progress or NoProgress()
+    started = datetime.now(UTC)
     the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
     same_account(the_plan, settings)
@@ -84,10 +87,12 @@ async def apply_plan(
     states = {s.value: sum(1 for r in rows if r.state is s) for s in State}
     files.write_migration_files(folder, the_plan, rows)
     unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
+    code = ExitCode.FINDINGS if unfinished or stopped or selection.expired else ExitCode.OK
+    run_json = history.write_migration_report(
+        "apply", client.account, the_plan, folder.path, rows, started, code, settings)
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped,
-        exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired else ExitCode.OK,
+        stopped_early=stopped, exit_code=code, run_json=run_json,
     )
 
 

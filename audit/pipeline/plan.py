@@ -12,7 +12,7 @@ renamed into place, so an interrupted plan leaves no folder behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from audit.core.models import Clone, NoProgress, ProbeResult, Progress
 from audit.core.runfolder import RunFolder, check_writable, staged
 from audit.migrate import planner as plan
 from audit.migrate.document import Plan
+from audit.pipeline import history
 from audit.pipeline.scan import ScanRun, assess
 from audit.report import files
 from audit.report.tables import probe_from_row, records, voice_frame
@@ -51,7 +52,7 @@ async def plan_migration(
     started = datetime.now(UTC)
     clones = await client.list_clones()
     probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
-    run = assess(clones, probes, settings, started)
+    run = replace(assess(clones, probes, settings, started), account=client.account)
     existing = plan.replacements([r.clone for r in run.results])
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing)]
     with staged(out_root, run.run_id) as folder:
@@ -64,10 +65,11 @@ async def plan_migration(
         frame = voice_frame(run.results, run.finished_at)
         final = RunFolder(folder.published(folder.path))
         planned = PlanRun(run, the_plan, final.path, final.plan_json)
-        meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
-        files.write_scan_files(folder, meta, frame)
+        meta = {**run.metadata(), "kind": "plan", "exit_code": int(plan_exit_code(planned))}
+        files.write_scan_files(folder, meta, frame, bom=settings.report.csv_bom)
         files.write_plan_files(folder, the_plan)
         files.write_html(folder, meta, frame, plan=the_plan)
+    history.record_scan(out_root, meta, frame, final.path, kind="plan", counts=the_plan.totals())
     return planned
 
 

@@ -9,6 +9,7 @@ A composition root: which voices may go and how deletion is read is decided in
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
@@ -18,6 +19,7 @@ from audit.core.runfolder import RunFolder, check_writable
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.migrate.retire import Retired, retirable, retire
+from audit.pipeline import history
 from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
 
@@ -27,6 +29,7 @@ async def retire_replaced(
 ) -> Retired:
     """Delete legacy clones whose replacement is verified and still completed on the
     account; never anything else."""
+    started = datetime.now(UTC)
     the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
     same_account(the_plan, settings)
@@ -42,4 +45,6 @@ async def retire_replaced(
             raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
         outcome = await retire(client, ledger, ready)
         files.write_migration_files(folder, the_plan, ledger.all())
+        history.write_migration_report("retire", client.account, the_plan, folder.path, ledger.all(), started, 0,
+                                       settings)
     return outcome
