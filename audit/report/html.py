@@ -48,7 +48,17 @@ def environment() -> jinja2.Environment:
     env.filters["bytes"] = human_bytes
     env.filters["duration"] = human_duration
     env.globals["percent"] = percent
+    env.filters["ticks"] = _ticks
     return env
+
+
+def _ticks(text: str) -> markupsafe.Markup:
+    """Escaped text whose `back-ticked` parts are shown as code (the headline's command)."""
+    parts = visible(text).split("`")
+    return markupsafe.Markup("").join(
+        markupsafe.Markup("<code>{}</code>").format(part) if i % 2 else markupsafe.escape(part)
+        for i, part in enumerate(parts)
+    )
 
 
 def _shown(value: Any) -> Any:
