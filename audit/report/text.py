@@ -33,6 +33,8 @@ def human_bytes(n: float | None) -> str:
 def human_duration(seconds: float | None) -> str:
     if seconds is None or seconds != seconds:
         return ""
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
     if seconds < 10:
         return f"{seconds:.1f} s".replace(".0 s", " s")
     total = round(seconds)
