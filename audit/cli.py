@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
+import json
+import os
 import logging
 import signal
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -22,7 +25,9 @@ from typing import TypeVar
 from audit import __version__
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import cutover as cutover_flow
+from audit.pipeline import history as history_flow
 from audit.pipeline import plan as plan_flow
+from audit.pipeline import report as report_flow
 from audit.pipeline import retire as retire_flow
 from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
@@ -30,7 +35,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings, api_key_from_env, load_settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
-from audit.core.runfolder import latest_scan
+from audit.core.runfolder import RUN_JSON, latest_scan, write_text
 from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import summary, voice_frame
@@ -68,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        return int(args.run(args))
+        with _quiet(getattr(args, "quiet", False)):
+            return int(args.run(args))
     except Interrupted as exc:
         print_error(f"interrupted: {exc.kept}", exc.hint)
         return EXIT_SIGTERM if terminated else EXIT_SIGINT
@@ -78,6 +84,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _report_failure(exc, EXIT_SIGTERM if terminated else EXIT_SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _quiet(quiet: bool) -> Iterator[None]:
+    """--quiet: nothing on stdout or stderr while the command runs; errors print after it."""
+    if not quiet:
+        yield
+        return
+    stderr.quiet = True
+    try:
+        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            yield
+    finally:
+        stderr.quiet = False
 
 
 def _report_failure(exc: BaseException, interrupted_code: int) -> int:
@@ -136,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe", choices=[p.value for p in ProbePolicy], help="which clones to probe (default all)")
     scan.add_argument("--out", help="report folder; each run writes a subfolder (default reports)")
     scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
+    scan.add_argument("--exceptions", metavar="FILE",
+                      help="waived voices: CSV or TOML with voice_id, reason, owner, expires ([report] exceptions)")
+    _output_flags(scan)
 
     plan = _command(commands, "plan", run_plan, "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
@@ -144,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--archive", help="folder of the original recordings ([archive] folder)")
     plan.add_argument("--manifest", help="CSV voice_id,path[,language,display_name] ([archive] manifest)")
     plan.add_argument("--out", help="report folder; each plan writes a subfolder (default reports)")
+    _output_flags(plan)
 
     apply = _command(commands, "apply", run_apply, "re-clone exactly what a plan says, verify, record old → new")
     apply.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json a plan run wrote")
@@ -156,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--trust-plan-edits", action="store_true",
                        help="apply a plan whose seal is missing, broken or made with another user's key "
                        "(review plan.json first; every other check still runs)")
+    apply.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     retire = _command(commands, "retire", run_retire, "delete legacy clones whose replacement is verified (asks first)")
     retire.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
@@ -163,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     retire.add_argument("--quiet-since", metavar="DATE",
                         help="only old clones the TTS analytics log shows no call to since DATE (UTC)")
+    retire.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     cut = _command(commands, "cutover", run_cutover, "find old voice ids in code and config, patch them (dry run by default)")
     cut.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING", help="the mapping.csv or mapping.json apply wrote")
@@ -183,6 +209,20 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_argument("--since", required=True, metavar="DATE", help="the cutover date (UTC midnight) or an ISO time")
     use.add_argument("--max-pages", type=int, default=500, metavar="N", help="read at most N pages of 100 calls (default 500)")
     _api_flags(use)
+
+    report = _command(commands, "report", run_report, "re-render a past run offline (no API call), or compare two runs")
+    report.add_argument("run_ref", metavar="RUN", help="a run id (see `clone-audit history`), its folder, or `latest`")
+    report.add_argument("--against", metavar="RUN", help="compare with this run instead of the previous scan")
+    report.add_argument("--format", choices=report_flow.FORMATS, default="html", help="output format (default html)")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
+    report.add_argument("--out", help="the output folder holding the runs and their history (default reports)")
+    report.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
+    _output_flags(report)
+
+    hist = _command(commands, "history", run_history, "list past runs of this output folder, one line each")
+    hist.add_argument("--out", help="the output folder (default reports)")
+    hist.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
+    hist.add_argument("--json", action="store_true", help="one JSON document instead of lines")
 
     demo = _command(commands, "demo", run_demo, "the whole story against the built-in emulator")
     demo.add_argument("--out", default="reports", help="report folder (default reports)")
@@ -211,6 +251,12 @@ def _command(
     return sub
 
 
+def _output_flags(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--excel", action="store_true", default=None,
+                     help="CSV starts with a UTF-8 BOM so Excel shows non-Latin names ([report] csv_bom)")
+    sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
 def _api_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
     sub.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
@@ -227,7 +273,8 @@ def _settings(args: argparse.Namespace) -> Settings:
             "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency"),
                     "allow_insecure_http": flag("allow_insecure_http")},
             "probe": {"policy": flag("probe")},
-            "report": {"out_dir": flag("out"), "fail_on": flag("fail_on")},
+            "report": {"out_dir": flag("out"), "fail_on": flag("fail_on"), "exceptions": flag("exceptions"),
+                       "csv_bom": flag("excel")},
             "archive": {"folder": flag("archive"), "manifest": flag("manifest")},
         },
     )
@@ -336,6 +383,8 @@ def run_apply(args: argparse.Namespace) -> int:
     if run.stopped_early:
         print("Stopped at the first failure (--fail-fast); run again to go on.")
     print(f"Mapping: {run.folder / 'mapping.csv'}")
+    if run.run_json is not None:
+        print(f"Run: {run.run_json}")
     return run.exit_code
 
 
@@ -359,6 +408,9 @@ def run_retire(args: argparse.Namespace) -> int:
         print(f"{run.reason}:")
         for voice_id in run.for_dashboard:
             print(f"  {terminal(voice_id, one_line=True)}")
+    retired = [r for r in history_flow.list_runs(args.plan_file.parent.parent) if r.kind == "retire"]
+    if retired:
+        print(f"Run: {Path(retired[-1].folder) / RUN_JSON}")
     return ExitCode.FINDINGS if run.still_called else ExitCode.OK
 
 
@@ -404,6 +456,33 @@ def run_usage(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
+def run_report(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    rendered = report_flow.render_run(Path(settings.report.out_dir), args.run_ref, args.format,
+                                      against=args.against, bom=settings.report.csv_bom)
+    if args.output is None:
+        sys.stdout.write(rendered.text)
+        return ExitCode.OK
+    write_text(args.output, rendered.text)
+    print(f"Wrote {args.output} ({args.format}) from {rendered.run_json}")
+    return ExitCode.OK
+
+
+def run_history(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    runs = history_flow.list_runs(Path(settings.report.out_dir))
+    if args.json:
+        print(json.dumps([r.as_dict() for r in runs], ensure_ascii=False, indent=2))
+        return ExitCode.OK
+    if not runs:
+        stderr.print(f"No run recorded in {settings.report.out_dir} yet.")
+    for r in runs:
+        counts = " ".join(f"{k} {v}" for k, v in r.counts.items() if v)
+        print(f"{r.run_id}  {r.kind:<6}  {r.finished_at}  exit {r.exit_code}  {r.total:>6} voices  {counts}  "
+              f"{terminal(r.base_url, one_line=True)}  account {r.account or '-'}")
+    return ExitCode.OK
+
+
 def run_demo(args: argparse.Namespace) -> int:
     from audit.demo import run_demo as demo
 
@@ -437,6 +516,7 @@ def run_emulator(args: argparse.Namespace) -> int:
 def _print_outcome(run: scan_flow.ScanRun, folder: Path) -> None:
     print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
     print(f"Reports: {folder}", file=sys.stdout)
+    print(f"Run: {folder / RUN_JSON}", file=sys.stdout)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,7 +21,7 @@ from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import Secret, Settings
 from audit.console import REDACTOR
-from audit.core.models import Progress
+from audit.core.models import Progress, marked_origin
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
@@ -44,13 +44,15 @@ class DemoStory:
 
     def summary(self) -> str:
         totals = self.planned.plan.totals()
-        verdicts = [r.verdict.value for r in self.after.results]
+        replacements = {r.clone.voice_id for r in self.after.results if marked_origin(r.clone)}
+        verdicts = [r.verdict.value for r in self.after.results if r.clone.voice_id not in replacements]
         return "\n".join([
             f"Plan: {totals['RECLONE']} to re-clone, {totals['BLOCKED']} blocked, "
             f"{totals['KEEP']} to keep, {totals['SKIP']} skipped.",
             "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
             f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
-            f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant.",
+            f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant "
+            f"(the {len(replacements)} replacement clones are counted through the voices they replace).",
             f"Compliance before: {self.before_folder / 'report.html'}",
             f"Plan, mapping and report: {self.folder}",
             f"Compliance after the migration: {self.after_folder / 'report.html'}",

@@ -137,6 +137,11 @@ class WavesClient:
             limits=httpx.Limits(max_connections=max(settings.concurrency, 1) + 2),
         )
 
+    @property
+    def account(self) -> str:
+        """The account's fingerprint (a hash of the key, never the key) for run history."""
+        return self._key.fingerprint()
+
     def __repr__(self) -> str:
         return f"WavesClient(base_url={self._settings.base_url!r})"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import ipaddress
 import math
 import os
@@ -46,6 +47,11 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def fingerprint(self) -> str:
+        """16 hex digits of a domain-separated sha256 of the key: names the account in run
+        history without storing the key (nothing can be recovered from it)."""
+        return hashlib.sha256(b"clone-audit account\0" + self._value.encode()).hexdigest()[:16]
 
     def __repr__(self) -> str:
         return "Secret('****')"
@@ -83,6 +89,8 @@ class ProbeSettings:
 class ReportSettings:
     out_dir: str = "reports"
     fail_on: FailOn = FailOn.NON_COMPLIANT
+    exceptions: str = ""  # exceptions file (CSV or TOML) of waived voices; empty: none
+    csv_bom: bool = False  # start clones.csv with a UTF-8 BOM so Excel shows non-Latin names
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 
 class Progress(Protocol):
@@ -236,8 +237,22 @@ class ProbeResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """One line of an exceptions file: a voice accepted as it is, by whom, why, until when."""
+
+    voice_id: str
+    reason: str
+    owner: str
+    expires: date  # the last day the waiver holds
+
+    def active(self, today: date) -> bool:
+        return today <= self.expires
+
+
+@dataclass(frozen=True, slots=True)
 class VoiceResult:
-    """One row of a scan: the clone, what its metadata says, what its probe said."""
+    """One row of a scan: the clone, what its metadata says, what its probe said.
+    `waiver` is set when an exceptions file names the voice (active or expired)."""
 
     clone: Clone
     compatibility: Compatibility
@@ -245,6 +260,7 @@ class VoiceResult:
     verdict: Verdict
     reason: str
     evidence: str = ""  # what a `migrated` verdict rests on ("marker+proof"); empty otherwise
+    waiver: Waiver | None = None
 
 
 @dataclass(frozen=True, slots=True)

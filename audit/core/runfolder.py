@@ -343,6 +343,8 @@ def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | Non
             finished = datetime.fromisoformat(meta["finished_at"])
         except (OSError, ValueError, KeyError, TypeError):
             continue
+        if meta.get("kind", "scan") != "scan":
+            continue  # an apply's or retire's own folder
         same = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
         if same and datetime.now(UTC) - finished <= max_age and (newest is None or finished > newest[0]):
             newest = (finished, folder.path)

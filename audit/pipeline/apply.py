@@ -38,6 +38,7 @@ from audit.migrate.decide import Listing
 from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State
+from audit.pipeline import history
 from audit.report import files
 from audit.scan.probe import probe_clone
 
@@ -55,6 +56,7 @@ class ApplyRun:
     stopped_early: bool
     exit_code: ExitCode
     held: dict[str, str] = field(default_factory=dict)  # voice → why nothing was created for it
+    run_json: Path | None = None  # this apply's own run folder (its report; history)
 
 
 async def apply_plan(
@@ -62,6 +64,7 @@ async def apply_plan(
     confirm: Confirm, progress: Progress | None = None,
 ) -> ApplyRun:
     progress = progress or NoProgress()
+    started = datetime.now(UTC)
     folder = RunFolder.of_plan(plan_path)
     if plan_path.exists():
         trust.check_seal(folder, trust_edits=options.trust_plan_edits)  # before a byte of it is believed
@@ -107,10 +110,12 @@ async def apply_plan(
     files.write_migration_files(folder, the_plan, rows)
     held = {**selection.held, **migrator.held}
     unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
+    code = ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK
+    run_json = history.write_migration_report(
+        "apply", client.account, the_plan, folder.path, rows, started, code, settings)
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped, held=held,
-        exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK,
+        stopped_early=stopped, held=held, exit_code=code, run_json=run_json,
     )
 
 

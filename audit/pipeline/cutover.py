@@ -34,6 +34,7 @@ from audit.cutover.textfile import encode
 from audit.cutover.walk import list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
+from audit.pipeline import history
 from audit.report import files
 
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -195,8 +196,10 @@ def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOpt
 
 
 def _record(mapping_path: Path, **sections: Any) -> str:
-    """Add `sections` to the migration folder's cutover.json and re-render its report.
-    Returns a note when that could not be done (the cutover itself stands)."""
+    """Add `sections` to the migration folder's cutover.json and write a cutover run of its
+    own (report.html with the migration's mapping and the cutover section; the plan's
+    reviewed report is left as it is). Returns a note when that could not be done (the
+    cutover itself stands)."""
     folder = RunFolder(mapping_path.parent)
     if not folder.plan_json.exists():
         return f"{mapping_path.parent} is not a migration folder: no report was updated."
@@ -204,7 +207,9 @@ def _record(mapping_path: Path, **sections: Any) -> str:
         files.write_cutover(folder, record.merge(files.read_cutover(folder), mapping_path.resolve(), **sections))
         if folder.ledger.exists() and folder.run_json.exists():
             with Ledger(folder.ledger) as ledger:
-                files.write_migration_report(folder, read_plan(folder.plan_json), ledger.all())
+                plan = read_plan(folder.plan_json)
+                history.write_migration_report("cutover", "", plan, folder.path, ledger.all(), datetime.now(UTC),
+                                               0, None)
     except CloneAuditError as exc:
         return f"the report of {folder.path} was not updated: {exc.message}"
     return ""

@@ -12,7 +12,7 @@ renamed into place, so an interrupted plan leaves no folder behind.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from audit.core.runfolder import RunFolder, check_writable, staged
 from audit.migrate import planner as plan
 from audit.migrate.document import Plan
 from audit.migrate.trust import seal_plan
+from audit.pipeline import history
 from audit.pipeline.scan import ScanRun, assess
 from audit.report import files
 from audit.report.tables import probe_from_row, records, voice_frame
@@ -54,7 +55,7 @@ async def plan_migration(
     clones = await client.list_clones()
     probes = _prior_probes(scan_folder, settings.api.base_url, clones) if scan_folder else {}
     markers = Provenance(client.api_key).markers(clones)
-    run = assess(clones, probes, settings, started, markers)
+    run = replace(assess(clones, probes, settings, started, markers), account=client.account)
     existing = plan.replacements([r.clone for r in run.results], markers)
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing, markers)]
     archive = str(Path(settings.archive.folder).resolve()) if settings.archive.folder else None
@@ -69,11 +70,12 @@ async def plan_migration(
         frame = voice_frame(run.results, run.finished_at)
         final = RunFolder(folder.published(folder.path))
         planned = PlanRun(run, the_plan, final.path, final.plan_json)
-        meta = {**run.metadata(), "exit_code": int(plan_exit_code(planned))}
-        files.write_scan_files(folder, meta, frame)
+        meta = {**run.metadata(), "kind": "plan", "exit_code": int(plan_exit_code(planned))}
+        files.write_scan_files(folder, meta, frame, bom=settings.report.csv_bom)
         files.write_plan_files(folder, the_plan)
         seal_plan(folder)  # binds plan.json, as written, to this user's plan-sealing key
         files.write_html(folder, meta, frame, plan=the_plan)
+    history.record_scan(out_root, meta, frame, final.path, kind="plan", counts=the_plan.totals())
     return planned
 
 

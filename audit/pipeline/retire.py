@@ -11,7 +11,7 @@ A composition root: which voices may go and how deletion is read is decided in
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
@@ -22,6 +22,7 @@ from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.core.usage import VoiceUsage, usage_by_voice
 from audit.migrate.retire import Retired, retirable, retire, still_called
+from audit.pipeline import history
 from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
 
@@ -33,6 +34,7 @@ async def retire_replaced(
     """Delete legacy clones whose replacement is verified and still completed on the
     account; never anything else. With `quiet_since`, also only those the TTS analytics
     log shows no call to since then (a log that cannot be read back that far stops it)."""
+    started = datetime.now(UTC)
     the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
     same_account(the_plan, settings)
@@ -61,4 +63,6 @@ async def retire_replaced(
             raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
         outcome = await retire(client, ledger, ready)
         files.write_migration_files(folder, the_plan, ledger.all())
+        history.write_migration_report("retire", client.account, the_plan, folder.path, ledger.all(), started, 0,
+                                       settings)
     return replace(outcome, still_called=tuple(called))

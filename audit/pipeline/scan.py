@@ -14,17 +14,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit import __version__
 from audit.api.client import WavesClient
+from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode
-from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult
+from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
+from audit.pipeline import history
 from audit.report import files
 from audit.report.tables import voice_frame
 from audit.scan import rules as scan
@@ -40,18 +42,23 @@ class ScanRun:
     settings: Settings
     results: tuple[VoiceResult, ...]
     exit_code: ExitCode
+    account: str = ""  # the account's fingerprint (WavesClient.account), never the key
+    waivers: WaiverOutcome | None = None  # what the exceptions file did, when there was one
 
     def metadata(self) -> dict[str, object]:
         """What run.json says about the run itself. Never holds the key."""
         return {
             "tool": "clone-audit",
             "version": __version__,
+            "kind": "scan",
+            "account": self.account,
             "run_id": self.run_id,
             "started_at": self.started_at.isoformat(timespec="seconds"),
             "finished_at": self.finished_at.isoformat(timespec="seconds"),
             "base_url": self.base_url,
             "parameters": as_dict(self.settings),
             "exit_code": int(self.exit_code),
+            "exceptions": None if self.waivers is None else self.waivers.as_dict(),
         }
 
 
@@ -63,6 +70,7 @@ async def scan_organisation(
     With `out_root`, first make sure the report can be written there (before any probe)."""
     if out_root is not None:
         check_writable(out_root)
+    exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)
     clones = await client.list_clones()
@@ -82,7 +90,23 @@ async def scan_organisation(
                 group.create_task(probe_one(clone))
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
-    return assess(clones, probes, settings, started, Provenance(client.api_key).markers(clones))
+    markers = Provenance(client.api_key).markers(clones)
+    return waive(replace(assess(clones, probes, settings, started, markers), account=client.account),
+                 exceptions, settings)
+
+
+def _exceptions(settings: Settings) -> tuple[Waiver, ...] | None:
+    path = settings.report.exceptions
+    return read_exceptions(Path(path)) if path else None
+
+
+def waive(run: ScanRun, exceptions: Sequence[Waiver] | None, settings: Settings) -> ScanRun:
+    """The run with the exceptions file applied: waived voices `excepted`, the exit code again."""
+    if exceptions is None:
+        return run
+    results, outcome = apply_waivers(run.results, exceptions, run.finished_at.date(), settings.report.exceptions)
+    return replace(run, results=results, waivers=outcome,
+                   exit_code=scan.exit_code(results, settings.report.fail_on))
 
 
 def assess(
@@ -107,10 +131,14 @@ def assess(
 
 
 def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
-    """Write clones.csv, run.json and report.html, all or none; returns the run's folder."""
+    """Write clones.csv, run.json and report.html, all or none, with what changed since the
+    previous scan of the account; record the run in the history. Returns the run's folder."""
+    meta = run.metadata()
     frame = voice_frame(run.results, run.finished_at)
+    context, frame = history.scan_context(out_root, meta, frame)
     with staged(out_root, run.run_id) as folder:
-        files.write_scan_files(folder, run.metadata(), frame)
-        files.write_html(folder, run.metadata(), frame)
+        files.write_scan_files(folder, meta, frame, context, bom=run.settings.report.csv_bom)
+        files.write_html(folder, meta, frame, context=context)
     assert folder.home is not None
+    history.record_scan(out_root, meta, frame, folder.home)
     return folder.home

@@ -4,7 +4,9 @@ Renderers return strings; this module puts them where `audit.core.runfolder` say
 they go, each written atomically, confined to its folder and scrubbed of secrets. A folder
 holds one run: clones.csv + run.json (the scan), plan.json + plan.csv (a plan),
 mapping.csv + mapping.json (a migration), cutover.json (the cutover of callers), and
-report.html over all of them.
+report.html over all of them. A plan's report.html is the reviewed evidence: apply,
+retire and cutover update the plan folder's mapping and cutover record but write their
+own report in their own folder.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from audit.compliance.changes import HistoryView
 from audit.core.errors import UsageError
 from audit.core.runfolder import RunFolder
 from audit.migrate.document import Plan
@@ -25,9 +28,12 @@ from audit.report.migration import mapping_frame, render_mapping_csv, render_map
 from audit.report.tables import COLUMNS, render_csv, render_json
 
 
-def write_scan_files(folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame) -> None:
-    folder.write_text(folder.clones_csv, render_csv(frame))
-    folder.write_text(folder.run_json, render_json(meta, frame))
+def write_scan_files(
+    folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None,
+    *, bom: bool = False,
+) -> None:
+    folder.write_text(folder.clones_csv, render_csv(frame, bom=bom))
+    folder.write_text(folder.run_json, render_json(meta, frame, context))
 
 
 def write_plan_files(folder: RunFolder, plan: Plan) -> None:
@@ -41,26 +47,62 @@ def write_mapping_files(folder: RunFolder, meta: Mapping[str, Any], mapping: pd.
 
 
 def write_migration_files(folder: RunFolder, plan: Plan, rows: Sequence[Migration]) -> None:
-    """mapping.csv and mapping.json from the ledger's rows, and report.html with the mapping in it."""
+    """mapping.csv and mapping.json from the ledger's rows, beside the plan. The plan's own
+    report.html is left as it was reviewed; `write_migration_run` writes the migration's."""
     mapping = mapping_frame(rows)
     meta = {"tool": "clone-audit", "plan_id": plan.plan_id, "base_url": plan.base_url,
             "written_at": datetime.now(UTC).isoformat(timespec="seconds")}
     write_mapping_files(folder, meta, mapping)
-    write_migration_report(folder, plan, rows)
 
 
-def write_migration_report(folder: RunFolder, plan: Plan, rows: Sequence[Migration]) -> None:
-    """report.html of a migration folder: its scan, plan, mapping and cutover record."""
-    run_meta, frame = read_run(folder)
-    write_html(folder, run_meta, frame, plan=plan, mapping=mapping_frame(rows), cutover=read_cutover(folder))
+def migrated_view(frame: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The plan's scan rows after a migration: a voice whose replacement is ready is `migrated`
+    and `replaced_by` its new id; and non-compliant before → after."""
+    ready = {r.old_voice_id: r.new_voice_id for r in mapping.itertuples() if r.status == "ready"}
+    after = frame.copy()
+    hit = after["voice_id"].isin(set(ready)) & (after["verdict"] == "non-compliant")
+    after.loc[hit, "verdict"] = "migrated"
+    after.loc[hit, "replaced_by"] = after.loc[hit, "voice_id"].map(ready)
+    after.loc[hit, "reason"] = "replaced by " + after.loc[hit, "replaced_by"].astype(str) + ", verified on v3.1"
+    before = int((frame["verdict"] == "non-compliant").sum())
+    return after, {"non_compliant": before, "after": before - int(hit.sum()), "ready": len(ready)}
+
+
+def write_migration_run(
+    folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame, plan: Plan, rows: Sequence[Migration],
+    cutover: Mapping[str, Any] | None = None,
+) -> dict[str, int]:
+    """An apply's or retire's own folder: run.json (the plan's voices as they stand now, and the
+    mapping), mapping.csv and report.html with before → after. Returns the before → after counts."""
+    mapping = mapping_frame(rows)
+    after, counts = migrated_view(frame, mapping)
+    document = json.loads(render_json({**meta, "before_after": counts}, after))
+    document["mapping"] = json.loads(render_mapping_json(mapping, {}))["mapping"]
+    folder.write_text(folder.run_json, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
+    folder.write_text(folder.report_html, render_report_html(meta, after, plan, mapping, before=counts, cutover=cutover))
+    return counts
 
 
 def write_html(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
-    plan: Plan | None = None, mapping: pd.DataFrame | None = None,
-    cutover: Mapping[str, Any] | None = None,
+    plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
-    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, cutover))
+    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, context))
+
+
+def read_document(folder: RunFolder) -> dict[str, Any]:
+    """The whole run.json of a folder; UsageError naming it when it is not one."""
+    path = folder.run_json
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(document, dict) or not isinstance(document["voices"], list):
+            raise ValueError("no voices")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(
+            f"{path} is not a clone-audit run: {exc}", hint="Point at a folder a scan or plan wrote."
+        ) from None
+    return document
 
 
 def write_cutover(folder: RunFolder, record: Mapping[str, Any]) -> None:
@@ -80,13 +122,10 @@ def read_cutover(folder: RunFolder) -> dict[str, Any] | None:
 
 def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:
     """The scan stored in a folder (run.json): its metadata and its rows."""
-    path = folder.run_json
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        voices = document.pop("voices")
-        document.pop("summary", None)
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
-        raise UsageError(
-            f"{path} is not a clone-audit run: {exc}", hint="Point at a folder a scan or plan wrote."
-        ) from None
-    return document, pd.DataFrame(voices, columns=list(COLUMNS))
+    document = read_document(folder)
+    voices = document.pop("voices")
+    for key in ("summary", "history", "mapping"):
+        document.pop(key, None)
+    frame = pd.DataFrame(voices, columns=list(COLUMNS))
+    return document, frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
+                                   "usage_chars": "Int64"})

@@ -1,15 +1,19 @@
-"""The HTML report: one self-contained file (inline CSS, no script, no external asset).
+"""The HTML report: one self-contained file (inline CSS, inline SVG charts, one small inline
+script that only sorts and filters; the page reads the same without it, and fetches nothing).
 
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
 is an error rather than a blank, and every string shown through `untrusted.visible`, so
-a server string's control or bidi characters cannot reorder or hide what the page says)
-and the report's rendering: the scan's verdicts, then, when given, the plan (actions,
-forecast), the old → new mapping and the cutover of callers (occurrences found and
-patched, old ids still called). Returns `str`.
+a server string's control or bidi characters cannot reorder or hide what the page says) and
+the report's view: the headline and what to do next, the incomplete-scan banner, what
+changed since the previous scan, the charts, waivers, then, when given, the plan (actions,
+forecast, BLOCKED reasons grouped with copyable ids) and the old → new mapping (before →
+after), the cutover of callers (occurrences found and patched, old ids still called), and
+the per-voice tables (findings open, compliant voices collapsed). Returns `str`.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -18,10 +22,17 @@ import jinja2
 import markupsafe
 import pandas as pd
 
+from audit.compliance.changes import HistoryView
+from audit.core.models import Action
 from audit.core.untrusted import visible
 from audit.migrate.document import Plan
+from audit.report import charts
 from audit.report.migration import plan_frame
-from audit.report.tables import records, summary
+from audit.report.tables import CAUSES, records, summary
+from audit.report.text import headline, human_bytes, human_duration, incomplete, percent
+
+FINDINGS = ("non-compliant", "unknown")
+PASSING = ("compliant", "migrated")
 
 
 @cache
@@ -35,7 +46,20 @@ def environment() -> jinja2.Environment:
         finalize=_shown,
     )
     env.filters["blank"] = lambda v: "" if v is None else v
+    env.filters["bytes"] = human_bytes
+    env.filters["duration"] = human_duration
+    env.globals["percent"] = percent
+    env.filters["ticks"] = _ticks
     return env
+
+
+def _ticks(text: str) -> markupsafe.Markup:
+    """Escaped text whose `back-ticked` parts are shown as code (the headline's command)."""
+    parts = visible(text).split("`")
+    return markupsafe.Markup("").join(
+        markupsafe.Markup("<code>{}</code>").format(part) if i % 2 else markupsafe.escape(part)
+        for i, part in enumerate(parts)
+    )
 
 
 def _shown(value: Any) -> Any:
@@ -49,19 +73,67 @@ def render_report_html(
     frame: pd.DataFrame,
     plan: Plan | None = None,
     mapping: pd.DataFrame | None = None,
+    context: HistoryView | None = None,
+    before: Mapping[str, Any] | None = None,
     cutover: Mapping[str, Any] | None = None,
 ) -> str:
-    return environment().get_template("report.html").render(
-        meta=meta,
-        summary=summary(frame),
-        voices=records(frame),
-        plan=None if plan is None else {
-            "id": plan.plan_id,
-            "expires_at": plan.expires_at.isoformat(timespec="seconds"),
-            "totals": plan.totals(),
-            "forecast": plan.forecast,
-            "entries": records(plan_frame(plan)),
+    """`before`: the summary of the scan a migration started from, for the before → after view."""
+    counts = summary(frame)
+    rows = records(frame)
+    changes = context.changes if context else None
+    usage = _usage_by_verdict(rows)
+    view = {
+        "meta": meta,
+        "summary": counts,
+        "headline": headline(counts, changes, usage),
+        "incomplete": incomplete(rows),
+        "findings": [r for r in rows if r["verdict"] in FINDINGS],
+        "excepted": [r for r in rows if r["verdict"] == "excepted"],
+        "passing": [r for r in rows if r["verdict"] in PASSING],
+        "languages": sorted({r["language"] for r in rows if r["language"]}),
+        "causes": [c for c in CAUSES if any(r["cause"] == c for r in rows)],
+        "linked": {r["voice_id"] for r in rows if r["replaces"] or r["replaced_by"]},
+        "changes": changes,
+        "gone": [(v, changes.names.get(v, "")) for v in changes.gone] if changes else [],
+        "exceptions": meta.get("exceptions"),
+        "charts": {
+            "causes": charts.bars(counts["cause"], "Voices that fail or could not be checked, by cause"),
+            "sizes": charts.size_histogram(
+                [(r["probe_bytes"], r["probe_verdict"]) for r in rows if r["probe_bytes"] is not None],
+                "Size of each probe answer (log scale): the short-WAV cluster sits far left"),
+            "trend": charts.trend(list(context.trend) if context else [], "Compliant share across scans"),
+            "usage": charts.bars(usage, "TTS characters served, by verdict") if usage else None,
         },
-        mapping=None if mapping is None else records(mapping),
-        cutover=cutover,
-    )
+        "plan": None if plan is None else _plan_view(plan),
+        "mapping": None if mapping is None else records(mapping),
+        "before": before,
+        "cutover": cutover,
+    }
+    return environment().get_template("report.html").render(**view)
+
+
+def _usage_by_verdict(rows: list[dict[str, Any]]) -> dict[str, int] | None:
+    """TTS characters served per verdict, when the rows carry usage numbers (`usage_chars`)."""
+    served: Counter[str] = Counter()
+    for row in rows:
+        if row.get("usage_chars") is not None:
+            served[row["verdict"]] += int(row["usage_chars"])
+    return dict(served) or None
+
+
+def _plan_view(plan: Plan) -> dict[str, Any]:
+    entries = records(plan_frame(plan))
+    blocked: dict[str, list[str]] = {}
+    for entry in plan.entries:
+        if entry.action is Action.BLOCKED:
+            key = entry.source.problem.value if entry.source and entry.source.problem else "other"
+            blocked.setdefault(key, []).append(entry.voice_id)
+    return {
+        "id": plan.plan_id,
+        "expires_at": plan.expires_at.isoformat(timespec="seconds"),
+        "totals": plan.totals(),
+        "forecast": plan.forecast,
+        "entries": [e for e in entries if e["action"] != Action.KEEP.value],
+        "kept": [e for e in entries if e["action"] == Action.KEEP.value],
+        "blocked": sorted(blocked.items(), key=lambda item: (-len(item[1]), item[0])),
+    }

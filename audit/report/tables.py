@@ -1,7 +1,10 @@
 """Per-voice rows and summary counts, as plain data and as pandas frames.
 
 Owns the columns of clones.csv and of run.json's `voices`, their order (failures
-first), the summary counts, and CSV rendering (RFC 4180, with spreadsheet-formula
+first), each voice's `cause` (why it fails, independent of a waiver), the links between a
+replacement clone and the voice it replaces, the history columns (`change`,
+`first_noncompliant`), the summary counts (replacement clones are not extra voices), and
+CSV rendering (RFC 4180, with spreadsheet-formula
 cells neutralised so a hostile display name cannot run in Excel, and control and bidi
 characters (but newline and tab) shown as escapes (`untrusted.visible`) so a cell cannot act on a terminal or
 hide what it says; run.json keeps every string exactly).
@@ -17,14 +20,20 @@ from typing import Any
 
 import pandas as pd
 
-from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult
+from audit.compliance.changes import HistoryView
+from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult, marked_origin
 from audit.core.untrusted import visible
 
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
     "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
-    "probe_rms_dbfs", "probe_reason", "verdict", "reason", "evidence",
+    "probe_rms_dbfs", "probe_reason", "verdict", "cause", "reason", "exception_owner",
+    "exception_expires", "exception_status", "replaces", "replaced_by", "change",
+    "first_noncompliant", "usage_chars", "evidence",
 )  # fmt: skip
+
+#: Why a voice fails (or would, but for a waiver), as the report groups and charts it.
+CAUSES = ("short-wav", "silent", "failed-clone", "pending", "probe-error", "legacy-metadata", "no-metadata")
 
 #: Order of the report: what needs attention first.
 VERDICT_ORDER = ("non-compliant", "unknown", "excepted", "migrated", "compliant")
@@ -51,15 +60,53 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "probe_rms_dbfs": None if stats is None else stats.rms_dbfs,
         "probe_reason": probe.reason,
         "verdict": result.verdict.value,
+        "cause": cause(result),
         "reason": result.reason,
+        "exception_owner": result.waiver.owner if result.waiver else None,
+        "exception_expires": result.waiver.expires.isoformat() if result.waiver else None,
+        "exception_status": None if result.waiver is None else (
+            "active" if result.verdict.value == "excepted" else "expired"),
+        "replaces": marked_origin(clone),
+        "replaced_by": None,
+        "change": None,
+        "first_noncompliant": None,
+        "usage_chars": None,
         "evidence": result.evidence or None,  # what a `migrated` verdict rests on
     }
 
 
-def voice_frame(results: Iterable[VoiceResult], now: datetime) -> pd.DataFrame:
-    """One row per voice, failures first, then by display name."""
-    frame = pd.DataFrame([voice_row(r, now) for r in results], columns=list(COLUMNS))
-    frame = frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64"})
+def cause(result: VoiceResult) -> str | None:
+    """Why the voice fails or cannot be judged; None when it speaks on v3.1."""
+    status, probe = result.clone.status.value, result.probe.verdict
+    if status == "failed":
+        return "failed-clone"
+    if status in ("pending", "processing"):
+        return "pending"
+    match probe:
+        case ProbeVerdict.SHORT_WAV | ProbeVerdict.SILENT:
+            return probe.value
+        case ProbeVerdict.ERROR:
+            return "probe-error"
+        case ProbeVerdict.SPEAKS:
+            return None
+        case _:
+            return {"legacy-only": "legacy-metadata", "unknown": "no-metadata"}.get(result.compatibility.value)
+
+
+def voice_frame(
+    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, int] | None = None
+) -> pd.DataFrame:
+    """One row per voice, failures first, then by display name. `usage` (voice id → TTS
+    characters served in the usage window) fills `usage_chars` when usage numbers exist."""
+    rows = [voice_row(r, now) for r in results]
+    replaced_by = {row["replaces"]: row["voice_id"] for row in rows if row["replaces"]}
+    for row in rows:
+        row["replaced_by"] = replaced_by.get(row["voice_id"])
+        if usage is not None:
+            row["usage_chars"] = usage.get(row["voice_id"])
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    frame = frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
+                          "usage_chars": "Int64"})
     keys = frame.assign(
         _rank=frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}),
         _name=frame["display_name"].fillna("").str.strip().str.casefold(),
@@ -68,22 +115,51 @@ def voice_frame(results: Iterable[VoiceResult], now: datetime) -> pd.DataFrame:
     return frame.loc[ordered.index].reset_index(drop=True)
 
 
+def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[str, str]) -> pd.DataFrame:
+    """The frame with `change` (new, fixed, regressed, still failing) and `first_noncompliant`
+    (the date an earlier scan, or this one, first found the voice non-compliant) filled in."""
+    out = frame.copy()
+    out["change"] = [change.get(v) for v in out["voice_id"]]
+    today: list[str | None] = [None] * len(out)
+    for i, (voice_id, verdict) in enumerate(zip(out["voice_id"], out["verdict"], strict=True)):
+        if voice_id in first:
+            today[i] = first[voice_id][:10]
+        elif verdict == "non-compliant":
+            today[i] = "this run"
+    out["first_noncompliant"] = today
+    return out
+
+
+def is_replacement(frame: pd.DataFrame) -> pd.Series:
+    """Rows of replacement clones whose original is listed too: not extra voices."""
+    return frame["replaces"].notna() & frame["replaces"].isin(set(frame["voice_id"]))
+
+
 def summary(frame: pd.DataFrame) -> dict[str, Any]:
+    """Counts over the voices (a replacement clone is counted through the voice it replaces)."""
+    replacements = is_replacement(frame) if len(frame) else pd.Series([], dtype=bool)
+    voices = frame[~replacements] if len(frame) else frame
+
     def counts(column: str, order: Sequence[str]) -> dict[str, int]:
-        found = frame[column].value_counts().to_dict()
+        found = voices[column].value_counts().to_dict()
         return {key: int(found.get(key, 0)) for key in order}
 
+    causes = voices[voices["verdict"].isin(("non-compliant", "unknown", "excepted"))]["cause"]
     return {
-        "total": len(frame),
+        "total": len(voices),
+        "replacement_clones": int(replacements.sum()),
         "verdict": counts("verdict", VERDICT_ORDER),
         "probe_verdict": counts("probe_verdict", PROBE_ORDER),
         "compatibility": counts("compatibility", COMPAT_ORDER),
+        "cause": {key: int(n) for key in CAUSES if (n := (causes == key).sum())},
     }
 
 
-def render_csv(frame: pd.DataFrame) -> str:
+def render_csv(frame: pd.DataFrame, *, bom: bool = False) -> str:
+    """RFC 4180; `bom` starts it with a UTF-8 byte order mark, so Excel reads non-Latin names."""
     safe = frame.map(_safe_cell)
-    return safe.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    text = safe.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    return ("\ufeff" + text) if bom else text
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,8 +167,10 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
-def render_json(meta: Mapping[str, Any], frame: pd.DataFrame) -> str:
-    document = {**meta, "summary": summary(frame), "voices": records(frame)}
+def render_json(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> str:
+    """run.json: the metadata, the summary, what changed and the trend (with history), the rows."""
+    document = {**meta, "summary": summary(frame), **({"history": context.as_dict()} if context else {}),
+                "voices": records(frame)}
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 

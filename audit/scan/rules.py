@@ -114,8 +114,9 @@ def _decide_from_metadata(clone: Clone, compatibility: Compatibility) -> tuple[V
 
 def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
     """4 when some voice could not be checked (a probe error, an unreadable list entry),
-    else 1 on findings per `fail_on`, else 0."""
-    results = list(results)
+    else 1 on findings per `fail_on`, else 0. An `excepted` voice (active waiver) counts
+    neither as non-compliant nor as unknown."""
+    results = [r for r in results if r.verdict is not Verdict.EXCEPTED]  # a waiver takes a voice out
     if any(r.probe.verdict is ProbeVerdict.ERROR or r.clone.unreadable is not None for r in results):
         return ExitCode.PARTIAL
     match fail_on:

@@ -37,10 +37,17 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     runs = [p for p in tmp_path.iterdir() if p.is_dir()]
     (plan_dir,) = [p for p in runs if (p / "plan.json").exists()]
+
+    def kind(folder: Path) -> str:
+        return json.loads((folder / "run.json").read_text(encoding="utf-8"))["kind"]
+
+    (apply_dir,) = [p for p in runs if kind(p) == "apply"]
     before_dir, after_dir = sorted(
-        (p for p in runs if p != plan_dir),
+        (p for p in runs if kind(p) == "scan"),
         key=lambda p: json.loads((p / "run.json").read_text(encoding="utf-8"))["started_at"],
     )
+    assert (tmp_path / "history.sqlite").is_file()
+    assert sorted(p.name for p in apply_dir.iterdir()) == ["mapping.csv", "report.html", "run.json"]
     assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",
             "ledger.sqlite"} <= {p.name for p in plan_dir.iterdir()}
     for scan_dir in (before_dir, after_dir):
@@ -53,7 +60,9 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
     mapping = json.loads((plan_dir / "mapping.json").read_text(encoding="utf-8"))
     ready = [m for m in mapping["mapping"] if m["status"] == "ready"]
     assert ready and after["summary"]["verdict"]["migrated"] == len(ready)
-    assert "Old → new voice ids" in (plan_dir / "report.html").read_text(encoding="utf-8")
+    assert "Old → new voice ids" in (apply_dir / "report.html").read_text(encoding="utf-8")
+    assert "Old → new voice ids" not in (plan_dir / "report.html").read_text(encoding="utf-8")  # the reviewed plan
+    assert f"Run: {after_dir / 'run.json'}" in done.stdout
 
 
 def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> None:
@@ -64,7 +73,7 @@ def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> Non
     assert done.returncode == 1, done.stderr
     assert KEY not in done.stdout + done.stderr + written_text(tmp_path)
     assert "non-compliant" in done.stderr
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
     assert json.loads((run_dir / "run.json").read_text())["base_url"] == base_url
 
 
@@ -120,7 +129,7 @@ def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
         env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
         out = tmp_path / "out"
         assert clone_audit("scan", "--out", str(out), env=env).returncode == 1
-        (scan_dir,) = out.iterdir()
+        (scan_dir,) = [p for p in out.iterdir() if p.is_dir()]
         seen = len(server.state.requests())
         planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
         assert f"Using the probe verdicts of the latest scan, {scan_dir}" in planned.stderr.replace("\n", "")

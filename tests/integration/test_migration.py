@@ -102,7 +102,9 @@ async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: P
     for voice_id in reclone_ids:
         assert voice_id in mapping
     assert mapping.count(",ready,") == totals["RECLONE"]
-    assert "Old → new voice ids" in (planned.folder / "report.html").read_text(encoding="utf-8")
+    # apply writes its own report; the plan's, the reviewed evidence, is left as it was
+    assert run.run_json is not None and "Old → new voice ids" in (run.run_json.parent / "report.html").read_text()
+    assert "Old → new voice ids" not in (planned.folder / "report.html").read_text(encoding="utf-8")
 
 
 async def test_a_rerun_resumes_with_no_call_beyond_the_list(tmp_path: Path) -> None:

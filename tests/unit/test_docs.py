@@ -67,8 +67,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "scan": {"core", "api", "fidelity"},
     "archive": {"core", "fidelity"},
     "migrate": {"core", "api", "fidelity"},
-    "report": {"core", "migrate.document", "migrate.state"},
-    "pipeline": {"core", "api", "scan", "archive", "migrate", "report", "cutover"},
+    "compliance": {"core"},
+    "report": {"core", "migrate.document", "migrate.state", "compliance.changes"},
+    "pipeline": {"core", "api", "scan", "archive", "migrate", "report", "cutover", "compliance"},
     "emulator": {"core"},
     "console": {"core"},
 }

@@ -1,0 +1,10 @@
+"""Periodic compliance: run history, what changed between runs, and waivers.
+
+Owns the history store (`history`: one SQLite file per output folder recording every
+run, its parameters, counts and each voice's verdict), the pure comparison of two runs
+and the trend across runs (`changes`), and the exceptions file with the rule that turns
+a waived voice into `excepted` (`waivers`). Renderers receive its results as data.
+
+May import: `audit.core` only. Never `api`, the other stages, `report` or `pipeline`:
+a composition root in `audit/pipeline/` records runs and hands history to the reports.
+"""

@@ -1,0 +1,166 @@
+"""The run history: one SQLite file per output folder (`<out>/history.sqlite`).
+
+Every run (scan, plan, apply, retire) is recorded once it has finished: its id, kind,
+account fingerprint (a hash of the key, never the key), base URL, times, parameters,
+exit code, counts and folder, and one row per voice with its verdict (for apply and
+retire: the migration state), cause and name. Scans of the same account are what
+`compare`, `trend` and `first_seen` read. Text is scrubbed of secrets before it is stored.
+
+A write is one `BEGIN IMMEDIATE … COMMIT` with a busy timeout, so concurrent runs in the
+same output folder queue instead of failing; recording a run again replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from audit.compliance.changes import Mark, TrendPoint
+from audit.core.errors import UsageError
+from audit.core.secrets import scrub
+
+HISTORY = "history.sqlite"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY, kind TEXT NOT NULL, account TEXT NOT NULL, base_url TEXT NOT NULL,
+    started_at TEXT NOT NULL, finished_at TEXT NOT NULL, parameters TEXT NOT NULL,
+    exit_code INTEGER NOT NULL, counts TEXT NOT NULL, total INTEGER NOT NULL, folder TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verdicts (
+    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE, voice_id TEXT NOT NULL,
+    verdict TEXT NOT NULL, cause TEXT NOT NULL, display_name TEXT NOT NULL, replaces TEXT,
+    PRIMARY KEY (run_id, voice_id)
+);
+CREATE INDEX IF NOT EXISTS runs_by_account ON runs (account, base_url, kind, finished_at);
+"""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    kind: str  # scan, plan, apply, retire
+    account: str
+    base_url: str
+    started_at: str
+    finished_at: str
+    exit_code: int
+    folder: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+    total: int = 0
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "kind": self.kind, "account": self.account, "base_url": self.base_url,
+                "started_at": self.started_at, "finished_at": self.finished_at, "exit_code": self.exit_code,
+                "folder": self.folder, "total": self.total, "counts": dict(self.counts),
+                "parameters": dict(self.parameters)}
+
+
+def history_path(out_root: Path) -> Path:
+    return out_root / HISTORY
+
+
+class History:
+    """The history store of one output folder. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def __enter__(self) -> History:
+        try:
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise UsageError(f"the run history {self.path} cannot be opened: {exc}",
+                             hint="Move the damaged file aside; the next run starts a new history.") from None
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self._db is not None, "History used outside its with-block"
+        return self._db
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def record(self, run: RunRecord, marks: Iterable[Mark]) -> None:
+        params = scrub(json.dumps(run.parameters, sort_keys=True, default=str))
+        with self._transaction() as db:
+            db.execute("DELETE FROM verdicts WHERE run_id = ?", (run.run_id,))
+            db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (run.run_id, run.kind, run.account, run.base_url.rstrip("/"), run.started_at, run.finished_at, params,
+                 run.exit_code, json.dumps(dict(run.counts), sort_keys=True), run.total, scrub(run.folder)),
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?)",
+                [(run.run_id, m.voice_id, m.verdict, m.cause, scrub(m.display_name), m.replaces) for m in marks],
+            )
+
+    def runs(self, *, kind: str | None = None) -> list[RunRecord]:
+        """Every recorded run, oldest first."""
+        where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
+        rows = self.db.execute(f"SELECT * FROM runs {where} ORDER BY finished_at, run_id", args).fetchall()
+        return [_record(row) for row in rows]
+
+    def get(self, run_id: str) -> RunRecord | None:
+        row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else _record(row)
+
+    def marks(self, run_id: str) -> dict[str, Mark]:
+        rows = self.db.execute(
+            "SELECT voice_id, verdict, cause, display_name, replaces FROM verdicts WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        return {r[0]: Mark(*r) for r in rows}
+
+    def _earlier(self, run_id: str) -> tuple[str, tuple[Any, ...]]:
+        """SQL and arguments selecting runs recorded before `run_id` (all, if it is not recorded)."""
+        row = self.db.execute("SELECT rowid FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return ("r.rowid < ?", (row[0],)) if row else ("1", ())
+
+    def scans_before(self, account: str, base_url: str, run_id: str) -> list[RunRecord]:
+        """Scans of this account recorded before `run_id` (every one if it is not recorded), oldest first."""
+        earlier, args = self._earlier(run_id)
+        rows = self.db.execute(
+            f"SELECT r.* FROM runs r WHERE r.kind = 'scan' AND r.account = ? AND r.base_url = ? AND {earlier} "
+            "ORDER BY r.rowid", (account, base_url.rstrip("/"), *args),
+        ).fetchall()
+        return [_record(row) for row in rows]
+
+    def trend(self, account: str, base_url: str, run_id: str) -> list[TrendPoint]:
+        return [TrendPoint(r.run_id, r.finished_at, r.total, r.counts)
+                for r in self.scans_before(account, base_url, run_id)]
+
+    def first_noncompliant(self, account: str, base_url: str, run_id: str) -> dict[str, str]:
+        """Per voice, when a scan of this account recorded before `run_id` first found it non-compliant."""
+        earlier, args = self._earlier(run_id)
+        rows = self.db.execute(
+            "SELECT v.voice_id, MIN(r.finished_at) FROM verdicts v JOIN runs r USING (run_id) "
+            f"WHERE r.kind = 'scan' AND r.account = ? AND r.base_url = ? AND {earlier} "
+            "AND v.verdict = 'non-compliant' GROUP BY v.voice_id", (account, base_url.rstrip("/"), *args),
+        ).fetchall()
+        return dict(rows)
+
+
+def _record(row: tuple[Any, ...]) -> RunRecord:
+    run_id, kind, account, base_url, started, finished, params, exit_code, counts, total, folder = row
+    return RunRecord(run_id, kind, account, base_url, started, finished, exit_code, folder,
+                     json.loads(counts), total, json.loads(params))
