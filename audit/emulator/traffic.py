@@ -9,11 +9,18 @@ still called is serving silence to someone). Same clones, seed and `now`, same h
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from audit.emulator.state import CloneRecord
+
+class Voice(Protocol):
+    """What a history needs of a clone (an `EmulatorState` clone record has it)."""
+
+    @property
+    def voice_id(self) -> str: ...
+
+    @property
+    def fields(self) -> Mapping[str, Any]: ...
 
 #: A generated history holds at most this many calls, whatever the org's size.
 MAX_GENERATED_CALLS = 20_000
@@ -29,7 +36,7 @@ class TtsLogRecord(NamedTuple):
     text_len: int
 
 
-def generate_traffic(clones: Iterable[CloneRecord], days: float, seed: int, now: float) -> list[TtsLogRecord]:
+def generate_traffic(clones: Iterable[Voice], days: float, seed: int, now: float) -> list[TtsLogRecord]:
     """Calls to each completed (or status-less) clone over the `days` before `now`, oldest first."""
     rng = random.Random(f"traffic-{seed}")
     span = days * 86_400.0
