@@ -63,7 +63,7 @@ def scan_trials(kills: int, clones: int, seed: int, work: Path) -> ScanTrials:
         partial = mid_run = 0
         for _ in range(kills):
             child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.2, baseline * 1.1))
+            time.sleep(rng.uniform(0.2, baseline * 0.9))
             mid_run += child.poll() is None
             if child.poll() is None:
                 os.kill(child.pid, signal.SIGKILL)
@@ -73,14 +73,14 @@ def scan_trials(kills: int, clones: int, seed: int, work: Path) -> ScanTrials:
         subprocess.run(command, env=env, capture_output=True, timeout=600)
         partial += _partial_sets(out)
     leftovers = [p for p in out.iterdir() if p.name.endswith(".partial")]
-    complete = sum(1 for p in out.iterdir() if not p.name.startswith("."))
+    complete = sum(1 for p in out.iterdir() if p.is_dir() and not p.name.startswith("."))
     return ScanTrials(kills, mid_run, partial, len(leftovers), complete, baseline)
 
 
 def _partial_sets(out: Path) -> int:
     """Run folders a reader can see that do not hold a whole, readable report set."""
     bad = 0
-    for folder in (p for p in out.iterdir() if not p.name.startswith(".")) if out.exists() else ():
+    for folder in (p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")) if out.exists() else ():
         try:
             whole = all((folder / name).is_file() for name in REPORT_SET)
             whole = whole and "voices" in json.loads((folder / "run.json").read_text(encoding="utf-8"))

@@ -156,7 +156,7 @@ def run_row(row: Row, clones: int, seed: int, work: Path) -> Outcome:
 
 def _judge(row: Row, org: Org, done: subprocess.CompletedProcess[str], out: Path, work: Path, key: str,
            requests: int, seconds: float) -> Outcome:
-    runs = [p for p in out.iterdir() if not p.name.startswith(".")] if out.exists() else []
+    runs = [p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")] if out.exists() else []
     voices: list[dict[str, Any]] = []
     note = ""
     if row.command == "scan" and runs:

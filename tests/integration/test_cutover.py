@@ -4,6 +4,8 @@ retire --quiet-since."""
 
 from __future__ import annotations
 
+import json
+
 import csv
 import math
 import time
@@ -124,13 +126,14 @@ async def test_migrate_then_cut_over_a_sample_app_and_roll_back(tmp_path: Path) 
         used = clone_audit("usage", str(mapping_csv), "--since", since.isoformat(), env=env)
         assert used.returncode == 1, used.stderr
         assert f"{old_id}  1 call(s)" in used.stdout and f"1 of {len(rows)} old id(s) called" in used.stdout
-        report = (planned.folder / "report.html").read_text(encoding="utf-8")
+        report = _latest_cutover_report(planned.folder.parent)
         assert "Cutover of callers" in report and old_id in report and str(rollback_file) in report
 
         undone = clone_audit("cutover", "--rollback", str(rollback_file), cwd=tmp_path, env=env)
         assert undone.returncode == 0, undone.stdout + undone.stderr
         assert {rel: (app / rel).read_bytes() for rel in original} == original
-        assert "rolled back" in (planned.folder / "report.html").read_text(encoding="utf-8")
+        assert "rolled back" in _latest_cutover_report(planned.folder.parent)
+        assert "Cutover of callers" not in (planned.folder / "report.html").read_text(encoding="utf-8")  # reviewed
 
 
 async def test_retire_quiet_since_keeps_old_clones_that_are_still_called(tmp_path: Path) -> None:
@@ -152,3 +155,12 @@ async def test_retire_quiet_since_keeps_old_clones_that_are_still_called(tmp_pat
     assert [u.voice_id for u in run.still_called] == [called] and run.still_called[0].calls == 1
     assert called in remaining
     assert set(run.deleted) == set(old_ids[1:]) and not set(run.deleted) & remaining
+
+
+def _latest_cutover_report(out_root: Path) -> str:
+    """The report of the newest cutover run: a cutover writes a run of its own and leaves the
+    plan's reviewed report as it was."""
+    runs = [p for p in out_root.iterdir() if (p / "run.json").is_file()
+            and json.loads((p / "run.json").read_text(encoding="utf-8")).get("kind") == "cutover"]
+    assert runs, "no cutover run was written"
+    return (max(runs, key=lambda p: (p / "run.json").stat().st_mtime_ns) / "report.html").read_text(encoding="utf-8")

@@ -162,7 +162,7 @@ def test_the_cli_exits_3_with_a_hint_on_a_garbled_list_and_4_on_unreadable_entri
         done = clone_audit("scan", "--base-url", server.base_url, "--out", str(tmp_path / "b"),
                            env={"SMALLEST_API_KEY": KEY})
     assert done.returncode == 4, done.stderr
-    (run_dir,) = (tmp_path / "b").iterdir()
+    (run_dir,) = [p for p in (tmp_path / "b").iterdir() if p.is_dir()]
     voices = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))["voices"]
     assert len(voices) == 12
     unknown = [v for v in voices if v["voice_id"].startswith("<unparseable entry")]
