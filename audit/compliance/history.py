@@ -118,7 +118,7 @@ class History:
     def runs(self, *, kind: str | None = None) -> list[RunRecord]:
         """Every recorded run, oldest first."""
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
-        rows = self.db.execute(f"SELECT * FROM runs {where} ORDER BY finished_at, run_id", args).fetchall()
+        rows = self.db.execute(f"SELECT * FROM runs {where} ORDER BY finished_at, rowid", args).fetchall()  # rowid: the order they were recorded in
         return [_record(row) for row in rows]
 
     def get(self, run_id: str) -> RunRecord | None:
