@@ -3,8 +3,8 @@
 Renderers return strings; this module puts them where `audit.core.runfolder` says
 they go, each written atomically, confined to its folder and scrubbed of secrets. A folder
 holds one run: clones.csv + run.json (the scan), plan.json + plan.csv (a plan),
-mapping.csv + mapping.json (a migration), cutover.json (the cutover of callers), and
-report.html over all of them.
+mapping.csv + mapping.json (a migration), listen/ (clips of sources and new clones for a
+reviewer), cutover.json (the cutover of callers), and report.html over all of them.
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from audit.core.runfolder import RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report.html import render_report_html
+from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import COLUMNS, render_csv, render_json
+from audit.report.tables import COLUMNS, records, render_csv, render_json
 
 
 def write_scan_files(folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame) -> None:
@@ -50,17 +51,40 @@ def write_migration_files(folder: RunFolder, plan: Plan, rows: Sequence[Migratio
 
 
 def write_migration_report(folder: RunFolder, plan: Plan, rows: Sequence[Migration]) -> None:
-    """report.html of a migration folder: its scan, plan, mapping and cutover record."""
+    """report.html of a migration folder: its scan, plan, mapping, listening clips and cutover record."""
     run_meta, frame = read_run(folder)
-    write_html(folder, run_meta, frame, plan=plan, mapping=mapping_frame(rows), cutover=read_cutover(folder))
+    mapping = mapping_frame(rows)
+    listen = listen_rows(records(mapping), listen_clips(folder, [r.old_voice_id for r in rows]))
+    write_html(folder, run_meta, frame, plan=plan, mapping=mapping, cutover=read_cutover(folder),
+               listen=listen or None)
+
+
+def write_listen_clips(folder: RunFolder, voice_id: str, source: bytes, clone: bytes) -> None:
+    """A short 16 kHz excerpt of the source recording and of the new clone's probe answer,
+    beside the report (AudioError when either is not audio; nothing is written then)."""
+    clips = clip(source), clip(clone)
+    folder.write_bytes(folder.listen_clip(voice_id, "source"), clips[0])
+    folder.write_bytes(folder.listen_clip(voice_id, "clone"), clips[1])
+
+
+def listen_clips(folder: RunFolder, voice_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Voice → the relative links of its source and clone clips, for voices that have both."""
+    found: dict[str, tuple[str, str]] = {}
+    if not folder.listen.is_dir():
+        return found
+    for voice_id in voice_ids:
+        source, clone = folder.listen_clip(voice_id, "source"), folder.listen_clip(voice_id, "clone")
+        if source.is_file() and clone.is_file():
+            found[voice_id] = (source.relative_to(folder.path).as_posix(), clone.relative_to(folder.path).as_posix())
+    return found
 
 
 def write_html(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None,
-    cutover: Mapping[str, Any] | None = None,
+    cutover: Mapping[str, Any] | None = None, listen: Sequence[Mapping[str, Any]] | None = None,
 ) -> None:
-    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, cutover))
+    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, cutover, listen))
 
 
 def write_cutover(folder: RunFolder, record: Mapping[str, Any]) -> None:

@@ -4,13 +4,14 @@ Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing va
 is an error rather than a blank, and every string shown through `untrusted.visible`, so
 a server string's control or bidi characters cannot reorder or hide what the page says)
 and the report's rendering: the scan's verdicts, then, when given, the plan (actions,
-forecast), the old → new mapping and the cutover of callers (occurrences found and
-patched, old ids still called). Returns `str`.
+forecast), the old → new mapping, the listening section (source and new clone side by side,
+with similarity and fidelity verdict, linked to clips beside the report) and the cutover of
+callers (occurrences found and patched, old ids still called). Returns `str`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -50,6 +51,7 @@ def render_report_html(
     plan: Plan | None = None,
     mapping: pd.DataFrame | None = None,
     cutover: Mapping[str, Any] | None = None,
+    listen: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     return environment().get_template("report.html").render(
         meta=meta,
@@ -64,4 +66,5 @@ def render_report_html(
         },
         mapping=None if mapping is None else records(mapping),
         cutover=cutover,
+        listen=listen,
     )
