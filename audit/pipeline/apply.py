@@ -38,7 +38,7 @@ from audit.migrate.decide import Listing
 from audit.migrate.apply import FidelityVerdict
 from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
-from audit.migrate.state import State, is_ready
+from audit.migrate.state import Migration, State, is_ready
 from audit.report import files, listen
 from audit.scan.probe import probe_audio
 
@@ -56,6 +56,7 @@ class ApplyRun:
     stopped_early: bool
     exit_code: ExitCode
     held: dict[str, str] = field(default_factory=dict)  # voice → why nothing was created for it
+    rows: tuple[Migration, ...] = ()  # the ledger after the run, every voice of the plan
 
 
 async def apply_plan(
@@ -117,7 +118,7 @@ async def apply_plan(
     unfinished = sum(1 for r in rows if not is_ready(r))
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped, held=held,
+        stopped_early=stopped, held=held, rows=tuple(rows),
         exit_code=ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK,
     )
 
