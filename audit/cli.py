@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import getpass
 import json
 import os
 import logging
@@ -29,6 +30,7 @@ from audit.pipeline import history as history_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import report as report_flow
 from audit.pipeline import retire as retire_flow
+from audit.pipeline import review as review_flow
 from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
@@ -177,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     apply.add_argument("--limit", type=int, help="at most N voices in this run (a canary batch)")
     apply.add_argument("--fail-fast", action="store_true", help="stop starting new voices at the first failure")
     apply.add_argument("--retry-failed", action="store_true", help="try voices the ledger records as failed again")
+    apply.add_argument("--listen-all", action="store_true",
+                       help="keep source/new-clone listening clips for every voice (default: flagged ones and a sample)")
     apply.add_argument("--trust-plan-edits", action="store_true",
                        help="apply a plan whose seal is missing, broken or made with another user's key "
                        "(review plan.json first; every other check still runs)")
@@ -189,6 +193,15 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--quiet-since", metavar="DATE",
                         help="only old clones the TTS analytics log shows no call to since DATE (UTC)")
     retire.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+    review = _command(commands, "review", run_review,
+                      "accept or reject replacements that do not sound like their source (after listening)")
+    review.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
+    review.add_argument("--accept", nargs="+", metavar="ID", default=[],
+                        help="old voice ids whose mismatched replacement you listened to and keep")
+    review.add_argument("--reject", nargs="+", metavar="ID", default=[],
+                        help="old voice ids whose mismatched replacement you refuse (the original stays)")
+    review.add_argument("--by", help="the reviewer's name recorded in the ledger (default: $USER)")
 
     cut = _command(commands, "cutover", run_cutover, "find old voice ids in code and config, patch them (dry run by default)")
     cut.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING", help="the mapping.csv or mapping.json apply wrote")
@@ -357,7 +370,7 @@ def run_apply(args: argparse.Namespace) -> int:
     settings = _settings(args)
     options = ApplyOptions(
         only=frozenset(args.only), limit=args.limit, fail_fast=args.fail_fast, retry_failed=args.retry_failed,
-        trust_plan_edits=args.trust_plan_edits,
+        trust_plan_edits=args.trust_plan_edits, listen_all=args.listen_all,
     )
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
@@ -408,10 +421,35 @@ def run_retire(args: argparse.Namespace) -> int:
         print(f"{run.reason}:")
         for voice_id in run.for_dashboard:
             print(f"  {terminal(voice_id, one_line=True)}")
+    if run.awaiting_review:
+        print(f"Kept {len(run.awaiting_review)} legacy clone(s) whose replacement does not sound like its source; "
+              f"listen in report.html, then `clone-audit review {args.plan_file} --accept ID` or `--reject ID`:")
+        for voice_id in run.awaiting_review:
+            print(f"  {terminal(voice_id, one_line=True)}")
     retired = [r for r in history_flow.list_runs(args.plan_file.parent.parent) if r.kind == "retire"]
     if retired:
         print(f"Run: {Path(retired[-1].folder) / RUN_JSON}")
-    return ExitCode.FINDINGS if run.still_called else ExitCode.OK
+    return ExitCode.FINDINGS if run.still_called or run.awaiting_review else ExitCode.OK
+
+
+def run_review(args: argparse.Namespace) -> int:
+    by = args.by or os.environ.get("USER") or _login_name()
+    if not by:
+        raise UsageError("who is reviewing is unknown ($USER is not set).", hint="Pass --by NAME.")
+    done = review_flow.review_mismatches(args.plan_file, args.accept, args.reject, by)
+    if done.accepted:
+        print(f"Accepted by {done.by}: {', '.join(done.accepted)} (now ready; retire may delete the originals).")
+    if done.rejected:
+        print(f"Rejected by {done.by}: {', '.join(done.rejected)} (not ready; the originals stay).")
+    print(f"Mapping: {done.folder / 'mapping.csv'}")
+    return ExitCode.OK
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return ""
 
 
 def run_cutover(args: argparse.Namespace) -> int:

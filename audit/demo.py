@@ -4,6 +4,9 @@ Starts the emulator on 127.0.0.1 with a generated organisation (a seeded mix of 
 legacy-only, lying and broken clones) and a matching archive of recordings (some
 missing, too long, corrupt…), points an ordinary client at it with the emulator's own
 key, and runs what a real migration runs: scan → plan (from the scan) → apply → scan again.
+One create is answered with the wrong speaker (the emulator's `wrong_speaker` fault on the last
+create), so the story shows a replacement that speaks but does not sound like its source: the
+fidelity check flags it `mismatch`, it is not ready, and the report lets you listen to both.
 Nothing here touches a real account.
 """
 
@@ -23,6 +26,7 @@ from audit.core.config import Secret, Settings
 from audit.console import REDACTOR
 from audit.core.models import Progress, marked_origin
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.emulator.state import Fault
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4
@@ -42,6 +46,17 @@ class DemoStory:
     def folder(self) -> Path:
         return self.planned.folder
 
+    def fidelity_line(self) -> str:
+        rows = [r for r in self.applied.rows if r.fidelity]
+        counts = {f: sum(1 for r in rows if r.fidelity == f) for f in ("match", "mismatch", "unchecked")}
+        line = "Fidelity: " + ", ".join(f"{n} {f}" for f, n in counts.items() if n) + "."
+        for r in rows:
+            if r.fidelity == "mismatch" and r.review is None:
+                line += (f"\n  {r.old_voice_id} → {r.new_voice_id} does not sound like its source "
+                         f"(similarity {r.similarity:.3f}): not ready; listen in the report, then "
+                         f"`clone-audit review {self.planned.plan_path} --accept {r.old_voice_id}` or --reject.")
+        return line
+
     def summary(self) -> str:
         totals = self.planned.plan.totals()
         replacements = {r.clone.voice_id for r in self.after.results if marked_origin(r.clone)}
@@ -50,6 +65,7 @@ class DemoStory:
             f"Plan: {totals['RECLONE']} to re-clone, {totals['BLOCKED']} blocked, "
             f"{totals['KEEP']} to keep, {totals['SKIP']} skipped.",
             "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
+            self.fidelity_line(),
             f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
             f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant "
             f"(the {len(replacements)} replacement clones are counted through the voices they replace).",
@@ -66,24 +82,28 @@ def run_demo(
 ) -> DemoStory:
     settings = settings or Settings()
     org = generate_org(clones, seed)
-    config = EmulatorConfig(
-        seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY, pending_s=0.2, processing_s=0.3
-    )
-    with (
-        tempfile.TemporaryDirectory(prefix="clone-audit-demo-archive-") as archive,
-        EmulatorServer(EmulatorState(config, org.clones)) as server,
-    ):
-        generate_archive(org, Path(archive), seed)
-        key = Secret(server.api_key)
-        REDACTOR.add(key)
-        settings = replace(
-            settings,
-            api=replace(settings.api, base_url=server.base_url, concurrency=DEMO_CONCURRENCY),
-            archive=replace(settings.archive, folder=archive, manifest=""),
-            apply=replace(settings.apply, poll_interval_s=0.1, settle_s=0.5),
-            plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
+    with tempfile.TemporaryDirectory(prefix="clone-audit-demo-archive-") as archive:
+        truth = generate_archive(org, Path(archive), seed)
+        usable = sum(1 for outcome in truth.outcomes.values() if outcome in ("ok", "fit"))
+        config = EmulatorConfig(
+            seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY, pending_s=0.2, processing_s=0.3,
+            wrong_speaker=Fault(every=max(1, usable)),  # the last create comes back as another speaker
         )
-        return asyncio.run(_story(settings, key, out_root, progress))
+        with EmulatorServer(EmulatorState(config, org.clones)) as server:
+            return _run(server, settings, archive, out_root, progress)
+
+
+def _run(server: EmulatorServer, settings: Settings, archive: str, out_root: Path, progress: Progress | None) -> DemoStory:
+    key = Secret(server.api_key)
+    REDACTOR.add(key)
+    settings = replace(
+        settings,
+        api=replace(settings.api, base_url=server.base_url, concurrency=DEMO_CONCURRENCY),
+        archive=replace(settings.archive, folder=archive, manifest=""),
+        apply=replace(settings.apply, poll_interval_s=0.1, settle_s=0.5),
+        plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
+    )
+    return asyncio.run(_story(settings, key, out_root, progress))
 
 
 async def _story(

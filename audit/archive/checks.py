@@ -25,6 +25,12 @@ recommended) and the fitted copy uploaded when the file itself cannot be.
   MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
+- Speech, not energy: once a recording passes those checks, the span that would be uploaded
+  (the whole file, or its fitted window: at most 15 s, decoded again, never the whole file)
+  goes through the speech detector (audit.fidelity.vad, Silero). A span in which it hears no
+  speech (noise, hum, a tone, music) is SILENT, with the measured speech ratio in the detail.
+  The window itself is chosen by level, so a recording whose longest loud stretch is not the
+  voice is SILENT too (the operator trims it), never uploaded as a tone.
 - A recording longer than 15 s, over 5 MB, or of a type the API does not accept (flac,
   ogg) gets a FitWindow: the ≤ 15 s span with the most active frames (ties: the
   earliest), trimmed to its speech plus PAD_S either side, never shorter than 5 s.
@@ -48,6 +54,7 @@ from audit.archive.index import NotRegularFile, SourceMatch, open_regular, shown
 from audit.core import audio
 from audit.core.errors import AudioError
 from audit.core.models import FitWindow, SourceCheck, SourceProblem
+from audit.fidelity import vad
 
 #: Container → Content-Type for the types the API accepts as they are.
 ACCEPTED_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "audio/mp4", "webm": "audio/webm"}
@@ -170,7 +177,32 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
                        f"{meter.frames} samples are NaN or infinite (damaged float audio); {_EXPORT} again")
     file.seek(0)
     found = replace(found, sha256=hashlib.file_digest(file, "sha256").hexdigest())
-    return _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
+    judged = _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
+    return judged if judged.problem is not None else _hear(judged, name, kind, file)
+
+
+def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader) -> SourceCheck:
+    """SILENT when the speech detector hears nobody in the span that would be uploaded."""
+    assert found.duration_s is not None
+    start_s, end_s = (found.fit.start_s, found.fit.end_s) if found.fit else (0.0, found.duration_s)
+    file.seek(0)
+    try:
+        with audio.Decoder(file, kind) as decoder:
+            clip, rate = _window(decoder, start_s, end_s)
+    except AudioError:
+        return replace(found, problem=SourceProblem.CORRUPT,
+                       detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    heard = vad.detect(clip, rate)
+    if heard.speaks:
+        return found
+    if found.fit:
+        return replace(found, problem=SourceProblem.SILENT, detail=f"{name}: the span it would upload "
+                       f"({start_s:.1f}–{end_s:.1f} s, the most active by level) holds no speech "
+                       f"({heard.describe()}): noise, hum, a tone or music; trim the recording to the "
+                       "voice speaking")
+    return replace(found, problem=SourceProblem.SILENT, detail=f"{name}: {end_s:.1f} s with no speech "
+                   f"({heard.describe()}): noise, hum, a tone or music, not a voice; use a recording "
+                   "of the voice speaking")
 
 
 def _judge(found: SourceCheck, name: str, kind: str, active: np.ndarray, duration: float) -> SourceCheck:

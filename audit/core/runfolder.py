@@ -8,6 +8,7 @@ what each file is called; stages and writers ask it for paths instead of joining
         run.json  clones.csv  report.html       every scan and plan
         plan.json  plan.seal  plan.csv  fitted/  a plan (its seal, fitted copies of recordings)
         ledger.sqlite  mapping.csv  mapping.json an applied plan
+        listen/<voice>-source.wav  -clone.wav    listening clips of flagged (and sampled) voices
         cutover.json  cutover/                   a cutover of callers (its record; rollback files)
 
 No path is built from server data: a fitted copy is named by `untrusted.file_stem` of the
@@ -62,6 +63,7 @@ PLAN_JSON = "plan.json"
 PLAN_SEAL = "plan.seal"
 PLAN_CSV = "plan.csv"
 FITTED_DIR = "fitted"
+LISTEN_DIR = "listen"  # short 16 kHz clips of sources and new clones, linked from report.html
 LEDGER = "ledger.sqlite"
 MAPPING_CSV = "mapping.csv"
 MAPPING_JSON = "mapping.json"
@@ -162,6 +164,17 @@ class RunFolder:
         """Where the fitted copy of `voice_id`'s recording goes: named by a safe derivative
         of the id, never by the id itself."""
         return self.confine(self.fitted / f"{file_stem(voice_id)}.wav")
+
+    @property
+    def listen(self) -> Path:
+        return self.path / LISTEN_DIR
+
+    def listen_clip(self, voice_id: str, which: str) -> Path:
+        """Where a listening clip of `voice_id` goes (`which`: "source" or "clone"), named by a
+        safe derivative of the id; report.html links it relatively."""
+        if which not in ("source", "clone"):
+            raise ValueError(f"a listening clip is of the source or the clone, not {which!r}")
+        return self.confine(self.listen / f"{file_stem(voice_id)}-{which}.wav")
 
     def published(self, inside: Path) -> Path:
         """Where a file written at `inside` will be once the folder is published."""

@@ -3,7 +3,7 @@
 Owns `read_mapping(path)` and its validation. A row is offered for replacement only when
 it is ready: `status` is `ready` (a probe heard the new clone speak), it has a new voice
 id, and no fidelity check marks it a mismatch (a `fidelity` column or field, when
-present). Every other row's old id is still looked for, and reported as not ready.
+present) unless a person accepted it (`review` is `accepted`). Every other row's old id is still looked for, and reported as not ready.
 
 Voice ids must be whole tokens of at least 8 letters, digits, `_` or `-`: anything
 shorter or odder could match text that is not a voice id, so it is refused with the row
@@ -26,6 +26,7 @@ from audit.core.errors import UsageError
 REQUIRED = ("old_voice_id", "new_voice_id", "status")
 READY = "ready"
 MISMATCH = "mismatch"
+ACCEPTED = "accepted"  # a person listened to a mismatch and kept it (`clone-audit review --accept`)
 VOICE_ID = re.compile(r"[A-Za-z0-9_-]{8,200}")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 HINT = "Pass the mapping.csv or mapping.json that `clone-audit apply` wrote beside the plan."
@@ -110,7 +111,7 @@ def _row(raw: Mapping[str, Any], number: int, path: Path) -> MappingRow:
         why_not = f"status {status}"
     elif not new:
         why_not = "no new voice id"
-    elif fidelity == MISMATCH:
+    elif fidelity == MISMATCH and _text(raw.get("review")).lower() != ACCEPTED:
         why_not = "fidelity mismatch"
     name = _text(raw.get("display_name"))
     if name.startswith("'") and name[1:].startswith(_FORMULA_START):

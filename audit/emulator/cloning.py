@@ -5,7 +5,8 @@ the configured list faults of faults.py: cut in half, not JSON, wrong shapes, hu
 `POST /waves/v1/voice-cloning`: the multipart validation with the documented 400 texts,
 the plan's clone quota, the injected `voice_clone_timeout` 500 that still creates the clone,
 and the new clone's record (engine "v3.1", status moving pending → processing → completed or
-failed over wall-clock time, the upload's sha256 and its tags kept for later look-ups).
+failed over wall-clock time, the upload's sha256 and its tags kept for later look-ups, and the
+upload's voice, which its TTS speaks with; the `wrong_speaker` fault swaps in another person).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from audit.emulator import voice
 from audit.emulator.faults import list_answer
 from audit.emulator.state import LIST_FAULTS, CloneLifecycle, CloneRecord, EmulatorState, Outcome
 from audit.emulator.tts import V31_LANGUAGES
@@ -88,7 +91,9 @@ def _checked_fields(form: FormData, state: EmulatorState) -> tuple[str, str | No
     return name, language, model
 
 
-def _new_record(state: EmulatorState, form: FormData, checked: tuple[str, str | None, str], sha256: str) -> CloneRecord:
+def _new_record(
+    state: EmulatorState, form: FormData, checked: tuple[str, str | None, str], sha256: str, speaks: voice.Voice | None,
+) -> CloneRecord:
     name, language, model = checked
     tags = [t.strip() for t in (_text(form, "tags") or "").split(",") if t.strip()]
     fields: dict[str, Any] = {
@@ -105,7 +110,7 @@ def _new_record(state: EmulatorState, form: FormData, checked: tuple[str, str | 
     config = state.config
     outcome: Outcome = "failed" if state.chance(config.new_clone_fail_rate) else "completed"
     lifecycle = CloneLifecycle(state.now(), config.pending_s, config.processing_s, outcome)
-    return CloneRecord(state.new_voice_id(), "v3.1", fields, audio_sha256=sha256, lifecycle=lifecycle)
+    return CloneRecord(state.new_voice_id(), "v3.1", fields, audio_sha256=sha256, lifecycle=lifecycle, voice=speaks)
 
 
 def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> dict[str, Any]:
@@ -142,7 +147,10 @@ async def create_clone(request: Request) -> Response:
         if state.chance(state.config.clone_error_rate):
             body = {"error": "Could not create a voice clone from this sample", "error_code": "voice_clone_error"}
             return JSONResponse(body, status_code=500)
-        record = _new_record(state, form, checked, hashlib.sha256(content).hexdigest())
+        speaks = await run_in_threadpool(voice.from_upload, content)
+        if speaks is not None and state.pick_fault("create", ("wrong_speaker",)) is not None:
+            speaks = voice.other_speaker(speaks)
+        record = _new_record(state, form, checked, hashlib.sha256(content).hexdigest(), speaks)
         state.add_clone(record)
         # The slow part (preprocessing, samples) comes after the upload: a client that
         # gives up now leaves a clone it never heard of, as the real API can.

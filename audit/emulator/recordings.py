@@ -3,7 +3,8 @@
 This module owns `generate_archive(org, folder, seed)`: for every clone whose engine is
 "legacy" it writes (or deliberately leaves out) the recording an operator would have kept,
 and returns `ArchiveTruth`, the planning outcome each voice must get:
-"ok" (8-12 s of speech, WAV or MP3), "fit" (usable once trimmed or re-encoded: 40 s long,
+"ok" (8-12 s of speech, WAV or MP3; real speech of the voice's stock speaker, voice.py, so
+voices sound like different people to a speaker encoder and a re-clone comes back as its source), "fit" (usable once trimmed or re-encoded: 40 s long,
 or over 5 MB as 44.1 kHz stereo WAV), "missing", "corrupt" (random bytes named .wav),
 "too-short" (2 s) and "silent"; every outcome appears once there are 7 legacy voices.
 Files are named by voice id, or by display name when that name is unique and file-safe.
@@ -67,7 +68,7 @@ def _write(path: Path, kind: Kind, voice_id: str, rng: random.Random) -> None:
     if kind == "silent":
         samples = voice.silence(voice_id, _text_for(seconds), rate)
     else:
-        samples = voice.speech(voice_id, _text_for(seconds), rate)
+        samples = voice.speech(voice.stock(voice_id), voice_id, _text_for(seconds), rate)
     data = np.column_stack([samples, samples]) if kind == "big" else samples
     audio_format = "MP3" if path.suffix == ".mp3" else "WAV"
     sf.write(path, data, rate, format=audio_format, **({"subtype": "PCM_16"} if audio_format == "WAV" else {}))

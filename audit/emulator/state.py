@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
 from audit.emulator.traffic import TtsLogRecord, generate_traffic
+from audit.emulator.voice import Voice
 
 Engine = Literal["v3.1", "legacy", "silent"]
 """What a clone's TTS really answers: speech, the short-WAV symptom, or full-length silence."""
@@ -109,6 +110,11 @@ class EmulatorConfig:
       5 null. Shapes 0, 1, 2 and 5 cannot be parsed; 3 and 4 are schema drift in optional fields.
     - `list_huge`: the real list followed by a `padding` string, `huge_list_bytes` in all
       (default 48 MiB), streamed.
+
+    POST /waves/v1/voice-cloning:
+    - `wrong_speaker`: the create succeeds as usual, but the new clone's TTS speaks as another
+      person (the stock speaker whose pitch is furthest from the upload's) instead of the
+      uploaded sample's voice; counted over creates that reach the clone's record.
     """
 
     api_key: str = field(default_factory=_generated_key)
@@ -129,6 +135,9 @@ class EmulatorConfig:
     pending_s: float = 0.5
     processing_s: float = 1.0
     new_clone_fail_rate: float = 0.0
+    # Creates whose clone speaks as another person (the stock speaker furthest in pitch from
+    # the upload): a server-side mix-up of samples, which the live API's 200 would not reveal.
+    wrong_speaker: Fault = OFF
     traffic_days: float = 0.0
     tts_trickle: Fault = OFF
     trickle_bytes_per_s: float = 1.0
@@ -165,7 +174,7 @@ class EmulatorConfig:
         if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
                           self.traffic_days)):
             raise ValueError("durations and tts_429_every must not be negative")
-        for name in (*TTS_FAULTS, *LIST_FAULTS):
+        for name in (*TTS_FAULTS, *LIST_FAULTS, "wrong_speaker"):
             if not isinstance(getattr(self, name), Fault):
                 raise ValueError(f"{name} must be a Fault, e.g. Fault(every=3) or Fault(rate=0.2)")
         if not self.trickle_bytes_per_s > 0:
@@ -212,6 +221,7 @@ class CloneRecord:
     fields: Mapping[str, Any]
     audio_sha256: str | None = None
     lifecycle: CloneLifecycle | None = None
+    voice: Voice | None = None  # what its TTS speaks with (the upload's voice); None: a stock voice
 
     def status(self, now: float) -> str | None:
         if self.lifecycle is not None:

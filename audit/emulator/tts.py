@@ -3,7 +3,8 @@
 This module owns the TTS route: the concurrency gate (429 with an optional `Retry-After`),
 request validation answered as zod-style issue arrays (`{"error": [{"code", "path",
 "message", …}]}`), the `Accept` trap (without `audio/wav` or `audio/*` the answer is an
-empty 200) and the audio each clone engine answers: speech for "v3.1", the short-WAV
+empty 200) and the audio each clone engine answers: speech for "v3.1" (its uploaded sample's
+voice, or a stock speaker: voice.py), the short-WAV
 symptom for "legacy", full-length near-silence for "silent". Every answered call is
 recorded in the state's TTS log, which the analytics route serves. A valid request may get
 one of the configured TTS faults instead (faults.py: trickle, gzip bomb, endless, JSON,
@@ -130,7 +131,8 @@ def render(params: TtsParams) -> bytes:
         case "silent":
             samples = voice.silence(clone.voice_id, params.text, rate, params.speed)
         case "v3.1":
-            samples = voice.speech(clone.voice_id, params.text, rate, params.speed)
+            speaker = clone.voice or voice.stock(clone.voice_id)
+            samples = voice.speech(speaker, clone.voice_id, params.text, rate, params.speed)
         case _:
             assert_never(clone.engine)
     return voice.encode(samples, rate, fmt)

@@ -5,7 +5,9 @@ gathers its inputs (the ledger row, the latest listing of the account) and carri
 decision out. Per RECLONE entry: check the upload is the planned bytes, record
 `creating`, create the clone (with its marker and proof tags), record its new id, wait
 (one shared poller lists the account for every waiting voice) until it is completed or
-failed, probe it on v3.1, record the verdict. Every step is committed to the ledger
+failed, probe it on v3.1, compare the probe's voice with the uploaded sample
+(audit.fidelity: `match` → verified, `mismatch` → the `mismatch` state, which is not ready
+until a person accepts it with `clone-audit review`), record the verdict and similarity. Every step is committed to the ledger
 before the next call, so a rerun resumes where the last run stopped. No duplicate, ever:
 a create whose outcome is unknown (timeout, dropped connection, 5xx) is followed by
 look-ups of the clone by its proven marker until a listing asked for
@@ -30,6 +32,8 @@ from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
 from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict
 from audit.core.provenance import Provenance
+from audit.fidelity import check as fidelity
+from audit.fidelity.verdict import Fidelity, FidelityVerdict, unchecked
 from audit.migrate.decide import (
     Adopt,
     AwaitUnknownCreate,
@@ -56,7 +60,11 @@ log = logging.getLogger(__name__)
 #: Creates of one voice in one run, counting the first, when each outcome stays unknown.
 MAX_CREATES = 3
 
-Verifier = Callable[[Clone], Awaitable[tuple[ProbeVerdict, str]]]
+#: The probe of a new clone: its verdict, the reason, and the audio it judged (None when none came).
+Verifier = Callable[[Clone], Awaitable[tuple[ProbeVerdict, str, bytes | None]]]
+#: Told every fidelity check: the entry, the verdict, the source's and the probe's audio
+#: (for listening clips). Called in a worker thread.
+Heard = Callable[[PlanEntry, FidelityVerdict, bytes, bytes], None]
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class ApplyOptions:
     fail_fast: bool = False
     retry_failed: bool = False
     trust_plan_edits: bool = False  # apply a plan whose seal is missing or made with another key
+    listen_all: bool = False  # keep listening clips of every voice, not only flagged and sampled ones
 
 
 @dataclass(frozen=True)
@@ -208,9 +217,11 @@ class Migrator:
     def __init__(
         self, client: WavesClient, plan: Plan, ledger: Ledger, settings: Settings, verify: Verifier,
         listing: Listing, provenance: Provenance, decisions: DecisionOptions, uploads: Mapping[str, Path],
+        heard: Heard | None = None,
     ) -> None:
         """`listing`: the account as listed when this run started. `uploads`: each voice's
-        upload file, resolved and checked to lie where the plan may upload from."""
+        upload file, resolved and checked to lie where the plan may upload from. `heard`: told
+        every fidelity check with both clips."""
         self._client = client
         self._plan = plan
         self._ledger = ledger
@@ -220,6 +231,7 @@ class Migrator:
         self._provenance = provenance
         self._decisions = decisions
         self._uploads = uploads
+        self._heard = heard
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s, on_list=self._saw)
         self.held: dict[str, str] = {}  # voices held during the run, and why
 
@@ -299,19 +311,44 @@ class Migrator:
         await self._check(entry, new_id)
 
     async def _check(self, entry: PlanEntry, new_id: str) -> None:
-        """Probe the new clone: it speaks (verified), it does not (unverified), or the probe
-        itself failed (stays completed, so the next run checks again)."""
+        """Probe the new clone and compare its voice with the upload: it speaks as its source
+        or could not be compared (verified), speaks as someone else (mismatch), does not speak
+        (unverified), or the probe itself failed (stays completed, so the next run checks again)."""
         language = entry.new_clone.language if entry.new_clone else None
-        verdict, reason = await self._verify(Clone(voice_id=new_id, language=language))
+        verdict, reason, audio = await self._verify(Clone(voice_id=new_id, language=language))
         if verdict is ProbeVerdict.ERROR:
             self._record(entry, State.COMPLETED, f"verification could not run ({reason}); run apply again",
                          new_voice_id=new_id)
             return
-        state = State.VERIFIED if verdict is ProbeVerdict.SPEAKS else State.UNVERIFIED
+        checked: FidelityVerdict | None = None
+        if verdict is ProbeVerdict.SPEAKS:
+            checked = await asyncio.to_thread(self._fidelity, entry, audio)
+            state = State.MISMATCH if checked.fidelity is Fidelity.MISMATCH else State.VERIFIED
+            reason = f"{reason}; {checked.reason}"
+        else:
+            state = State.UNVERIFIED
         self._record(
             entry, state, reason, new_voice_id=new_id, probe_verdict=verdict.value,
             verified_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            similarity=checked.similarity if checked else None,
+            fidelity=checked.fidelity.value if checked else None,
+            review=None, reviewed_by=None, reviewed_at=None,  # a new verdict needs a new review
         )
+
+    def _fidelity(self, entry: PlanEntry, audio: bytes | None) -> FidelityVerdict:
+        """The probe's voice against the uploaded sample (never raises for bad audio)."""
+        path = self._uploads.get(entry.voice_id)
+        try:
+            source = path.read_bytes() if path is not None else None
+        except OSError as exc:
+            return unchecked(f"the uploaded sample {path} cannot be read: {exc.strerror}")
+        result = fidelity.compare(source, audio)
+        if self._heard is not None and source is not None and audio is not None:
+            try:
+                self._heard(entry, result, source, audio)
+            except Exception as exc:  # listening clips are a convenience: never fail a voice for one
+                log.warning("%s: no listening clip: %s", entry.voice_id, exc)
+        return result
 
     async def _create(self, entry: PlanEntry) -> str | None:
         """Create the voice's clone; returns its id, or None when there is none to go on with."""

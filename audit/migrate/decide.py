@@ -9,11 +9,13 @@ plan has expired, how long an unknown create may take to show up). It returns on
 calls this, and carries the step out; a table of every combination tests it.
 
 The rules, in order:
-1. a verified voice is done;
+1. a verified voice is done, and so is a fidelity mismatch a person accepted (`review`);
 2. a proven replacement the ledger does not know as live (no row, no new id, a new id
    that failed or is gone) is adopted, whatever the options: it exists, so it is never
    made twice (the ledger's own new clone first, when it is listed again);
-3. a failed or unverified voice waits for --retry-failed;
+3. a failed or unverified voice, or a mismatch not accepted, waits for --retry-failed (which
+   checks a mismatch's clone again while it is listed, and makes it again once a person
+   deleted it in the dashboard);
 4. an expired plan starts nothing new (a voice with no clone and no create in flight);
 5. otherwise the voice goes on from where its row stands: create; look for a create whose
    outcome is unknown until its window (create_timeout_s + settle_s after it was sent) has
@@ -32,7 +34,7 @@ from typing import assert_never
 
 from audit.core.models import Clone, CloneStatus
 from audit.core.provenance import Markers
-from audit.migrate.state import Migration, State
+from audit.migrate.state import Migration, State, is_ready
 
 # -- inputs -----------------------------------------------------------------------------
 
@@ -139,12 +141,12 @@ class Verify:
 
 @dataclass(frozen=True)
 class SkipDone:
-    """Verified already."""
+    """Verified already (or a mismatch a person accepted)."""
 
 
 @dataclass(frozen=True)
 class SkipFailed:
-    """Failed or unverified earlier; --retry-failed takes it."""
+    """Failed, unverified or a fidelity mismatch earlier; --retry-failed takes it."""
 
 
 @dataclass(frozen=True)
@@ -179,16 +181,16 @@ def decide(row: Migration | None, account: AccountView, options: DecisionOptions
     state = row.state if row else None
     new_id = row.new_voice_id if row else None
     listed = account.new_clone
-    if state is State.VERIFIED:
+    if row is not None and is_ready(row):
         return SkipDone()
     alive = [c.voice_id for c in account.marked if c.status is not CloneStatus.FAILED]
     ledger_has_live_clone = new_id is not None and (
         state is State.CREATED  # made moments ago: a lagging list may not show it yet
-        or (state in (State.COMPLETED, State.UNVERIFIED) and listed is not None)
+        or (state in (State.COMPLETED, State.UNVERIFIED, State.MISMATCH) and listed is not None)
     )
     if alive and not ledger_has_live_clone and not (state is State.FAILED and new_id in alive):
         return Adopt(new_id if new_id is not None and new_id in alive else alive[0])
-    if state in (State.FAILED, State.UNVERIFIED) and not options.retry_failed:
+    if state in (State.FAILED, State.UNVERIFIED, State.MISMATCH) and not options.retry_failed:
         return SkipFailed()
     if options.expired and new_id is None and state is not State.CREATING:
         return RefuseExpired()
@@ -205,14 +207,15 @@ def decide(row: Migration | None, account: AccountView, options: DecisionOptions
             if account.listed_at < until:  # it may still appear
                 return AwaitUnknownCreate(until)
             return create("a create whose outcome was unknown never appeared")
-        case State.CREATED | State.COMPLETED | State.UNVERIFIED | State.FAILED | State.VERIFIED if new_id is None:
+        case (State.CREATED | State.COMPLETED | State.UNVERIFIED | State.MISMATCH | State.FAILED
+              | State.VERIFIED) if new_id is None:
             return create("it failed before any clone existed")
         case State.FAILED:
             assert new_id is not None
             if listed is not None and listed.status is not CloneStatus.FAILED:
                 return WaitForCompletion(new_id, reopen=True)  # it was only slow
             return create(f"{new_id} failed or is gone")
-        case State.COMPLETED | State.UNVERIFIED:
+        case State.COMPLETED | State.UNVERIFIED | State.MISMATCH:
             assert new_id is not None
             if listed is None:  # it was listed once (it completed), so it was deleted since
                 return Hold(account.unproven) if account.unproven else Recreate(new_id)

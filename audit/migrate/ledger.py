@@ -1,7 +1,9 @@
 """The migration ledger: durable old → new state in SQLite, one transaction per step.
 
 Owns the file `ledger.sqlite` beside a plan: one row per migrated voice (its state,
-the new voice id, verification) and an append-only event log. Every transition is
+the new voice id, verification, the fidelity verdict and similarity, a person's review) and an
+append-only event log. A ledger written before a column existed gains it when opened
+(ALTER TABLE … ADD COLUMN; its rows read it as empty). Every transition is
 committed before the next API call, with WAL and synchronous=FULL, so a crash at any
 moment leaves either the state before a step or the state after it. A voice whose row
 says `creating` may or may not exist on the account: apply looks it up by its marker
@@ -20,7 +22,7 @@ from typing import Any
 from audit.core.errors import UsageError
 from audit.core.runfolder import exclusive_lock
 from audit.core.secrets import scrub
-from audit.migrate.state import Migration, State
+from audit.migrate.state import Migration, Review, State
 
 
 _SCHEMA = """
@@ -37,7 +39,12 @@ CREATE TABLE IF NOT EXISTS migrations (
     retired_at    TEXT,
     detail        TEXT NOT NULL DEFAULT '',
     creates       INTEGER NOT NULL DEFAULT 0,
-    updated_at    TEXT NOT NULL
+    updated_at    TEXT NOT NULL,
+    similarity    REAL,
+    fidelity      TEXT,
+    review        TEXT,
+    reviewed_by   TEXT,
+    reviewed_at   TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -51,6 +58,9 @@ CREATE TABLE IF NOT EXISTS events (
 
 
 _COLUMNS = tuple(f.name for f in fields(Migration))
+#: Columns added since the first ledgers: an older ledger gains them when opened.
+_ADDED_COLUMNS = {"similarity": "REAL", "fidelity": "TEXT", "review": "TEXT", "reviewed_by": "TEXT",
+                  "reviewed_at": "TEXT"}
 
 
 class Ledger:
@@ -69,6 +79,7 @@ class Ledger:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
+            self._upgrade()
             self._db.execute("SELECT old_voice_id, state FROM migrations LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
             self._lock.close()
@@ -77,6 +88,16 @@ class Ledger:
                 hint="Move the file aside and run apply again: it rebuilds the ledger from the "
                 "marker tags of the clones already on the account.",
             ) from None
+
+    def _upgrade(self) -> None:
+        """Add the columns a ledger written by an older clone-audit lacks (empty for its rows)."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(migrations)")}
+        missing = [(name, kind) for name, kind in _ADDED_COLUMNS.items() if name not in present]
+        if not missing:
+            return
+        with self._transaction():
+            for name, kind in missing:
+                self._db.execute(f"ALTER TABLE migrations ADD COLUMN {name} {kind}")
 
     def __enter__(self) -> Ledger:
         return self
@@ -127,6 +148,23 @@ class Ledger:
             self._db.execute(
                 "INSERT INTO events (at, old_voice_id, state, new_voice_id, detail) VALUES (?, ?, ?, ?, ?)",
                 (now, old_voice_id, state.value, values.get("new_voice_id"), detail),
+            )
+
+    def record_review(self, old_voice_id: str, review: Review, by: str) -> None:
+        """A person's decision on a voice's replacement, with who and when, and its event."""
+        now = _now()
+        row = self.get(old_voice_id)
+        if row is None:
+            raise ValueError(f"{old_voice_id} is not in the ledger")
+        detail = scrub(f"{review.value} by {by}")
+        with self._transaction():
+            self._db.execute(
+                "UPDATE migrations SET review = ?, reviewed_by = ?, reviewed_at = ?, updated_at = ? "
+                "WHERE old_voice_id = ?", (review.value, scrub(by), now, now, old_voice_id),
+            )
+            self._db.execute(
+                "INSERT INTO events (at, old_voice_id, state, new_voice_id, detail) VALUES (?, ?, ?, ?, ?)",
+                (now, old_voice_id, row.state.value, row.new_voice_id, detail),
             )
 
     def mark_retired(self, old_voice_id: str) -> None:

@@ -1,7 +1,9 @@
 """The retire stage: delete legacy clones whose replacement is verified, nothing else.
 
-Owns which old clones may go (`retirable`: the ledger says the replacement was
-verified, and the account still lists it as completed) and the deletion itself, which
+Owns which old clones may go (`retirable`: the ledger says the replacement is ready, i.e.
+verified, or a fidelity mismatch a person accepted by its id with `clone-audit review`, and
+the account still lists it as completed; `awaiting_review`: the mismatches that hold their
+original back) and the deletion itself, which
 reads the API's refusals: deletion by API key is switched off today (410, or 404/405
 on some deployments), and then the remaining ids are handed back for the dashboard
 instead of failing the run. Every deletion is recorded in the ledger at once.
@@ -19,7 +21,7 @@ from audit.core.errors import Gone, RequestRejected
 from audit.core.models import Clone, CloneStatus
 from audit.core.usage import VoiceUsage
 from audit.migrate.ledger import Ledger
-from audit.migrate.state import Migration, State
+from audit.migrate.state import Migration, State, is_ready
 
 #: Statuses with which the API says "this route does not delete": hand over to the dashboard.
 NOT_DELETABLE_STATUSES = (404, 405)
@@ -31,16 +33,24 @@ class Retired:
     for_dashboard: tuple[str, ...]
     reason: str
     still_called: tuple[VoiceUsage, ...] = ()  # held back by --quiet-since
+    awaiting_review: tuple[str, ...] = ()  # a fidelity mismatch no person accepted: kept
 
 
 def retirable(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]:
-    """Old voice ids that may be deleted: verified replacement, completed on the account,
-    the old clone still there and not retired yet."""
+    """Old voice ids that may be deleted: ready replacement (verified, or an accepted
+    mismatch), completed on the account, the old clone still there and not retired yet."""
     return [
         r.old_voice_id for r in rows
-        if r.state is State.VERIFIED and not r.retired_at and r.old_voice_id in live
+        if is_ready(r) and not r.retired_at and r.old_voice_id in live
         and r.new_voice_id is not None and r.new_voice_id in live and live[r.new_voice_id].status is CloneStatus.COMPLETED
     ]
+
+
+def awaiting_review(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]:
+    """Old voice ids kept because their replacement does not sound like the source and no
+    person accepted it (`clone-audit review PLAN --accept ID`)."""
+    return [r.old_voice_id for r in rows
+            if r.state is State.MISMATCH and not is_ready(r) and not r.retired_at and r.old_voice_id in live]
 
 
 def still_called(old_voice_ids: Sequence[str], usage: Mapping[str, VoiceUsage]) -> tuple[list[str], list[VoiceUsage]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import assert_never
 
 
 class State(enum.StrEnum):
@@ -15,7 +16,8 @@ class State(enum.StrEnum):
     CREATING = "creating"  # a create was sent; its outcome is not recorded yet
     CREATED = "created"  # the new clone exists (pending or processing)
     COMPLETED = "completed"  # the new clone is completed, not yet verified
-    VERIFIED = "verified"  # the new clone speaks on v3.1: ready
+    VERIFIED = "verified"  # the new clone speaks on v3.1, as its source (or unchecked): ready
+    MISMATCH = "mismatch"  # it speaks, but not as its source: not ready until a person accepts it
     UNVERIFIED = "unverified"  # completed, but the probe did not hear speech (--retry-failed re-checks)
     FAILED = "failed"  # creation or completion failed; the detail says why
 
@@ -35,3 +37,27 @@ class Migration:
     detail: str
     creates: int
     updated_at: str
+    similarity: float | None = None  # the new clone's voice against its source (cosine, 1.0 same)
+    fidelity: str | None = None  # match / mismatch / unchecked (audit.fidelity.verdict.Fidelity)
+    review: str | None = None  # accepted / rejected: a person's decision on a mismatch
+    reviewed_by: str | None = None
+    reviewed_at: str | None = None
+
+
+class Review(enum.StrEnum):
+    ACCEPTED = "accepted"  # the operator listened and keeps the clone: ready
+    REJECTED = "rejected"  # the operator listened and refuses it: never ready, its original stays
+
+
+def is_ready(row: Migration) -> bool:
+    """The replacement may take the old voice's place (mapping `ready`, cutover, retire):
+    verified, or a mismatch a person accepted by its id."""
+    match row.state:
+        case State.VERIFIED:
+            return True
+        case State.MISMATCH:
+            return row.review == Review.ACCEPTED.value
+        case State.QUEUED | State.CREATING | State.CREATED | State.COMPLETED | State.UNVERIFIED | State.FAILED:
+            return False
+        case _ as unreachable:
+            assert_never(unreachable)

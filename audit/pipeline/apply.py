@@ -35,12 +35,13 @@ from audit.migrate.apply import (
     select,
 )
 from audit.migrate.decide import Listing
-from audit.migrate.document import Plan, PlanError, read_plan, stale_reasons
+from audit.migrate.apply import FidelityVerdict
+from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
 from audit.migrate.ledger import Ledger
-from audit.migrate.state import State
+from audit.migrate.state import Migration, State, is_ready
 from audit.pipeline import history
-from audit.report import files
-from audit.scan.probe import probe_clone
+from audit.report import files, listen
+from audit.scan.probe import probe_audio
 
 #: (what is about to happen, how many) → whether the user agreed.
 Confirm = Callable[[str, int], bool]
@@ -57,6 +58,7 @@ class ApplyRun:
     exit_code: ExitCode
     held: dict[str, str] = field(default_factory=dict)  # voice → why nothing was created for it
     run_json: Path | None = None  # this apply's own run folder (its report; history)
+    rows: tuple[Migration, ...] = ()  # the ledger after the run, every voice of the plan
 
 
 async def apply_plan(
@@ -74,9 +76,16 @@ async def apply_plan(
     uploads = trust.upload_paths(the_plan, folder)
     provenance = Provenance(client.api_key)
 
-    async def verify(clone: Clone) -> tuple[ProbeVerdict, str]:
-        result = await probe_clone(client, clone, settings.probe)
-        return result.verdict, result.reason
+    async def verify(clone: Clone) -> tuple[ProbeVerdict, str, bytes | None]:
+        result, audio = await probe_audio(client, clone, settings.probe)
+        return result.verdict, result.reason, audio
+
+    sample = listen.sampled(e.voice_id for e in the_plan.entries if e.action is Action.RECLONE)
+
+    def heard(entry: PlanEntry, checked: FidelityVerdict, source: bytes, probe: bytes) -> None:
+        """Keep listening clips of flagged voices, a sample of the rest, or all (--listen-all)."""
+        if listen.wanted(checked.fidelity.value, entry.voice_id, sample, options.listen_all):
+            files.write_listen_clips(folder, entry.voice_id, source, probe)
 
     with account_lock(the_plan.base_url, client.api_key), Ledger(folder.ledger) as ledger:
         listed_at = datetime.now(UTC)
@@ -97,7 +106,7 @@ async def apply_plan(
                                 "creating a clone for each that has none yet", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads)
+        migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
         try:
             stopped = await run_entries(
                 migrator, todo, settings.api.concurrency, options.fail_fast,
@@ -109,20 +118,20 @@ async def apply_plan(
     states = {s.value: sum(1 for r in rows if r.state is s) for s in State}
     files.write_migration_files(folder, the_plan, rows)
     held = {**selection.held, **migrator.held}
-    unfinished = sum(n for state, n in states.items() if state != State.VERIFIED.value)
+    unfinished = sum(1 for r in rows if not is_ready(r))
     code = ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK
     run_json = history.write_migration_report(
         "apply", client.account, the_plan, folder.path, rows, started, code, settings)
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped, held=held, exit_code=code, run_json=run_json,
+        stopped_early=stopped, held=held, rows=tuple(rows), exit_code=code, run_json=run_json,
     )
 
 
 def _check_fresh(the_plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> None:
     """Refuse a plan whose voices changed or vanished, or that belongs to another account.
     Expiry is handled by `select`: an expired plan may still finish what it started."""
-    finished = {r.old_voice_id for r in ledger.all() if r.state is State.VERIFIED}
+    finished = {r.old_voice_id for r in ledger.all() if r.state in (State.VERIFIED, State.MISMATCH)}
     reasons = stale_reasons(the_plan, clones, finished=finished)
     if not reasons:
         return

@@ -122,7 +122,8 @@ def write_migration_report(
     }
     _, frame = files.read_run(RunFolder(plan_folder))
     with staged(out_root, str(meta["run_id"])) as folder:
-        files.write_migration_run(folder, meta, frame, plan, rows, cutover=files.read_cutover(RunFolder(plan_folder)))
+        files.write_migration_run(folder, meta, frame, plan, rows, cutover=files.read_cutover(RunFolder(plan_folder)),
+                                  listen_from=RunFolder(plan_folder))
     assert folder.home is not None
     record_migration(out_root, meta, plan, rows, folder.home)
     return RunFolder(folder.home).run_json

@@ -21,7 +21,7 @@ from audit.core.runfolder import RunFolder, check_writable
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.core.usage import VoiceUsage, usage_by_voice
-from audit.migrate.retire import Retired, retirable, retire, still_called
+from audit.migrate.retire import Retired, awaiting_review, retirable, retire, still_called
 from audit.pipeline import history
 from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
@@ -44,8 +44,10 @@ async def retire_replaced(
     with Ledger(folder.ledger) as ledger:
         live = {c.voice_id: c for c in await client.list_clones()}
         ready = retirable(ledger.all(), live)
+        review = tuple(awaiting_review(ledger.all(), live))
         if not ready:
-            return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement")
+            return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
+                           awaiting_review=review)
         called: list[VoiceUsage] = []
         if quiet_since is not None:
             logs = await client.tts_logs(since=quiet_since)
@@ -58,11 +60,11 @@ async def retire_replaced(
             ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))
             if not ready:
                 return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
-                               tuple(called))
+                               tuple(called), review)
         if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
             raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
         outcome = await retire(client, ledger, ready)
         files.write_migration_files(folder, the_plan, ledger.all())
         history.write_migration_report("retire", client.account, the_plan, folder.path, ledger.all(), started, 0,
                                        settings)
-    return replace(outcome, still_called=tuple(called))
+    return replace(outcome, still_called=tuple(called), awaiting_review=review)

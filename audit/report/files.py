@@ -3,15 +3,17 @@
 Renderers return strings; this module puts them where `audit.core.runfolder` says
 they go, each written atomically, confined to its folder and scrubbed of secrets. A folder
 holds one run: clones.csv + run.json (the scan), plan.json + plan.csv (a plan),
-mapping.csv + mapping.json (a migration), cutover.json (the cutover of callers), and
-report.html over all of them. A plan's report.html is the reviewed evidence: apply,
-retire and cutover update the plan folder's mapping and cutover record but write their
-own report in their own folder.
+mapping.csv + mapping.json (a migration), listen/ (clips of sources and new clones for a
+reviewer), cutover.json (the cutover of callers), and report.html over all of them. A
+plan's report.html is the reviewed evidence: apply, review, retire and cutover update the
+plan folder's mapping, clips and cutover record but write their own report in their own
+folder.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -24,8 +26,9 @@ from audit.core.runfolder import RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report.html import render_report_html
+from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import COLUMNS, render_csv, render_json
+from audit.report.tables import COLUMNS, records, render_csv, render_json
 
 
 def write_scan_files(
@@ -70,18 +73,47 @@ def migrated_view(frame: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.DataFr
 
 def write_migration_run(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame, plan: Plan, rows: Sequence[Migration],
-    cutover: Mapping[str, Any] | None = None,
+    cutover: Mapping[str, Any] | None = None, listen_from: RunFolder | None = None,
 ) -> dict[str, int]:
     """An apply's or retire's own folder: run.json (the plan's voices as they stand now, and the
-    mapping), mapping.csv and report.html with before → after. Returns the before → after counts."""
+    mapping), mapping.csv and report.html with before → after, and the listening section over
+    the clips kept in the plan's folder (`listen_from`), linked relative to this folder.
+    Returns the before → after counts."""
     mapping = mapping_frame(rows)
+    listening = None
+    if listen_from is not None:
+        home = folder.home or folder.path
+        clips = {voice: (os.path.relpath(listen_from.path / source, home), os.path.relpath(listen_from.path / clone, home))
+                 for voice, (source, clone) in listen_clips(listen_from, [r.old_voice_id for r in rows]).items()}
+        listening = listen_rows(records(mapping), clips) or None
     after, counts = migrated_view(frame, mapping)
     document = json.loads(render_json({**meta, "before_after": counts}, after))
     document["mapping"] = json.loads(render_mapping_json(mapping, {}))["mapping"]
     folder.write_text(folder.run_json, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
-    folder.write_text(folder.report_html, render_report_html(meta, after, plan, mapping, before=counts, cutover=cutover))
+    folder.write_text(folder.report_html, render_report_html(meta, after, plan, mapping, before=counts, cutover=cutover,
+                                                                listen=listening))
     return counts
+
+
+def write_listen_clips(folder: RunFolder, voice_id: str, source: bytes, clone: bytes) -> None:
+    """A short 16 kHz excerpt of the source recording and of the new clone's probe answer,
+    beside the report (AudioError when either is not audio; nothing is written then)."""
+    clips = clip(source), clip(clone)
+    folder.write_bytes(folder.listen_clip(voice_id, "source"), clips[0])
+    folder.write_bytes(folder.listen_clip(voice_id, "clone"), clips[1])
+
+
+def listen_clips(folder: RunFolder, voice_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Voice → the relative links of its source and clone clips, for voices that have both."""
+    found: dict[str, tuple[str, str]] = {}
+    if not folder.listen.is_dir():
+        return found
+    for voice_id in voice_ids:
+        source, clone = folder.listen_clip(voice_id, "source"), folder.listen_clip(voice_id, "clone")
+        if source.is_file() and clone.is_file():
+            found[voice_id] = (source.relative_to(folder.path).as_posix(), clone.relative_to(folder.path).as_posix())
+    return found
 
 
 def write_html(

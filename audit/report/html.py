@@ -7,14 +7,15 @@ a server string's control or bidi characters cannot reorder or hide what the pag
 the report's view: the headline and what to do next, the incomplete-scan banner, what
 changed since the previous scan, the charts, waivers, then, when given, the plan (actions,
 forecast, BLOCKED reasons grouped with copyable ids) and the old → new mapping (before →
-after), the cutover of callers (occurrences found and patched, old ids still called), and
+after), the listening section (source and new clone side by side, with similarity and
+fidelity verdict, linked to clips), the cutover of callers (occurrences found and patched, old ids still called), and
 the per-voice tables (findings open, compliant voices collapsed). Returns `str`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -76,6 +77,7 @@ def render_report_html(
     context: HistoryView | None = None,
     before: Mapping[str, Any] | None = None,
     cutover: Mapping[str, Any] | None = None,
+    listen: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """`before`: the summary of the scan a migration started from, for the before → after view."""
     counts = summary(frame)
@@ -108,6 +110,7 @@ def render_report_html(
         "mapping": None if mapping is None else records(mapping),
         "before": before,
         "cutover": cutover,
+        "listen": listen,
     }
     return environment().get_template("report.html").render(**view)
 

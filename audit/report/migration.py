@@ -1,7 +1,8 @@
 """Plan and migration tables: plan.csv rows, and the old → new mapping (CSV and JSON).
 
 Pure: a Plan or ledger rows in, rows and strings out. Only a mapping row whose new
-clone was verified by a probe is marked `ready`.
+clone was verified by a probe (and sounds like its source, or a person accepted it) is
+marked `ready`; a fidelity mismatch awaiting review is `mismatch`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from audit.migrate.state import Migration, State
+from audit.migrate.state import Migration, is_ready
 from audit.core.models import Action
 from audit.migrate.document import Plan, PlanEntry
 from audit.report.tables import render_csv
@@ -25,6 +26,7 @@ PLAN_COLUMNS: tuple[str, ...] = (
 MAPPING_COLUMNS: tuple[str, ...] = (
     "old_voice_id", "new_voice_id", "display_name", "language", "source_sha256",
     "verified", "verified_at", "status", "detail", "retired_at",
+    "similarity", "fidelity", "review", "reviewed_by", "reviewed_at",
 )  # fmt: skip
 ACTION_ORDER = (Action.BLOCKED, Action.RECLONE, Action.SKIP, Action.KEEP)
 
@@ -60,7 +62,7 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
 
 
 def mapping_status(migration: Migration) -> str:
-    return "ready" if migration.state is State.VERIFIED else migration.state.value
+    return "ready" if is_ready(migration) else migration.state.value
 
 
 def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
@@ -76,6 +78,11 @@ def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
             "status": mapping_status(m),
             "detail": m.detail,
             "retired_at": m.retired_at,
+            "similarity": m.similarity,
+            "fidelity": m.fidelity,
+            "review": m.review,
+            "reviewed_by": m.reviewed_by,
+            "reviewed_at": m.reviewed_at,
         }
         for m in migrations
     ]

@@ -3,6 +3,9 @@
 Owns the choice of sentence and language for a clone, the TTS call, and the judgement
 of the answer from the frames actually decoded (never from the status code or the
 WAV header): `speaks`, `short-wav` (the legacy-clone symptom), `silent`, or `error`.
+Speech, not energy: audio of real length that passes the level checks is `speaks` only
+when the speech detector (audit.fidelity, Silero VAD) hears someone in it; loud noise, hum,
+a tone or music is `silent`, with the measured speech ratio in the reason.
 What the body is comes from its magic bytes (`audio.sniff`), not from its Content-Type or
 its size: only a RIFF/WAVE with too few frames is the symptom; an empty body, JSON, HTML,
 text or anything else that is not audio is an `error` (could not tell) naming what came back.
@@ -12,6 +15,7 @@ fail every other voice too, propagates.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -21,6 +25,8 @@ from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
+from audit.fidelity import check as fidelity
+from audit.fidelity.vad import SpeechActivity
 
 #: Less than this much decoded audio is the symptom, whatever the header says.
 SHORT_WAV_S = 0.30
@@ -63,14 +69,26 @@ def judge(stats: AudioStats) -> tuple[ProbeVerdict, str]:
     )
 
 
+def judge_speech(stats: AudioStats, speech: SpeechActivity) -> tuple[ProbeVerdict, str]:
+    """Verdict and reason for audio that passed the level checks, from what the speech detector heard."""
+    if not speech.speaks:
+        return ProbeVerdict.SILENT, (
+            f"{stats.duration_s:.2f} s of audio without speech: {speech.describe()}, though "
+            f"its level is {stats.rms_dbfs:.1f} dBFS RMS (noise, hum, a tone or music)"
+        )
+    return ProbeVerdict.SPEAKS, (
+        f"{stats.duration_s:.2f} s of speech at {stats.rms_dbfs:.1f} dBFS RMS, {speech.describe()}"
+    )
+
+
 def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
     """Judge the body of a 200 TTS answer from what it is (magic bytes) and what it holds.
 
     - empty: `error`, the Accept trap (EMPTY_BODY_REASON);
     - not audio by its first bytes (JSON, HTML, text, garbage): `error`, naming the content
       type and the first bytes, whatever the size;
-    - a RIFF/WAVE: `short-wav` under SHORT_WAV_S of decoded frames, else `silent` or `speaks`;
-      one that does not decode is `error`;
+    - a RIFF/WAVE: `short-wav` under SHORT_WAV_S of decoded frames, else `silent` or `speaks`
+      (`speaks` only when the speech detector hears speech); one that does not decode is `error`;
     - another audio container (the probe asked for WAV): judged by its audio, but too short
       is `error`, not the symptom, since the symptom is a WAV.
     """
@@ -91,6 +109,14 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
             http_status=200, n_bytes=size,
         )
     verdict, reason = judge(stats)
+    if verdict is ProbeVerdict.SPEAKS:
+        try:
+            verdict, reason = judge_speech(stats, fidelity.speech(content))
+        except AudioError as exc:
+            return ProbeResult(
+                ProbeVerdict.ERROR, f"HTTP 200 with a {kind} body that does not decode: {exc}",
+                http_status=200, stats=stats, n_bytes=size,
+            )
     if verdict is ProbeVerdict.SHORT_WAV and kind != PROBE_FORMAT:
         return ProbeResult(
             ProbeVerdict.ERROR,
@@ -102,6 +128,12 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
 
 
 async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings) -> ProbeResult:
+    result, _ = await probe_audio(client, clone, settings)
+    return result
+
+
+async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings) -> tuple[ProbeResult, bytes | None]:
+    """The probe and the audio bytes it judged (None when no 200 came back), for a fidelity check."""
     text, language = probe_text(clone, settings.texts)
     try:
         answer = await client.tts(
@@ -111,8 +143,8 @@ async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings
     except AuthError:
         raise
     except ApiError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status)
+        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status), None
     except TransportError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message)
-    judged = judge_body(answer.content, answer.content_type)
-    return replace(judged, http_status=answer.status, request_id=answer.request_id)
+        return ProbeResult(ProbeVerdict.ERROR, exc.message), None
+    judged = await asyncio.to_thread(judge_body, answer.content, answer.content_type)
+    return replace(judged, http_status=answer.status, request_id=answer.request_id), answer.content

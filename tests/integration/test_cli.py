@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -59,9 +60,16 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
     assert len(before["voices"]) == 40 and before["parameters"]["probe"]["policy"] == "all"
     mapping = json.loads((plan_dir / "mapping.json").read_text(encoding="utf-8"))
     ready = [m for m in mapping["mapping"] if m["status"] == "ready"]
-    assert ready and after["summary"]["verdict"]["migrated"] == len(ready)
-    assert "Old → new voice ids" in (apply_dir / "report.html").read_text(encoding="utf-8")
+    (mismatch,) = [m for m in mapping["mapping"] if m["status"] == "mismatch"]  # the one wrong speaker
+    assert mismatch["fidelity"] == "mismatch" and mismatch["similarity"] < 0.84 and not mismatch["review"]
+    assert all(m["fidelity"] == "match" for m in ready)
+    assert f"{mismatch['old_voice_id']} → {mismatch['new_voice_id']} does not sound like its source" in done.stdout
+    # the scan knows replacements by their marker only: the mismatch shows as migrated there too
+    assert ready and after["summary"]["verdict"]["migrated"] == len(ready) + 1
+    report = (apply_dir / "report.html").read_text(encoding="utf-8")
+    assert "Old → new voice ids" in report and 'id="listen"' in report
     assert "Old → new voice ids" not in (plan_dir / "report.html").read_text(encoding="utf-8")  # the reviewed plan
+    assert (plan_dir / "listen").is_dir() and len(list((plan_dir / "listen").iterdir())) <= 2 * 11
     assert f"Run: {after_dir / 'run.json'}" in done.stdout
 
 
@@ -145,3 +153,34 @@ def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
         assert retired.returncode == 0 and "delete these in the dashboard" in retired.stdout
         missing = clone_audit("apply", str(tmp_path / "nope.json"), "--yes", env=env)
         assert missing.returncode == 2 and "does not exist" in missing.stderr
+
+
+def test_review_accepts_a_mismatch_by_id_and_refuses_anything_else(tmp_path: Path) -> None:
+    from audit.emulator.state import Fault
+
+    org = generate_org(20, 6)
+    generate_archive(org, tmp_path / "archive", 6)
+    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2,
+                            wrong_speaker=Fault(every=1), delete_mode="ok")  # every replacement is wrong
+    with EmulatorServer(EmulatorState(config, org.clones)) as server:
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
+        out = tmp_path / "out"
+        clone_audit("scan", "--out", str(out), env=env)
+        clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
+        plan_file = next(out.glob("*/plan.json"))
+        applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env)
+        assert applied.returncode == 1 and "mismatch 2" in applied.stdout, applied.stdout + applied.stderr
+        rows = list(csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8", newline="")))
+        first, second = (r["old_voice_id"] for r in rows if r["status"] == "mismatch")
+        kept = clone_audit("retire", str(plan_file), "--yes", env=env)
+        assert kept.returncode == 1 and "Kept 2 legacy clone(s) whose replacement does not sound" in kept.stdout
+        unknown = clone_audit("review", str(plan_file), "--accept", first, "voice_notinplan1", env={"USER": "bob"})
+        assert unknown.returncode == 2 and "voice_notinplan1 is not in this migration" in unknown.stderr
+        done = clone_audit("review", str(plan_file), "--accept", first, "--reject", second, env={"USER": "bob"})
+        assert done.returncode == 0 and f"Accepted by bob: {first}" in done.stdout, done.stderr
+        retired = clone_audit("retire", str(plan_file), "--yes", env=env)
+        assert retired.returncode == 1 and "Deleted 1 legacy clone(s)." in retired.stdout
+        assert server.state.clone(first) is None and server.state.clone(second) is not None
+    rows = {r["old_voice_id"]: r for r in csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8"))}
+    assert (rows[first]["review"], rows[first]["reviewed_by"], rows[first]["status"]) == ("accepted", "bob", "ready")
+    assert (rows[second]["review"], rows[second]["status"]) == ("rejected", "mismatch")

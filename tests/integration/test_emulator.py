@@ -10,6 +10,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -422,3 +423,49 @@ def test_server_stops_cleanly(start_emulator: StartEmulator) -> None:
     assert set(threading.enumerate()) <= threads_before
     with pytest.raises(httpx.ConnectError):
         httpx.get(base_url + "/waves/v1/health")
+
+
+# -- a clone speaks like its upload; wrong_speaker swaps in another person ---------------------
+
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
+
+def _completed_clone(client: httpx.Client, upload: bytes) -> str:
+    answer = create(client, file=("slt.wav", upload, "audio/wav"))
+    assert answer.status_code == 200, answer.text
+    return str(answer.json()["data"]["voiceId"])
+
+
+def test_a_created_clone_speaks_with_its_uploaded_voice(start_emulator: StartEmulator, connect: Connect) -> None:
+    from audit.fidelity import check
+    from audit.fidelity.verdict import Fidelity
+
+    server = start_emulator(pending_s=0, processing_s=0)
+    client = connect(server)
+    upload = (FIXTURES / "flite_slt_source.wav").read_bytes()
+    voice = _completed_clone(client, upload)
+    answer = tts(client, voice, sample_rate=24000, output_format="wav")
+    assert answer.status_code == 200
+    heard = check.compare(upload, answer.content)
+    assert heard.fidelity is Fidelity.MATCH, heard.reason
+    other = check.compare((FIXTURES / "flite_awb_probe.wav").read_bytes(), answer.content)
+    assert other.fidelity is Fidelity.MISMATCH, other.reason  # and not like another person
+
+
+def test_wrong_speaker_makes_every_nth_create_speak_as_someone_else(
+    start_emulator: StartEmulator, connect: Connect
+) -> None:
+    from audit.emulator.state import Fault
+    from audit.fidelity import check
+    from audit.fidelity.verdict import Fidelity
+
+    server = start_emulator(pending_s=0, processing_s=0, wrong_speaker=Fault(every=2))
+    client = connect(server)
+    upload = (FIXTURES / "flite_slt_source.wav").read_bytes()
+    first, second, third = (_completed_clone(client, upload) for _ in range(3))
+    verdicts = [check.compare(upload, tts(client, v, output_format="wav").content) for v in (first, second, third)]
+    assert [v.fidelity for v in verdicts] == [Fidelity.MATCH, Fidelity.MISMATCH, Fidelity.MATCH], verdicts
+    assert verdicts[1].similarity is not None and verdicts[1].similarity < 0.7
+    # the create itself looked healthy: same status, same listing
+    assert all(server.state.clone(v) is not None for v in (first, second, third))

@@ -52,9 +52,14 @@ ROWS: dict[str, tuple[State, bool] | None] = {
     "completed": (State.COMPLETED, True),
     "verified": (State.VERIFIED, True),
     "unverified": (State.UNVERIFIED, True),
+    "mismatch": (State.MISMATCH, True),  # speaks, but not as its source; nobody reviewed it
+    "mismatch-rejected": (State.MISMATCH, True),  # a person listened and refused it
+    "mismatch-accepted": (State.MISMATCH, True),  # a person listened and kept it: ready
     "failed-no-clone": (State.FAILED, False),  # e.g. the sample was refused
     "failed-with-clone": (State.FAILED, True),  # e.g. not completed in time, or ended failed
 }
+#: The review a row carries (`clone-audit review`); every other row has none.
+REVIEWS = {"mismatch-rejected": "rejected", "mismatch-accepted": "accepted"}
 MARKERS = ("absent", "present", "failed", "foreign")
 NEW_CLONE = ("listed", "not-listed", "listed-failed")
 #: Column order of the table: retry_failed × expired × (listing inside | after the window).
@@ -144,6 +149,11 @@ TABLE: dict[tuple[str, str, str], str] = {
     ("failed-with-clone", "foreign", "listed-failed"): "FF" "FF" "HH" "HH",
 }
 TABLE.update({("verified", m, n): "DD" "DD" "DD" "DD" for m in MARKERS for n in NEW_CLONE})
+TABLE.update({("mismatch-accepted", m, n): "DD" "DD" "DD" "DD" for m in MARKERS for n in NEW_CLONE})
+# A mismatch not accepted is not done: it waits for --retry-failed like an unverified voice
+# (checked again while its clone is listed; made again once a person deleted that clone).
+for _kind in ("mismatch", "mismatch-rejected"):
+    TABLE.update({(_kind, m, n): TABLE[("unverified", m, n)] for m in MARKERS for n in NEW_CLONE})
 
 EXPECTED: dict[str, Step] = {
     "R": Recreate(NEW),
@@ -168,7 +178,7 @@ def _row(kind: str) -> Migration | None:
     return Migration(
         old_voice_id=OLD, plan_id="p1", state=state, new_voice_id=NEW if has_new else None, display_name="Emma",
         language="en", source_sha256="ab" * 32, probe_verdict=None, verified_at=None, retired_at=None,
-        detail="", creates=1, updated_at=SENT.isoformat(timespec="milliseconds"),
+        detail="", creates=1, updated_at=SENT.isoformat(timespec="milliseconds"), review=REVIEWS.get(kind),
     )
 
 

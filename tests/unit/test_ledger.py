@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -61,3 +62,25 @@ def test_two_runs_cannot_hold_one_ledger(tmp_path: Path) -> None:
         Ledger(path)
     with Ledger(path):  # released on close
         pass
+
+
+def test_an_older_ledger_gains_the_fidelity_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as db:  # the schema before fidelity
+        db.executescript("""
+            CREATE TABLE migrations (old_voice_id TEXT PRIMARY KEY, plan_id TEXT NOT NULL, state TEXT NOT NULL,
+                new_voice_id TEXT, display_name TEXT, language TEXT, source_sha256 TEXT, probe_verdict TEXT,
+                verified_at TEXT, retired_at TEXT, detail TEXT NOT NULL DEFAULT '',
+                creates INTEGER NOT NULL DEFAULT 0, updated_at TEXT NOT NULL);
+            INSERT INTO migrations VALUES ('voice_old0000001', 'p1', 'verified', 'voice_new0000001', 'Emma', 'en',
+                'ab', 'speaks', '2026-01-01T00:00:00+00:00', NULL, '', 1, '2026-01-01T00:00:00+00:00');
+        """)
+    db.close()
+    with Ledger(path) as ledger:
+        row = ledger.get("voice_old0000001")
+        assert row is not None and row.state is State.VERIFIED and row.fidelity is None and row.similarity is None
+        ledger.record("voice_old0000001", State.MISMATCH, plan_id="p1", similarity=0.5, fidelity="mismatch")
+    with Ledger(path) as ledger:
+        row = ledger.get("voice_old0000001")
+        assert row is not None and row.similarity == 0.5 and row.fidelity == "mismatch"
+        assert row.new_voice_id == "voice_new0000001"  # the old columns kept their values

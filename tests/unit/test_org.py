@@ -140,3 +140,23 @@ def test_archive_is_reproducible(tmp_path: Path) -> None:
     assert [p and p.name for p in first.paths.values()] == [p and p.name for p in second.paths.values()]
     for path in filter(None, first.paths.values()):
         assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
+def test_archive_recordings_are_speech_of_different_people(tmp_path: Path) -> None:
+    """The speech detector hears every usable recording speak, and the speaker encoder hears
+    more than one person among them (a re-clone can then be told from a mix-up)."""
+    from audit.fidelity import check, vad
+    from audit.fidelity.verdict import Fidelity
+
+    org = generate_org(60, seed=12)
+    truth = generate_archive(org, tmp_path, seed=12)
+    usable = [truth.paths[v] for v, outcome in truth.outcomes.items() if outcome == "ok"]
+    assert len(usable) >= 4
+    clips = [check.load(p.read_bytes()) for p in usable if p is not None]
+    for samples, rate in clips:
+        assert vad.detect(samples, rate).ratio > 0.6
+    verdicts = {check.compare_clips(clips[0], other).fidelity for other in clips[1:]}
+    assert Fidelity.MISMATCH in verdicts
+    silent = [truth.paths[v] for v, outcome in truth.outcomes.items() if outcome == "silent"]
+    for path in silent:
+        assert path is not None and not check.speech(path.read_bytes()).speaks

@@ -88,3 +88,52 @@ def test_short_audio_that_is_not_a_wav_is_not_the_symptom() -> None:
     result = judge_body(body.getvalue(), "audio/flac")
     assert result.verdict is ProbeVerdict.ERROR
     assert "flac audio, though the probe asked for wav" in result.reason
+
+
+# -- speech, not energy: the speech detector decides once the levels pass ---------------------
+
+
+def _loud(kind: str, seconds: float = 3.0, rate: int = 24000) -> np.ndarray:
+    t = np.arange(round(seconds * rate)) / rate
+    rng = np.random.default_rng(11)
+    signals = {
+        "white noise": rng.standard_normal(t.shape[0]) * 0.1,
+        "a 440 Hz tone": 0.3 * np.sin(2 * np.pi * 440 * t),
+        "50 Hz mains hum": 0.3 * np.sin(2 * np.pi * 50 * t) + 0.1 * np.sin(2 * np.pi * 150 * t),
+        "a chord": sum(0.1 * np.sin(2 * np.pi * f * t) for f in (261.6, 329.6, 392.0)),
+    }
+    return np.asarray(signals[kind], dtype=np.float32)
+
+
+@pytest.mark.parametrize("kind", ["white noise", "a 440 Hz tone", "50 Hz mains hum", "a chord"])
+def test_loud_audio_without_speech_is_silent_with_its_speech_ratio(kind: str) -> None:
+    result = judge_body(wav_bytes(_loud(kind)))
+    assert result.verdict is ProbeVerdict.SILENT, result.reason
+    assert result.stats is not None and result.stats.active_ratio > 0.5  # the energy checks alone pass it
+    assert "speech ratio 0.00" in result.reason and "without speech" in result.reason
+
+
+@pytest.mark.parametrize("fixture", ["espeak_en_hello", "espeak_hi_hello", "flite_awb_probe", "flite_slt_probe"])
+def test_real_speech_fixtures_speak_with_their_speech_ratio(fixture: str) -> None:
+    from tests.unit._audio_files import HELLO
+
+    data = (HELLO.parent / f"{fixture}.wav").read_bytes()
+    result = judge_body(data)
+    assert result.verdict is ProbeVerdict.SPEAKS, result.reason
+    ratio = float(result.reason.split("speech ratio ")[1].split()[0])
+    assert ratio >= 0.7, result.reason
+
+
+def test_speech_then_a_tone_still_speaks() -> None:
+    """Speech followed by a tone: the detector hears the speech part, the probe says it speaks."""
+    from tests.unit._audio_files import hello
+
+    speech = hello()
+    tone = _loud("a 440 Hz tone", 1.0, 16000)
+    result = judge_body(wav_bytes(np.concatenate([speech, tone]), sample_rate=16000))
+    assert result.verdict is ProbeVerdict.SPEAKS, result.reason
+
+
+def test_a_short_wav_stays_the_symptom_without_asking_the_detector() -> None:
+    result = judge_body(short_wav(40))
+    assert result.verdict is ProbeVerdict.SHORT_WAV and "speech ratio" not in result.reason

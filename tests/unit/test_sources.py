@@ -213,3 +213,37 @@ def test_level_meter_gives_the_same_frames_whatever_the_blocks(block: int) -> No
     whole.feed(samples)
     assert np.array_equal(streamed.levels(), whole.levels()) and streamed.frames == samples.shape[0]
     assert streamed.levels().shape[0] == samples.shape[0] // 320
+
+
+# -- speech, not energy ----------------------------------------------------------------------
+
+
+def test_a_loud_recording_without_speech_is_silent_with_its_speech_ratio(folder: Path) -> None:
+    """Ten seconds of a steady tone and noise: energy says 'active', the speech detector says nobody speaks."""
+    rate = files.RATE
+    t = np.arange(10 * rate) / rate
+    hum = (0.3 * np.sin(2 * np.pi * 220 * t) + 0.02 * np.random.default_rng(3).standard_normal(t.shape[0]))
+    wav(folder, hum.astype(np.float32))
+    result = check(folder)
+    assert result.problem is SourceProblem.SILENT, result.detail
+    assert result.speech_s is not None and result.speech_s > 5  # the energy measure alone would take it
+    assert "no speech" in result.detail and "speech ratio 0.00" in result.detail
+
+
+def test_a_fitted_window_that_is_a_tone_is_never_uploaded(folder: Path) -> None:
+    """40 s: 12 s of speech, then 28 s of a steady tone. By level the tone is the most active
+    15 s, so that is the window; the speech detector hears nobody in it: SILENT, trim it."""
+    rate = files.RATE
+    t = np.arange(28 * rate) / rate
+    tone = (0.05 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    wav(folder, np.concatenate([files.speech(12), tone]))
+    result = check(folder)
+    assert result.problem is SourceProblem.SILENT, result.detail
+    assert "span it would upload (12.0–27.0 s" in result.detail and "trim the recording" in result.detail
+
+
+def test_a_long_recording_of_speech_is_heard_in_its_window_and_fitted(folder: Path) -> None:
+    wav(folder, files.speech(40))
+    result = check(folder)
+    assert result.problem is None, result.detail
+    assert result.fit is not None and result.fit.end_s - result.fit.start_s == pytest.approx(15.0)

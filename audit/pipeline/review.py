@@ -1,0 +1,73 @@
+"""The review pipeline: a person's decision on replacements that do not sound like their source.
+
+    plan.json → ledger → every --accept / --reject id must be a `mismatch` row of it
+    → record the decision, the reviewer and the time → mapping.csv/json beside the plan
+    → a review run of its own (report.html with the decisions; history)
+
+A composition root, with no API call: a fidelity mismatch (the new clone speaks, but its voice
+is not its source's, audit.fidelity) is never ready and never retires its original until a
+person listened (report.html's listening section) and accepted it by its old voice id. A
+rejected one stays not ready; delete the wrong clone in the dashboard and
+`apply --retry-failed` makes it again. Nothing is recorded when any named id is not a mismatch
+of this plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from audit.core.errors import UsageError
+from audit.core.runfolder import RunFolder, check_writable
+from audit.migrate.document import read_plan
+from audit.migrate.ledger import Ledger
+from audit.migrate.state import Review, State
+from audit.pipeline import history
+from audit.report import files
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    accepted: tuple[str, ...]
+    rejected: tuple[str, ...]
+    by: str
+    folder: Path
+
+
+def review_mismatches(plan_path: Path, accept: Sequence[str], reject: Sequence[str], by: str) -> Reviewed:
+    """Record `by`'s decision on each named mismatch, all or none; re-write the mapping and report."""
+    if not accept and not reject:
+        raise UsageError("name at least one voice to --accept or --reject.",
+                         hint="Use old voice ids of `mismatch` rows in mapping.csv.")
+    both = sorted(set(accept) & set(reject))
+    if both:
+        raise UsageError(f"{', '.join(both)} is both accepted and rejected.", hint="Name each voice once.")
+    if not by.strip():
+        raise UsageError("the reviewer's name is empty.", hint="Pass --by NAME (default: $USER).")
+    started = datetime.now(UTC)
+    the_plan = read_plan(plan_path)
+    folder = RunFolder.of_plan(plan_path)
+    if not folder.ledger.exists():
+        raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
+    check_writable(folder.path)
+    with Ledger(folder.ledger) as ledger:
+        rows = {r.old_voice_id: r for r in ledger.all()}
+        problems = []
+        for voice_id in (*accept, *reject):
+            row = rows.get(voice_id)
+            if row is None:
+                problems.append(f"{voice_id} is not in this migration")
+            elif row.state is not State.MISMATCH:
+                problems.append(f"{voice_id} is {row.state.value}, not a fidelity mismatch")
+        if problems:
+            raise UsageError("nothing was recorded: " + "; ".join(problems) + ".",
+                             hint="Only voices whose mapping status is `mismatch` are reviewed.")
+        for voice_id in dict.fromkeys(accept):
+            ledger.record_review(voice_id, Review.ACCEPTED, by.strip())
+        for voice_id in dict.fromkeys(reject):
+            ledger.record_review(voice_id, Review.REJECTED, by.strip())
+        files.write_migration_files(folder, the_plan, ledger.all())
+        history.write_migration_report("review", "", the_plan, folder.path, ledger.all(), started, 0, None)
+    return Reviewed(tuple(dict.fromkeys(accept)), tuple(dict.fromkeys(reject)), by.strip(), folder.path)
