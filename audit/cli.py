@@ -40,7 +40,8 @@ from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.runfolder import RUN_JSON, latest_scan, write_text
 from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
-from audit.report.tables import summary, voice_frame
+from audit.report.tables import records, summary, voice_frame
+from audit.report.text import traffic, usage_banner
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -160,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
     scan.add_argument("--exceptions", metavar="FILE",
                       help="waived voices: CSV or TOML with voice_id, reason, owner, expires ([report] exceptions)")
+    scan.add_argument("--usage", type=int, metavar="DAYS",
+                      help="calls per voice over the last DAYS days, from the TTS analytics log; "
+                      "non-compliant voices still called lead the report ([report] usage_days; 0: off)")
     _output_flags(scan)
 
     plan = _command(commands, "plan", run_plan, "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
@@ -287,7 +291,7 @@ def _settings(args: argparse.Namespace) -> Settings:
                     "allow_insecure_http": flag("allow_insecure_http")},
             "probe": {"policy": flag("probe")},
             "report": {"out_dir": flag("out"), "fail_on": flag("fail_on"), "exceptions": flag("exceptions"),
-                       "csv_bom": flag("excel")},
+                       "csv_bom": flag("excel"), "usage_days": flag("usage")},
             "archive": {"folder": flag("archive"), "manifest": flag("manifest")},
         },
     )
@@ -331,6 +335,12 @@ def run_scan(args: argparse.Namespace) -> int:
                               "Run `clone-audit scan` again; the scan starts over (each probe costs ~45 "
                               "TTS characters).") from None
     _print_outcome(run, folder)
+    if run.usage_window is not None:
+        window = run.usage_window.as_dict()
+        rows = records(voice_frame(run.results, run.finished_at, run.usage))
+        for line in (usage_banner(window), traffic(rows, window)):
+            if line:
+                print(f"Usage: {line}")
     if any(r.verdict is Verdict.NON_COMPLIANT for r in run.results):
         print("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
     return run.exit_code

@@ -7,7 +7,9 @@ key, and runs what a real migration runs: scan → plan (from the scan) → appl
 One create is answered with the wrong speaker (the emulator's `wrong_speaker` fault on the last
 create), so the story shows a replacement that speaks but does not sound like its source: the
 fidelity check flags it `mismatch`, it is not ready, and the report lets you listen to both.
-Nothing here touches a real account.
+The emulator's TTS analytics log holds a generated week of traffic and the scans read it
+(`scan --usage 7`), so the reports lead with the legacy voices still called and the plan
+goes most called first. Nothing here touches a real account.
 """
 
 from __future__ import annotations
@@ -25,11 +27,15 @@ from audit.api.client import WavesClient
 from audit.core.config import Secret, Settings
 from audit.console import REDACTOR
 from audit.core.models import Progress, marked_origin
+from audit.report.tables import records, voice_frame
+from audit.report.text import traffic
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.state import Fault
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4
+#: Days of generated TTS traffic in the emulator's analytics log, and the scans' usage window.
+DEMO_TRAFFIC_DAYS = 7
 DEMO_LATENCY = {"list": 0.02, "tts": 0.02, "create": 0.2, "delete": 0.02, "health": 0.0}
 
 
@@ -61,8 +67,11 @@ class DemoStory:
         totals = self.planned.plan.totals()
         replacements = {r.clone.voice_id for r in self.after.results if marked_origin(r.clone)}
         verdicts = [r.verdict.value for r in self.after.results if r.clone.voice_id not in replacements]
+        called = traffic(records(voice_frame(self.before.results, self.before.finished_at, self.before.usage)),
+                         None if self.before.usage_window is None else self.before.usage_window.as_dict())
         return "\n".join([
-            f"Plan: {totals['RECLONE']} to re-clone, {totals['BLOCKED']} blocked, "
+            *([f"Usage: {called}"] if called else []),
+            f"Plan: {totals['RECLONE']} to re-clone (most called first), {totals['BLOCKED']} blocked, "
             f"{totals['KEEP']} to keep, {totals['SKIP']} skipped.",
             "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
             self.fidelity_line(),
@@ -88,6 +97,7 @@ def run_demo(
         config = EmulatorConfig(
             seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY, pending_s=0.2, processing_s=0.3,
             wrong_speaker=Fault(every=max(1, usable)),  # the last create comes back as another speaker
+            traffic_days=DEMO_TRAFFIC_DAYS,
         )
         with EmulatorServer(EmulatorState(config, org.clones)) as server:
             return _run(server, settings, archive, out_root, progress)
@@ -102,6 +112,7 @@ def _run(server: EmulatorServer, settings: Settings, archive: str, out_root: Pat
         archive=replace(settings.archive, folder=archive, manifest=""),
         apply=replace(settings.apply, poll_interval_s=0.1, settle_s=0.5),
         plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
+        report=replace(settings.report, usage_days=settings.report.usage_days or DEMO_TRAFFIC_DAYS),
     )
     return asyncio.run(_story(settings, key, out_root, progress))
 

@@ -91,6 +91,8 @@ class ReportSettings:
     fail_on: FailOn = FailOn.NON_COMPLIANT
     exceptions: str = ""  # exceptions file (CSV or TOML) of waived voices; empty: none
     csv_bom: bool = False  # start clones.csv with a UTF-8 BOM so Excel shows non-Latin names
+    usage_days: int = 0  # scan: calls per voice over the last N days, from the TTS analytics log; 0: off
+    usage_max_pages: int = 500  # at most this many pages (100 calls each) of the log per scan
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,10 @@ RANGES: dict[str, dict[str, Bound | OneOf]] = {
     },
     "probe": {
         "sample_rate": OneOf((8000, 16000, 24000, 44100)),
+    },
+    "report": {
+        "usage_days": Bound(0, 366),  # 0: off
+        "usage_max_pages": Bound(1, 1_000_000),
     },
     "plan": {
         "expiry_hours": Bound(0, 24 * 365, above=True),

@@ -3,18 +3,20 @@
 Owns `TtsCall` (one entry of the TTS analytics log, parsed from the API's loose JSON),
 `TtsLogs` (what a bounded, paged read of that log returned, and whether it reached back
 far enough), `VoiceUsage` (calls, characters and the last call of one voice id over a
-time window), the pure `usage_by_voice` summary, and `parse_since` (a date or time from
-the command line, in UTC). Pure: no I/O, imports nothing of audit but errors.
+time window), the pure `usage_by_voice` summary, `UsageWindow` and `window_usage` (a
+scan's usage: the DAYS before the run started, so the run's own probes are not counted,
+and what an incomplete read leaves unknown), and `parse_since` (a date or time from the
+command line, in UTC). Pure: no I/O, imports nothing of audit but errors.
 
 Used by the cutover's "did the old ids go quiet" check, by `retire --quiet-since`, and
-meant for a periodic usage column in scans.
+by `scan --usage DAYS` (the usage columns of a scan, and the plan's order).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from audit.core.errors import UsageError
@@ -97,6 +99,59 @@ def usage_by_voice(
         if row[2] is None or call.at > row[2]:
             row[2] = call.at
     return {v: VoiceUsage(v, n, chars, last) for v, (n, chars, last) in counts.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class UsageWindow:
+    """What a scan's usage numbers cover: [since, until), until being the run's start.
+
+    `complete` False: the log could not be read back to `since` (page limit, an unordered
+    log) or not at all (`error`): a voice with no call found has no number, never zero, and
+    a count found is a lower bound. `covered_since` is then the oldest entry read.
+    """
+
+    days: int
+    since: datetime
+    until: datetime
+    complete: bool
+    pages: int = 0
+    calls: int = 0  # calls counted in the window, over every voice id
+    skipped: int = 0  # log entries without a usable time or voice id
+    covered_since: datetime | None = None
+    error: str | None = None  # why the log could not be read at all
+
+    def as_dict(self) -> dict[str, Any]:
+        def moment(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(timespec="seconds")
+
+        return {
+            "days": self.days, "since": moment(self.since), "until": moment(self.until),
+            "complete": self.complete, "pages": self.pages, "calls": self.calls, "skipped": self.skipped,
+            "covered_since": moment(self.covered_since), "error": self.error,
+            "excludes": "calls from the run's start on (its own probes)",
+        }
+
+
+def window_usage(
+    logs: TtsLogs, days: int, until: datetime, voice_ids: Iterable[str]
+) -> tuple[dict[str, VoiceUsage], UsageWindow]:
+    """Usage per voice id over the `days` before `until` (the run's start, so the run's own
+    TTS calls are left out). On a complete read every id of `voice_ids` gets a row (zero
+    calls stated); on an incomplete one only the ids found, as lower bounds."""
+    since = until - timedelta(days=days)
+    ids = list(voice_ids) if logs.complete else []
+    usage = usage_by_voice(logs.calls, since, until, ids)
+    covered = None if logs.complete or not logs.calls else max(since, min(c.at for c in logs.calls))
+    window = UsageWindow(
+        days=days, since=since, until=until, complete=logs.complete, pages=logs.pages,
+        calls=sum(u.calls for u in usage.values()), skipped=logs.skipped, covered_since=covered,
+    )
+    return usage, window
+
+
+def unread_window(days: int, until: datetime, error: str) -> UsageWindow:
+    """The window of a log that could not be read at all: no voice has a number."""
+    return UsageWindow(days=days, since=until - timedelta(days=days), until=until, complete=False, error=error)
 
 
 def parse_timestamp(value: Any) -> datetime:

@@ -60,6 +60,7 @@ class PlanEntry:
     upload: Upload | None = None
     new_clone: NewClone | None = None
     replacement: str | None = None  # an existing replacement's voice id (SKIP)
+    recent_calls: int | None = None  # TTS calls in the scan's usage window; None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +244,12 @@ def _entry_from(data: Mapping[str, Any]) -> PlanEntry:
         upload=Upload(**upload) if upload else None,
         new_clone=NewClone(**{**new_clone, "tags": _tags(new_clone["tags"])}) if new_clone else None,
         replacement=data.get("replacement"),
+        recent_calls=_count(data.get("recent_calls")),
     )
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _tags(value: Any) -> tuple[str, ...]:

@@ -3,7 +3,9 @@
 Pure functions. In: the scan's verdicts, what the archive holds for the voices that
 need re-cloning, and the replacement clones already on the account (found by their
 marker tag, counted only when its proof verifies: `audit.core.provenance`). Out: a `Plan` with one action per voice (RECLONE, KEEP, SKIP, BLOCKED and
-why), the fields of every new clone, totals and a forecast. Reading the archive and
+why), the fields of every new clone, totals and a forecast. With usage numbers (calls per
+voice in the scan's usage window, handed in as data) the entries are ordered most called
+first (`by_usage`), so `apply --limit N` migrates the busiest voices first. Reading the archive and
 writing fitted copies happen before this, in the pipeline; nothing here does I/O.
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, assert_never
 
@@ -73,11 +76,14 @@ def build_plan(
     manifest: Mapping[str, Mapping[str, str]] | None = None,
     markers: Markers | None = None,
     archive_folder: str | None = None,
+    usage: Mapping[str, int] | None = None,
 ) -> Plan:
     """`manifest`: per voice id, the archive manifest's language and display_name, used
     where the clone's own metadata has none. `markers`: which listed clones are proven
     replacements (none by default). `archive_folder`: the resolved archive folder, the only
-    place besides the plan's own fitted/ folder that apply will upload from."""
+    place besides the plan's own fitted/ folder that apply will upload from. `usage`: TTS
+    calls per voice id in the scan's usage window; given, each entry carries its calls
+    (None where not known) and the entries go most called first."""
     clones = [r.clone for r in results]
     markers = markers or Markers()
     existing = replacements(clones, markers)
@@ -85,6 +91,8 @@ def build_plan(
     entries = tuple(
         _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {})) for r in results
     )
+    if usage is not None:
+        entries = by_usage(tuple(replace(e, recent_calls=usage.get(e.voice_id)) for e in entries))
     return Plan(
         plan_id=plan_id,
         created_at=now,
@@ -97,6 +105,12 @@ def build_plan(
         forecast=forecast(entries, len(clones), settings),
         parameters=parameters or {},
     )
+
+
+def by_usage(entries: Sequence[PlanEntry]) -> tuple[PlanEntry, ...]:
+    """The entries most called first (a voice without a known count as 0); otherwise in the
+    order given. Apply takes RECLONE entries in plan order, so `--limit N` takes the busiest."""
+    return tuple(sorted(entries, key=lambda e: -(e.recent_calls or 0)))
 
 
 def _entry(

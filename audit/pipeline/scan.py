@@ -1,6 +1,7 @@
 """The scan pipeline: list every clone, probe those the policy asks for, decide verdicts.
 
-    client → list + classify (scan.rules) → probe (scan.probe) → verdicts → report files
+    client → list + classify (scan.rules) → [usage: TTS analytics log] → probe (scan.probe)
+           → verdicts → report files
 
 A composition root: it sequences the stages and hands their results to the writers;
 the rules live in `audit.scan`, the files' names in `audit.core.runfolder`.
@@ -15,17 +16,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit import __version__
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
-from audit.core.errors import CloneAuditError, ExitCode
+from audit.core.errors import CloneAuditError, ExitCode, RunError
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
+from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
 from audit.report import files
 from audit.report.tables import voice_frame
@@ -44,6 +46,8 @@ class ScanRun:
     exit_code: ExitCode
     account: str = ""  # the account's fingerprint (WavesClient.account), never the key
     waivers: WaiverOutcome | None = None  # what the exceptions file did, when there was one
+    usage: Mapping[str, VoiceUsage] | None = None  # calls per voice id (`scan --usage DAYS`)
+    usage_window: UsageWindow | None = None  # what those numbers cover, and whether the read was complete
 
     def metadata(self) -> dict[str, object]:
         """What run.json says about the run itself. Never holds the key."""
@@ -59,6 +63,7 @@ class ScanRun:
             "parameters": as_dict(self.settings),
             "exit_code": int(self.exit_code),
             "exceptions": None if self.waivers is None else self.waivers.as_dict(),
+            **({"usage": self.usage_window.as_dict()} if self.usage_window else {}),
         }
 
 
@@ -74,6 +79,7 @@ async def scan_organisation(
     progress = progress or NoProgress()
     started = datetime.now(UTC)
     clones = await client.list_clones()
+    usage = await read_usage(client, settings, started, clones) if settings.report.usage_days else None
     targets = [
         c for c in clones if scan.should_probe(c, scan.classify(c), settings.probe.policy)
     ]
@@ -91,8 +97,23 @@ async def scan_organisation(
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
     markers = Provenance(client.api_key).markers(clones)
-    return waive(replace(assess(clones, probes, settings, started, markers), account=client.account),
-                 exceptions, settings)
+    run = replace(assess(clones, probes, settings, started, markers), account=client.account)
+    if usage is not None:
+        run = replace(run, usage=usage[0], usage_window=usage[1])
+    return waive(run, exceptions, settings)
+
+
+async def read_usage(
+    client: WavesClient, settings: Settings, started: datetime, clones: Sequence[Clone]
+) -> tuple[dict[str, VoiceUsage], UsageWindow]:
+    """Calls per voice over the `[report] usage_days` before the run started (its own probes
+    come later and are not counted). A log that cannot be read is said, not fatal."""
+    days = settings.report.usage_days
+    try:
+        logs = await client.tts_logs(since=started - timedelta(days=days), max_pages=settings.report.usage_max_pages)
+    except RunError as exc:  # the compliance scan goes on; its report says usage is unknown
+        return {}, unread_window(days, started, exc.message)
+    return window_usage(logs, days, started, [c.voice_id for c in clones])
 
 
 def _exceptions(settings: Settings) -> tuple[Waiver, ...] | None:
@@ -134,7 +155,7 @@ def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
     """Write clones.csv, run.json and report.html, all or none, with what changed since the
     previous scan of the account; record the run in the history. Returns the run's folder."""
     meta = run.metadata()
-    frame = voice_frame(run.results, run.finished_at)
+    frame = voice_frame(run.results, run.finished_at, run.usage)
     context, frame = history.scan_context(out_root, meta, frame)
     with staged(out_root, run.run_id) as folder:
         files.write_scan_files(folder, meta, frame, context, bom=run.settings.report.csv_bom)

@@ -31,8 +31,8 @@ def _svg(height: int, title: str, body: str) -> Markup:
     )
 
 
-def bars(counts: Mapping[str, int], title: str) -> Markup | None:
-    """One horizontal bar per key (causes, or voices by usage)."""
+def bars(counts: Mapping[str, int], title: str, colour: str | None = None) -> Markup | None:
+    """One horizontal bar per key (causes, or voices by usage); `colour` for every bar, else by key."""
     items = [(k, v) for k, v in counts.items() if v]
     if not items:
         return None
@@ -42,10 +42,10 @@ def bars(counts: Mapping[str, int], title: str) -> Markup | None:
     for i, (key, value) in enumerate(items):
         y = 4 + i * row
         w = max(2.0, (_W - label_w - 60) * value / top)
-        colour = COLOURS.get(key, "#5f6368")
+        fill = colour or COLOURS.get(key, "#5f6368")
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(key)}</text>'
-            f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="16" fill="{colour}"/>'
+            f'<rect x="{label_w}" y="{y + 2}" width="{w:.1f}" height="16" fill="{fill}"/>'
             f'<text x="{label_w + w + 6:.1f}" y="{y + 14}">{value:,}</text>'
         )
     return _svg(8 + len(items) * row, title, "".join(parts))

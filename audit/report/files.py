@@ -160,4 +160,4 @@ def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:
         document.pop(key, None)
     frame = pd.DataFrame(voices, columns=list(COLUMNS))
     return document, frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
-                                   "usage_chars": "Int64"})
+                                   "usage_calls": "Int64", "usage_chars": "Int64"})

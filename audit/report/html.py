@@ -30,7 +30,7 @@ from audit.migrate.document import Plan
 from audit.report import charts
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, records, summary
-from audit.report.text import headline, human_bytes, human_duration, incomplete, percent
+from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
 
 FINDINGS = ("non-compliant", "unknown")
 PASSING = ("compliant", "migrated")
@@ -84,11 +84,14 @@ def render_report_html(
     rows = records(frame)
     changes = context.changes if context else None
     usage = _usage_by_verdict(rows)
+    window = meta.get("usage")
     view = {
         "meta": meta,
         "summary": counts,
-        "headline": headline(counts, changes, usage),
+        "headline": headline(counts, changes, usage, traffic(rows, window)),
         "incomplete": incomplete(rows),
+        "usage": window,
+        "usage_banner": usage_banner(window),
         "findings": [r for r in rows if r["verdict"] in FINDINGS],
         "excepted": [r for r in rows if r["verdict"] == "excepted"],
         "passing": [r for r in rows if r["verdict"] in PASSING],
@@ -105,6 +108,7 @@ def render_report_html(
                 "Size of each probe answer (log scale): the short-WAV cluster sits far left"),
             "trend": charts.trend(list(context.trend) if context else [], "Compliant share across scans"),
             "usage": charts.bars(usage, "TTS characters served, by verdict") if usage else None,
+            "called": _called_chart(rows, window),
         },
         "plan": None if plan is None else _plan_view(plan),
         "mapping": None if mapping is None else records(mapping),
@@ -124,6 +128,24 @@ def _usage_by_verdict(rows: list[dict[str, Any]]) -> dict[str, int] | None:
     return dict(served) or None
 
 
+#: The usage chart shows at most this many non-compliant voices, the most called.
+CALLED_CHART_VOICES = 15
+
+
+def _called_chart(rows: list[dict[str, Any]], window: Mapping[str, Any] | None) -> markupsafe.Markup | None:
+    """Calls to each non-compliant voice still called in the usage window, most called first."""
+    called = [r for r in rows if r["verdict"] == "non-compliant" and (r.get("usage_calls") or 0) > 0]
+    called.sort(key=lambda r: -int(r["usage_calls"]))
+    bars: dict[str, int] = {}
+    for row in called[:CALLED_CHART_VOICES]:
+        label = visible(str(row["display_name"] or row["voice_id"]))[:18]
+        while label in bars:  # two voices of one name: tell them apart
+            label += "·"
+        bars[label] = int(row["usage_calls"])
+    days = (window or {}).get("days")
+    return charts.bars(bars, f"Calls to non-compliant voices in the last {days} days", colour="#b3261e")
+
+
 def _plan_view(plan: Plan) -> dict[str, Any]:
     entries = records(plan_frame(plan))
     blocked: dict[str, list[str]] = {}
@@ -139,4 +161,5 @@ def _plan_view(plan: Plan) -> dict[str, Any]:
         "entries": [e for e in entries if e["action"] != Action.KEEP.value],
         "kept": [e for e in entries if e["action"] == Action.KEEP.value],
         "blocked": sorted(blocked.items(), key=lambda item: (-len(item[1]), item[0])),
+        "usage": plan.parameters.get("usage") if any(e.recent_calls is not None for e in plan.entries) else None,
     }

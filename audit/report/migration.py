@@ -2,7 +2,8 @@
 
 Pure: a Plan or ledger rows in, rows and strings out. Only a mapping row whose new
 clone was verified by a probe (and sounds like its source, or a person accepted it) is
-marked `ready`; a fidelity mismatch awaiting review is `mismatch`.
+marked `ready`; a fidelity mismatch awaiting review is `mismatch`. Plan rows go by action,
+then most called first (`recent_calls`, when the plan's scan had usage numbers), then by name.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ PLAN_COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "verdict", "probe_verdict", "action", "reason", "source_path",
     "matched_by", "source_type", "source_seconds", "source_speech_seconds", "source_sha256",
     "fitted", "upload_sha256", "new_display_name", "new_language", "new_tags", "replacement",
+    "recent_calls",
 )  # fmt: skip
 MAPPING_COLUMNS: tuple[str, ...] = (
     "old_voice_id", "new_voice_id", "display_name", "language", "source_sha256",
@@ -52,13 +54,15 @@ def plan_row(entry: PlanEntry) -> dict[str, Any]:
         "new_language": new.language if new else None,
         "new_tags": ",".join(new.tags) if new else None,
         "replacement": entry.replacement,
+        "recent_calls": entry.recent_calls,
     }
 
 
 def plan_frame(plan: Plan) -> pd.DataFrame:
     rank = {a: i for i, a in enumerate(ACTION_ORDER)}
-    entries = sorted(plan.entries, key=lambda e: (rank[e.action], e.display_name.strip().casefold(), e.voice_id))
-    return pd.DataFrame([plan_row(e) for e in entries], columns=list(PLAN_COLUMNS))
+    entries = sorted(plan.entries, key=lambda e: (rank[e.action], -(e.recent_calls or 0),
+                                                  e.display_name.strip().casefold(), e.voice_id))
+    return pd.DataFrame([plan_row(e) for e in entries], columns=list(PLAN_COLUMNS)).astype({"recent_calls": "Int64"})
 
 
 def mapping_status(migration: Migration) -> str:

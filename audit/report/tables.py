@@ -3,7 +3,8 @@
 Owns the columns of clones.csv and of run.json's `voices`, their order (failures
 first), each voice's `cause` (why it fails, independent of a waiver), the links between a
 replacement clone and the voice it replaces, the history columns (`change`,
-`first_noncompliant`), the summary counts (replacement clones are not extra voices), and
+`first_noncompliant`), the usage columns (calls, characters, last call in the usage window;
+the findings most called first), the summary counts (replacement clones are not extra voices), and
 CSV rendering (RFC 4180, with spreadsheet-formula
 cells neutralised so a hostile display name cannot run in Excel, and control and bidi
 characters (but newline and tab) shown as escapes (`untrusted.visible`) so a cell cannot act on a terminal or
@@ -23,14 +24,18 @@ import pandas as pd
 from audit.compliance.changes import HistoryView
 from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult, marked_origin
 from audit.core.untrusted import visible
+from audit.core.usage import VoiceUsage
 
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
     "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
     "probe_rms_dbfs", "probe_reason", "verdict", "cause", "reason", "exception_owner",
     "exception_expires", "exception_status", "replaces", "replaced_by", "change",
-    "first_noncompliant", "usage_chars", "evidence",
+    "first_noncompliant", "usage_calls", "usage_chars", "usage_last_call", "evidence",
 )  # fmt: skip
+USAGE_COLUMNS = ("usage_calls", "usage_chars", "usage_last_call")
+#: The verdicts of the findings table; with usage numbers they are ordered by calls, most first.
+FINDINGS = ("non-compliant", "unknown")
 
 #: Why a voice fails (or would, but for a waiver), as the report groups and charts it.
 CAUSES = ("short-wav", "silent", "failed-clone", "pending", "probe-error", "legacy-metadata", "no-metadata")
@@ -70,7 +75,9 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "replaced_by": None,
         "change": None,
         "first_noncompliant": None,
+        "usage_calls": None,
         "usage_chars": None,
+        "usage_last_call": None,
         "evidence": result.evidence or None,  # what a `migrated` verdict rests on
     }
 
@@ -94,24 +101,31 @@ def cause(result: VoiceResult) -> str | None:
 
 
 def voice_frame(
-    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, int] | None = None
+    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, VoiceUsage] | None = None
 ) -> pd.DataFrame:
-    """One row per voice, failures first, then by display name. `usage` (voice id → TTS
-    characters served in the usage window) fills `usage_chars` when usage numbers exist."""
+    """One row per voice, failures first, then by display name. `usage` (voice id → its calls,
+    characters and last call in the usage window) fills the usage columns (a voice it does not
+    name has none: not known, not zero) and orders the findings by calls, most called first."""
     rows = [voice_row(r, now) for r in results]
     replaced_by = {row["replaces"]: row["voice_id"] for row in rows if row["replaces"]}
     for row in rows:
         row["replaced_by"] = replaced_by.get(row["voice_id"])
-        if usage is not None:
-            row["usage_chars"] = usage.get(row["voice_id"])
+        used = None if usage is None else usage.get(row["voice_id"])
+        if used is not None:
+            row["usage_calls"], row["usage_chars"] = used.calls, used.characters
+            row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     frame = frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
-                          "usage_chars": "Int64"})
+                          "usage_calls": "Int64", "usage_chars": "Int64"})
+    rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
+    finding = frame["verdict"].isin(FINDINGS)
     keys = frame.assign(
-        _rank=frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)}),
+        _group=rank.where(~finding, 0),  # findings are one group, ordered by calls
+        _calls=-frame["usage_calls"].where(finding, 0).fillna(0).astype("int64"),
+        _rank=rank,
         _name=frame["display_name"].fillna("").str.strip().str.casefold(),
     )
-    ordered = keys.sort_values(["_rank", "_name", "voice_id"], kind="stable")
+    ordered = keys.sort_values(["_group", "_calls", "_rank", "_name", "voice_id"], kind="stable")
     return frame.loc[ordered.index].reset_index(drop=True)
 
 

@@ -1,8 +1,9 @@
 """Words and numbers a person reads: the headline, the incomplete-scan banner, sizes and durations.
 
 Pure. `headline` is the one sentence at the top of every report saying where the account
-stands and what to do next; `incomplete` says how many voices could not be checked and
-why, grouped; `human_bytes` (`240 MB`) and `human_duration` (`4 h 35 min`) format numbers.
+stands and what to do next; `traffic` says how many failing voices are still called (from a
+scan's usage numbers), `usage_banner` what an incomplete read of the TTS log leaves unknown;
+`incomplete` says how many voices could not be checked and why, grouped; `human_bytes` (`240 MB`) and `human_duration` (`4 h 35 min`) format numbers.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def percent(part: int, whole: int) -> str:
 
 
 def headline(summary: Mapping[str, Any], changes: Changes | None = None,
-             usage: Mapping[str, int] | None = None) -> str:
+             usage: Mapping[str, int] | None = None, calls: str | None = None) -> str:
     """Where the account stands and what to do next, in one or two sentences.
-    `usage` (verdict → TTS characters served) adds how much traffic the failing voices carry."""
+    `usage` (verdict → TTS characters served) adds how much traffic the failing voices carry;
+    `calls` (`traffic`'s sentence) how many of them are still called, before anything else."""
     total, verdicts, causes = summary["total"], summary["verdict"], summary.get("cause", {})
     bad, unknown, excepted = verdicts.get("non-compliant", 0), verdicts.get("unknown", 0), verdicts.get("excepted", 0)
     if total == 0:
@@ -64,7 +66,10 @@ def headline(summary: Mapping[str, Any], changes: Changes | None = None,
         what = "answer silence" if silent * 2 >= bad else "do not work"
         sentence = (f"{bad:,} of {total:,} voices ({percent(bad, total)}) {what} on v3.1; "
                     f"re-clone them from their recordings: `{PLAN_COMMAND}`.")
-        if usage and usage.get("non-compliant"):
+        if calls:  # the traffic they still get comes before what to do about it
+            sentence = (f"{bad:,} of {total:,} voices ({percent(bad, total)}) {what} on v3.1. {calls} "
+                        f"Re-clone them from their recordings, most called first: `{PLAN_COMMAND}`.")
+        elif usage and usage.get("non-compliant"):
             sentence += f" They served {usage['non-compliant']:,} TTS characters in the usage window."
     elif unknown:
         sentence = (f"No voice is known to fail on v3.1, but {unknown:,} of {total:,} could not be checked: "
@@ -80,6 +85,54 @@ def headline(summary: Mapping[str, Any], changes: Changes | None = None,
         sentence += (f" Since the scan of {str(changes.previous_at)[:10]}: non-compliant {before:,} → {bad:,}"
                      + (f" ({moved})." if moved else ", nothing changed."))
     return sentence
+
+
+def traffic(rows: Iterable[Mapping[str, Any]], window: Mapping[str, Any] | None) -> str | None:
+    """How many non-compliant voices still got calls in a scan's usage window, and how many
+    calls: "9 of the 28 answer silence to real callers: 1,204 calls in 7 days." None without
+    usage numbers or without a non-compliant voice. An incomplete read gives lower bounds."""
+    if not window or window.get("error"):
+        return None
+    failing = [r for r in rows if r.get("verdict") == "non-compliant"]
+    if not failing:
+        return None
+    called = [r for r in failing if _calls(r) > 0]
+    n_calls = sum(_calls(r) for r in called)
+    silent = sum(1 for r in failing if r.get("cause") in ("short-wav", "silent"))
+    what = "answer silence to" if silent * 2 >= len(failing) else "fail"
+    days = _days(window.get("days"))
+    if not window.get("complete"):
+        covered = str(window.get("covered_since") or "")[:10]
+        read = f"the TTS log was read back only to {covered}" if covered else "the TTS log could not be read back"
+        return (f"At least {len(called):,} of the {len(failing):,} {what} real callers: at least "
+                f"{n_calls:,} calls in {days} ({read}).")
+    if not called:
+        return f"None of the {len(failing):,} was called in the last {days}."
+    return f"{len(called):,} of the {len(failing):,} {what} real callers: {n_calls:,} calls in {days}."
+
+
+def usage_banner(window: Mapping[str, Any] | None) -> str | None:
+    """What an incomplete or failed read of the TTS analytics log leaves unknown; None when
+    the read was complete (or usage was not asked for)."""
+    if not window or window.get("complete"):
+        return None
+    days = _days(window.get("days"))
+    if window.get("error"):
+        return f"Usage over the last {days} is unknown: the TTS analytics log could not be read ({window['error']})."
+    covered = str(window.get("covered_since") or "")[:16].replace("T", " ")
+    reach = f"back to {covered} UTC" if covered else "at all"
+    return (f"Usage over the last {days} is incomplete: the TTS analytics log was read {reach} "
+            f"({window.get('pages', 0):,} pages, the page limit or an unordered log). Counts are lower "
+            "bounds, and a voice without a count is not known to be quiet. Raise [report] usage_max_pages.")
+
+
+def _calls(row: Mapping[str, Any]) -> int:
+    value = row.get("usage_calls")
+    return 0 if value is None or value != value else int(value)
+
+
+def _days(days: Any) -> str:
+    return "1 day" if days == 1 else f"{days} days"
 
 
 def incomplete(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:

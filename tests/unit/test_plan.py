@@ -195,3 +195,23 @@ def test_the_manifest_fills_in_a_language_and_name_the_clone_lacks() -> None:
                           manifest={"voice_legacy0001": {"language": "hi", "display_name": "Priya"}})
     new = the_plan.entries[0].new_clone
     assert new is not None and (new.language, new.display_name) == ("hi", "Priya")
+
+
+def test_with_usage_numbers_the_plan_goes_most_called_first(tmp_path: Path) -> None:
+    ids = ["voice_quiet00001", "voice_busy000001", "voice_unknown001", "voice_some000001", "voice_speaks0001"]
+    results = [result(v) for v in ids[:4]] + [result(ids[4], SPEAKS, model_ids=("lightning-v3.1",))]
+    sources = {v: replace(GOOD, path=f"{v}.wav") for v in ids[:4]}
+    uploads = {v: replace(UPLOAD, path=f"/archive/{v}.wav") for v in ids[:4]}
+    usage = {"voice_quiet00001": 0, "voice_busy000001": 1204, "voice_some000001": 9, "voice_speaks0001": 5000}
+    the_plan = build_plan(results, sources, uploads, Settings(), plan_id="p1", now=NOW,
+                          base_url="http://127.0.0.1:1", usage=usage)
+    reclones = [e.voice_id for e in the_plan.entries if e.action is Action.RECLONE]
+    # apply takes RECLONE entries in plan order: --limit 1 re-clones the busiest voice
+    assert reclones == ["voice_busy000001", "voice_some000001", "voice_quiet00001", "voice_unknown001"]
+    assert {e.voice_id: e.recent_calls for e in the_plan.entries} == {**usage, "voice_unknown001": None}
+    (tmp_path / "plan.json").write_text(the_plan.to_json(), encoding="utf-8")
+    again = read_plan(tmp_path / "plan.json")
+    assert [e.recent_calls for e in again.entries] == [e.recent_calls for e in the_plan.entries]
+    # without usage numbers the order is the scan's, and no entry claims a count
+    plain = build_plan(results, sources, uploads, Settings(), plan_id="p1", now=NOW, base_url="http://127.0.0.1:1")
+    assert [e.voice_id for e in plain.entries] == ids and all(e.recent_calls is None for e in plain.entries)

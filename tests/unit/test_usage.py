@@ -1,5 +1,6 @@
 """Usage per voice id from the TTS analytics log, command-line dates, the quiet check of
-retire, and the cutover section of the migration report."""
+retire, the cutover section of the migration report, and a scan's usage window, order and
+headline."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import pandas as pd
 import pytest
 
 from audit.core.errors import UsageError
-from audit.core.usage import TtsCall, VoiceUsage, parse_since, usage_by_voice
+from audit.core.models import Clone, CloneStatus, ProbeResult, ProbeVerdict, VoiceResult
+from audit.core.usage import TtsCall, TtsLogs, VoiceUsage, parse_since, usage_by_voice, window_usage
 from audit.cutover import record
 from audit.migrate.retire import still_called
 from audit.report.html import render_report_html
-from audit.report.tables import COLUMNS
+from audit.report.tables import COLUMNS, records, voice_frame
+from audit.report.text import traffic, usage_banner
+from audit.scan.rules import classify, decide
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -83,3 +87,63 @@ def test_the_report_shows_the_cutover_section_only_when_there_is_one() -> None:
     assert '<div class="n">1</div>old ids still called' in html
     assert "voice_OLD0000001" in html and "voice_OLD0000002" not in html  # only ids that were called
     assert "&lt;b&gt;Emma&lt;/b&gt;" in html
+
+
+def _logs(calls: list[TtsCall], complete: bool) -> TtsLogs:
+    return TtsLogs(tuple(sorted(calls, key=lambda c: c.at, reverse=True)), pages=2, total_count=None, complete=complete)
+
+
+def test_a_scans_window_ends_at_its_start_and_an_incomplete_read_gives_no_zeros() -> None:
+    start = T0 + timedelta(days=7)
+    calls = [
+        TtsCall(T0 - timedelta(hours=1), "a", 10),  # before the window
+        TtsCall(T0 + timedelta(days=1), "a", 20),
+        TtsCall(start - timedelta(seconds=1), "a", 30),
+        TtsCall(start, "quiet", 45),  # the run's own probe, at its start: not counted
+        TtsCall(start + timedelta(seconds=3), "a", 45),  # and after it
+    ]
+    usage, window = window_usage(_logs(calls, True), 7, start, ["a", "quiet", "b"])
+    assert usage == {"a": VoiceUsage("a", 2, 50, start - timedelta(seconds=1)),
+                     "quiet": VoiceUsage("quiet", 0, 0, None), "b": VoiceUsage("b", 0, 0, None)}
+    assert (window.since, window.until, window.complete, window.calls) == (T0, start, True, 2)
+    usage, window = window_usage(_logs(calls[1:], False), 7, start, ["a", "quiet", "b"])
+    assert set(usage) == {"a"}  # `quiet` and `b` are not known to be quiet: no number at all
+    assert window.as_dict()["complete"] is False and window.covered_since == T0 + timedelta(days=1)
+
+
+def _scan_results() -> list[VoiceResult]:
+    def voice(voice_id: str, probe: ProbeVerdict, models: tuple[str, ...]) -> VoiceResult:
+        clone = Clone(voice_id=voice_id, display_name=voice_id.title(), status=CloneStatus.COMPLETED,
+                      raw_status="completed", model_ids=models)
+        return decide(clone, classify(clone), ProbeResult(probe, "probe"))
+    legacy, v31 = ("lightning-large",), ("lightning-v3.1",)
+    return [voice("voice_aaa", ProbeVerdict.SHORT_WAV, legacy), voice("voice_bbb", ProbeVerdict.SHORT_WAV, legacy),
+            voice("voice_ccc", ProbeVerdict.ERROR, v31), voice("voice_ddd", ProbeVerdict.SHORT_WAV, legacy),
+            voice("voice_eee", ProbeVerdict.SPEAKS, v31)]
+
+
+def test_the_findings_go_most_called_first_and_the_headline_counts_the_still_called() -> None:
+    usage = {"voice_aaa": VoiceUsage("voice_aaa", 3, 90, T0), "voice_bbb": VoiceUsage("voice_bbb", 0, 0, None),
+             "voice_ccc": VoiceUsage("voice_ccc", 7, 70, T0), "voice_ddd": VoiceUsage("voice_ddd", 1201, 9000, T0),
+             "voice_eee": VoiceUsage("voice_eee", 5000, 1, T0)}
+    frame = voice_frame(_scan_results(), T0, usage)
+    assert list(frame["voice_id"]) == ["voice_ddd", "voice_ccc", "voice_aaa", "voice_bbb", "voice_eee"]
+    assert list(frame["usage_calls"]) == [1201, 7, 3, 0, 5000]
+    assert frame["usage_last_call"][0] == T0.isoformat(timespec="seconds")
+    window = {"days": 7, "complete": True}
+    rows = records(frame)
+    assert traffic(rows, window) == "2 of the 3 answer silence to real callers: 1,204 calls in 7 days."
+    assert traffic(rows, {"days": 7, "complete": False, "covered_since": "2026-03-05T00:00:00+00:00"}) == (
+        "At least 2 of the 3 answer silence to real callers: at least 1,204 calls in 7 days "
+        "(the TTS log was read back only to 2026-03-05).")
+    assert traffic(rows, None) is None and usage_banner(window) is None
+    html = render_report_html({"run_id": "r1", "finished_at": "2026-03-08", "base_url": "http://x", "version": "0",
+                               "exit_code": 1, "parameters": {}, "usage": {**window, "until": "2026-03-08"}}, frame)
+    assert "1,204 calls in 7 days" in html and "Calls to non-compliant voices in the last 7 days" in html
+    assert html.index("voice_ddd") < html.index("voice_ccc") < html.index("voice_aaa")
+    # without usage numbers: as before, by verdict then name, and nothing said about calls
+    plain = voice_frame(_scan_results(), T0)
+    assert list(plain["voice_id"]) == ["voice_aaa", "voice_bbb", "voice_ddd", "voice_ccc", "voice_eee"]
+    assert plain["usage_calls"].isna().all() and "real callers" not in render_report_html(
+        {"run_id": "r1", "finished_at": "2026-03-08", "base_url": "http://x", "version": "0", "exit_code": 1,
+         "parameters": {}}, plain)
