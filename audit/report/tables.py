@@ -23,7 +23,7 @@ from audit.core.untrusted import visible
 COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
     "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
-    "probe_rms_dbfs", "probe_reason", "verdict", "reason", "evidence",
+    "probe_rms_dbfs", "probe_reason", "verdict", "reason", "evidence", "probed_at", "probe_reused",
 )  # fmt: skip
 
 #: Order of the report: what needs attention first.
@@ -53,6 +53,8 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "verdict": result.verdict.value,
         "reason": result.reason,
         "evidence": result.evidence or None,  # what a `migrated` verdict rests on
+        "probed_at": probe.probed_at,  # when the TTS answer came back (an earlier run's, if reused)
+        "probe_reused": probe.reused,
     }
 
 
@@ -108,6 +110,7 @@ def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:
         reason=str(row.get("probe_reason") or ""),
         http_status=number("probe_http_status"),
         n_bytes=number("probe_bytes"),
+        probed_at=row.get("probed_at") or None,
     )
 
 
