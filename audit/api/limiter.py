@@ -5,9 +5,9 @@ The account's limit (one TTS request on the default plan, ten or more on paid on
 published, so unless the user gives one the limiter discovers it:
 
 - **Slow start.** It starts at `start` (1 when discovering) and, while answers come back
-  clean, raises the limit by one per clean answer whose request was sent with the limit
-  reached: the limit doubles every round trip, and never grows while the work itself is
-  what keeps fewer requests in flight.
+  clean, raises the limit by one per clean answer while the limit is what holds callers back
+  (a caller found every slot taken): the limit doubles every round trip, and never grows
+  while the work itself is what keeps fewer requests in flight.
 - **What a 429 proves.** A request sent while `k` of ours were in flight (itself included)
   and answered 429 proves the account allows at most `k - 1` at once (the server frees a
   slot before its answer leaves, so it never saw more of ours than we had out). The limiter
@@ -116,6 +116,7 @@ class Limiter:
         self.self_inflicted = 0
         self.waited_s = 0.0
         self._stalled_since: float | None = None
+        self._saturated = False  # a caller found every slot taken since the last spare room
         self._retries: collections.deque[asyncio.Future[Ticket]] = collections.deque()
         self._fresh: collections.deque[asyncio.Future[Ticket]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -127,10 +128,19 @@ class Limiter:
         return max(1, int(self._limit))
 
     def may_send(self) -> bool:
-        return self.in_flight < self.limit and self._clock() >= self.not_before
+        return not self._full() and self._clock() >= self.not_before
+
+    def _full(self) -> bool:
+        """No slot free; remembers that demand met the limit (so answers may raise it)."""
+        if self.in_flight >= self.limit:
+            self._saturated = True
+            return True
+        return False
 
     def grant(self) -> Ticket:
         """Take a slot (the caller checked `may_send`)."""
+        if self.in_flight + 1 < self.limit:
+            self._saturated = False  # room to spare: the work, not the limit, sets the pace
         self.in_flight += 1
         self.requests += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
@@ -139,7 +149,7 @@ class Limiter:
     def ok(self, ticket: Ticket) -> None:
         """A clean answer (anything but 429): free the slot; raise the limit if it was reached."""
         self._free()
-        if ticket.in_flight < ticket.limit:  # the work, not the limit, kept the pipe short
+        if not self._saturated and ticket.in_flight < ticket.limit:  # the work kept the pipe short
             return
         top = self.ceiling if self.known is None else min(self.ceiling, self.known)
         step = 1.0 if self.known is None else 1.0 / max(self._limit, 1.0)
@@ -219,7 +229,7 @@ class Limiter:
             if self._stalled_since is not None:
                 self.waited_s += now - self._stalled_since
                 self._stalled_since = None
-            if self.in_flight >= self.limit:
+            if self._full():
                 return
             queue = self._retries if self._retries else self._fresh
             future = queue.popleft()
