@@ -14,6 +14,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -34,6 +35,7 @@ from audit.core.runfolder import latest_scan
 from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import summary, voice_frame
+from rich.markup import escape
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -136,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--probe", choices=[p.value for p in ProbePolicy], help="which clones to probe (default all)")
     scan.add_argument("--out", help="report folder; each run writes a subfolder (default reports)")
     scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
+    scan.add_argument("--reuse-probes", metavar="DURATION",
+                      help="keep a probe younger than DURATION (12h, 7d) of a voice unchanged since (default off)")
 
     plan = _command(commands, "plan", run_plan, "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
@@ -214,7 +218,8 @@ def _command(
 def _api_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
     sub.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
-    sub.add_argument("--concurrency", type=int, help="requests in flight at once (the account's limit; default 1)")
+    sub.add_argument("--concurrency", type=int,
+                     help="requests in flight at most (a ceiling: a 429 lowers it); default: found while working")
     sub.add_argument("--allow-insecure-http", action="store_true", default=None,
                      help="allow a plain http:// base URL off this machine (the key then crosses the network unencrypted)")
 
@@ -226,7 +231,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides={
             "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency"),
                     "allow_insecure_http": flag("allow_insecure_http")},
-            "probe": {"policy": flag("probe")},
+            "probe": {"policy": flag("probe"), "reuse": flag("reuse_probes")},
             "report": {"out_dir": flag("out"), "fail_on": flag("fail_on")},
             "archive": {"folder": flag("archive"), "manifest": flag("manifest")},
         },
@@ -302,6 +307,12 @@ def run_plan(args: argparse.Namespace) -> int:
     forecast = planned.plan.forecast
     print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     print(f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.")
+    if forecast.get("within_quota") is False:
+        stderr.print(
+            f"[yellow]warning: {forecast['clones_now']} clone(s) now + {forecast['reclones']} new = "
+            f"{forecast['clones_after']}, over the account's clone quota of {forecast['clone_quota']} "
+            "([plan] clone_quota): apply would stop when the quota is full. Retire the replaced voices in "
+            "batches (apply --limit N, then clone-audit retire) or delete unused clones first.[/]")
     print(f"Plan: {planned.plan_path}   review it, then: clone-audit apply {planned.plan_path}")
     return plan_flow.plan_exit_code(planned)
 
@@ -314,9 +325,14 @@ def run_apply(args: argparse.Namespace) -> int:
     )
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
+    started = time.monotonic()
     with BarProgress() as progress:
         run = _with_client(settings, lambda c: apply_flow.apply_plan(
-            c, settings, args.plan_file, options, _confirm(args.yes, progress), progress))
+            c, settings, args.plan_file, options, _confirm(args.yes, progress), progress,
+            on_voice=lambda line: stderr.print(escape(terminal(line, one_line=True)))))
+    minutes = (time.monotonic() - started) / 60
+    if run.selection.todo and minutes > 0:
+        stderr.print(f"{len(run.selection.todo) / minutes:.1f} voice(s) worked on per minute.")
     chosen = run.selection
     print(f"Worked on {len(chosen.todo)} voice(s); {len(chosen.verified)} verified earlier; "
           f"{run.adopted} found on the account by their marker.")
@@ -436,6 +452,13 @@ def run_emulator(args: argparse.Namespace) -> int:
 
 def _print_outcome(run: scan_flow.ScanRun, folder: Path) -> None:
     print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
+    if run.cost is not None:
+        reused = f", {run.cost['probes_reused']} reused from earlier scans" if run.cost["probes_reused"] else ""
+        stderr.print(f"Cost: {run.cost['tts_characters']:,} TTS characters in {run.cost['tts_probes']:,} probe(s){reused}.")
+    if run.concurrency is not None:
+        c = run.concurrency
+        stderr.print(f"Account concurrency: {c['account_limit_found']} ({c['mode']}); "
+                     f"{c['answered_429']} of {c['requests']} request(s) answered 429.")
     print(f"Reports: {folder}", file=sys.stdout)
 
 
