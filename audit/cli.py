@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--clones", type=int, default=500)
     emu.add_argument("--seed", type=int, default=7)
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
+    emu.add_argument("--tts-latency", type=float, default=0.0, metavar="S", help="seconds each TTS call takes (default 0)")
+    emu.add_argument("--retry-after", type=float, default=1.0, metavar="S", help="the 429's Retry-After (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
     emu.add_argument("--traffic-days", type=float, default=0.0, metavar="DAYS",
@@ -434,7 +436,8 @@ def run_emulator(args: argparse.Namespace) -> int:
     from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
     config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed,
-                            traffic_days=args.traffic_days)
+                            traffic_days=args.traffic_days, latency={"tts": args.tts_latency},
+                            retry_after=args.retry_after)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
         from audit.emulator import generate_archive
