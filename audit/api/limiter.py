@@ -12,7 +12,11 @@ published, so unless the user gives one the limiter discovers it:
   and answered 429 proves the account allows at most `k - 1` at once (the server frees a
   slot before its answer leaves, so it never saw more of ours than we had out). The limiter
   keeps the lowest such bound as `known` and drops the limit to it at once: no halving and
-  slow climb back, since the bound is exact. Once `known` is set the limit never goes above
+  slow climb back, since the bound is exact. One overshoot is answered by one decrease (as
+  TCP does once per window): a 429 for a request granted before the latest decrease was sent
+  while the overshoot was still going on (its in-flight count at grant understates what the
+  server saw once other requests of the burst overtook it), so it is retried for free but
+  proves nothing new. Once `known` is set the limit never goes above
   it again for the run ("hold the found level"); after a later drop it climbs back by
   `1/limit` per clean answer (additive increase), up to `known`, never beyond.
 - **Who pays for a 429.** A 429 sent with others of ours in flight (`k > 1`) is the tool's own
@@ -56,6 +60,7 @@ class Ticket:
 
     in_flight: int
     limit: int
+    epoch: int = 0  # how many times the limit had been lowered when this slot was granted
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +122,7 @@ class Limiter:
         self.waited_s = 0.0
         self._stalled_since: float | None = None
         self._saturated = False  # a caller found every slot taken since the last spare room
+        self._epoch = 0  # bumped by every decrease
         self._retries: collections.deque[asyncio.Future[Ticket]] = collections.deque()
         self._fresh: collections.deque[asyncio.Future[Ticket]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
@@ -144,7 +150,7 @@ class Limiter:
         self.in_flight += 1
         self.requests += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-        return Ticket(self.in_flight, self.limit)
+        return Ticket(self.in_flight, self.limit, self._epoch)
 
     def ok(self, ticket: Ticket) -> None:
         """A clean answer (anything but 429): free the slot; raise the limit if it was reached."""
@@ -160,11 +166,15 @@ class Limiter:
         """A 429: free the slot, learn the bound it proves, and close the window for everyone."""
         self._free()
         self.limited += 1
-        mine = ticket.in_flight > 1
+        stale = ticket.epoch < self._epoch  # sent during an overshoot a decrease already answered
+        mine = ticket.in_flight > 1 or stale
         if mine:
             self.self_inflicted += 1
+        if ticket.in_flight > 1 and not stale:
             bound = ticket.in_flight - 1
-            self.known = bound if self.known is None else min(self.known, bound)
+            if self.known is None or bound < self.known:
+                self.known = bound
+                self._epoch += 1
             self._limit = min(self._limit, float(self.known))
         wait = fallback_s if retry_after is None else retry_after
         now = self._clock()

@@ -160,3 +160,21 @@ async def test_a_cancelled_waiter_gives_nothing_away() -> None:
     assert limiter.in_flight == 0 and limiter.waiting == 0
     again = await asyncio.wait_for(limiter.acquire(), 1)
     limiter.ok(again)
+
+
+def test_one_overshoot_is_answered_by_one_decrease() -> None:
+    """A request granted during the burst, before the decrease, may reach the server after
+    later ones of the same burst: its 429 is free but must not lower the found level again."""
+    clock = Clock()
+    limiter = Limiter(start=8, ceiling=8, discover=False, clock=clock)
+    burst = [limiter.grant() for _ in range(8)]
+    limiter.refused(burst[4], None, 0.0)  # 5 in flight: at most 4
+    assert limiter.known == 4
+    outcome = limiter.refused(burst[3], None, 0.0)  # granted at 4, but before the decrease to 4
+    assert outcome.self_inflicted and limiter.known == 4
+    for t in burst[:3] + burst[5:]:
+        limiter.ok(t)
+    fresh = [limiter.grant() for _ in range(limiter.limit)]
+    assert limiter.in_flight == 4
+    outcome = limiter.refused(fresh[-1], None, 0.0)  # sent after the decrease, at 4: proves at most 3
+    assert outcome.self_inflicted and limiter.known == 3
