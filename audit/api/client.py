@@ -387,9 +387,9 @@ class WavesClient:
                 outcome = self.limiter.refused(ticket, exc.retry_after, self._settings.backoff_initial_s)
                 if not outcome.self_inflicted:
                     raise
-                log.info("%s: 429 with %d of ours in flight, so the account allows at most %d; holding %d "
+                log.info("%s: 429 sent with %d of ours in flight (the account allows at most %s); now %d "
                          "at once, retrying in %.1f s (not counted against its attempts)", call.label,
-                         ticket.in_flight, ticket.in_flight - 1, self.limiter.limit, outcome.wait_s)
+                         ticket.in_flight, self.limiter.known, self.limiter.limit, outcome.wait_s)
                 retry = True
                 continue
             except ApiError:

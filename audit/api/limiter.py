@@ -8,17 +8,17 @@ published, so unless the user gives one the limiter discovers it:
   clean, raises the limit by one per clean answer while the limit is what holds callers back
   (a caller found every slot taken): the limit doubles every round trip, and never grows
   while the work itself is what keeps fewer requests in flight.
-- **What a 429 proves.** A request sent while `k` of ours were in flight (itself included)
-  and answered 429 proves the account allows at most `k - 1` at once (the server frees a
-  slot before its answer leaves, so it never saw more of ours than we had out). The limiter
-  keeps the lowest such bound as `known` and drops the limit to it at once: no halving and
-  slow climb back, since the bound is exact. One overshoot is answered by one decrease (as
-  TCP does once per window): a 429 for a request granted before the latest decrease was sent
-  while the overshoot was still going on (its in-flight count at grant understates what the
-  server saw once other requests of the burst overtook it), so it is retried for free but
-  proves nothing new. Once `known` is set the limit never goes above
-  it again for the run ("hold the found level"); after a later drop it climbs back by
-  `1/limit` per clean answer (additive increase), up to `known`, never beyond.
+- **What a 429 proves.** The server frees a slot before its answer leaves, so it never holds
+  more of ours than we have out. A 429 for a request granted with `k` of ours in flight (itself
+  included) that came back with `a` in flight proves the account allows at most
+  `max(k, a) - 1` at once: requests granted after it may have overtaken it on the way, but
+  they were still out when its answer came. The lowest such bound is `known`, and the limit
+  never goes above it again for the run ("hold the found level").
+- **Decrease.** The limit drops at once to `k - 1`, the exact bound when nothing overtook
+  (no halving): one drop per overshoot, as TCP does once per window (a 429 for a request
+  granted before the latest drop belongs to the overshoot already answered). Since `k - 1`
+  may undershoot when a request was overtaken, the limit then climbs back by `1/limit` per
+  clean answer (additive increase) up to `known`; a 429 on that climb tightens `known`.
 - **Who pays for a 429.** A 429 sent with others of ours in flight (`k > 1`) is the tool's own
   pressure: the call is retried without spending its attempt budget (`Outcome.self_inflicted`).
   Each such 429 lowers `known` below the in-flight count it was sent at, so they are finite.
@@ -167,15 +167,19 @@ class Limiter:
         self._free()
         self.limited += 1
         stale = ticket.epoch < self._epoch  # sent during an overshoot a decrease already answered
-        mine = ticket.in_flight > 1 or stale
+        at_answer = self.in_flight + 1  # ours in flight as it came back, itself included
+        mine = ticket.in_flight > 1 or at_answer > 1 or stale
         if mine:
             self.self_inflicted += 1
-        if ticket.in_flight > 1 and not stale:
-            bound = ticket.in_flight - 1
-            if self.known is None or bound < self.known:
-                self.known = bound
+            # Guaranteed: when it reached the server, at most this many others of ours were there.
+            proved = max(ticket.in_flight, at_answer) - 1
+            if proved >= 1 and (self.known is None or proved < self.known):
+                self.known = proved
+            estimate = max(1, ticket.in_flight - 1)  # exact unless later requests overtook it
+            if not stale and estimate < self._limit:
+                self._limit = float(estimate)
                 self._epoch += 1
-            self._limit = min(self._limit, float(self.known))
+            self._limit = min(self._limit, float(self.known or self._limit))
         wait = fallback_s if retry_after is None else retry_after
         now = self._clock()
         if now + wait > self.not_before:
