@@ -18,6 +18,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import records, summary, voice_frame
 from audit.report.text import traffic, usage_banner
+from rich.markup import escape
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--usage", type=int, metavar="DAYS",
                       help="calls per voice over the last DAYS days, from the TTS analytics log; "
                       "non-compliant voices still called lead the report ([report] usage_days; 0: off)")
+    scan.add_argument("--reuse-probes", metavar="DURATION",
+                      help="keep a probe younger than DURATION (12h, 7d) of a voice unchanged since (default off)")
     _output_flags(scan)
 
     plan = _command(commands, "plan", run_plan, "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
@@ -252,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--clones", type=int, default=500)
     emu.add_argument("--seed", type=int, default=7)
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
+    emu.add_argument("--tts-latency", type=float, default=0.0, metavar="S", help="seconds each TTS call takes (default 0)")
+    emu.add_argument("--retry-after", type=float, default=1.0, metavar="S", help="the 429's Retry-After (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
     emu.add_argument("--traffic-days", type=float, default=0.0, metavar="DAYS",
@@ -277,7 +283,8 @@ def _output_flags(sub: argparse.ArgumentParser) -> None:
 def _api_flags(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
     sub.add_argument("--base-url", help="API base URL (default: $SMALLEST_BASE_URL, then the config, then https://api.smallest.ai)")
-    sub.add_argument("--concurrency", type=int, help="requests in flight at once (the account's limit; default 1)")
+    sub.add_argument("--concurrency", type=int,
+                     help="requests in flight at most (a ceiling: a 429 lowers it); default: found while working")
     sub.add_argument("--allow-insecure-http", action="store_true", default=None,
                      help="allow a plain http:// base URL off this machine (the key then crosses the network unencrypted)")
 
@@ -289,7 +296,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides={
             "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency"),
                     "allow_insecure_http": flag("allow_insecure_http")},
-            "probe": {"policy": flag("probe")},
+            "probe": {"policy": flag("probe"), "reuse": flag("reuse_probes")},
             "report": {"out_dir": flag("out"), "fail_on": flag("fail_on"), "exceptions": flag("exceptions"),
                        "csv_bom": flag("excel"), "usage_days": flag("usage")},
             "archive": {"folder": flag("archive"), "manifest": flag("manifest")},
@@ -372,6 +379,12 @@ def run_plan(args: argparse.Namespace) -> int:
     forecast = planned.plan.forecast
     print(" · ".join(f"{k} {v}" for k, v in totals.items()))
     print(f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.")
+    if forecast.get("within_quota") is False:
+        stderr.print(
+            f"[yellow]warning: {forecast['clones_now']} clone(s) now + {forecast['reclones']} new = "
+            f"{forecast['clones_after']}, over the account's clone quota of {forecast['clone_quota']} "
+            "([plan] clone_quota): apply would stop when the quota is full. Retire the replaced voices in "
+            "batches (apply --limit N, then clone-audit retire) or delete unused clones first.[/]")
     print(f"Plan: {planned.plan_path}   review it, then: clone-audit apply {planned.plan_path}")
     return plan_flow.plan_exit_code(planned)
 
@@ -384,9 +397,14 @@ def run_apply(args: argparse.Namespace) -> int:
     )
     if args.limit is not None and args.limit < 1:
         raise UsageError(f"--limit {args.limit} must be at least 1.")
+    started = time.monotonic()
     with BarProgress() as progress:
         run = _with_client(settings, lambda c: apply_flow.apply_plan(
-            c, settings, args.plan_file, options, _confirm(args.yes, progress), progress))
+            c, settings, args.plan_file, options, _confirm(args.yes, progress), progress,
+            on_voice=lambda line: stderr.print(escape(terminal(line, one_line=True)))))
+    minutes = (time.monotonic() - started) / 60
+    if run.selection.todo and minutes > 0:
+        stderr.print(f"{len(run.selection.todo) / minutes:.1f} voice(s) worked on per minute.")
     chosen = run.selection
     print(f"Worked on {len(chosen.todo)} voice(s); {len(chosen.verified)} verified earlier; "
           f"{run.adopted} found on the account by their marker.")
@@ -545,7 +563,8 @@ def run_emulator(args: argparse.Namespace) -> int:
     from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
     config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed,
-                            traffic_days=args.traffic_days)
+                            traffic_days=args.traffic_days, latency={"tts": args.tts_latency},
+                            retry_after=args.retry_after)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
         from audit.emulator import generate_archive
@@ -563,6 +582,13 @@ def run_emulator(args: argparse.Namespace) -> int:
 
 def _print_outcome(run: scan_flow.ScanRun, folder: Path) -> None:
     print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
+    if run.cost is not None:
+        reused = f", {run.cost['probes_reused']} reused from earlier scans" if run.cost["probes_reused"] else ""
+        stderr.print(f"Cost: {run.cost['tts_characters']:,} TTS characters in {run.cost['tts_probes']:,} probe(s){reused}.")
+    if run.concurrency is not None:
+        c = run.concurrency
+        stderr.print(f"Account concurrency: {c['account_limit_found']} ({c['mode']}); "
+                     f"{c['answered_429']} of {c['requests']} request(s) answered 429.")
     print(f"Reports: {folder}", file=sys.stdout)
     print(f"Run: {folder / RUN_JSON}", file=sys.stdout)
 

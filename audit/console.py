@@ -11,16 +11,28 @@ bidi overrides print as escapes (`\x1b[2J`), never as bytes a terminal would act
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
+from rich.text import Text
 
 from audit.core.config import Secret
 from audit.core.secrets import REGISTRY
@@ -70,14 +82,26 @@ def configure_logging(verbosity: int) -> None:
 
 
 class BarProgress:
-    """The pipeline's Progress, drawn as a rich bar on stderr (hidden when not a terminal)."""
+    """The pipeline's Progress, drawn as a rich bar on stderr (hidden when not a terminal).
+
+    Shows a spinner while the total is unknown (listing), then the bar with done/total, rate,
+    ETA, live counts by outcome (`advance(outcome)`) and the pipeline's note (`watch`), such as
+    "waiting on rate limits (2 at once)". It redraws twice a second: a faster refresh costs
+    CPU on every probe for nothing a person can read.
+    """
+
+    REFRESH_PER_SECOND = 2
 
     def __init__(self) -> None:
         self._bar = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=stderr, transient=True,
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("{task.fields[counts]}"), _Note(self),
+            console=stderr, transient=True, refresh_per_second=self.REFRESH_PER_SECOND,
         )
         self._task: Any = None
+        self._status: Callable[[], str] | None = None
+        self._counts: collections.Counter[str] = collections.Counter()
         self.done = 0
         self.total = 0
         self.description = ""
@@ -99,12 +123,40 @@ class BarProgress:
             self._bar.start()
 
     def start(self, total: int, description: str) -> None:
-        self._task = self._bar.add_task(description, total=total)
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total or None, rate="", counts="")
+        self._counts.clear()
         self.done, self.total, self.description = 0, total, description
 
-    def advance(self) -> None:
+    def watch(self, status: Callable[[], str] | None) -> None:
+        self._status = status
+
+    def advance(self, outcome: str | None = None) -> None:
         self.done += 1
-        self._bar.advance(self._task)
+        if outcome:
+            self._counts[outcome] += 1
+        task = self._bar.tasks[-1] if self._bar.tasks else None
+        speed = task.speed if task is not None else None
+        rate = f"{speed:.1f}/s" if speed else ""
+        counts = " ".join(f"{k} {n}" for k, n in sorted(self._counts.items()))
+        self._bar.update(self._task, advance=1, rate=rate, counts=counts)
+
+    def note(self) -> str:
+        return self._status() if self._status is not None else ""
+
+
+class _Note(ProgressColumn):
+    """The pipeline's note, asked for at every redraw (so "waiting on rate limits" shows while
+    nothing advances)."""
+
+    def __init__(self, bar: BarProgress) -> None:
+        super().__init__()
+        self._owner = bar
+
+    def render(self, task: Task) -> Text:
+        note = self._owner.note()
+        return Text(note, style="yellow" if note.startswith("waiting") else "dim")
 
 
 def print_summary(summary: Mapping[str, Any], title: str) -> None:

@@ -1,9 +1,11 @@
 """The Waves API client: the only module that speaks HTTP.
 
 Owns typed methods for the endpoints clone-audit uses (list, create, tts, delete,
-health), the account's concurrency limit (one semaphore for every authenticated call,
-since the API does not say which calls count), timeouts, retries and the translation
-of httpx and HTTP errors into `audit.errors`.
+health), timeouts, retries and the translation of httpx and HTTP errors into `audit.errors`.
+The account's concurrency limit is one `limiter.Limiter` for every authenticated call (the
+API does not say which calls count): found while working unless `[api] concurrency` gives it,
+with one shared Retry-After window; a 429 the tool caused by its own pressure is retried
+without spending the call's attempts (see `audit.api.limiter`).
 
 Retry rules:
 - idempotent calls (list, tts, delete, health) retry on 429, 5xx and transport errors,
@@ -12,6 +14,9 @@ Retry rules:
   was never made). A timeout, a dropped connection or a 5xx other than
   `voice_clone_error` raises `CreateOutcomeUnknown`: the clone may exist, and only the
   caller can look for it before trying again.
+- fail fast where waiting cannot help: a refused connection or a name that does not resolve
+  before the API ever answered is not retried (a wrong base URL, no network), and a 404 on
+  the list names the base URL.
 
 Bounds: every request, from sending it to the last byte of its answer, ends within
 `timeout_s` (`create_timeout_s` for a create), a body that trickles in included. Bodies are
@@ -36,7 +41,7 @@ import logging
 import random
 import time
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -54,11 +59,14 @@ from audit.core.errors import (
     Gone,
     RateLimited,
     RequestRejected,
+    RunError,
     ServerError,
     TransportError,
 )
 from audit.core.models import Clone, CreatedClone, parse_clone_list
 from audit.core.usage import TtsCall, TtsLogs
+
+from audit.api.limiter import Limiter, LimiterReport, start_and_ceiling
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +80,9 @@ HEALTH_PATH = "/waves/v1/health"
 MAX_OTHER_BYTES = 1024 * 1024
 #: Of an error answer only this much is read: enough for its message.
 MAX_ERROR_BYTES = 64 * 1024
+#: A call refused by 429s the tool caused itself this many times gives up (each lowers the limit,
+#: so this is a backstop, never reached against an honest server).
+MAX_FREE_RETRIES = 64
 #: The most decompression hands over at once, so nothing inflates far past a cap.
 INFLATE_STEP = 64 * 1024
 
@@ -127,14 +138,18 @@ class WavesClient:
         check_key_transport(settings)  # before anything could carry the key
         self._settings = settings
         self._key = api_key
-        self._limit = asyncio.Semaphore(settings.concurrency)
+        start, ceiling, discover = start_and_ceiling(settings.concurrency, settings.max_concurrency)
+        self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover)
+        self._answered = False  # the API has answered at least once (a wrong URL fails fast before)
+        #: TTS characters sent in answered calls: what the run cost.
+        self.tts_characters = 0
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s),
             # Only what _Inflater decodes, whatever optional decoders httpx may find installed.
             headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
             transport=transport,
-            limits=httpx.Limits(max_connections=max(settings.concurrency, 1) + 2),
+            limits=httpx.Limits(max_connections=ceiling + 2),
         )
 
     @property
@@ -174,11 +189,21 @@ class WavesClient:
         BadAnswer (the run cannot know which voices exist).
         """
         cap = self._settings.max_list_bytes
-        answer = await self._call(
-            "GET", LIST_PATH, max_bytes=cap,
-            too_large_hint=f"The clone list is bigger than [api] max_list_bytes ({cap:,} bytes). If the "
-            "organisation really holds that many clones, raise it in the config file.",
-        )
+        try:
+            answer = await self._call(
+                "GET", LIST_PATH, max_bytes=cap,
+                too_large_hint=f"The clone list is bigger than [api] max_list_bytes ({cap:,} bytes). If the "
+                "organisation really holds that many clones, raise it in the config file.",
+            )
+        except RequestRejected as exc:
+            if exc.status != 404:
+                raise
+            raise RequestRejected(
+                exc.message, status=404, error_code=exc.error_code,
+                hint=f"Nothing lists clones at {self._settings.base_url}{LIST_PATH}: the base URL is probably "
+                "wrong (it is the API's root, like https://api.smallest.ai, without /waves/v1). Check "
+                "--base-url, SMALLEST_BASE_URL or [api] base_url.",
+            ) from None
         retry_hint = (
             "The list answer was cut off or garbled on the way; run the scan again. If it persists, "
             "report it to the API vendor" + (f" with X-Request-Id {answer.request_id}." if answer.request_id else ".")
@@ -219,9 +244,10 @@ class WavesClient:
             payload["language"] = language
         answer = await self._call(
             "POST", TTS_PATH, json=payload, headers={"Accept": "audio/wav"},
-            max_bytes=self._settings.max_audio_bytes,
+            max_bytes=self._settings.max_audio_bytes, label=f"TTS {voice_id}",
             too_large_hint="Raise [api] max_audio_bytes if the probe sentence really is that long.",
         )
+        self.tts_characters += len(text)
         return TtsAudio(
             content=answer.body,
             status=answer.status,
@@ -253,6 +279,7 @@ class WavesClient:
             timeout=self._settings.create_timeout_s,
             create=True,
             max_bytes=MAX_OTHER_BYTES,
+            label=f"create {display_name}",
         )
         try:
             return CreatedClone.from_api(_json(answer))
@@ -321,6 +348,10 @@ class WavesClient:
 
     # -- machinery ---------------------------------------------------------------------
 
+    def concurrency(self) -> LimiterReport:
+        """How the run used the account's concurrency: the level found, requests, 429s."""
+        return self.limiter.report()
+
     async def _call(
         self,
         method: str,
@@ -332,51 +363,86 @@ class WavesClient:
         timeout: float | None = None,
         headers: Mapping[str, str] | None = None,
         too_large_hint: str | None = None,
+        label: str | None = None,
         **kwargs: Any,
     ) -> Answer:
         s = self._settings
         all_headers = dict(headers or {})
         if auth:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
-        call = _Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint)
-        async for attempt in stamina.retry_context(on=Backoff(s, create=create), attempts=s.max_attempts, timeout=None):
+        call = _Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint,
+                     label or f"{method} {path}")
+        backoff = Backoff(s, create=create, answered=lambda: self._answered, label=call.label)
+        async for attempt in stamina.retry_context(on=backoff, attempts=s.max_attempts, timeout=None):
             with attempt:
-                return await self._send_once(call, headers=all_headers, **kwargs)
+                if not auth:
+                    return await self._send_once(call, headers=all_headers, **kwargs)
+                return await self._limited(call, backoff.retries > 0, headers=all_headers, **kwargs)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _limited(self, call: _Call, retry: bool, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
+        """One counted attempt, within the limiter. A 429 the tool caused itself (others of ours
+        were in flight) is retried here, after the shared Retry-After window, without spending
+        an attempt; any other 429 goes to stamina, which counts it."""
+        for _ in range(MAX_FREE_RETRIES):
+            ticket = await self.limiter.acquire(retry=retry)
+            try:
+                answer = await self._send_once(call, headers=headers, **kwargs)
+            except RateLimited as exc:
+                outcome = self.limiter.refused(ticket, exc.retry_after, self._settings.backoff_initial_s)
+                if not outcome.self_inflicted:
+                    raise
+                log.info("%s: 429 sent with %d of ours in flight (the account allows at most %s); now %d "
+                         "at once, retrying in %.1f s (not counted against its attempts)", call.label,
+                         ticket.in_flight, self.limiter.known, self.limiter.limit, outcome.wait_s)
+                retry = True
+                continue
+            except ApiError:
+                self.limiter.ok(ticket)  # the server admitted it: says nothing against the limit
+                raise
+            except BaseException:
+                self.limiter.cancelled()
+                raise
+            self.limiter.ok(ticket)
+            return answer
+        raise RateLimited(f"{call.label}: refused with 429 {MAX_FREE_RETRIES} times while the limit went down")
 
     async def _send_once(self, call: _Call, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
         """One attempt: send, read the body within the cap, all within the call's deadline."""
         request = self._http.build_request(call.method, call.path, headers=headers, timeout=call.deadline_s, **kwargs)
         response: httpx.Response | None = None
         body = _Body(call.max_bytes)
-        async with self._limit:
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(call.deadline_s):
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        content = await body.read(response)
-                    finally:
-                        await response.aclose()
-            except TimeoutError:
-                raise self._late(call, response, body) from None
-            except httpx.ConnectError as exc:
-                raise TransportError(
-                    f"{call.name}: cannot connect to {self._settings.base_url}: {exc}", request_sent=False
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(call.deadline_s):
+                response = await self._http.send(request, stream=True)
+                try:
+                    content = await body.read(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise self._late(call, response, body) from None
+        except httpx.ConnectError as exc:
+            raise TransportError(
+                f"{call.name}: cannot connect to {self._settings.base_url}: {exc}", request_sent=False,
+                hint=None if self._answered else (
+                    f"Nothing answers at {self._settings.base_url} (refused, or the name does not resolve). "
+                    "Check --base-url, SMALLEST_BASE_URL or [api] base_url, and the network."),
+            ) from None
+        except httpx.TransportError as exc:  # timeouts, dropped connections, protocol errors
+            kind = type(exc).__name__
+            if call.create:
+                raise CreateOutcomeUnknown(
+                    f"{call.name}: {kind} after the upload started; the clone may exist", status=0
                 ) from None
-            except httpx.TransportError as exc:  # timeouts, dropped connections, protocol errors
-                kind = type(exc).__name__
-                if call.create:
-                    raise CreateOutcomeUnknown(
-                        f"{call.name}: {kind} after the upload started; the clone may exist", status=0
-                    ) from None
-                raise TransportError(f"{call.name}: {kind}: {exc or 'no answer'}") from None
-            except _Unusable as exc:
-                assert response is not None
-                if not response.is_success:  # an error answer's body is only its message: keep its status
-                    raise _error_for(_bodiless(call, response), is_create=call.create) from None
-                raise self._unusable(call, response.status_code, str(exc), hint=call.too_large_hint
-                                     if exc.too_large else None) from None
+            raise TransportError(f"{call.name}: {kind}: {exc or 'no answer'}") from None
+        except _Unusable as exc:
+            assert response is not None
+            if not response.is_success:  # an error answer's body is only its message: keep its status
+                raise _error_for(_bodiless(call, response), is_create=call.create) from None
+            raise self._unusable(call, response.status_code, str(exc), hint=call.too_large_hint
+                                 if exc.too_large else None) from None
+        self._answered = True
         answer = Answer(call.method, call.path, response.status_code, response.headers, content)
         log.debug("%s -> %d, %d bytes in %.3fs", call.name, answer.status, len(content), time.monotonic() - started)
         if answer.is_success:
@@ -422,6 +488,7 @@ class _Call:
     deadline_s: float
     max_bytes: int
     too_large_hint: str | None
+    label: str  # for logs: "TTS voice_…", "create …", or the method and path
 
     @property
     def name(self) -> str:
@@ -529,25 +596,32 @@ class Backoff:
     how long to wait first: exponential from backoff_initial_s up to backoff_max_s plus
     jitter, and never less than the server's Retry-After (capped at backoff_max_s)."""
 
-    def __init__(self, settings: ApiSettings, *, create: bool) -> None:
+    def __init__(self, settings: ApiSettings, *, create: bool, answered: Callable[[], bool] = lambda: True,
+                 label: str = "") -> None:
         self._settings = settings
         self._create = create
-        self._retries = 0
+        self._answered = answered
+        self._label = label
+        self.retries = 0
 
     def __call__(self, exc: Exception) -> bool | float:
         if not self._retryable(exc):
             return False
         s = self._settings
-        wait = min(s.backoff_max_s, s.backoff_initial_s * 2**self._retries)
-        self._retries += 1
+        wait = min(s.backoff_max_s, s.backoff_initial_s * 2**self.retries)
+        self.retries += 1
         wait += random.uniform(0, s.backoff_initial_s)
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             wait = max(wait, min(exc.retry_after, s.backoff_max_s))
+        why = exc.message if isinstance(exc, RunError) else type(exc).__name__
+        log.info("%s: retry %d/%d in %.1f s: %s", self._label, self.retries, s.max_attempts - 1, wait, why)
         return wait
 
     def _retryable(self, exc: Exception) -> bool:
         if isinstance(exc, RateLimited):  # refused before any work: safe for every call
             return True
+        if isinstance(exc, TransportError) and not exc.request_sent and not self._answered():
+            return self.retries < 1  # nothing ever answered at this address: one more try, not a minute
         if self._create:  # only when the create certainly did not happen
             return isinstance(exc, TransportError) and not exc.request_sent
         return isinstance(exc, ServerError | TransportError)

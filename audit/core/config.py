@@ -23,6 +23,7 @@ import tomllib
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
@@ -65,7 +66,8 @@ class Secret:
 @dataclass(frozen=True)
 class ApiSettings:
     base_url: str = DEFAULT_BASE_URL
-    concurrency: int = 1  # requests in flight at once; the default plan allows 1
+    concurrency: int = 0  # requests in flight at most; 0: discover the account's limit while working
+    max_concurrency: int = 64  # the most discovery tries, when concurrency is 0
     timeout_s: float = 60.0
     create_timeout_s: float = 300.0  # a create uploads, preprocesses and renders samples
     max_attempts: int = 8  # per call, counting the first (0.5 s doubling to 30 s: about a minute)
@@ -83,6 +85,7 @@ class ProbeSettings:
     model: str = "lightning_v3.1"  # TTS takes the underscore form
     sample_rate: int = 24000
     texts: Mapping[str, str] = field(default_factory=dict)  # language → sentence overrides
+    reuse: str = ""  # keep a probe younger than this ("7d", "12h") when the voice is unchanged; "": off
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,8 @@ _HOUR, _DAY = 3600.0, 86400.0
 #: field of the dataclasses above is here and that its default is allowed.
 RANGES: dict[str, dict[str, Bound | OneOf]] = {
     "api": {
-        "concurrency": Bound(1, 256),
+        "concurrency": Bound(0, 256),  # 0: discover
+        "max_concurrency": Bound(1, 256),
         "timeout_s": Bound(0, _HOUR, above=True),
         "create_timeout_s": Bound(0, _DAY, above=True),
         "max_attempts": Bound(1, 100),
@@ -334,11 +338,29 @@ def _check(settings: Settings, url_from: str = "[api] base_url") -> None:
     if apply.poll_timeout_s < apply.poll_interval_s:
         raise ConfigError(f"[apply] poll_timeout_s = {apply.poll_timeout_s!r} must be at least "
                           f"poll_interval_s = {apply.poll_interval_s!r}.")
+    if probe.reuse:
+        parse_duration(probe.reuse, "[probe] reuse")
     if probe.model not in ("lightning_v3.1", "lightning_v3.1_pro"):
         raise ConfigError(
             f"[probe] model = {probe.model!r} must be lightning_v3.1 or lightning_v3.1_pro "
             "(TTS takes the underscore form)."
         )
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": _HOUR, "d": _DAY, "w": 7 * _DAY}
+
+
+def parse_duration(text: str, where: str = "--reuse-probes") -> timedelta:
+    """A duration such as `30m`, `12h`, `7d` or `2w` (a number, then s, m, h, d or w)."""
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    try:
+        amount = float(value)
+    except ValueError:
+        amount = math.nan
+    if unit not in _UNITS or not math.isfinite(amount) or amount <= 0 or amount * _UNITS[unit] > 366 * _DAY:
+        raise ConfigError(f"{where} = {text!r} is not a duration from 1s to 366d.",
+                          hint="Write a number and a unit: 30m, 12h, 7d or 2w.")
+    return timedelta(seconds=amount * _UNITS[unit])
 
 
 def is_loopback(host: str) -> bool:

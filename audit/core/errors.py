@@ -16,7 +16,8 @@ edge where they occur, so the rest of the package and the CLI only ever see thes
     │   │   │                       arrive, corrupt compression, not the JSON it must be (never retried)
     │   │   └── ServerError         5xx
     │   │       └── CreateOutcomeUnknown   a create failed in a way that may have created the clone
-    │   └── TransportError          no usable answer: connection refused or dropped, timeout
+    │   ├── TransportError          no usable answer: connection refused or dropped, timeout
+    │   └── QuotaReached            the account holds all the clones its plan allows: apply stops
     └── AudioError                  bytes that do not decode as audio (a per-voice finding, not fatal)
 
 Per-voice failures are caught by the stages and turned into data (a verdict with a
@@ -121,6 +122,16 @@ class TransportError(RunError):
     def __init__(self, message: str, *, request_sent: bool = True, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.request_sent = request_sent  # False: the connection was never made
+
+
+class QuotaReached(RunError):
+    """A create refused because the account holds all the clones its plan allows: every
+    other create would be refused too, so apply stops at once."""
+
+    default_hint = (
+        "Delete or retire clones you no longer need (`clone-audit retire` for replaced legacy voices), "
+        "or raise the plan's clone limit, then run apply again: it resumes where it stopped."
+    )
 
 
 class AudioError(CloneAuditError):

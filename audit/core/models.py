@@ -9,23 +9,32 @@ because "every field is optional" is a property of the data, not of the transpor
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 class Progress(Protocol):
-    """Where long work reports how far it got (a terminal bar, or nothing)."""
+    """Where long work reports how far it got (a terminal bar, or nothing).
+
+    `advance(outcome)` may name what the item ended as (a verdict), for live counts;
+    `watch(status)` hands over a function the bar calls when it redraws, returning a short
+    note such as "waiting on rate limits (2 at once)" or "" when there is nothing to say.
+    """
 
     def start(self, total: int, description: str) -> None: ...
-    def advance(self) -> None: ...
+    def advance(self, outcome: str | None = None) -> None: ...
+    def watch(self, status: Callable[[], str] | None) -> None: ...
 
 
 class NoProgress:
     def start(self, total: int, description: str) -> None:
         pass
 
-    def advance(self) -> None:
+    def advance(self, outcome: str | None = None) -> None:
+        pass
+
+    def watch(self, status: Callable[[], str] | None) -> None:
         pass
 
 
@@ -234,6 +243,8 @@ class ProbeResult:
     stats: AudioStats | None = None
     n_bytes: int | None = None
     request_id: str | None = None
+    probed_at: str | None = None  # ISO time (UTC) the TTS answer came back
+    reused: bool = False  # kept from an earlier scan (`--reuse-probes`), not probed in this run
 
 
 @dataclass(frozen=True, slots=True)

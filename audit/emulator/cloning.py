@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from audit.emulator import voice
 from audit.emulator.faults import list_answer
 from audit.emulator.state import LIST_FAULTS, CloneLifecycle, CloneRecord, EmulatorState, Outcome
-from audit.emulator.tts import V31_LANGUAGES
+from audit.emulator.tts import V31_LANGUAGES, too_many
 
 ALLOWED_MIME_TYPES = ("audio/mpeg", "audio/mpeg-3", "audio/wav", "audio/wave",
                       "audio/webm", "video/webm", "audio/mp4", "video/mp4")  # fmt: skip
@@ -43,6 +43,15 @@ def iso_now() -> str:
 
 async def list_clones(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
+    if not state.admit_other("list"):
+        return too_many(state)
+    try:
+        return await _list_clones(state)
+    finally:
+        state.release_other("list")
+
+
+async def _list_clones(state: EmulatorState) -> Response:
     await state.delay("list")
     now = state.now()
     lag = state.config.list_lag_s
@@ -138,6 +147,15 @@ def _created_body(state: EmulatorState, record: CloneRecord, filename: str) -> d
 
 async def create_clone(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
+    if not state.admit_other("create"):
+        return too_many(state)
+    try:
+        return await _create_clone(request, state)
+    finally:
+        state.release_other("create")
+
+
+async def _create_clone(request: Request, state: EmulatorState) -> Response:
     async with request.form() as form:
         try:
             upload, content = await _checked_file(form)

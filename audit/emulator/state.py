@@ -119,6 +119,9 @@ class EmulatorConfig:
 
     api_key: str = field(default_factory=_generated_key)
     tts_concurrency: int = 1
+    # Which calls count against `tts_concurrency`. The live API documents only TTS; list and
+    # create may count too, so ("tts", "list", "create") exercises a client that must cope with either.
+    limit_counts: tuple[RouteKind, ...] = ("tts",)
     retry_after: float | None = 1.0
     tts_429_every: int = 0
     latency: Mapping[str, float] = field(default_factory=_no_latency)
@@ -169,6 +172,8 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be within [0, 1], got {rate}")
         if self.tts_concurrency < 1:
             raise ValueError("tts_concurrency must be at least 1")
+        if "tts" not in self.limit_counts or not set(self.limit_counts) <= {"tts", "list", "create"}:
+            raise ValueError(f"limit_counts must hold 'tts' and may add 'list', 'create'; got {self.limit_counts!r}")
         if self.delete_mode not in ("gone", "ok"):
             raise ValueError(f"delete_mode must be 'gone' or 'ok', got {self.delete_mode!r}")
         if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
@@ -339,6 +344,20 @@ class EmulatorState:
     def release_tts(self) -> None:
         with self._lock:
             self._tts_in_flight -= 1
+
+    def admit_other(self, kind: RouteKind) -> bool:
+        """A list or create call: takes a slot of the same pool when `limit_counts` names it."""
+        if kind not in self.config.limit_counts:
+            return True
+        with self._lock:
+            if self._tts_in_flight >= self.config.tts_concurrency:
+                return False
+            self._tts_in_flight += 1
+            return True
+
+    def release_other(self, kind: RouteKind) -> None:
+        if kind in self.config.limit_counts:
+            self.release_tts()
 
     @property
     def tts_calls(self) -> int:

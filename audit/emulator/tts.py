@@ -143,7 +143,7 @@ def _accepts_wav(request: Request) -> bool:
     return "audio/wav" in accept or "audio/*" in accept
 
 
-def _too_many(state: EmulatorState) -> JSONResponse:
+def too_many(state: EmulatorState) -> JSONResponse:
     headers = {} if state.config.retry_after is None else {"Retry-After": format(state.config.retry_after, "g")}
     body = {"error": "Too many concurrent requests. Please retry after some time."}
     return JSONResponse(body, status_code=429, headers=headers)
@@ -159,7 +159,7 @@ async def _read_json(request: Request) -> Any:
 async def tts(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     if not state.admit_tts():
-        return _too_many(state)
+        return too_many(state)
     try:
         await state.delay("tts")
         params = validate(await _read_json(request), state)

@@ -234,6 +234,7 @@ class Migrator:
         self._heard = heard
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s, on_list=self._saw)
         self.held: dict[str, str] = {}  # voices held during the run, and why
+        self.quota_reached: str | None = None  # the refusal that stopped the run, once the quota is full
 
     async def aclose(self) -> None:
         await self._watcher.aclose()
@@ -384,6 +385,10 @@ class Migrator:
                     self._record(entry, State.QUEUED, exc.message)
                 raise
             except ApiError as exc:  # refused (quota, language, bad sample, 410, 429 storm): this voice only
+                if is_quota_refusal(exc) and not maybe_sent:  # every later create would be refused too
+                    self._record(entry, State.QUEUED, f"not created: {exc.message}")
+                    self.quota_reached = self.quota_reached or exc.message
+                    return None
                 detail = exc.message + (f" ({exc.hint})" if exc.hint else "")
                 if maybe_sent:  # an earlier create may still appear: the next run looks for it first
                     self._record(entry, State.CREATING, f"{detail}; an earlier create may still appear")
@@ -435,31 +440,54 @@ def _record_new(ledger: Ledger, plan: Plan, entry: PlanEntry, new_id: str, detai
     )
 
 
+#: How often an idle worker looks whether the limit has grown enough for it to start a voice.
+WIDEN_POLL_S = 0.1
+
+
+def is_quota_refusal(exc: ApiError) -> bool:
+    """A create refused because the account's clone quota is full ("Voice clone limit reached")."""
+    text = exc.message.lower()
+    return exc.status in (400, 402, 403, 422) and (
+        "limit reached" in text or "quota" in text or (exc.error_code or "").lower() in ("quota_exceeded", "clone_limit")
+    )
+
+
 async def run_entries(
-    migrator: Migrator, entries: Collection[PlanEntry], concurrency: int, fail_fast: bool,
-    on_done: Callable[[PlanEntry, State], None],
+    migrator: Migrator, entries: Collection[PlanEntry], concurrency: int | Callable[[], int], fail_fast: bool,
+    on_done: Callable[[PlanEntry, State], None], max_workers: int | None = None,
 ) -> bool:
-    """Work through `entries` with `concurrency` workers. Returns True if stopped early."""
+    """Work through `entries` with `concurrency` workers. Returns True if stopped early.
+
+    `concurrency` may be a function (the client's current limit, as the limiter finds it):
+    then `max_workers` workers exist, and worker i only takes a voice while i is below it,
+    so a voice is started (and its ledger row set to `creating`) only when it can be sent."""
     queue: asyncio.Queue[PlanEntry] = asyncio.Queue()
     for entry in entries:
         queue.put_nowait(entry)
     stop = asyncio.Event()
+    width = concurrency if callable(concurrency) else (lambda: concurrency)
+    workers = max_workers if callable(concurrency) and max_workers else width()
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
         while not stop.is_set():
+            if index > 0 and index >= width():
+                if queue.empty():
+                    return
+                await asyncio.sleep(WIDEN_POLL_S)
+                continue
             try:
                 entry = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
             state = await migrator.migrate(entry)
             on_done(entry, state)
-            if fail_fast and state is not State.VERIFIED:
+            if (fail_fast and state is not State.VERIFIED) or migrator.quota_reached:
                 stop.set()
 
     try:
         async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(concurrency, len(entries)))):
-                group.create_task(worker())
+            for index in range(max(1, min(workers, len(entries)))):
+                group.create_task(worker(index))
     finally:
         await migrator.aclose()
     return stop.is_set() and not queue.empty()

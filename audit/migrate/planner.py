@@ -189,7 +189,7 @@ def forecast(entries: Sequence[PlanEntry], clones_now: int, settings: Settings) 
     """What applying the plan would cost: calls, TTS characters, clones, time."""
     reclones = [e for e in entries if e.action is Action.RECLONE]
     n = len(reclones)
-    concurrency = settings.api.concurrency
+    concurrency = settings.api.concurrency or 1  # 0: found while applying; the default plan's 1 until then
     seconds = math.ceil(n / concurrency) * settings.plan.create_estimate_s if n else 0.0
     quota = settings.plan.clone_quota or None
     probe_chars = sum(

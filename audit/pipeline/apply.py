@@ -19,7 +19,7 @@ from pathlib import Path
 
 from audit.api.client import WavesClient
 from audit.core.config import Settings
-from audit.core.errors import CloneAuditError, ExitCode, UsageError
+from audit.core.errors import CloneAuditError, ExitCode, QuotaReached, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
 from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable
@@ -63,8 +63,10 @@ class ApplyRun:
 
 async def apply_plan(
     client: WavesClient, settings: Settings, plan_path: Path, options: ApplyOptions,
-    confirm: Confirm, progress: Progress | None = None,
+    confirm: Confirm, progress: Progress | None = None, on_voice: Callable[[str], None] | None = None,
 ) -> ApplyRun:
+    """Carry out the plan. `on_voice` gets one line per voice as it finishes (what happened
+    and why), for a terminal to print as the run goes."""
     progress = progress or NoProgress()
     started = datetime.now(UTC)
     folder = RunFolder.of_plan(plan_path)
@@ -106,17 +108,33 @@ async def apply_plan(
                                 "creating a clone for each that has none yet", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
+        progress.watch(lambda: f"{client.limiter.limit} at once" + (
+            ", waiting on rate limits" if client.limiter.rate_limited else ""))
         migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
+
+        def done(entry: PlanEntry, state: State) -> None:
+            progress.advance(state.value)
+            row = ledger.get(entry.voice_id)
+            if on_voice is not None and row is not None:
+                on_voice(voice_line(row))
+
         try:
             stopped = await run_entries(
-                migrator, todo, settings.api.concurrency, options.fail_fast,
-                on_done=lambda entry, state: progress.advance(),
+                migrator, todo, lambda: client.limiter.limit, options.fail_fast, on_done=done,
+                max_workers=client.limiter.ceiling,
             )
         except* CloneAuditError as failures:
             raise failures.exceptions[0] from None
+        progress.watch(None)
         rows = ledger.all()
     states = {s.value: sum(1 for r in rows if r.state is s) for s in State}
     files.write_migration_files(folder, the_plan, rows)
+    if migrator.quota_reached:
+        left = sum(1 for r in rows if r.state is State.QUEUED)
+        raise QuotaReached(
+            f"the account's clone quota is full: {migrator.quota_reached}. apply stopped at once; "
+            f"{left} voice(s) are still queued (mapping.csv in {folder.path} shows where each stands)."
+        )
     held = {**selection.held, **migrator.held}
     unfinished = sum(1 for r in rows if not is_ready(r))
     code = ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK
@@ -126,6 +144,14 @@ async def apply_plan(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
         stopped_early=stopped, held=held, rows=tuple(rows), exit_code=code, run_json=run_json,
     )
+
+
+def voice_line(row: Migration) -> str:
+    """One line per finished voice, as Terraform prints a resource: what, its new id, why."""
+    name = row.display_name or row.old_voice_id
+    new = f" → {row.new_voice_id}" if row.new_voice_id else ""
+    why = f": {row.detail}" if row.detail and row.state is not State.VERIFIED else ""
+    return f"{row.old_voice_id} ({name}){new}: {row.state.value}{why}"
 
 
 def _check_fresh(the_plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> None:

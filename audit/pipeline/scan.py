@@ -6,6 +6,13 @@
 A composition root: it sequences the stages and hands their results to the writers;
 the rules live in `audit.scan`, the files' names in `audit.core.runfolder`.
 
+Probes run in a pool of workers fed from one queue (never a task per clone): as many
+workers as the limiter could ever allow, each taking the next clone when its probe is done,
+so memory does not grow with the organisation and the limiter alone paces the calls. With
+`[probe] reuse`, a voice unchanged since a recent conclusive probe keeps that result
+(`audit.scan.reuse`) and costs no request. run.json records what the run cost (TTS characters,
+probes made and reused) and the account's concurrency as found (`audit.api.limiter`).
+
 The report set is written only once the scan is complete, and as a whole (staged, then
 renamed into place): an interrupted scan writes no report. Given the output folder,
 `scan_organisation` checks it can be written before the first call.
@@ -14,7 +21,7 @@ renamed into place): an interrupted scan writes no report. Given the output fold
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,7 +29,7 @@ from pathlib import Path
 from audit import __version__
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
-from audit.core.config import Settings, as_dict
+from audit.core.config import Settings, as_dict, parse_duration
 from audit.core.errors import CloneAuditError, ExitCode, RunError
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
@@ -33,6 +40,7 @@ from audit.report import files
 from audit.report.tables import voice_frame
 from audit.scan import rules as scan
 from audit.scan.probe import probe_clone
+from audit.scan.reuse import earlier_probes, reusable
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,16 @@ class ScanRun:
     waivers: WaiverOutcome | None = None  # what the exceptions file did, when there was one
     usage: Mapping[str, VoiceUsage] | None = None  # calls per voice id (`scan --usage DAYS`)
     usage_window: UsageWindow | None = None  # what those numbers cover, and whether the read was complete
+    cost: Mapping[str, int] | None = None  # tts_characters, tts_probes, probes_reused
+    concurrency: Mapping[str, object] | None = None  # LimiterReport.as_dict()
 
     def metadata(self) -> dict[str, object]:
         """What run.json says about the run itself. Never holds the key."""
+        extra: dict[str, object] = {}
+        if self.cost is not None:
+            extra["cost"] = dict(self.cost)
+        if self.concurrency is not None:
+            extra["concurrency"] = dict(self.concurrency)
         return {
             "tool": "clone-audit",
             "version": __version__,
@@ -64,6 +79,7 @@ class ScanRun:
             "exit_code": int(self.exit_code),
             "exceptions": None if self.waivers is None else self.waivers.as_dict(),
             **({"usage": self.usage_window.as_dict()} if self.usage_window else {}),
+            **extra,
         }
 
 
@@ -78,29 +94,61 @@ async def scan_organisation(
     exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)
+    progress.start(0, "Listing clones")
     clones = await client.list_clones()
     usage = await read_usage(client, settings, started, clones) if settings.report.usage_days else None
     targets = [
         c for c in clones if scan.should_probe(c, scan.classify(c), settings.probe.policy)
     ]
     probes: dict[str, ProbeResult] = {}
-    progress.start(len(targets), "Probing on lightning-v3.1")
-
-    async def probe_one(clone: Clone) -> None:
-        probes[clone.voice_id] = await probe_clone(client, clone, settings.probe)
-        progress.advance()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for clone in targets:
-                group.create_task(probe_one(clone))
-    except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
-        raise failures.exceptions[0] from None
+    reused = _reuse(targets, settings, out_root, probes)
+    todo = [c for c in targets if c.voice_id not in probes]
+    progress.start(len(todo), "Probing on lightning-v3.1")
+    progress.watch(lambda: _status(client))
+    await _probe_all(client, todo, settings, probes, progress)
+    progress.watch(None)
     markers = Provenance(client.api_key).markers(clones)
-    run = replace(assess(clones, probes, settings, started, markers), account=client.account)
+    cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
+    run = replace(assess(clones, probes, settings, started, markers), account=client.account, cost=cost,
+                  concurrency=client.concurrency().as_dict())
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
     return waive(run, exceptions, settings)
+
+
+def _reuse(targets: Sequence[Clone], settings: Settings, out_root: Path | None,
+           probes: dict[str, ProbeResult]) -> int:
+    """Fill `probes` with the earlier results `[probe] reuse` allows; how many."""
+    if not settings.probe.reuse or out_root is None:
+        return 0
+    window = parse_duration(settings.probe.reuse, "[probe] reuse")
+    earlier = earlier_probes(out_root, settings.api.base_url, settings.probe.model, window)
+    now = datetime.now(UTC)
+    for clone in targets:
+        kept = reusable(clone, earlier.get(clone.voice_id), window, now)
+        if kept is not None:
+            probes[clone.voice_id] = kept
+    return len(probes)
+
+
+async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Settings,
+                     probes: dict[str, ProbeResult], progress: Progress) -> None:
+    """Probe `todo` with a pool of workers sharing one queue (an iterator: asyncio runs one
+    worker at a time, so taking the next item needs no lock)."""
+    queue: Iterator[Clone] = iter(todo)
+
+    async def worker() -> None:
+        for clone in queue:
+            result = await probe_clone(client, clone, settings.probe)
+            probes[clone.voice_id] = replace(result, probed_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            progress.advance(result.verdict.value)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(len(todo), client.limiter.ceiling)):
+                group.create_task(worker())
+    except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
+        raise failures.exceptions[0] from None
 
 
 async def read_usage(
@@ -128,6 +176,14 @@ def waive(run: ScanRun, exceptions: Sequence[Waiver] | None, settings: Settings)
     results, outcome = apply_waivers(run.results, exceptions, run.finished_at.date(), settings.report.exceptions)
     return replace(run, results=results, waivers=outcome,
                    exit_code=scan.exit_code(results, settings.report.fail_on))
+
+
+def _status(client: WavesClient) -> str:
+    """The bar's note: the concurrency in use, and whether the line waits on a 429's window."""
+    limiter = client.limiter
+    if limiter.rate_limited:
+        return f"waiting on rate limits ({limiter.limit} at once)"
+    return f"{limiter.limit} at once"
 
 
 def assess(

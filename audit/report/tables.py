@@ -32,6 +32,7 @@ COLUMNS: tuple[str, ...] = (
     "probe_rms_dbfs", "probe_reason", "verdict", "cause", "reason", "exception_owner",
     "exception_expires", "exception_status", "replaces", "replaced_by", "change",
     "first_noncompliant", "usage_calls", "usage_chars", "usage_last_call", "evidence",
+    "probed_at", "probe_reused",
 )  # fmt: skip
 USAGE_COLUMNS = ("usage_calls", "usage_chars", "usage_last_call")
 #: The verdicts of the findings table; with usage numbers they are ordered by calls, most first.
@@ -79,6 +80,8 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "usage_chars": None,
         "usage_last_call": None,
         "evidence": result.evidence or None,  # what a `migrated` verdict rests on
+        "probed_at": probe.probed_at,  # when the TTS answer came back (an earlier run's, if reused)
+        "probe_reused": probe.reused,
     }
 
 
@@ -200,6 +203,7 @@ def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:
         reason=str(row.get("probe_reason") or ""),
         http_status=number("probe_http_status"),
         n_bytes=number("probe_bytes"),
+        probed_at=row.get("probed_at") or None,
     )
 
 

@@ -17,7 +17,7 @@ from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.core.errors import ExitCode, UsageError
+from audit.core.errors import ExitCode, QuotaReached, UsageError
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
@@ -334,3 +334,19 @@ async def test_retire_leaves_a_voice_whose_replacement_is_not_verified(tmp_path:
         remaining = {c.voice_id for c in server.state.clones()}
     assert sorted(run.deleted) == sorted(ids[:2])
     assert ids[2] in remaining
+
+
+async def test_a_full_clone_quota_stops_apply_at_once_with_a_hint(tmp_path: Path) -> None:
+    with running(30, 4, tmp_path, clone_quota=32) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        assert len(reclone_ids(planned)) > 3
+        one_at_a_time = replace(settings, api=replace(settings.api, concurrency=1))
+        lines: list[str] = []
+        with pytest.raises(QuotaReached) as caught:
+            async with WavesClient(one_at_a_time.api, Secret(server.api_key)) as client:
+                await apply_plan(client, one_at_a_time, planned.plan_path, ApplyOptions(), YES, on_voice=lines.append)
+        # two creates fit, the third is refused, and no doomed create is sent for the rest
+        assert creates(server) == 3 and len(replacements_on(server)) == 2
+    assert "clone quota is full" in caught.value.message and "retire" in caught.value.hint
+    assert sum(": verified" in line for line in lines) == 2
+    assert any(": queued: not created: " in line and "limit reached" in line for line in lines)

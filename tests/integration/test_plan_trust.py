@@ -251,7 +251,7 @@ async def test_a_foreign_marker_neither_migrates_nor_is_adopted_while_our_own_re
     assert "the tool cannot verify" in verdicts[foreign.voice_id].reason
     assert all(verdicts[v].verdict.value == "migrated" and verdicts[v].evidence == "marker+proof" for v in others)
     csv_text = (folder / "clones.csv").read_text(encoding="utf-8")
-    assert csv_text.splitlines()[0].endswith(",evidence") and csv_text.count(",marker+proof") == len(others)
+    assert "evidence" in csv_text.splitlines()[0].split(",") and csv_text.count(",marker+proof") == len(others)
     assert "marker+proof" in (folder / "report.html").read_text(encoding="utf-8")
 
 

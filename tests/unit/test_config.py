@@ -40,7 +40,7 @@ def test_precedence_is_flag_then_environment_then_file_then_default(tmp_path: Pa
         ("[api]\nbase_urll = 'x'\n", "unknown key(s) base_urll"),
         ("[apii]\n", "unknown section [apii]"),
         ("[api]\nconcurrency = 'four'\n", "[api] concurrency = 'four' must be a int"),
-        ("[api]\nconcurrency = 0\n", "[api] concurrency = 0 is out of range: it must be from 1 to 256"),
+        ("[api]\nconcurrency = 257\n", "[api] concurrency = 257 is out of range: it must be from 0 to 256"),
         ("[probe]\npolicy = 'some'\n", "not one of: all, legacy, none"),
         ("[probe]\nsample_rate = 22050\n", "must be 8000, 16000, 24000 or 44100"),
         ("[probe]\nmodel = 'lightning-v3.1'\n", "underscore form"),
@@ -129,7 +129,7 @@ def load_text(tmp_path: Path, text: str) -> Settings:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("[api]\nconcurrency = 0\n", "[api] concurrency = 0 is out of range: it must be from 1 to 256."),
+        ("[api]\nmax_concurrency = 0\n", "[api] max_concurrency = 0 is out of range: it must be from 1 to 256."),
         ("[api]\nconcurrency = -3\n", "[api] concurrency = -3 is out of range"),
         ("[plan]\nexpiry_hours = nan\n", "[plan] expiry_hours = nan is out of range: it must be more than 0"),
         ("[plan]\nexpiry_hours = 0\n", "[plan] expiry_hours = 0.0 is out of range"),  # born expired
@@ -200,8 +200,8 @@ def _toml(value: float) -> str:
 
 
 def test_a_flag_out_of_range_is_refused_like_the_file() -> None:
-    with pytest.raises(ConfigError, match=r"\[api\] concurrency = 0 is out of range"):
-        load_settings(None, env={}, overrides={"api": {"concurrency": 0}})
+    with pytest.raises(ConfigError, match=r"\[api\] concurrency = -1 is out of range"):
+        load_settings(None, env={}, overrides={"api": {"concurrency": -1}})
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,274 @@
+"""The account's concurrency limit, found while working and shared by every call.
+
+Owns `Limiter`: how many requests the client may have in flight, and when the next may go.
+The account's limit (one TTS request on the default plan, ten or more on paid ones) is not
+published, so unless the user gives one the limiter discovers it:
+
+- **Slow start.** It starts at `start` (1 when discovering) and, while answers come back
+  clean, raises the limit by one per clean answer while the limit is what holds callers back
+  (a caller found every slot taken): the limit doubles every round trip, and never grows
+  while the work itself is what keeps fewer requests in flight.
+- **What a 429 proves.** The server frees a slot before its answer leaves, so it never holds
+  more of ours than we have out. A 429 for a request granted with `k` of ours in flight (itself
+  included) that came back with `a` in flight proves the account allows at most
+  `max(k, a) - 1` at once: requests granted after it may have overtaken it on the way, but
+  they were still out when its answer came. The lowest such bound is `known`, and the limit
+  never goes above it again for the run ("hold the found level").
+- **Decrease.** The limit drops at once to `k - 1`, the exact bound when nothing overtook
+  (no halving): one drop per overshoot, as TCP does once per window (a 429 for a request
+  granted before the latest drop belongs to the overshoot already answered). Since `k - 1`
+  may undershoot when a request was overtaken, the limit then climbs back by `1/limit` per
+  clean answer (additive increase) up to `known`; a 429 on that climb tightens `known`.
+- **Who pays for a 429.** A 429 sent with others of ours in flight (`k > 1`) is the tool's own
+  pressure: the call is retried without spending its attempt budget (`Outcome.self_inflicted`).
+  Each such 429 lowers `known` below the in-flight count it was sent at, so they are finite.
+  A 429 with nothing else of ours in flight is the account's doing (another client, a quota):
+  it counts against the call's attempts like any other error.
+- **Retry-After is shared.** A 429's wait (`retry-after-ms` / `Retry-After`) sets `not_before`
+  for every caller, not only the one refused: nobody sends into a window the server said is
+  closed, so retries never come in synchronised waves.
+- **Fair requeueing.** A refused call gives its slot back at once (the limit just dropped, so
+  the slot may no longer exist) and waits again at the head of the line: retries go before
+  fresh work, in the order they were refused, so no voice starves. Fresh callers are served
+  first come, first served.
+
+With `--concurrency N` the limiter starts at N and treats N as the ceiling: a 429 drops it
+below N exactly as above, instead of retrying blindly at N.
+
+The limiter counts every authenticated call: the API does not say whether list and create
+count against the TTS limit, and counting them is right either way (if they do not, the
+only cost is that a list waits for a TTS slot). The decision logic (`grant`, `ok`, `refused`)
+is plain code over an injected clock, unit-tested without a server; `acquire` / `slot` are
+the asyncio wrapper around it: the caller takes a `Ticket` with `acquire` and settles it with
+exactly one of `ok`, `refused` or `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One granted slot: how many of ours were in flight when it was taken, itself included."""
+
+    in_flight: int
+    limit: int
+    epoch: int = 0  # how many times the limit had been lowered when this slot was granted
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What a 429 meant: whether the tool caused it, and how long everyone now waits."""
+
+    self_inflicted: bool
+    wait_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterReport:
+    """What run.json and the report say about the run's concurrency."""
+
+    mode: str  # "discovered" (no --concurrency) or "given"
+    start: int
+    ceiling: int
+    limit: int  # the level held at the end
+    known: int | None  # the account's limit as proved by 429s; None: never refused
+    peak_in_flight: int
+    requests: int
+    refused: int  # answered 429
+    self_inflicted: int  # of those, caused by the tool's own pressure (retried for free)
+    waited_s: float  # time the line stood still honouring Retry-After
+
+    @property
+    def found(self) -> str:
+        """The account's limit in words: exact once a 429 proved it, else a lower bound."""
+        if self.known is not None:
+            return str(self.known)
+        return f"at least {self.peak_in_flight}" if self.peak_in_flight else "not measured"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "mode": self.mode, "start": self.start, "ceiling": self.ceiling, "limit": self.limit,
+            "account_limit": self.known, "account_limit_found": self.found,
+            "peak_in_flight": self.peak_in_flight, "requests": self.requests, "answered_429": self.refused,
+            "self_inflicted_429": self.self_inflicted, "waited_for_rate_limit_s": round(self.waited_s, 3),
+        }
+
+
+class Limiter:
+    """Adaptive concurrency limit for one account (see the module docstring)."""
+
+    def __init__(self, *, start: int, ceiling: int, discover: bool,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if not 1 <= start <= ceiling:
+            raise ValueError(f"need 1 <= start <= ceiling, got start={start}, ceiling={ceiling}")
+        self._clock = clock
+        self._limit = float(start)
+        self.start, self.ceiling, self.discover = start, ceiling, discover
+        self.known: int | None = None
+        self.in_flight = 0
+        self.not_before = 0.0
+        self.peak_in_flight = 0
+        self.requests = 0
+        self.limited = 0
+        self.self_inflicted = 0
+        self.waited_s = 0.0
+        self._stalled_since: float | None = None
+        self._saturated = False  # a caller found every slot taken since the last spare room
+        self._epoch = 0  # bumped by every decrease
+        self._retries: collections.deque[asyncio.Future[Ticket]] = collections.deque()
+        self._fresh: collections.deque[asyncio.Future[Ticket]] = collections.deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    # -- the decisions (pure, clock injected) -------------------------------------------
+
+    @property
+    def limit(self) -> int:
+        return max(1, int(self._limit))
+
+    def may_send(self) -> bool:
+        return not self._full() and self._clock() >= self.not_before
+
+    def _full(self) -> bool:
+        """No slot free; remembers that demand met the limit (so answers may raise it)."""
+        if self.in_flight >= self.limit:
+            self._saturated = True
+            return True
+        return False
+
+    def grant(self) -> Ticket:
+        """Take a slot (the caller checked `may_send`)."""
+        if self.in_flight + 1 < self.limit:
+            self._saturated = False  # room to spare: the work, not the limit, sets the pace
+        self.in_flight += 1
+        self.requests += 1
+        self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        return Ticket(self.in_flight, self.limit, self._epoch)
+
+    def ok(self, ticket: Ticket) -> None:
+        """A clean answer (anything but 429): free the slot; raise the limit if it was reached."""
+        self._free()
+        if not self._saturated and ticket.in_flight < ticket.limit:  # the work kept the pipe short
+            return
+        top = self.ceiling if self.known is None else min(self.ceiling, self.known)
+        step = 1.0 if self.known is None else 1.0 / max(self._limit, 1.0)
+        self._limit = min(float(top), self._limit + step)
+        self._wake()
+
+    def refused(self, ticket: Ticket, retry_after: float | None, fallback_s: float) -> Outcome:
+        """A 429: free the slot, learn the bound it proves, and close the window for everyone."""
+        self._free()
+        self.limited += 1
+        stale = ticket.epoch < self._epoch  # sent during an overshoot a decrease already answered
+        at_answer = self.in_flight + 1  # ours in flight as it came back, itself included
+        mine = ticket.in_flight > 1 or at_answer > 1 or stale
+        if mine:
+            self.self_inflicted += 1
+            # Guaranteed: when it reached the server, at most this many others of ours were there.
+            proved = max(ticket.in_flight, at_answer) - 1
+            if proved >= 1 and (self.known is None or proved < self.known):
+                self.known = proved
+            estimate = max(1, ticket.in_flight - 1)  # exact unless later requests overtook it
+            if not stale and estimate < self._limit:
+                self._limit = float(estimate)
+                self._epoch += 1
+            self._limit = min(self._limit, float(self.known or self._limit))
+        wait = fallback_s if retry_after is None else retry_after
+        now = self._clock()
+        if now + wait > self.not_before:
+            self.not_before = now + wait
+        self._wake()
+        return Outcome(self_inflicted=mine, wait_s=max(0.0, self.not_before - now))
+
+    def cancelled(self) -> None:
+        """The call ended without an answer that says anything about the limit."""
+        self._free()
+        self._wake()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._retries) + len(self._fresh)
+
+    @property
+    def rate_limited(self) -> bool:
+        """True while the line stands still honouring a 429's Retry-After."""
+        return self._clock() < self.not_before
+
+    def report(self) -> LimiterReport:
+        return LimiterReport(
+            mode="discovered" if self.discover else "given", start=self.start, ceiling=self.ceiling,
+            limit=self.limit, known=self.known, peak_in_flight=self.peak_in_flight, requests=self.requests,
+            refused=self.limited, self_inflicted=self.self_inflicted, waited_s=self.waited_s,
+        )
+
+    def _free(self) -> None:
+        self.in_flight -= 1
+        assert self.in_flight >= 0, "a slot was freed twice"
+
+    # -- the asyncio wrapper -------------------------------------------------------------
+
+    async def acquire(self, *, retry: bool = False) -> Ticket:
+        """Wait for a slot: retries first (in the order refused), then fresh calls in order."""
+        if not self._retries and not self._fresh and self.may_send():
+            return self.grant()
+        future: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
+        (self._retries if retry else self._fresh).append(future)
+        self._wake()
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():  # granted, but we are gone: give it back
+                self.cancelled()
+            else:
+                with contextlib.suppress(ValueError):
+                    (self._retries if retry else self._fresh).remove(future)
+            raise
+
+    def _wake(self) -> None:
+        """Hand free slots to the waiters, or set a timer for when the window opens."""
+        while self._retries or self._fresh:
+            now = self._clock()
+            if now < self.not_before:
+                if self._stalled_since is None:
+                    self._stalled_since = now
+                self._arm(self.not_before - now)
+                return
+            if self._stalled_since is not None:
+                self.waited_s += now - self._stalled_since
+                self._stalled_since = None
+            if self._full():
+                return
+            queue = self._retries if self._retries else self._fresh
+            future = queue.popleft()
+            if not future.done():
+                future.set_result(self.grant())
+
+    def _arm(self, delay: float) -> None:
+        if self._timer is not None and not self._timer.cancelled():
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._timer = None
+            self._wake()
+
+        self._timer = loop.call_later(max(delay, 0.0) + 1e-3, fire)
+
+
+def start_and_ceiling(concurrency: int, max_concurrency: int) -> tuple[int, int, bool]:
+    """(start, ceiling, discover) from `[api] concurrency` (0: discover) and `max_concurrency`."""
+    if concurrency <= 0:
+        return 1, max(1, max_concurrency), True
+    return concurrency, concurrency, False
+
+
+def bound_seconds(n: int, latency_s: float, limit: int, list_s: float = 0.0) -> float:
+    """The physical floor of a scan: the list, then `n` probes `limit` at a time."""
+    return list_s + math.ceil(n / max(limit, 1)) * latency_s

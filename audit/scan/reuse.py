@@ -1,0 +1,82 @@
+"""Probe reuse for periodic scans (`--reuse-probes DURATION`, `[probe] reuse`).
+
+Owns the rule that lets a scan keep an earlier probe instead of paying for a new one, and
+the one function that reads earlier probes (`earlier_probes`; today from the newest scan's
+run.json, later from a run-history store: callers only see `EarlierProbe`s).
+
+A voice keeps its earlier result (`reusable`) only when all of these hold:
+- the earlier scan is of the same account (base URL) and probed with the same TTS model;
+- its `voiceId`, `modelIds`, `status` and `language` are what they were then;
+- the earlier probe was conclusive (`speaks`, `short-wav`, `silent`: an `error` or a voice
+  not probed is probed again) and younger than the window, counted from when its TTS answer
+  came back (a reused result keeps its first date, so chained reuse never extends a window).
+The result is marked `reused` with that date, and the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from audit.core.models import Clone, ProbeResult, ProbeVerdict
+from audit.core.runfolder import RunFolder, latest_scan
+
+CONCLUSIVE = frozenset({ProbeVerdict.SPEAKS, ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
+
+
+@dataclass(frozen=True, slots=True)
+class EarlierProbe:
+    """One voice as an earlier scan saw it, and what its probe found."""
+
+    model_ids: str | None  # space-joined, as the row stores them
+    status: str | None
+    language: str | None
+    result: ProbeResult
+
+
+def earlier_probes(out_root: Path, base_url: str, model: str, window: timedelta) -> dict[str, EarlierProbe]:
+    """The probes of the newest scan of this account under `out_root` (finished within
+    `window`) made with `model`, by voice id; empty when there is none."""
+    folder = latest_scan(out_root, base_url, window)
+    if folder is None:
+        return {}
+    try:
+        document = json.loads(RunFolder(folder).run_json.read_text(encoding="utf-8"))
+        if document.get("parameters", {}).get("probe", {}).get("model") != model:
+            return {}
+        rows = document["voices"]
+        return {str(row["voice_id"]): _earlier(row) for row in rows if row.get("probed_at")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}  # an unreadable earlier scan only means probing again
+
+
+def _earlier(row: Mapping[str, Any]) -> EarlierProbe:
+    size = row.get("probe_bytes")
+    return EarlierProbe(
+        model_ids=row.get("model_ids"), status=row.get("status"), language=row.get("language"),
+        result=ProbeResult(
+            ProbeVerdict(row["probe_verdict"]), str(row.get("probe_reason") or ""),
+            http_status=row.get("probe_http_status"), n_bytes=size if isinstance(size, int) else None,
+            probed_at=str(row["probed_at"]),
+        ),
+    )
+
+
+def reusable(clone: Clone, earlier: EarlierProbe | None, window: timedelta, now: datetime) -> ProbeResult | None:
+    """The earlier result, marked reused, if the rule in the module docstring allows it."""
+    if earlier is None or earlier.result.verdict not in CONCLUSIVE or earlier.result.probed_at is None:
+        return None
+    model_ids = None if clone.model_ids is None else " ".join(clone.model_ids)
+    if (model_ids, clone.raw_status, clone.language) != (earlier.model_ids, earlier.status, earlier.language):
+        return None
+    try:
+        probed = datetime.fromisoformat(earlier.result.probed_at)
+    except ValueError:
+        return None
+    if probed.tzinfo is None or not timedelta(0) <= now - probed <= window:
+        return None
+    return replace(earlier.result, reused=True)

@@ -1,0 +1,172 @@
+"""Throughput benchmark: how close a scan gets to the account's physical limit.
+
+A scan of N probes against an account allowing C TTS calls at once, each taking L seconds,
+cannot take less than `list + ceil(N / C) × L` (the bound). For every (N, C, L) this measures,
+in the same run and against the same emulator settings:
+- `given`: the tool with `--concurrency C`;
+- `found`: the tool discovering C (no `--concurrency`);
+- `naive`: a sequential loop of TTS calls, as the vendor's examples do (httpx, one at a time);
+and once per L, `wrong`: the tool with `--concurrency 8` against an account that allows 2.
+
+It prints wall time, the bound, efficiency (bound / wall; and "eff vs served": against the
+bound computed with the time the emulator really takes per call, measured by the naive loop,
+since rendering audio costs the emulator a few ms of CPU on top of L), requests sent, 429s, voices left
+unchecked, the client's CPU per probe (user + system time of the client process during the
+scan, the emulator excluded: it runs in its own process) and the client's peak RSS. Every case
+runs in a fresh client process (so peak RSS is that case's) against a fresh emulator process.
+
+    python bench/throughput.py                                  # N 1000 10000, C 1 4 10, L 0.2 0.05
+    python bench/throughput.py --sizes 1000 --limits 4 10 --latencies 0.05
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+LIST_PATH = "/waves/v1/voice-cloning"
+TTS_PATH = "/waves/v1/tts"
+
+
+def serve(clones: int, limit: int, latency: float) -> tuple[subprocess.Popen[str], str, str]:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "audit", "emulator", "--clones", str(clones), "--seed", "7",
+         "--tts-concurrency", str(limit), "--tts-latency", str(latency)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
+    )
+    assert child.stdout is not None
+    found: dict[str, str] = {}
+    for line in child.stdout:
+        if line.startswith("export "):
+            key, _, value = line.removeprefix("export ").strip().partition("=")
+            found[key] = value
+        if len(found) == 2:
+            break
+    return child, found["SMALLEST_BASE_URL"], found["SMALLEST_API_KEY"]
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, object]:
+    from audit.api.client import WavesClient
+    from audit.core.config import ApiSettings, Secret, Settings
+    from audit.core.models import ProbeVerdict
+    from audit.pipeline.scan import scan_organisation
+
+    settings = Settings(api=ApiSettings(base_url=base_url, concurrency=concurrency))
+    async with WavesClient(settings.api, Secret(key)) as client:
+        cpu, started = _cpu(), time.perf_counter()
+        run = await scan_organisation(client, settings)
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+        report = client.concurrency()
+    probed = [r for r in run.results if r.probe.verdict is not ProbeVerdict.NOT_PROBED]
+    return {
+        "wall": wall, "cpu": cpu, "probes": len(probed), "requests": report.requests + 0,
+        "r429": report.refused, "unchecked": sum(r.probe.verdict is ProbeVerdict.ERROR for r in probed),
+        "found": report.found,
+    }
+
+
+def run_naive(base_url: str, key: str) -> dict[str, object]:
+    """The vendor's example, in a loop: one TTS call after another, no retry."""
+    headers = {"Authorization": f"Bearer {key}", "Accept": "audio/wav"}
+    requests = refused = failed = 0
+    with httpx.Client(base_url=base_url, headers=headers, timeout=60) as http:
+        cpu, started = _cpu(), time.perf_counter()
+        clones = http.get(LIST_PATH).json()["data"]
+        requests += 1
+        speakable = [c for c in clones if c.get("status") in (None, "completed")]
+        for clone in speakable:
+            answer = http.post(TTS_PATH, json={
+                "text": "Hello, this is a short check of this voice.", "voice_id": clone["voiceId"],
+                "model": "lightning_v3.1", "sample_rate": 24000, "output_format": "wav"})
+            requests += 1
+            refused += answer.status_code == 429
+            failed += answer.status_code != 200
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "probes": len(speakable), "requests": requests, "r429": refused,
+            "unchecked": failed, "found": "-"}
+
+
+def child_main(args: argparse.Namespace) -> int:
+    """One case, in this process: prints one JSON line."""
+    if args.kind == "naive":
+        result = run_naive(args.base_url, args.key)
+    else:
+        result = asyncio.run(run_tool(args.base_url, args.key, args.concurrency))
+    result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
+    return 0
+
+
+def case(kind: str, n: int, account: int, latency: float, concurrency: int) -> dict[str, object]:
+    child, base_url, key = serve(n, account, latency)
+    try:
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", kind, "--base-url", base_url, "--key", key,
+             "--concurrency", str(concurrency)],
+            capture_output=True, text=True, check=True, env={**os.environ, "SMALLEST_API_KEY": key},
+        )
+    finally:
+        child.terminate()
+        child.wait()
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--limits", type=int, nargs="+", default=[1, 4, 10])
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.2, 0.05])
+    parser.add_argument("--kinds", nargs="+", default=["given", "found", "naive", "wrong"])
+    parser.add_argument("--child", dest="kind", help=argparse.SUPPRESS)
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--concurrency", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.kind:
+        return child_main(args)
+    print(f"{'case':>6} {'N':>6} {'C':>3} {'L s':>5} {'wall s':>8} {'bound s':>8} {'eff':>5} {'requests':>8} "
+          f"{'429s':>6} {'unchecked':>9} {'CPU ms/probe':>12} {'RSS MB':>7} {'C found':>9}", flush=True)
+    plan: list[tuple[str, int, int, float, int]] = []
+    for latency in args.latencies:
+        for n in args.sizes:
+            for limit in args.limits:
+                plan += [(k, n, limit, latency, {"given": limit, "found": 0, "naive": 0}[k])
+                         for k in args.kinds if k != "wrong"]
+            if "wrong" in args.kinds:
+                plan.append(("wrong", n, 2, latency, 8))
+    service: dict[tuple[int, float], float] = {}  # the emulator's real time per TTS call, from naive
+    plan.sort(key=lambda p: (p[3], p[1], p[0] != "naive"))
+    for kind, n, limit, latency, concurrency in plan:
+        r = case(kind, n, limit, latency, concurrency)
+        if kind == "naive":
+            service[(n, latency)] = float(r["wall"]) / max(int(r["probes"]), 1)  # type: ignore[arg-type,call-overload]
+        effective = 1 if kind == "naive" else limit  # the naive loop's own bound is sequential
+        bound = math.ceil(int(r["probes"]) / limit) * latency  # type: ignore[call-overload]
+        eff = bound / float(r["wall"])  # type: ignore[arg-type]
+        cpu_ms = 1000 * float(r["cpu"]) / max(int(r["probes"]), 1)  # type: ignore[call-overload,arg-type]
+        print(f"{kind:>6} {n:6d} {limit:3d} {latency:5.2f} {float(r['wall']):8.1f} {bound:8.1f} {eff:5.2f} "  # type: ignore[arg-type]
+              f"{r['requests']:>8} {r['r429']:>6} {r['unchecked']:>9} {cpu_ms:12.2f} {float(r['rss_mb']):7.0f} "  # type: ignore[arg-type]
+              f"{r['found']:>9}" + (" (sequential: ×C slower by design)" if effective != limit else "")
+              + (f"  eff vs served {math.ceil(int(r['probes']) / limit) * service[(n, latency)] / float(r['wall']):.2f}"  # type: ignore[call-overload,arg-type]
+                 if (n, latency) in service and kind != "naive" else ""), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.exit(main())

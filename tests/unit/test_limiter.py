@@ -1,0 +1,199 @@
+"""The concurrency limiter's decisions, driven by a fake clock and a simulated account."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from audit.api.limiter import Limiter, Ticket, start_and_ceiling
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def simulate(limiter: Limiter, clock: Clock, account: int, n: int, latency: float = 0.2,
+             retry_after: float = 1.0) -> dict[str, int]:
+    """Run `n` requests through the limiter against an account allowing `account` at once,
+    in discrete time: each round sends what the limiter allows, then the answers come back."""
+    pending, done, refused_after_found, refused = n, 0, 0, 0
+    server_in_flight = 0
+    while done < n:
+        sent: list[tuple[Ticket, bool]] = []
+        while pending and limiter.may_send():
+            ticket = limiter.grant()
+            admitted = server_in_flight < account
+            server_in_flight += admitted
+            sent.append((ticket, admitted))
+            pending -= 1
+        if not sent:
+            clock.now = max(clock.now + 0.01, limiter.not_before)
+            continue
+        clock.now += latency
+        for ticket, admitted in sent:
+            if admitted:
+                server_in_flight -= 1
+                limiter.ok(ticket)
+                done += 1
+            else:
+                refused += 1
+                refused_after_found += limiter.known is not None and ticket.in_flight <= limiter.known
+                limiter.refused(ticket, retry_after, 0.5)
+                pending += 1
+    return {"refused": refused, "refused_after_found": refused_after_found}
+
+
+@pytest.mark.parametrize("account", [1, 2, 4, 10, 33])
+def test_discovery_finds_the_account_limit_and_holds_it(account: int) -> None:
+    clock = Clock()
+    limiter = Limiter(start=1, ceiling=64, discover=True, clock=clock)
+    outcome = simulate(limiter, clock, account, n=2000)
+    assert limiter.known == account and limiter.limit == account
+    assert outcome["refused_after_found"] == 0  # once found, never over it again
+    assert outcome["refused"] <= account + 1  # one overshoot burst, at most one round's worth
+    assert limiter.peak_in_flight <= 2 * account
+
+
+def test_a_given_concurrency_is_a_ceiling_and_a_429_lowers_it() -> None:
+    clock = Clock()
+    start, ceiling, discover = start_and_ceiling(8, 64)
+    assert (start, ceiling, discover) == (8, 8, False)
+    limiter = Limiter(start=start, ceiling=ceiling, discover=discover, clock=clock)
+    outcome = simulate(limiter, clock, account=2, n=2000)
+    assert limiter.known == 2 and limiter.limit == 2
+    # the first round at 8 (6 refused), then at most one on the climb that proves 2 exactly
+    assert outcome["refused"] <= 7
+
+
+def test_a_given_concurrency_is_never_exceeded_even_when_the_account_allows_more() -> None:
+    clock = Clock()
+    limiter = Limiter(start=3, ceiling=3, discover=False, clock=clock)
+    simulate(limiter, clock, account=10, n=300)
+    assert limiter.peak_in_flight == 3 and limiter.known is None
+
+
+def test_only_a_429_sent_alongside_our_own_requests_is_self_inflicted() -> None:
+    clock = Clock()
+    limiter = Limiter(start=4, ceiling=4, discover=False, clock=clock)
+    alone = limiter.grant()
+    outcome = limiter.refused(alone, retry_after=None, fallback_s=0.5)
+    assert not outcome.self_inflicted and limiter.known is None  # someone else's load: counts
+    tickets = [limiter.grant() for _ in range(3)]
+    outcome = limiter.refused(tickets[-1], retry_after=2.0, fallback_s=0.5)
+    assert outcome.self_inflicted and limiter.known == 2 and limiter.limit == 2
+
+
+def test_retry_after_closes_the_window_for_everyone() -> None:
+    clock = Clock()
+    limiter = Limiter(start=2, ceiling=2, discover=False, clock=clock)
+    a, b = limiter.grant(), limiter.grant()
+    limiter.refused(b, retry_after=1.5, fallback_s=0.5)
+    limiter.ok(a)
+    assert not limiter.may_send() and limiter.rate_limited  # a slot is free, but the window is shut
+    clock.now += 1.5
+    assert limiter.may_send() and not limiter.rate_limited
+
+
+def test_the_limit_only_grows_when_it_was_reached() -> None:
+    clock = Clock()
+    limiter = Limiter(start=1, ceiling=64, discover=True, clock=clock)
+    for _ in range(3):  # slow start: the limit doubles every round trip that fills it
+        batch = [limiter.grant() for _ in range(limiter.limit)]
+        assert not limiter.may_send()  # more work waits: the limit holds it back
+        for t in batch:
+            limiter.ok(t)
+    assert limiter.limit == 8
+    t = limiter.grant()  # 1 in flight, limit 8: the work, not the limit, keeps the pipe short
+    limiter.ok(t)
+    assert limiter.limit == 8
+
+
+def test_after_a_drop_the_limit_climbs_back_to_the_found_level_and_no_further() -> None:
+    clock = Clock()
+    limiter = Limiter(start=4, ceiling=4, discover=False, clock=clock)
+    tickets = [limiter.grant() for _ in range(4)]
+    limiter.refused(tickets[3], None, 0.0)  # proves at most 3
+    limiter.ok(tickets[0])
+    limiter.ok(tickets[1])
+    limiter.ok(tickets[2])
+    assert limiter.known == 3
+    for _ in range(200):
+        batch = [limiter.grant() for _ in range(limiter.limit)]
+        for t in batch:
+            limiter.ok(t)
+    assert limiter.limit == 3
+
+
+async def test_waiters_are_served_retries_first_then_in_order() -> None:
+    limiter = Limiter(start=1, ceiling=1, discover=False)
+    first = await limiter.acquire()
+    order: list[str] = []
+
+    async def take(name: str, retry: bool) -> None:
+        ticket = await limiter.acquire(retry=retry)
+        order.append(name)
+        limiter.ok(ticket)
+
+    tasks = [asyncio.create_task(take("fresh-1", False)), asyncio.create_task(take("fresh-2", False))]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(take("retry", True)))
+    await asyncio.sleep(0)
+    limiter.ok(first)
+    await asyncio.gather(*tasks)
+    assert order == ["retry", "fresh-1", "fresh-2"]
+    assert limiter.in_flight == 0
+
+
+async def test_a_cancelled_waiter_gives_nothing_away() -> None:
+    limiter = Limiter(start=1, ceiling=1, discover=False)
+    held = await limiter.acquire()
+    waiter = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    limiter.ok(held)
+    assert limiter.in_flight == 0 and limiter.waiting == 0
+    again = await asyncio.wait_for(limiter.acquire(), 1)
+    limiter.ok(again)
+
+
+def test_one_overshoot_is_answered_by_one_decrease() -> None:
+    """A request granted during the burst, before the drop, may reach the server after later
+    ones of the same burst: its 429 is free but does not drop the limit again."""
+    clock = Clock()
+    limiter = Limiter(start=8, ceiling=8, discover=False, clock=clock)
+    burst = [limiter.grant() for _ in range(8)]
+    limiter.refused(burst[4], None, 0.0)  # granted 5th, came back with 8 out
+    assert limiter.limit == 4 and limiter.known == 7  # estimate 4; proven only: at most 7
+    outcome = limiter.refused(burst[3], None, 0.0)  # granted at 4, but before the drop to 4
+    assert outcome.self_inflicted and limiter.limit == 4
+    for t in burst[:3] + burst[5:]:
+        limiter.ok(t)
+    fresh = [limiter.grant() for _ in range(limiter.limit)]
+    assert limiter.in_flight == 4
+    outcome = limiter.refused(fresh[-1], None, 0.0)  # sent after the drop with 4 out: at most 3
+    assert outcome.self_inflicted and limiter.known == 3 and limiter.limit == 3
+
+
+def test_an_overtaken_request_does_not_pin_the_limit_below_the_account() -> None:
+    """Granted 4th, overtaken by the 5th: the 429 proves at most 4, not 3, and the limit
+    climbs back to what is proven."""
+    clock = Clock()
+    limiter = Limiter(start=5, ceiling=5, discover=False, clock=clock)
+    tickets = [limiter.grant() for _ in range(5)]
+    limiter.refused(tickets[3], None, 0.0)  # came back with 5 out
+    assert limiter.known == 4 and limiter.limit == 3
+    for t in tickets[:3] + tickets[4:]:
+        limiter.ok(t)
+    for _ in range(100):
+        batch = [limiter.grant() for _ in range(limiter.limit)]
+        limiter.may_send()
+        for t in batch:
+            limiter.ok(t)
+    assert limiter.limit == 4
