@@ -18,7 +18,7 @@ from pathlib import Path
 from audit.cutover.mapping import VoiceMapping
 from audit.cutover.matcher import IdMatcher, LineIndex
 from audit.cutover.textfile import Encoding, decode, sniff
-from audit.cutover.walk import FileEntry, Listing, Skipped
+from audit.cutover.walk import FileEntry, FileListing, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class ScanResult:
 
 
 def scan_files(
-    listing: Listing, mapping: VoiceMapping, *, advance: Callable[[], None] | None = None
+    listing: FileListing, mapping: VoiceMapping, *, advance: Callable[[], None] | None = None
 ) -> ScanResult:
     started = time.perf_counter()
     rows = mapping.by_old

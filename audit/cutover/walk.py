@@ -42,7 +42,7 @@ class Skipped:
 
 
 @dataclass
-class Listing:
+class FileListing:
     files: list[FileEntry] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -51,7 +51,7 @@ class Listing:
 
 def list_files(
     paths: Sequence[Path], *, max_bytes: int, include_ignored: bool = False, exclude: Iterable[Path] = ()
-) -> Listing:
+) -> FileListing:
     roots = [_root(p) for p in paths]
     walker = _Walker([r for r, _ in roots], max_bytes, include_ignored, {Path(os.path.realpath(p)) for p in exclude})
     for real, given in roots:
@@ -81,7 +81,7 @@ class _Walker:
         self.exclude = exclude
         self.seen: set[Path] = set()
         self.run_folders: dict[Path, bool] = {}
-        self.listing = Listing()
+        self.listing = FileListing()
 
     def folder(self, folder: Path, *, ask_git: bool) -> None:
         """Read a folder: through git when asked (a given path, or a folder holding `.git`)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple, Protocol
 
 
-class Voice(Protocol):
+class LoggedClone(Protocol):
     """What a history needs of a clone (an `EmulatorState` clone record has it)."""
 
     @property
@@ -36,7 +36,7 @@ class TtsLogRecord(NamedTuple):
     text_len: int
 
 
-def generate_traffic(clones: Iterable[Voice], days: float, seed: int, now: float) -> list[TtsLogRecord]:
+def generate_traffic(clones: Iterable[LoggedClone], days: float, seed: int, now: float) -> list[TtsLogRecord]:
     """Calls to each completed (or status-less) clone over the `days` before `now`, oldest first."""
     rng = random.Random(f"traffic-{seed}")
     span = days * 86_400.0

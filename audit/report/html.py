@@ -29,10 +29,9 @@ from audit.core.untrusted import visible
 from audit.migrate.document import Plan
 from audit.report import charts
 from audit.report.migration import plan_frame
-from audit.report.tables import CAUSES, records, summary
+from audit.report.tables import CAUSES, FINDINGS, records, summary
 from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
 
-FINDINGS = ("non-compliant", "unknown")
 PASSING = ("compliant", "migrated")
 
 
