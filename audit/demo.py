@@ -76,7 +76,7 @@ class DemoStory:
             "Apply: " + ", ".join(f"{v} {k}" for k, v in self.applied.states.items() if v) + ".",
             self.fidelity_line(),
             f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
-            f"non-compliant (blocked or failed), {verdicts.count('compliant')} compliant "
+            f"non-compliant (blocked, failed, or a replacement awaiting review), {verdicts.count('compliant')} compliant "
             f"(the {len(replacements)} replacement clones are counted through the voices they replace).",
             f"Compliance before: {self.before_folder / 'report.html'}",
             f"Plan, mapping and report: {self.folder}",
@@ -121,12 +121,12 @@ async def _story(
     settings: Settings, key: Secret, out_root: Path, progress: Progress | None
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
-        first = await scan_flow.scan_organisation(client, settings, progress)
+        first = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
         scan_folder = scan_flow.write_scan_reports(first, out_root)
         planned = await plan_flow.plan_migration(client, settings, out_root, progress, scan_folder=scan_folder)
         applied = await apply_flow.apply_plan(
             client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
             progress=progress,
         )
-        after = await scan_flow.scan_organisation(client, settings, progress)
+        after = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
     return DemoStory(first, scan_folder, planned, applied, after, scan_flow.write_scan_reports(after, out_root))

@@ -109,7 +109,8 @@ async def scan_organisation(
     progress.watch(None)
     markers = Provenance(client.api_key).markers(clones)
     cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
-    run = replace(assess(clones, probes, settings, started, markers), account=client.account, cost=cost,
+    mismatched = files.mismatched_replacements(out_root) if out_root is not None else {}
+    run = replace(assess(clones, probes, settings, started, markers, mismatched), account=client.account, cost=cost,
                   concurrency=client.concurrency().as_dict())
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
@@ -188,13 +189,14 @@ def _status(client: WavesClient) -> str:
 
 def assess(
     clones: Sequence[Clone], probes: Mapping[str, ProbeResult], settings: Settings, started: datetime,
-    markers: Markers | None = None,
+    markers: Markers | None = None, mismatched: Mapping[str, str] | None = None,
 ) -> ScanRun:
     """Verdicts for `clones` from their metadata and whatever probe results there are.
-    `markers`: which clones are proven replacements (none by default)."""
+    `markers`: which clones are proven replacements (none by default); `mismatched`: which
+    of those a migration found to speak as someone else (old id → new id)."""
     not_probed = ProbeResult(ProbeVerdict.NOT_PROBED)
     results = scan.mark_migrated(
-        [scan.decide(c, scan.classify(c), probes.get(c.voice_id, not_probed)) for c in clones], markers
+        [scan.decide(c, scan.classify(c), probes.get(c.voice_id, not_probed)) for c in clones], markers, mismatched
     )
     return ScanRun(
         run_id=new_run_id(started),

@@ -16,13 +16,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
 from audit.core.errors import UsageError
-from audit.core.runfolder import RunFolder
+from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report.html import render_report_html
@@ -161,3 +162,20 @@ def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:
     frame = pd.DataFrame(voices, columns=list(COLUMNS))
     return document, frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
                                    "usage_calls": "Int64", "usage_chars": "Int64"})
+
+
+def mismatched_replacements(out_root: Path) -> dict[str, str]:
+    """Old voice id → new id of every replacement a migration under `out_root` found to speak
+    as someone else and nobody accepted (its plan folder's mapping.json says `mismatch`).
+    Unreadable mappings are skipped: this only ever withholds a `migrated` verdict."""
+    found: dict[str, str] = {}
+    for path in sorted(out_root.glob(f"*/{MAPPING_JSON}")):
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))["mapping"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for row in rows if isinstance(rows, list) else ():
+            if (isinstance(row, dict) and row.get("status") == "mismatch"
+                    and isinstance(row.get("old_voice_id"), str) and isinstance(row.get("new_voice_id"), str)):
+                found[row["old_voice_id"]] = row["new_voice_id"]
+    return found

@@ -8,7 +8,7 @@ exit code. Pure functions: no I/O, no client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import assert_never
 
@@ -131,9 +131,13 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
     return ExitCode.FINDINGS if any(r.verdict in flagged for r in results) else ExitCode.OK
 
 
-def mark_migrated(results: Sequence[VoiceResult], markers: Markers | None = None) -> tuple[VoiceResult, ...]:
+def mark_migrated(
+    results: Sequence[VoiceResult], markers: Markers | None = None, mismatched: Mapping[str, str] | None = None,
+) -> tuple[VoiceResult, ...]:
     """A non-compliant voice whose replacement was heard speaking is `migrated`, when the
-    replacement's marker is proven to be clone-audit's own (`markers`; none by default).
+    replacement's marker is proven to be clone-audit's own (`markers`; none by default)
+    and no migration found that replacement to speak as someone else (`mismatched`: old
+    voice id → new id of a fidelity mismatch nobody accepted).
 
     A marker without a valid proof is evidence, not proof: it changes no verdict, and
     both the clone carrying it and the voice it names say so in their reason.
@@ -144,12 +148,18 @@ def mark_migrated(results: Sequence[VoiceResult], markers: Markers | None = None
         for r in results
         if (origin := markers.origin(r.clone)) is not None and r.probe.verdict is ProbeVerdict.SPEAKS
     }
-    return tuple(_with_markers(r, speaking, markers) for r in results)
+    return tuple(_with_markers(r, speaking, markers, mismatched or {}) for r in results)
 
 
-def _with_markers(result: VoiceResult, speaking: dict[str, str], markers: Markers) -> VoiceResult:
+def _with_markers(
+    result: VoiceResult, speaking: dict[str, str], markers: Markers, mismatched: Mapping[str, str]
+) -> VoiceResult:
     voice_id = result.clone.voice_id
-    if result.verdict is Verdict.NON_COMPLIANT and voice_id in speaking:
+    replaced = result.verdict is Verdict.NON_COMPLIANT and voice_id in speaking
+    if replaced and mismatched.get(voice_id) == speaking[voice_id]:
+        return replace(result, reason=f"replaced by {speaking[voice_id]}, which speaks, but not as its source "
+                       f"(fidelity mismatch): listen to both, then `clone-audit review`; {result.reason}")
+    if replaced:
         return replace(result, verdict=Verdict.MIGRATED, evidence=MARKER_PROOF,
                        reason=f"replaced by {speaking[voice_id]}, which speaks; {result.reason}")
     notes = []

@@ -87,6 +87,19 @@ def test_a_voice_already_replaced_is_skipped_and_its_replacement_kept() -> None:
     assert "replacement clone of voice_old0000001" in the_plan.entries[1].reason
 
 
+def test_a_replacement_that_speaks_as_someone_else_does_not_make_its_voice_migrated() -> None:
+    old = result("voice_old0000001")
+    tags = (marker_tag("voice_old0000001"), PROVENANCE.proof_tag("voice_old0000001"))
+    new = result("voice_new0000001", SPEAKS, model_ids=("lightning-v3.1",), tags=tags)
+    markers = PROVENANCE.markers([r.clone for r in (old, new)])
+    flagged = mark_migrated([old, new], markers, {"voice_old0000001": "voice_new0000001"})
+    assert flagged[0].verdict is Verdict.NON_COMPLIANT
+    assert "voice_new0000001" in flagged[0].reason and "fidelity mismatch" in flagged[0].reason
+    # a mismatch recorded for an earlier replacement says nothing about this one
+    later = mark_migrated([old, new], markers, {"voice_old0000001": "voice_earlier001"})
+    assert later[0].verdict is Verdict.MIGRATED
+
+
 @pytest.mark.parametrize("proof", [None, "clone-audit-proof:" + "0" * 32, Provenance(Secret("sk_other")).proof_tag(
     "voice_old0000001")], ids=["no-proof", "made-up-proof", "proof-from-another-key"])
 def test_a_marker_without_a_valid_proof_is_evidence_not_proof(proof: str | None) -> None:
