@@ -135,6 +135,14 @@ def test_the_ledger_stores_no_secret_in_its_detail(tmp_path: Path) -> None:
     assert rows == [("POST answered 500: echo Authorization: Bearer ****; key=****",)]
 
 
+def test_a_newline_in_a_logged_value_cannot_forge_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(1)
+    logging.getLogger("audit.test").info("clone %s: odd\nsecond line of the message", "voice_x\nFAKE: forged")
+    err = capsys.readouterr().err
+    assert r"voice_x\x0aFAKE: forged" in err and not any(line.lstrip().startswith("FAKE") for line in err.splitlines())
+    assert any(line.strip() == "second line of the message" for line in err.splitlines())
+
+
 def test_server_text_prints_without_control_bytes(capsys: pytest.CaptureFixture[str]) -> None:
     Secret(KEY)
     configure_logging(0)
