@@ -192,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep source/new-clone listening clips for every voice (default: flagged ones and a sample)")
     apply.add_argument("--trust-plan-edits", action="store_true",
                        help="apply a plan whose seal is missing, broken or made with another user's key "
-                       "(review plan.json first; every other check still runs)")
+                       "(review plan.json first; every other check still runs, and --archive must be "
+                       "the folder the plan was made from)")
+    apply.add_argument("--archive", help="folder of the original recordings ([archive] folder); with "
+                       "--trust-plan-edits it must be the plan's archive folder")
     apply.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     retire = _command(commands, "retire", run_retire, "delete legacy clones whose replacement is verified (asks first)")
@@ -324,7 +327,7 @@ def _confirm(assume_yes: bool, bar: BarProgress) -> apply_flow.Confirm:
             raise UsageError(f"about to {what}, but there is no terminal to confirm on.",
                              hint="Review the plan, then pass --yes.")
         with bar.paused():
-            stderr.print(f"About to {what}.")
+            stderr.print(f"About to {escape(terminal(what, one_line=True))}.")
             return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
 
     return ask
