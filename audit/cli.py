@@ -39,6 +39,7 @@ from audit.core.config import Settings, api_key_from_env, load_settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.runfolder import RUN_JSON, latest_scan, write_text
+from audit.core.untrusted import json_visible
 from audit.core.usage import parse_since
 from audit.core.models import FailOn, ProbePolicy, Verdict
 from audit.report.tables import records, summary, voice_frame
@@ -191,7 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="keep source/new-clone listening clips for every voice (default: flagged ones and a sample)")
     apply.add_argument("--trust-plan-edits", action="store_true",
                        help="apply a plan whose seal is missing, broken or made with another user's key "
-                       "(review plan.json first; every other check still runs)")
+                       "(review plan.json first; every other check still runs, and --archive must be "
+                       "the folder the plan was made from)")
+    apply.add_argument("--archive", help="folder of the original recordings ([archive] folder); with "
+                       "--trust-plan-edits it must be the plan's archive folder")
     apply.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     retire = _command(commands, "retire", run_retire, "delete legacy clones whose replacement is verified (asks first)")
@@ -323,7 +327,7 @@ def _confirm(assume_yes: bool, bar: BarProgress) -> apply_flow.Confirm:
             raise UsageError(f"about to {what}, but there is no terminal to confirm on.",
                              hint="Review the plan, then pass --yes.")
         with bar.paused():
-            stderr.print(f"About to {what}.")
+            stderr.print(f"About to {escape(terminal(what, one_line=True))}.")
             return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
 
     return ask
@@ -487,7 +491,7 @@ def run_cutover(args: argparse.Namespace) -> int:
         restored, note = cutover_flow.rollback(args.rollback)
         print(f"Restored {len(restored.restored)} file(s); {len(restored.already)} already original.")
         for path, reason in restored.refused:
-            print(f"  refused {path}: {reason}")
+            print(terminal(f"  refused {path}: {reason}", one_line=True))
         if note:
             stderr.print(note)
         return ExitCode.FINDINGS if restored.refused else ExitCode.OK
@@ -538,14 +542,15 @@ def run_history(args: argparse.Namespace) -> int:
     settings = _settings(args)
     runs = history_flow.list_runs(Path(settings.report.out_dir))
     if args.json:
-        print(json.dumps([r.as_dict() for r in runs], ensure_ascii=False, indent=2))
+        print(json_visible(json.dumps([r.as_dict() for r in runs], ensure_ascii=False, indent=2)))
         return ExitCode.OK
     if not runs:
         stderr.print(f"No run recorded in {settings.report.out_dir} yet.")
     for r in runs:
         counts = " ".join(f"{k} {v}" for k, v in r.counts.items() if v)
-        print(f"{r.run_id}  {r.kind:<6}  {r.finished_at}  exit {r.exit_code}  {r.total:>6} voices  {counts}  "
-              f"{terminal(r.base_url, one_line=True)}  account {r.account or '-'}")
+        line = (f"{r.run_id}  {r.kind:<6}  {r.finished_at}  exit {r.exit_code}  {r.total:>6} voices  {counts}  "
+                f"{r.base_url}  account {r.account or '-'}")
+        print(terminal(line, one_line=True))
     return ExitCode.OK
 
 

@@ -54,6 +54,12 @@ class RedactSecrets(logging.Filter):
         REGISTRY.add(secret.reveal() if isinstance(secret, Secret) else secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
+        # A %-argument (a voice id, a server message) is one value: its newlines are escaped, so
+        # it cannot forge a log line; the message's own newlines are kept.
+        if isinstance(record.args, Mapping):
+            record.args = {k: _one_line(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(_one_line(v) for v in record.args)
         record.msg, record.args = self.redact(record.getMessage()), None
         if record.exc_info and record.exc_info[1] is not None:
             record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
@@ -62,6 +68,10 @@ class RedactSecrets(logging.Filter):
 
     def redact(self, text: str) -> str:
         return terminal(text)
+
+
+def _one_line(value: object) -> object:
+    return visible(value) if isinstance(value, str) else value
 
 
 REDACTOR = RedactSecrets()

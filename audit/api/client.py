@@ -50,6 +50,7 @@ import httpx
 import stamina
 
 from audit import __version__
+from audit.core import secrets
 from audit.core.config import ApiSettings, Secret, check_key_transport
 from audit.core.errors import (
     ApiError,
@@ -641,9 +642,11 @@ def _json(answer: Answer, hint: str | None = None) -> Mapping[str, Any]:
 
 
 def describe_body(content_type: str | None, body: bytes, n: int = 32) -> str:
-    """What came back, printable and short: its type, its size, and its first bytes."""
-    head = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in body[:n])
-    more = "..." if len(body) > n else ""
+    """What came back, printable and short: its type, its size, and its first bytes (scrubbed
+    of secrets before they are cut: an echoed key must not survive as its first characters)."""
+    text = body.decode("latin-1")  # one character per byte, so the escapes below name bytes
+    head = "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in secrets.cut(text, n))
+    more = "..." if len(secrets.scrub(text)) > n else ""
     kind = (content_type or "no Content-Type")[:60].encode("ascii", "replace").decode()
     return f"{kind}, {len(body):,} bytes, starting '{head}{more}'" if body else f"{kind}, empty"
 
@@ -667,13 +670,13 @@ def _error_for(answer: Answer, *, is_create: bool) -> ApiError:
 
 
 def _error_text(answer: Answer) -> tuple[str, str | None]:
-    """The error's text and code from any of the API's error shapes."""
+    """The error's text and code from any of the API's error shapes, scrubbed of secrets."""
     try:
         body = json.loads(answer.body)
     except (ValueError, RecursionError):
-        return answer.body[:200].decode("utf-8", "replace").strip(), None
+        return secrets.cut(answer.body.decode("utf-8", "replace").strip(), 200), None
     if not isinstance(body, Mapping):
-        return str(body)[:200], None
+        return secrets.cut(str(body), 200), None
     code = body.get("error_code")
     error = body.get("error")
     parts: list[str] = []
@@ -687,7 +690,8 @@ def _error_text(answer: Answer) -> tuple[str, str | None]:
         parts.append(error)
     if isinstance(body.get("message"), str):
         parts.append(body["message"])
-    return "; ".join(p for p in parts if p)[:500], code if isinstance(code, str) else None
+    # Scrubbed whole, then cut: a key the server echoed must not survive as its first characters.
+    return secrets.cut("; ".join(p for p in parts if p), 500), secrets.scrub(code) if isinstance(code, str) else None
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -119,11 +119,11 @@ class History:
         """Every recorded run, oldest first."""
         where, args = ("WHERE kind = ?", (kind,)) if kind else ("", ())
         rows = self.db.execute(f"SELECT * FROM runs {where} ORDER BY finished_at, rowid", args).fetchall()  # rowid: the order they were recorded in
-        return [_record(row) for row in rows]
+        return [_record(row, self.path) for row in rows]
 
     def get(self, run_id: str) -> RunRecord | None:
         row = self.db.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else _record(row, self.path)
 
     def marks(self, run_id: str) -> dict[str, Mark]:
         rows = self.db.execute(
@@ -143,7 +143,7 @@ class History:
             f"SELECT r.* FROM runs r WHERE r.kind = 'scan' AND r.account = ? AND r.base_url = ? AND {earlier} "
             "ORDER BY r.rowid", (account, base_url.rstrip("/"), *args),
         ).fetchall()
-        return [_record(row) for row in rows]
+        return [_record(row, self.path) for row in rows]
 
     def trend(self, account: str, base_url: str, run_id: str) -> list[TrendPoint]:
         return [TrendPoint(r.run_id, r.finished_at, r.total, r.counts)
@@ -160,7 +160,16 @@ class History:
         return dict(rows)
 
 
-def _record(row: tuple[Any, ...]) -> RunRecord:
+def _record(row: tuple[Any, ...], path: Path) -> RunRecord:
     run_id, kind, account, base_url, started, finished, params, exit_code, counts, total, folder = row
-    return RunRecord(run_id, kind, account, base_url, started, finished, exit_code, folder,
-                     json.loads(counts), total, json.loads(params))
+    try:
+        counts, params = json.loads(counts), json.loads(params)
+    except (TypeError, ValueError, RecursionError):
+        counts = params = None
+    valid = (isinstance(counts, dict) and all(isinstance(v, int) for v in counts.values())
+             and isinstance(params, dict) and all(isinstance(v, str) for v in (run_id, kind, account, base_url)))
+    if not valid:
+        raise UsageError(f"the run history {path} is damaged: run {str(run_id)[:40]!r} cannot be read.",
+                         hint="Move the damaged file aside; the next run starts a new history "
+                              "(each run's own folder keeps its run.json).")
+    return RunRecord(run_id, kind, account, base_url, started, finished, exit_code, folder, counts, total, params)

@@ -7,23 +7,51 @@ the ledger for its detail text, the console's logging filter and error printer. 
 error body may echo the Authorization header, so any text derived from an API answer can
 carry the key; scrubbing at the writers covers them all without tracing each string.
 
-`scrub` replaces each registered value (and the forms JSON, HTML and CSV escaping give it)
-with `****`, and drops the query string of every http(s) URL (a signed URL such as a
-clone sample's `audioUrl` carries its credential there). Values shorter than
+`scrub` replaces each registered value (and the forms JSON, HTML, CSV and URL escaping and
+base64 give it, "Bearer " + value included) with `****`, and drops the query string of every
+http(s) URL (a signed URL such as a clone sample's `audioUrl` carries its credential there)
+and of every path-like token whose query holds `key=value` (`/tts?auth=…`). Text is scrubbed
+whole before it is cut (`cut`): a key split by a length limit would not be recognised, so a
+cut that still ends in the start of a secret loses that start too. Values shorter than
 MIN_SECRET_CHARS are not registered: redacting them would shred ordinary text, and no key
 is that short.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
 import threading
+import urllib.parse
 
 MIN_SECRET_CHARS = 6
 MASK = "****"
 _URL_QUERY = re.compile(r"(\bhttps?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*", re.IGNORECASE)
+# A path (a token holding a `/`) followed by a query with at least one `name=value`:
+# `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it.
+_PATH_QUERY = re.compile(r"((?<![^\s\"'<>(\[,;=])[^\s?#\"'<>]*/[^\s?#\"'<>]*)\?(?!\[query removed\])"
+                         r"[^\s#\"'<>=]+=[^\s#\"'<>]*")
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+MIN_CUT_PREFIX = 8  # a cut ending in this many characters of a secret loses them
+MIN_BASE64_CHARS = 16  # shorter values get no base64 forms: their few characters would shred text
+
+
+def _encoded_forms(value: str) -> set[str]:
+    """The forms `value` takes when URL-encoded or base64-encoded inside a longer text."""
+    forms = {urllib.parse.quote(value, safe=""), urllib.parse.quote(value), urllib.parse.quote_plus(value)}
+    forms |= {_PERCENT.sub(lambda m: m.group().lower(), f) for f in forms}
+    if len(value) >= MIN_BASE64_CHARS:
+        # base64 of a text holding `value` at any offset ("Bearer " + value, "user:" + value):
+        # the characters encoding only `value`'s bytes, for each of the three alignments.
+        raw = value.encode("utf-8", "surrogatepass")
+        for offset, skip in ((0, 0), (1, 2), (2, 3)):
+            padded = b"\0" * offset + raw
+            whole = len(padded) // 3 * 3
+            core = base64.b64encode(padded[:whole]).decode()[skip:]
+            forms |= {core, core.replace("+", "-").replace("/", "_")}
+    return forms
 
 
 class SecretRegistry:
@@ -37,6 +65,7 @@ class SecretRegistry:
         markup = html.escape(value, quote=False)  # Jinja's autoescape writes quotes as &#34; &#39;
         forms = {value, json.dumps(value)[1:-1], html.escape(value), markup, value.replace('"', '""'),
                  markup.replace('"', "&#34;").replace("'", "&#39;")}
+        forms |= _encoded_forms(value)
         with self._lock:
             # Longest first, so a form that contains another is replaced whole.
             self._forms = tuple(sorted(set(self._forms) | forms, key=len, reverse=True))
@@ -49,7 +78,21 @@ class SecretRegistry:
 
     def scrub(self, text: str) -> str:
         """`text` without any registered secret or URL query string."""
-        return _URL_QUERY.sub(r"\1?[query removed]", self.redact(text))
+        text = _URL_QUERY.sub(r"\1?[query removed]", self.redact(text))
+        return _PATH_QUERY.sub(r"\1?[query removed]", text)
+
+    def cut(self, text: str, limit: int) -> str:
+        """`text` scrubbed, then cut to at most `limit` characters; a cut that ends in the
+        first MIN_CUT_PREFIX or more characters of a secret ends in MASK instead."""
+        text = self.scrub(text)
+        if len(text) <= limit:
+            return text
+        text = text[:limit]
+        for form in self._forms:
+            for size in range(min(len(form) - 1, len(text)), MIN_CUT_PREFIX - 1, -1):
+                if text.endswith(form[:size]):
+                    return text[:-size] + MASK
+        return text
 
 
 REGISTRY = SecretRegistry()
@@ -61,3 +104,8 @@ def register(value: str) -> None:
 
 def scrub(text: str) -> str:
     return REGISTRY.scrub(text)
+
+
+def cut(text: str, limit: int) -> str:
+    """`text` scrubbed, then cut to `limit` characters without leaving a secret's start."""
+    return REGISTRY.cut(text, limit)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from audit.core.secrets import cut
+
 PLAIN_ID = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
@@ -62,9 +64,10 @@ def json_visible(text: str) -> str:
 
 
 def shown(value: str, limit: int = 80) -> str:
-    """A one-line, bounded form of a server string for messages: visible, cut at `limit`."""
+    """A one-line, bounded form of a server string for messages: visible, cut at `limit`
+    (scrubbed of secrets first, so no secret's start survives the cut)."""
     text = visible(value)
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(value)} characters)"
+    return text if len(text) <= limit else f"{cut(text, limit)}… ({len(value)} characters)"
 
 
 def _escape(match: re.Match[str]) -> str:

@@ -7,7 +7,9 @@ A plan decides what gets uploaded to the account, so apply never takes its word:
   outside every plan folder). Any byte edited after planning breaks it, and apply
   refuses. A plan sealed with a key this user does not have (made on another machine or
   by another user) is refused too; `--trust-plan-edits` is the explicit way to apply it
-  anyway (only the seal check is skipped; every check below still runs).
+  anyway (only the seal check is skipped; every check below still runs). Without the seal
+  nothing vouches for the archive folder the plan records, so under that flag the operator
+  names it (`[archive] folder` / `--archive`) and it must be the plan's (`check_archive`).
 - where each upload leads, resolved on disk (symlinks followed): a fitted copy must lie in
   the plan's own `fitted/` folder, an archived file in the archive folder the plan records.
 - what each upload holds: bytes whose sha256 is the one the plan records must still be
@@ -81,6 +83,23 @@ def check_seal(folder: RunFolder, *, trust_edits: bool) -> None:
             f"the plan was edited after it was made: {folder.plan_json} no longer matches its seal. Re-plan.",
             hint=f"{replan} Never edit plan.json by hand: change the archive or the config, then plan again.",
         )
+
+
+def check_archive(plan: Plan, operator_folder: str, *, trust_edits: bool) -> None:
+    """Under TRUST_FLAG, refuse a plan that uploads archived recordings unless the operator's
+    archive folder is the one the plan records: an edited plan could otherwise name `/` its
+    archive and upload any audio file on the machine. A sealed plan's folder is `plan`'s own."""
+    if not trust_edits or not any(e.upload is not None and not e.upload.fitted for e in _reclones(plan.entries)):
+        return
+    recorded = plan.archive_folder
+    hint = (f"Pass --archive (or set [archive] folder) to the folder of the original recordings; with {TRUST_FLAG} "
+            "apply uploads only from the archive you name, and the plan must have been made from it.")
+    if not operator_folder:
+        raise PlanError(f"{TRUST_FLAG} needs your archive folder: plan {plan.plan_id} uploads recordings from "
+                        f"{recorded}, and without the seal nothing vouches for that folder.", hint=hint)
+    if recorded is None or Path(operator_folder).resolve() != Path(recorded).resolve():
+        raise PlanError(f"the plan uploads recordings from {recorded}, not from your archive folder "
+                        f"{Path(operator_folder).resolve()}; nothing was created.", hint=hint)
 
 
 def upload_paths(plan: Plan, folder: RunFolder) -> dict[str, Path]:

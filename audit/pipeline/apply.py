@@ -75,6 +75,7 @@ async def apply_plan(
     the_plan = read_plan(plan_path)
     same_account(the_plan, settings)
     check_writable(folder.path)  # the ledger goes there: fail before any create if it cannot
+    trust.check_archive(the_plan, settings.archive.folder, trust_edits=options.trust_plan_edits)
     uploads = trust.upload_paths(the_plan, folder)
     provenance = Provenance(client.api_key)
 
@@ -104,8 +105,9 @@ async def apply_plan(
             )
         todo = selection.todo
         trust.check_upload_bytes(todo, uploads)
+        source = f", uploading recordings from {the_plan.archive_folder}" if the_plan.archive_folder else ""
         if todo and not confirm(f"work on {len(todo)} voice(s) on {settings.api.base_url}, "
-                                "creating a clone for each that has none yet", len(todo)):
+                                f"creating a clone for each that has none yet{source}", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
         progress.watch(lambda: f"{client.limiter.limit} at once" + (

@@ -24,6 +24,8 @@ from audit.api.client import WavesClient
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.models import NoProgress, Progress
 from audit.core.runfolder import RunFolder, write_bytes
+from audit.core.secrets import REGISTRY
+from audit.core.untrusted import visible
 from audit.core.usage import TtsLogs, usage_by_voice
 from audit.cutover import record
 from audit.cutover.mapping import VoiceMapping, read_mapping
@@ -219,9 +221,15 @@ def describe(run: CutoverRun, *, diff: bool) -> list[str]:
     """What the cutover command prints: occurrences, the diff (a dry run), what was
     written, what was skipped, and a summary."""
     scan, base = run.scan, run.base
-    lines = [record.occurrence_line(o, base) for o in scan.occurrences]
+    lines = [_printable(record.occurrence_line(o, base)) for o in scan.occurrences]
     if diff and run.diff:
-        lines += ["", run.diff.rstrip("\n"), ""]
+        lines += ["", _printable_diff(run.diff.rstrip("\n")), ""]
+    return lines + [_printable(line) for line in _describe_outcome(run)]
+
+
+def _describe_outcome(run: CutoverRun) -> list[str]:
+    scan, base = run.scan, run.base
+    lines: list[str] = []
     for skipped in scan.skipped:
         kind = "not checked" if skipped.unchecked else "skipped"
         lines.append(f"{kind}: {record.shown(skipped.path, base)}: {skipped.reason}")
@@ -250,7 +258,7 @@ def describe(run: CutoverRun, *, diff: bool) -> list[str]:
         lines.append("Nothing was written: --write rewrites the files (keeping a rollback file), "
                      "--patch FILE writes a patch for git apply.")
     lines.append(f"{len(run.remaining)} occurrence(s) left." if run.remaining else "No old voice id left in these paths.")
-    return [_printable(line) for line in lines]
+    return lines
 
 
 def describe_usage(run: UsageRun) -> list[str]:
@@ -276,5 +284,18 @@ def describe_usage(run: UsageRun) -> list[str]:
 
 
 def _printable(text: str) -> str:
-    """Text with undecodable bytes (kept as surrogates) shown as U+FFFD, safe to print."""
+    """One line as it may be printed: undecodable bytes (kept as surrogates) as U+FFFD, no
+    registered secret, and every control character, newline and bidi override of a server
+    string or a mapping's display name as its escape (`\\x1b`), never a byte the terminal acts on."""
+    return visible(REGISTRY.redact(_decoded(text)))
+
+
+def _printable_diff(diff: str) -> str:
+    """The diff of the operator's own files: its lines kept (a CRLF file's CR dropped at a line's
+    end), every other control character and bidi override escaped, no registered secret."""
+    lines = (line.removesuffix("\r") for line in REGISTRY.redact(_decoded(diff)).split("\n"))
+    return "\n".join(visible(line, keep_lines=True) for line in lines)
+
+
+def _decoded(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -20,6 +20,7 @@ from audit.compliance.changes import HistoryView
 from audit.compliance.history import History, history_path
 from audit.core.errors import UsageError
 from audit.core.runfolder import RUN_JSON, RunFolder
+from audit.core.untrusted import json_visible
 from audit.migrate.document import read_plan
 from audit.pipeline import history
 from audit.report import files
@@ -96,7 +97,8 @@ def _json(meta: dict[str, Any], frame: pd.DataFrame, context: HistoryView | None
            **({"history": context.as_dict()} if context else {}), "voices": records(frame)}
     if "mapping" in document:
         out["mapping"] = document["mapping"]
-    return json.dumps(out, ensure_ascii=False, indent=2) + "\n"
+    # Server strings (a display name with U+202E) are \u escapes here, never raw on a terminal.
+    return json_visible(json.dumps(out, ensure_ascii=False, indent=2)) + "\n"
 
 
 def _html(folder: RunFolder, meta: dict[str, Any], frame: pd.DataFrame, context: HistoryView | None,

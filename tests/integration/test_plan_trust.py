@@ -30,6 +30,7 @@ from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE
 from audit.emulator import EmulatorServer
 from audit.migrate.apply import ApplyOptions
 from audit.migrate.document import PlanError
+from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import PlanRun
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 from tests.integration.test_cli import clone_audit
@@ -104,8 +105,13 @@ async def test_plan_seals_its_file_with_a_private_key_that_is_not_the_api_key(ma
 async def test_an_untouched_copy_of_the_plan_applies(made, copy: Path) -> None:  # noqa: ANN001
     server, settings, planned, _ = made
     one = reclone_ids(planned)[:1]
-    run = await apply(server, settings, copy, ApplyOptions(only=frozenset(one)))
+    asked: list[str] = []
+    async with WavesClient(settings.api, Secret(server.api_key)) as client:
+        run = await apply_plan(client, settings, copy, ApplyOptions(only=frozenset(one)),
+                               lambda what, count: asked.append(what) or True)
     assert run.states["verified"] == 1 and run.exit_code is ExitCode.OK
+    archive = json.loads(copy.read_text(encoding="utf-8"))["archive_folder"]
+    assert asked and asked[0].endswith(f"uploading recordings from {archive}")  # the question names the source
 
 
 async def test_any_byte_edited_is_refused(made, copy: Path) -> None:  # noqa: ANN001
@@ -143,6 +149,30 @@ async def test_an_upload_outside_the_archive_is_refused(made, copy: Path, tmp_pa
     assert "edited after it was made" in (await refused(made, copy)).message
     error = await refused(made, copy, TRUST)
     assert archived["voice_id"] in error.message and "outside the plan's archive folder" in error.message
+
+
+async def test_trusting_edits_uploads_only_from_the_archive_the_operator_names(
+    made, copy: Path, tmp_path: Path,  # noqa: ANN001
+) -> None:
+    server, settings, planned, _ = made
+    private = tmp_path / "elsewhere" / "private_interview.wav"  # real audio, outside the archive
+    private.parent.mkdir()
+    archived = entry_of(json.loads(copy.read_text(encoding="utf-8")), fitted=False)
+    shutil.copy(archived["upload"]["path"], private)
+
+    def to_root(document: dict[str, Any]) -> None:
+        document["archive_folder"] = "/"  # an edited plan naming the whole machine its archive
+        entry_of(document, fitted=False)["upload"].update(path=str(private), sha256=sha256(private.read_bytes()))
+
+    edit(copy, to_root)
+    error = await refused(made, copy, TRUST)
+    assert "uploads recordings from /, not from your archive folder" in error.message
+    assert "--archive" in error.hint
+    unnamed = replace(settings, archive=replace(settings.archive, folder=""))
+    before = creates(server)
+    with pytest.raises(PlanError, match="needs your archive folder"):
+        await apply(server, unnamed, copy, TRUST)
+    assert creates(server) == before
 
 
 async def test_a_path_to_a_system_file_is_refused(made, copy: Path, tmp_path: Path) -> None:  # noqa: ANN001
@@ -281,7 +311,10 @@ def test_the_command_line_refuses_an_unsealed_plan_unless_told_to_trust_it(made,
     common = ["apply", str(copy), "--yes", "--base-url", server.base_url, "--only", voice]
     refused_run = clone_audit(*common, env=env)
     assert refused_run.returncode == 2 and "has no seal" in refused_run.stderr
-    trusted = clone_audit(*common, "--trust-plan-edits", env=env)
+    without_archive = clone_audit(*common, "--trust-plan-edits", env=env)
+    assert without_archive.returncode == 2 and "needs your archive folder" in without_archive.stderr
+    archive = json.loads(copy.read_text(encoding="utf-8"))["archive_folder"]
+    trusted = clone_audit(*common, "--trust-plan-edits", "--archive", archive, env=env)
     # 1, not 0, when replacements made from the other copies of this plan are adopted and left for later
     assert trusted.returncode in (0, 1), trusted.stdout + trusted.stderr
     assert "seal is not checked" in trusted.stderr and server.api_key not in trusted.stdout + trusted.stderr

@@ -3,11 +3,13 @@ on the terminal, in the ledger and in every report file."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
 import re
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 import markupsafe
@@ -69,6 +71,36 @@ def test_scrub_removes_every_escaped_form_of_a_secret_and_url_queries() -> None:
     assert "quoted" not in out and "key" not in out and out.endswith("short see https://cdn.example/a.wav?[query removed] now")
 
 
+def test_scrub_removes_url_encoded_and_base64_forms_and_path_queries_but_keeps_prose() -> None:
+    registry = SecretRegistry()
+    key = "sk_live_UNIT+/=0123456789abcdef"
+    registry.add(key)
+    for auth in (key, f"Bearer {key}", f"user:{key}"):
+        for form in (urllib.parse.quote(auth, safe=""), urllib.parse.quote(auth), urllib.parse.quote_plus(auth),
+                     re.sub("%[0-9A-F]{2}", lambda m: m.group().lower(), urllib.parse.quote(auth, safe="")),
+                     base64.b64encode(auth.encode()).decode(),
+                     base64.urlsafe_b64encode(f"x{auth}yz".encode()).decode()):
+            out = registry.scrub(f"echo [{form}] done")
+            assert "****" in out and "UNIT" not in out and "0123456789" not in out, (form, out)
+    assert registry.scrub("bad request to /tts?auth=abc&v=1 then") == "bad request to /tts?[query removed] then"
+    assert registry.scrub("GET v1/logs?page=2&token=xyz.") == "GET v1/logs?[query removed]"
+    prose = "Is it and/or? x=1. What? a=b. Ratio 1/2?=3 in /a/b? c=d, see 'q?x=1' and path /tts?"
+    assert registry.scrub(prose) == prose
+
+
+def test_a_cut_never_leaves_the_start_of_a_secret() -> None:
+    registry = SecretRegistry()
+    key = "sk_live_CUTCUT_0123456789abcdef"
+    registry.add(key)
+    text = "E" * 20 + " echo " + key + " tail"
+    assert registry.cut(text, 200) == "E" * 20 + " echo **** tail"  # scrubbed whole, then cut
+    for limit in range(len(text)):
+        out = registry.cut(text, limit)
+        assert len(out) <= limit and not any(key[:n] in out for n in range(8, len(key))), (limit, out)
+    assert registry.cut("echo " + key[:15] + "... more", 20) == "echo ****"  # a key the server cut itself
+    assert registry.cut("plain words that are long enough", 10) == "plain word"
+
+
 def test_every_secret_registers_itself() -> None:
     Secret("sk_made_anywhere_424242")
     assert scrub("Authorization: Bearer sk_made_anywhere_424242") == "Authorization: Bearer ****"
@@ -101,6 +133,14 @@ def test_the_ledger_stores_no_secret_in_its_detail(tmp_path: Path) -> None:
     assert files and not any(KEY.encode() in p.read_bytes() for p in files)
     rows = sqlite3.connect(path).execute("SELECT detail FROM events").fetchall()
     assert rows == [("POST answered 500: echo Authorization: Bearer ****; key=****",)]
+
+
+def test_a_newline_in_a_logged_value_cannot_forge_a_log_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(1)
+    logging.getLogger("audit.test").info("clone %s: odd\nsecond line of the message", "voice_x\nFAKE: forged")
+    err = capsys.readouterr().err
+    assert r"voice_x\x0aFAKE: forged" in err and not any(line.lstrip().startswith("FAKE") for line in err.splitlines())
+    assert any(line.strip() == "second line of the message" for line in err.splitlines())
 
 
 def test_server_text_prints_without_control_bytes(capsys: pytest.CaptureFixture[str]) -> None:
