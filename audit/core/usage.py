@@ -57,6 +57,8 @@ class TtsLogs:
     `complete` is True when the read reached either the end of the log or, in a log
     ordered newest first, an entry older than the window it was asked for: only then
     does "no call" mean no call. `skipped` counts entries that could not be parsed.
+    `stopped` says why the read stopped before the end (an answer that was not the page
+    asked for); None after the page limit or the end.
     """
 
     calls: tuple[TtsCall, ...]
@@ -64,6 +66,7 @@ class TtsLogs:
     total_count: int | None
     complete: bool
     skipped: int = 0
+    stopped: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
