@@ -297,8 +297,15 @@ class WavesClient:
 
     ANALYTICS_PATH = "/waves/v1/analytics/tts/logs"
     ANALYTICS_PAGE_SIZE = 100  # the API's maximum
+    #: A read of the log keeps at most this many calls (~150 bytes each): a longer log is read incomplete.
+    ANALYTICS_MAX_CALLS = 500_000
+    #: A read of the log starts no new page after this many seconds (it then ends within one more
+    #: call's `timeout_s` and retries): a route that trickles pages out is read incomplete.
+    ANALYTICS_DEADLINE_S = 900.0
 
-    async def tts_logs(self, *, since: datetime | None = None, max_pages: int = 500) -> TtsLogs:
+    async def tts_logs(
+        self, *, since: datetime | None = None, max_pages: int = 500, deadline_s: float | None = None
+    ) -> TtsLogs:
         """The TTS analytics log, page by page, at most `max_pages` pages of 100.
 
         With `since`, reading stops after the first page that reaches an entry older than
@@ -309,12 +316,18 @@ class WavesClient:
         A page that is not the page asked for (its `page` says another, it holds more than
         100 entries, it repeats the previous page, or on a log newest first so far it starts
         with an entry newer than the previous page's last) is not counted: the read stops
-        there, incomplete, and `stopped` says why.
+        there, incomplete, and `stopped` says why. So do `ANALYTICS_MAX_CALLS` calls kept and
+        `deadline_s` (`ANALYTICS_DEADLINE_S`) spent.
         """
+        deadline = self.ANALYTICS_DEADLINE_S if deadline_s is None else deadline_s
+        ends = time.monotonic() + deadline
         calls: list[TtsCall] = []
         skipped, page, total_pages, total_count = 0, 0, None, None
         newest_first, previous_items, stopped = True, None, None
         while page < max_pages and (total_pages is None or page < total_pages):
+            if time.monotonic() >= ends:
+                stopped = f"the read passed its deadline of {deadline:g} s"
+                break
             page += 1
             body = _json(await self._call(
                 "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": self.ANALYTICS_PAGE_SIZE},
@@ -340,6 +353,9 @@ class WavesClient:
             if newest_first and calls and page_calls and page_calls[0].at > calls[-1].at:
                 stopped = (f"page {page} starts with a call newer than the end of page {page - 1}: "
                            "the pages overlap")
+                break
+            if len(calls) + len(page_calls) > self.ANALYTICS_MAX_CALLS:
+                stopped = f"the read reached its bound of {self.ANALYTICS_MAX_CALLS} calls"
                 break
             previous = calls[-1].at if calls else None
             for call in page_calls:

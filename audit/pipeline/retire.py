@@ -50,7 +50,7 @@ async def retire_replaced(
                            awaiting_review=review)
         called: list[VoiceUsage] = []
         if quiet_since is not None:
-            logs = await client.tts_logs(since=quiet_since)
+            logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
             if not logs.complete:
                 why = f"; {logs.stopped}" if logs.stopped else ""
                 raise RunError(

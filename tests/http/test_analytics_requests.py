@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import httpx
@@ -107,3 +108,26 @@ async def test_a_page_holding_more_than_100_entries_is_not_counted(client: Waves
     respx.get(ROUTE).mock(side_effect=_pages([[_entry(20)], [_entry(19)] * 101, [_entry(5)]]))
     logs = await client.tts_logs()
     assert not logs.complete and len(logs.calls) == 1 and "101 entries" in (logs.stopped or "")
+
+
+@respx.mock
+async def test_the_calls_kept_are_bounded_and_the_bound_makes_the_read_incomplete(
+    client: WavesClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(WavesClient, "ANALYTICS_MAX_CALLS", 250)
+    full = [[_entry(28 - p, f"voice_{p:010d}")] * 100 for p in range(5)]  # 500 calls, newest first
+    respx.get(ROUTE).mock(side_effect=_pages(full))
+    logs = await client.tts_logs()
+    assert not logs.complete and len(logs.calls) == 200 and "bound of 250 calls" in (logs.stopped or "")
+
+
+@respx.mock
+async def test_a_trickling_log_is_read_until_the_deadline_and_is_incomplete(client: WavesClient) -> None:
+    def slow(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.05)  # each page takes 50 ms: 100 pages would take 5 s
+        return _pages([[_entry(10, f"voice_{p:010d}")] for p in range(100)])(request)
+    route = respx.get(ROUTE).mock(side_effect=slow)
+    started = time.monotonic()
+    logs = await client.tts_logs(deadline_s=0.2)
+    assert not logs.complete and "deadline of 0.2 s" in (logs.stopped or "")
+    assert route.call_count <= 6 and time.monotonic() - started < 1.0

@@ -179,6 +179,24 @@ async def test_retire_quiet_since_deletes_nothing_when_the_log_ignores_the_page_
         assert {c.voice_id for c in server.state.clones()} == before and set(old_ids) <= before
 
 
+async def test_retire_quiet_since_reads_at_most_usage_max_pages(tmp_path: Path) -> None:
+    """`[report] usage_max_pages` bounds retire's read of the log as it bounds a scan's: a log
+    longer than that since DATE is not read back to DATE, and nothing is deleted."""
+    with running(30, 4, tmp_path, delete_mode="ok") as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
+        quiet_since = datetime.now(UTC) - timedelta(days=1)
+        now = time.time()
+        server.state.add_tts_log([TtsLogRecord(now - i, "voice_other", "lightning_v3.1", "en", 40) for i in range(250)])
+        settings = replace(settings, report=replace(settings.report, usage_max_pages=2))
+        before = {c.voice_id for c in server.state.clones()}
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            with pytest.raises(RunError, match=r"\(2 pages read\)"):
+                await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=quiet_since)
+        asked = server.state.requests(path="/waves/v1/analytics/tts/logs")
+        assert {c.voice_id for c in server.state.clones()} == before and len(asked) == 2
+
+
 def _latest_cutover_report(out_root: Path) -> str:
     """The report of the newest cutover run: a cutover writes a run of its own and leaves the
     plan's reviewed report as it was."""
