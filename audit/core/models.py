@@ -1,8 +1,8 @@
 """The vocabulary of clone-audit: frozen dataclasses and exhaustive enums.
 
 This module owns the shapes every stage passes to the next (clones as listed by the
-API, probe results, per-voice verdicts) and imports nothing from the package, so any
-module may depend on it. Parsing the API's loose JSON into these types lives here too,
+API, probe results, per-voice verdicts) and imports nothing from the package but
+`audit.core.untrusted` (which imports nothing), so any module may depend on it. Parsing the API's loose JSON into these types lives here too,
 because "every field is optional" is a property of the data, not of the transport.
 """
 
@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
+
+from audit.core.untrusted import is_plain_id, shown
 
 class Progress(Protocol):
     """Where long work reports how far it got (a terminal bar, or nothing).
@@ -292,6 +294,8 @@ class CreatedClone:
         voice_id = data.get("voiceId")
         if not isinstance(voice_id, str) or not voice_id:
             raise ValueError("create answer has no data.voiceId")
+        if not is_plain_id(voice_id):  # it would be recorded, verified and written to mapping.csv
+            raise ValueError(f"create answer's data.voiceId {shown(voice_id)} is not a plain voice id")
         model = data.get("model")
         if isinstance(model, Mapping):  # the live answer: {"_id": …, "modelName": …}
             model = model.get("modelName")

@@ -32,6 +32,7 @@ from audit.core.models import (
     tag_origin,
 )
 from audit.core.provenance import Markers, is_proof_tag
+from audit.core.untrusted import shown
 from audit.migrate.document import NewClone, Plan, PlanEntry, clone_fingerprint, inventory_fingerprint
 
 MAX_DISPLAY_NAME = 500
@@ -143,7 +144,7 @@ def _entry(
     if claims and result.verdict is Verdict.NON_COMPLIANT:
         return PlanEntry(
             **base, action=Action.BLOCKED,
-            reason=f"unverified-marker: {', '.join(claims)} carries a migrated-from marker for this voice that "
+            reason=f"unverified-marker: {', '.join(map(shown, claims))} carries a migrated-from marker for this voice that "
             "clone-audit cannot verify (made by someone else, or with another API key); re-cloning could "
             "duplicate it. Check it; if it is not this voice's replacement, delete it and plan again",
         )

@@ -81,3 +81,9 @@ def test_create_answer_accepts_model_as_string_or_object(model) -> None:
         "samples": [{"text": "Hi", "audioUrl": "https://x/y?signature=s"}]}})
     assert created.model == "lightning-v3.1" and created.status is CloneStatus.PENDING
     assert created.sample_count == 1
+
+
+@pytest.mark.parametrize("voice_id", ["../../x\n", "voice_ok\x1b[2J", ".hidden", "a/b", "x" * 129])
+def test_a_create_answer_whose_voice_id_is_not_plain_is_unusable(voice_id) -> None:
+    with pytest.raises(ValueError, match="not a plain voice id"):
+        CreatedClone.from_api({"data": {"voiceId": voice_id, "status": "pending"}})
