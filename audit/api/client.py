@@ -298,19 +298,37 @@ class WavesClient:
 
     ANALYTICS_PATH = "/waves/v1/analytics/tts/logs"
     ANALYTICS_PAGE_SIZE = 100  # the API's maximum
+    #: A read of the log keeps at most this many calls (~150 bytes each): a longer log is read incomplete.
+    ANALYTICS_MAX_CALLS = 500_000
+    #: A read of the log starts no new page after this many seconds (it then ends within one more
+    #: call's `timeout_s` and retries): a route that trickles pages out is read incomplete.
+    ANALYTICS_DEADLINE_S = 900.0
 
-    async def tts_logs(self, *, since: datetime | None = None, max_pages: int = 500) -> TtsLogs:
+    async def tts_logs(
+        self, *, since: datetime | None = None, max_pages: int = 500, deadline_s: float | None = None
+    ) -> TtsLogs:
         """The TTS analytics log, page by page, at most `max_pages` pages of 100.
 
         With `since`, reading stops after the first page that reaches an entry older than
         `since`, as long as the log has been ordered newest first so far (an unordered log
         is read to its end or to `max_pages`). `complete` says whether the read covers the window: a
         caller must not read "no call" from an incomplete read.
+
+        A page that is not the page asked for (its `page` says another, it holds more than
+        100 entries, it repeats the previous page, or on a log newest first so far it starts
+        with an entry newer than the previous page's last) is not counted: the read stops
+        there, incomplete, and `stopped` says why. So do `ANALYTICS_MAX_CALLS` calls kept and
+        `deadline_s` (`ANALYTICS_DEADLINE_S`) spent.
         """
+        deadline = self.ANALYTICS_DEADLINE_S if deadline_s is None else deadline_s
+        ends = time.monotonic() + deadline
         calls: list[TtsCall] = []
         skipped, page, total_pages, total_count = 0, 0, None, None
-        newest_first, previous = True, None
+        newest_first, previous_items, stopped = True, None, None
         while page < max_pages and (total_pages is None or page < total_pages):
+            if time.monotonic() >= ends:
+                stopped = f"the read passed its deadline of {deadline:g} s"
+                break
             page += 1
             body = _json(await self._call(
                 "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": self.ANALYTICS_PAGE_SIZE},
@@ -322,6 +340,9 @@ class WavesClient:
                     "the TTS analytics answer has no `data` array", status=200,
                     hint="The API's answer changed shape; report it with the X-Request-Id.",
                 )
+            stopped = self._not_the_page(body, page, items, previous_items)
+            if stopped is not None:
+                break
             total_pages = self._whole(body.get("totalPages"))
             total_count = self._whole(body.get("totalCount"))
             page_calls: list[TtsCall] = []
@@ -330,18 +351,42 @@ class WavesClient:
                     page_calls.append(TtsCall.from_api(item if isinstance(item, Mapping) else {}))
                 except (ValueError, TypeError, OverflowError):
                     skipped += 1
+            if newest_first and calls and page_calls and page_calls[0].at > calls[-1].at:
+                stopped = (f"page {page} starts with a call newer than the end of page {page - 1}: "
+                           "the pages overlap")
+                break
+            if len(calls) + len(page_calls) > self.ANALYTICS_MAX_CALLS:
+                stopped = f"the read reached its bound of {self.ANALYTICS_MAX_CALLS} calls"
+                break
+            previous = calls[-1].at if calls else None
             for call in page_calls:
                 newest_first = newest_first and (previous is None or call.at <= previous)
                 previous = call.at
             calls.extend(page_calls)
+            previous_items = items
             if not items:
                 return TtsLogs(tuple(calls), page, total_count, True, skipped)
             if since is not None and newest_first and page_calls and page_calls[-1].at < since:
                 return TtsLogs(tuple(calls), page, total_count, True, skipped)
-        complete = total_pages is not None and page >= total_pages
+        complete = stopped is None and total_pages is not None and page >= total_pages
         if skipped:
             log.warning("skipped %d analytics entries without a usable time or voice id", skipped)
-        return TtsLogs(tuple(calls), page, total_count, complete, skipped)
+        if stopped is not None:
+            log.warning("stopped reading the TTS analytics log: %s", stopped)
+        return TtsLogs(tuple(calls), page, total_count, complete, skipped, stopped)
+
+    def _not_the_page(
+        self, body: Mapping[str, Any], page: int, items: list[Any], previous: list[Any] | None
+    ) -> str | None:
+        """Why this answer is not page `page` of the log, or None when nothing says so."""
+        echoed = body.get("page")
+        if echoed is not None and (isinstance(echoed, bool) or echoed not in (page, str(page))):
+            return f"asked for page {page}, the API answered page {repr(echoed)[:20]}"
+        if len(items) > self.ANALYTICS_PAGE_SIZE:
+            return f"page {page} holds {len(items)} entries, more than the {self.ANALYTICS_PAGE_SIZE} asked for"
+        if items and items == previous:
+            return f"page {page} repeats page {page - 1}"
+        return None
 
     @staticmethod
     def _whole(value: Any) -> int | None:

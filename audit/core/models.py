@@ -1,8 +1,8 @@
 """The vocabulary of clone-audit: frozen dataclasses and exhaustive enums.
 
 This module owns the shapes every stage passes to the next (clones as listed by the
-API, probe results, per-voice verdicts) and imports nothing from the package, so any
-module may depend on it. Parsing the API's loose JSON into these types lives here too,
+API, probe results, per-voice verdicts) and imports nothing from the package but
+`audit.core.untrusted` (which imports nothing), so any module may depend on it. Parsing the API's loose JSON into these types lives here too,
 because "every field is optional" is a property of the data, not of the transport.
 """
 
@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Protocol
+
+from audit.core.untrusted import is_plain_id, shown
 
 class Progress(Protocol):
     """Where long work reports how far it got (a terminal bar, or nothing).
@@ -93,6 +95,10 @@ class FailOn(enum.StrEnum):
     NEVER = "never"
 
 
+#: Why a later entry of a voiceId the list already named is `unknown`, and its voice not planned.
+LISTED_TWICE = "listed twice by the API"
+
+
 @dataclass(frozen=True, slots=True)
 class Clone:
     """One voice clone as `GET /waves/v1/voice-cloning` lists it.
@@ -102,6 +108,8 @@ class Clone:
     `unreadable` says why, so the scan counts it as `unknown` instead of leaving it out.
     `odd` notes optional fields whose type the API does not document; such a field is read
     as absent, never guessed into a value that could make a voice look compliant.
+    `listed_twice`: the list named this voiceId in an earlier entry already; this entry is
+    kept as a row (`unknown`), never probed, and the voice is never planned for re-cloning.
     """
 
     voice_id: str
@@ -118,6 +126,7 @@ class Clone:
     db_id: str | None = None
     odd: tuple[str, ...] = ()  # e.g. "modelIds is a string ('lightning-v3.1'), not a list"
     unreadable: str | None = None  # set only on placeholders for entries that could not be parsed
+    listed_twice: bool = False  # a later entry of a voiceId the list already named
 
     @classmethod
     def from_api(cls, item: Mapping[str, Any]) -> Clone:
@@ -194,16 +203,23 @@ _TEXT_FIELDS = ("displayName", "language", "createdAt", "cloningType", "descript
 
 
 def parse_clone_list(items: Sequence[Any]) -> list[Clone]:
-    """Every entry of the list's `data` array, in order; unreadable ones as placeholders."""
+    """Every entry of the list's `data` array, in order; unreadable ones as placeholders, and
+    each later entry of a voiceId already listed marked `listed_twice`."""
     clones: list[Clone] = []
+    seen: set[str] = set()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             clones.append(Clone.placeholder(index, f"{_describe(item)}, not an object"))
             continue
         try:
-            clones.append(Clone.from_api(item))
+            clone = Clone.from_api(item)
         except ValueError as exc:
             clones.append(Clone.placeholder(index, str(exc)))
+            continue
+        if clone.voice_id in seen:
+            clone = replace(clone, listed_twice=True)
+        seen.add(clone.voice_id)
+        clones.append(clone)
     return clones
 
 
@@ -292,6 +308,8 @@ class CreatedClone:
         voice_id = data.get("voiceId")
         if not isinstance(voice_id, str) or not voice_id:
             raise ValueError("create answer has no data.voiceId")
+        if not is_plain_id(voice_id):  # it would be recorded, verified and written to mapping.csv
+            raise ValueError(f"create answer's data.voiceId {shown(voice_id)} is not a plain voice id")
         model = data.get("model")
         if isinstance(model, Mapping):  # the live answer: {"_id": …, "modelName": …}
             model = model.get("modelName")

@@ -14,7 +14,9 @@ Limits, stated: a proof names the old voice, not the new clone (the new id exist
 after the create), so someone who can both read the account's tags and create clones
 could copy a real replacement's two tags onto another clone; and a replacement made
 with an earlier API key no longer verifies after the key is rotated (apply then holds
-that voice for a person to look at instead of guessing).
+that voice for a person to look at instead of guessing). A marked clone whose voice id is
+not plain (`untrusted.is_plain_id`) never counts as proven, whatever its tags: it is listed,
+and its voice is held (plan: BLOCKED, apply: held) rather than adopted or re-cloned.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from types import MappingProxyType
 
 from audit.core.config import Secret
 from audit.core.models import Clone, marked_origin
+from audit.core.untrusted import is_plain_id
 
 PROOF_PREFIX = "clone-audit-proof:"
 PROOF_HEX = 32
@@ -86,6 +89,7 @@ class Provenance:
         unproven: dict[str, str] = {}
         for clone in clones:
             origin = marked_origin(clone)
-            if origin is not None:
-                (proven if self.proves(clone) else unproven)[clone.voice_id] = origin
+            if origin is not None:  # a replacement with an id that is not plain is never adopted
+                trusted = is_plain_id(clone.voice_id) and self.proves(clone)
+                (proven if trusted else unproven)[clone.voice_id] = origin
         return Markers(MappingProxyType(proven), MappingProxyType(unproven))

@@ -14,6 +14,7 @@ by `scan --usage DAYS` (the usage columns of a scan, and the plan's order).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,10 +44,10 @@ class TtsCall:
         characters = int(text_len) if isinstance(text_len, int | float) and not isinstance(text_len, bool) else 0
         model = item.get("model")
         language = item.get("language")
-        return cls(
-            at=at, voice_id=voice_id, characters=max(0, characters),
-            model=model if isinstance(model, str) else None,
-            language=language if isinstance(language, str) else None,
+        return cls(  # the names repeat across a log: one copy of each (sys.intern)
+            at=at, voice_id=sys.intern(voice_id), characters=max(0, characters),
+            model=sys.intern(model) if isinstance(model, str) else None,
+            language=sys.intern(language) if isinstance(language, str) else None,
         )
 
 
@@ -57,6 +58,8 @@ class TtsLogs:
     `complete` is True when the read reached either the end of the log or, in a log
     ordered newest first, an entry older than the window it was asked for: only then
     does "no call" mean no call. `skipped` counts entries that could not be parsed.
+    `stopped` says why the read stopped before the end (an answer that was not the page
+    asked for, the bound on calls kept, the deadline); None after the page limit or the end.
     """
 
     calls: tuple[TtsCall, ...]
@@ -64,6 +67,7 @@ class TtsLogs:
     total_count: int | None
     complete: bool
     skipped: int = 0
+    stopped: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

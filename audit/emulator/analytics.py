@@ -5,7 +5,8 @@ the emulator's TTS route, and any generated or seeded history), newest first, pa
 `page` (from 1) and `pageSize` (1 to 100), answered as `{"status": "success", "data":
 [{"timestamp", "request_type", "model", "voice_id", "language", "text_len", "credits"}],
 "page", "pageSize", "totalCount", "totalPages"}`. A bad page or page size is a 400 with
-the API's validation-issue array.
+the API's validation-issue array. `EmulatorConfig.analytics_ignores_page` answers page 1 to
+every page.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ async def tts_logs(request: Request) -> Response:
     if issues or not isinstance(page, int) or not isinstance(size, int):
         return JSONResponse({"error": issues}, status_code=400)
     log = state.tts_log()
+    if state.config.analytics_ignores_page:
+        page = 1
     newest_first = log[::-1][(page - 1) * size: page * size]
     return JSONResponse({
         "status": "success",

@@ -115,6 +115,10 @@ class EmulatorConfig:
     - `wrong_speaker`: the create succeeds as usual, but the new clone's TTS speaks as another
       person (the stock speaker whose pitch is furthest from the upload's) instead of the
       uploaded sample's voice; counted over creates that reach the clone's record.
+
+    GET /waves/v1/analytics/tts/logs:
+    - `analytics_ignores_page`: every page asked for is answered with page 1 (saying `"page": 1`),
+      with the true `totalPages`.
     """
 
     api_key: str = field(default_factory=_generated_key)
@@ -156,6 +160,7 @@ class EmulatorConfig:
     wrong_shape_every: int = 5
     list_huge: Fault = OFF
     huge_list_bytes: int = 48 << 20
+    analytics_ignores_page: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:

@@ -34,6 +34,7 @@ from typing import assert_never
 
 from audit.core.models import Clone, CloneStatus
 from audit.core.provenance import Markers
+from audit.core.untrusted import shown
 from audit.migrate.state import Migration, State, is_ready
 
 # -- inputs -----------------------------------------------------------------------------
@@ -162,7 +163,7 @@ class Hold:
 
     @property
     def reason(self) -> str:
-        return (f"{', '.join(self.clones)} carries a migrated-from marker for this voice that clone-audit cannot "
+        return (f"{', '.join(map(shown, self.clones))} carries a migrated-from marker for this voice that clone-audit cannot "
                 "verify (made by someone else, or with another API key); nothing was created. Check it: if it "
                 "is not this voice's replacement, delete it and run apply again")
 

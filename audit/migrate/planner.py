@@ -23,6 +23,7 @@ from audit.core.models import (
     Action,
     Clone,
     CloneStatus,
+    LISTED_TWICE,
     SourceCheck,
     Verdict,
     VoiceResult,
@@ -32,6 +33,7 @@ from audit.core.models import (
     tag_origin,
 )
 from audit.core.provenance import Markers, is_proof_tag
+from audit.core.untrusted import shown
 from audit.migrate.document import NewClone, Plan, PlanEntry, clone_fingerprint, inventory_fingerprint
 
 MAX_DISPLAY_NAME = 500
@@ -87,9 +89,12 @@ def build_plan(
     clones = [r.clone for r in results]
     markers = markers or Markers()
     existing = replacements(clones, markers)
+    twice = {c.voice_id for c in clones if c.listed_twice}
     hints = manifest or {}
     entries = tuple(
-        _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {})) for r in results
+        _listed_twice(r) if r.clone.voice_id in twice
+        else _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {}))
+        for r in _first_of_each_id(results)
     )
     if usage is not None:
         entries = by_usage(tuple(replace(e, recent_calls=usage.get(e.voice_id)) for e in entries))
@@ -104,6 +109,25 @@ def build_plan(
         entries=entries,
         forecast=forecast(entries, len(clones), settings),
         parameters=parameters or {},
+    )
+
+
+def _first_of_each_id(results: Sequence[VoiceResult]) -> list[VoiceResult]:
+    """One result per voice id, the first the list gave: a plan names each voice once."""
+    first: dict[str, VoiceResult] = {}
+    for r in results:
+        first.setdefault(r.clone.voice_id, r)
+    return list(first.values())
+
+
+def _listed_twice(result: VoiceResult) -> PlanEntry:
+    """A voiceId the list named more than once: which entry is right is unknown, so it is blocked."""
+    clone = result.clone
+    return PlanEntry(
+        voice_id=clone.voice_id, display_name=clone.display_name, verdict=result.verdict.value,
+        probe_verdict=result.probe.verdict.value, fingerprint=clone_fingerprint(clone), action=Action.BLOCKED,
+        reason=f"{LISTED_TWICE}: the clone list names this voiceId in more than one entry, so which one is "
+        "right is unknown and it is not re-cloned; ask support to fix the list, then plan again",
     )
 
 
@@ -143,7 +167,7 @@ def _entry(
     if claims and result.verdict is Verdict.NON_COMPLIANT:
         return PlanEntry(
             **base, action=Action.BLOCKED,
-            reason=f"unverified-marker: {', '.join(claims)} carries a migrated-from marker for this voice that "
+            reason=f"unverified-marker: {', '.join(map(shown, claims))} carries a migrated-from marker for this voice that "
             "clone-audit cannot verify (made by someone else, or with another API key); re-cloning could "
             "duplicate it. Check it; if it is not this voice's replacement, delete it and plan again",
         )

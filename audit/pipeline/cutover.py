@@ -279,7 +279,8 @@ def describe_usage(run: UsageRun) -> list[str]:
         lines.append(f"{len(run.others)} voice id(s) called since {since}.")
     lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls).")
     if not run.logs.complete:
-        lines.append(f"The log was not read back to {since} (--max-pages): an id without calls is not proven quiet.")
+        why = run.logs.stopped or "--max-pages"
+        lines.append(f"The log was not read back to {since} ({why}): an id without calls is not proven quiet.")
     return [_printable(line) for line in lines]
 
 

@@ -50,11 +50,12 @@ async def retire_replaced(
                            awaiting_review=review)
         called: list[VoiceUsage] = []
         if quiet_since is not None:
-            logs = await client.tts_logs(since=quiet_since)
+            logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
             if not logs.complete:
+                why = f"; {logs.stopped}" if logs.stopped else ""
                 raise RunError(
                     f"the TTS analytics log could not be read back to {quiet_since.isoformat()} "
-                    f"({logs.pages} pages read): whether the old ids are quiet is unknown, nothing was deleted.",
+                    f"({logs.pages} pages read{why}): whether the old ids are quiet is unknown, nothing was deleted.",
                     hint="Choose a later --quiet-since date, or check the calls with `clone-audit usage`.",
                 )
             ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))

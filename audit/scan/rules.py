@@ -15,6 +15,7 @@ from typing import assert_never
 from audit.core.errors import ExitCode
 from audit.core.models import (
     LEGACY_MODEL_ID,
+    LISTED_TWICE,
     V31_MODEL_IDS,
     Clone,
     CloneStatus,
@@ -46,7 +47,7 @@ def classify(clone: Clone) -> Compatibility:
 def should_probe(clone: Clone, compatibility: Compatibility, policy: ProbePolicy) -> bool:
     """A failed clone cannot speak and one still in progress cannot be judged yet; an
     unreadable list entry has no voice id to probe."""
-    if clone.unreadable is not None:
+    if clone.unreadable is not None or clone.listed_twice:
         return False
     if clone.status in (CloneStatus.FAILED, CloneStatus.PENDING, CloneStatus.PROCESSING):
         return False
@@ -77,6 +78,11 @@ def _decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> t
         return Verdict.UNKNOWN, (
             f"the clone list holds an entry that could not be read ({clone.unreadable}): "
             "a voice may be missing from this report; check the account in the dashboard"
+        )
+    if clone.listed_twice:
+        return Verdict.UNKNOWN, (
+            f"{LISTED_TWICE}: this is a later entry of the same voiceId, not probed; which entry is "
+            "right is unknown, so the voice is not re-cloned (ask support to fix the list)"
         )
     if clone.status is CloneStatus.FAILED:
         return Verdict.NON_COMPLIANT, "the clone failed on the account; re-clone it from its recording"
@@ -117,7 +123,8 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
     else 1 on findings per `fail_on`, else 0. An `excepted` voice (active waiver) counts
     neither as non-compliant nor as unknown."""
     results = [r for r in results if r.verdict is not Verdict.EXCEPTED]  # a waiver takes a voice out
-    if any(r.probe.verdict is ProbeVerdict.ERROR or r.clone.unreadable is not None for r in results):
+    if any(r.probe.verdict is ProbeVerdict.ERROR or r.clone.unreadable is not None or r.clone.listed_twice
+           for r in results):
         return ExitCode.PARTIAL
     match fail_on:
         case FailOn.NON_COMPLIANT:

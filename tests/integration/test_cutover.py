@@ -5,6 +5,7 @@ retire --quiet-since."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import csv
 import math
@@ -17,6 +18,7 @@ import pytest
 
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, Secret
+from audit.core.errors import RunError
 from audit.emulator import EmulatorServer, TtsLogRecord
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.retire import retire_replaced
@@ -155,6 +157,44 @@ async def test_retire_quiet_since_keeps_old_clones_that_are_still_called(tmp_pat
     assert [u.voice_id for u in run.still_called] == [called] and run.still_called[0].calls == 1
     assert called in remaining
     assert set(run.deleted) == set(old_ids[1:]) and not set(run.deleted) & remaining
+
+
+async def test_retire_quiet_since_deletes_nothing_when_the_log_ignores_the_page_asked(tmp_path: Path) -> None:
+    """An analytics route answering page 1 to every page: the calls on later pages are never
+    seen, so whether the old ids are quiet is unknown and retire deletes nothing."""
+    with running(30, 4, tmp_path, delete_mode="ok") as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
+        with (planned.folder / "mapping.csv").open(newline="", encoding="utf-8") as handle:
+            old_ids = [r["old_voice_id"] for r in csv.DictReader(handle) if r["status"] == "ready"]
+        quiet_since = datetime.now(UTC) - timedelta(days=1)
+        now = time.time()
+        server.state.add_tts_log([TtsLogRecord(now - 600, old_ids[0], "lightning_v3.1", "en", 40)]
+                                 + [TtsLogRecord(now - i, old_ids[1], "lightning_v3.1", "en", 40) for i in range(150)])
+        server.state.config = replace(server.state.config, analytics_ignores_page=True)
+        before = {c.voice_id for c in server.state.clones()}
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            with pytest.raises(RunError, match="asked for page 2"):
+                await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=quiet_since)
+        assert {c.voice_id for c in server.state.clones()} == before and set(old_ids) <= before
+
+
+async def test_retire_quiet_since_reads_at_most_usage_max_pages(tmp_path: Path) -> None:
+    """`[report] usage_max_pages` bounds retire's read of the log as it bounds a scan's: a log
+    longer than that since DATE is not read back to DATE, and nothing is deleted."""
+    with running(30, 4, tmp_path, delete_mode="ok") as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
+        quiet_since = datetime.now(UTC) - timedelta(days=1)
+        now = time.time()
+        server.state.add_tts_log([TtsLogRecord(now - i, "voice_other", "lightning_v3.1", "en", 40) for i in range(250)])
+        settings = replace(settings, report=replace(settings.report, usage_max_pages=2))
+        before = {c.voice_id for c in server.state.clones()}
+        async with WavesClient(settings.api, Secret(server.api_key)) as client:
+            with pytest.raises(RunError, match=r"\(2 pages read\)"):
+                await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=quiet_since)
+        asked = server.state.requests(path="/waves/v1/analytics/tts/logs")
+        assert {c.voice_id for c in server.state.clones()} == before and len(asked) == 2
 
 
 def _latest_cutover_report(out_root: Path) -> str:

@@ -261,3 +261,15 @@ def test_a_proof_made_with_another_key_does_not_count() -> None:
     assert markers.origin(clone) is None and markers.claimed(clone) == OLD
     account = Listing.of([clone], markers, SENT).view(OLD, None)
     assert decide(None, account, DecisionOptions(False, False, WINDOW)) == Hold((MARKED,))
+
+
+def test_a_proven_replacement_whose_id_is_not_plain_is_never_adopted_but_holds_the_voice() -> None:
+    hostile = "../../x\x1b[2J\nFAKE"
+    clone = Clone(voice_id=hostile, status=CloneStatus.COMPLETED, tags=(marker_tag(OLD), PROVENANCE.proof_tag(OLD)))
+    markers = PROVENANCE.markers([clone])
+    assert markers.origin(clone) is None and markers.claimed(clone) == OLD
+    for row in (None, _row("creating")):  # nothing sent yet, or an unknown create: neither adopts nor creates
+        action = decide(row, Listing.of([clone], markers, SENT + WINDOW * 2).view(OLD, row),
+                        DecisionOptions(False, False, WINDOW))
+        assert action == Hold((hostile,))
+        assert "\n" not in action.reason and "\x1b" not in action.reason and "\\x1b" in action.reason

@@ -81,3 +81,18 @@ def test_create_answer_accepts_model_as_string_or_object(model) -> None:
         "samples": [{"text": "Hi", "audioUrl": "https://x/y?signature=s"}]}})
     assert created.model == "lightning-v3.1" and created.status is CloneStatus.PENDING
     assert created.sample_count == 1
+
+
+@pytest.mark.parametrize("voice_id", ["../../x\n", "voice_ok\x1b[2J", ".hidden", "a/b", "x" * 129])
+def test_a_create_answer_whose_voice_id_is_not_plain_is_unusable(voice_id) -> None:
+    with pytest.raises(ValueError, match="not a plain voice id"):
+        CreatedClone.from_api({"data": {"voiceId": voice_id, "status": "pending"}})
+
+
+def test_a_voice_id_listed_twice_keeps_both_rows_and_marks_the_later_ones() -> None:
+    entry = {"voiceId": "voice_dup0000001", "modelIds": ["lightning-large"], "status": "completed"}
+    clones = parse_clone_list([entry, {**entry, "displayName": "B"}, {"voiceId": "voice_other00001"}, entry])
+    assert [c.voice_id for c in clones] == ["voice_dup0000001", "voice_dup0000001", "voice_other00001",
+                                            "voice_dup0000001"]
+    assert [c.listed_twice for c in clones] == [False, True, False, True]
+    assert clones[1].display_name == "B" and clones[1].unreadable is None

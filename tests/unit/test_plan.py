@@ -15,18 +15,20 @@ from audit.core.models import (
     Clone,
     CloneStatus,
     FitWindow,
+    ProbePolicy,
     ProbeResult,
     ProbeVerdict,
     SourceCheck,
     SourceProblem,
     Verdict,
     marker_tag,
+    parse_clone_list,
 )
 from audit.core.provenance import Provenance
 from audit.migrate.planner import build_plan, needs_source, replacements
 from audit.core.models import Upload
 from audit.migrate.document import PlanError, read_plan, stale_reasons
-from audit.scan.rules import classify, decide, mark_migrated
+from audit.scan.rules import classify, decide, mark_migrated, should_probe
 
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 SHORT = ProbeResult(ProbeVerdict.SHORT_WAV, "HTTP 200 but only 144 bytes")
@@ -228,3 +230,25 @@ def test_with_usage_numbers_the_plan_goes_most_called_first(tmp_path: Path) -> N
     # without usage numbers the order is the scan's, and no entry claims a count
     plain = build_plan(results, sources, uploads, Settings(), plan_id="p1", now=NOW, base_url="http://127.0.0.1:1")
     assert [e.voice_id for e in plain.entries] == ids and all(e.recent_calls is None for e in plain.entries)
+
+
+def test_a_voice_id_listed_twice_is_blocked_once_and_the_other_voices_still_migrate(tmp_path: Path) -> None:
+    legacy = {"modelIds": ["lightning-large"], "status": "completed", "language": "en"}
+    clones = parse_clone_list([{"voiceId": "voice_dup0000001", "displayName": "A", **legacy},
+                               {"voiceId": "voice_dup0000001", "displayName": "B", **legacy,
+                                "modelIds": ["lightning-v3.1"]},
+                               {"voiceId": "voice_legacy0001", "displayName": "C", **legacy}])
+    policy = ProbePolicy.LEGACY
+    assert [should_probe(c, classify(c), policy) for c in clones] == [True, False, True]
+    results = [decide(c, classify(c), SHORT if should_probe(c, classify(c), policy) else ProbeResult(ProbeVerdict.NOT_PROBED))
+               for c in clones]
+    assert results[1].verdict is Verdict.UNKNOWN and "listed twice by the API" in results[1].reason
+    sources = {v: GOOD for v in ("voice_dup0000001", "voice_legacy0001")}
+    uploads = {v: UPLOAD for v in ("voice_dup0000001", "voice_legacy0001")}
+    the_plan = plan_of(results, sources, uploads)
+    actions = [(e.voice_id, e.action) for e in the_plan.entries]
+    assert actions == [("voice_dup0000001", Action.BLOCKED), ("voice_legacy0001", Action.RECLONE)]
+    assert "listed twice by the API" in the_plan.entries[0].reason and the_plan.forecast["reclones"] == 1
+    path = tmp_path / "plan.json"
+    path.write_text(the_plan.to_json())
+    assert read_plan(path) == the_plan and stale_reasons(the_plan, clones) == []  # apply accepts it
