@@ -298,8 +298,8 @@ class WavesClient:
 
     ANALYTICS_PATH = "/waves/v1/analytics/tts/logs"
     ANALYTICS_PAGE_SIZE = 100  # the API's maximum
-    #: A read of the log keeps at most this many calls (~150 bytes each): a longer log is read incomplete.
-    ANALYTICS_MAX_CALLS = 500_000
+    #: A read of the log keeps at most this many calls (~500 bytes of memory each, measured): a longer log is read incomplete.
+    ANALYTICS_MAX_CALLS = 200_000
     #: A read of the log starts no new page after this many seconds (it then ends within one more
     #: call's `timeout_s` and retries): a route that trickles pages out is read incomplete.
     ANALYTICS_DEADLINE_S = 900.0
