@@ -63,7 +63,7 @@ def scan_trials(kills: int, clones: int, seed: int, work: Path) -> ScanTrials:
         partial = mid_run = 0
         for _ in range(kills):
             child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(rng.uniform(0.2, baseline * 0.9))
+            time.sleep(baseline * rng.uniform(0.2, 0.75))  # inside the work, whatever the machine's load
             mid_run += child.poll() is None
             if child.poll() is None:
                 os.kill(child.pid, signal.SIGKILL)
