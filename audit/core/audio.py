@@ -296,3 +296,17 @@ def wav_pcm16(samples: np.ndarray, sample_rate: int) -> bytes:
         out.setframerate(sample_rate)
         out.writeframes(pcm.tobytes())
     return buffer.getvalue()
+
+
+def decode_head(data: bytes, max_s: float) -> tuple[np.ndarray, int]:
+    """Mono float32 samples and the rate of at most the first `max_s` seconds of an audio
+    file's bytes, whatever its container (streamed through `Decoder`, so a long or lying file
+    costs no more than the window); AudioError when the bytes are not audio."""
+    kind = sniff(data[:64])
+    if kind is None:  # soundfile may still read what no signature announces, or says why not
+        samples, rate = decode(data)
+        return samples[: int(max_s * rate)], rate
+    with Decoder(io.BytesIO(data), kind) as decoder:
+        blocks = list(decoder.blocks(max_s))
+        rate = decoder.sample_rate
+    return (np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)), rate

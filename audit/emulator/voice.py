@@ -114,15 +114,7 @@ def stock(voice_id: str) -> Voice:
 def from_upload(data: bytes) -> Voice | None:
     """The voice of an uploaded sample (its first MAX_VOICE_S), or None when it holds no audio."""
     try:
-        kind = audio.sniff(data[:64])
-        if kind is None:
-            samples, rate = audio.decode(data)
-            samples = samples[: int(MAX_VOICE_S * rate)]
-        else:
-            with audio.Decoder(io.BytesIO(data), kind) as decoder:
-                blocks = list(decoder.blocks(MAX_VOICE_S))
-                rate = decoder.sample_rate
-            samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+        samples, rate = audio.decode_head(data, MAX_VOICE_S)
     except AudioError:
         return None
     if samples.shape[0] < rate * 0.1 or not np.isfinite(samples).all() or not np.abs(samples).max() > 0:

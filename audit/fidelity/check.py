@@ -9,11 +9,9 @@ May import: audit.core only (and this package).
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 
-from audit.core.audio import Decoder, decode, sniff
+from audit.core.audio import decode_head
 from audit.core.errors import AudioError
 from audit.fidelity import speaker, vad, verdict
 
@@ -28,13 +26,7 @@ MAX_DECODE_S = 60.0
 def load(data: bytes) -> Clip:
     """Mono float samples and rate from any audio file's bytes, at most MAX_DECODE_S of them;
     raises AudioError when the bytes are not audio."""
-    kind = sniff(data[:64])
-    if kind is None:
-        return decode(data)  # soundfile may still read what no signature announces, or says why not
-    with Decoder(io.BytesIO(data), kind) as decoder:
-        blocks = list(decoder.blocks(MAX_DECODE_S))
-        rate = decoder.sample_rate
-    return (np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)), rate
+    return decode_head(data, MAX_DECODE_S)
 
 
 def speech(data: bytes) -> vad.SpeechActivity:

@@ -15,7 +15,6 @@ clips where `RunFolder.listen_clip` says.
 from __future__ import annotations
 
 import hashlib
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,15 +41,7 @@ def wanted(fidelity: str, voice_id: str, sample: frozenset[str], every: bool) ->
 
 def clip(data: bytes, seconds: float = CLIP_S) -> bytes:
     """The first `seconds` of an audio file's bytes as 16 kHz mono PCM16 WAV; AudioError when not audio."""
-    kind = audio.sniff(data[:64])
-    if kind is None:
-        samples, rate = audio.decode(data)
-        samples = samples[: int(seconds * rate)]
-    else:
-        with audio.Decoder(io.BytesIO(data), kind) as decoder:
-            blocks = list(decoder.blocks(seconds))
-            rate = decoder.sample_rate
-        samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
+    samples, rate = audio.decode_head(data, seconds)
     if samples.shape[0] == 0 or not rate:
         raise AudioError("no audio frames to listen to")
     samples = np.nan_to_num(samples)
