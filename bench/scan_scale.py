@@ -31,11 +31,12 @@ from audit.pipeline.scan import scan_organisation, write_scan_reports
 from audit.scan.rules import classify
 
 
-def serve(clones: int, concurrency: int) -> tuple[subprocess.Popen[str], str, str]:
+def serve(clones: int, concurrency: int, *extra: str) -> tuple[subprocess.Popen[str], str, str]:
+    """`clone-audit emulator` in a child process (`extra`: more of its flags); its base URL and key."""
     child = subprocess.Popen(
         [sys.executable, "-m", "audit", "emulator", "--clones", str(clones), "--seed", "7",
-         "--tts-concurrency", str(concurrency)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ},
+         "--tts-concurrency", str(concurrency), *extra],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
     )
     assert child.stdout is not None
     found: dict[str, str] = {}

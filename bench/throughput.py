@@ -33,26 +33,14 @@ import time
 from pathlib import Path
 
 import httpx
+import scan_scale  # bench/, beside this script: the emulator in a child process
 
 LIST_PATH = "/waves/v1/voice-cloning"
 TTS_PATH = "/waves/v1/tts"
 
 
 def serve(clones: int, limit: int, latency: float) -> tuple[subprocess.Popen[str], str, str]:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "audit", "emulator", "--clones", str(clones), "--seed", "7",
-         "--tts-concurrency", str(limit), "--tts-latency", str(latency)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
-    )
-    assert child.stdout is not None
-    found: dict[str, str] = {}
-    for line in child.stdout:
-        if line.startswith("export "):
-            key, _, value = line.removeprefix("export ").strip().partition("=")
-            found[key] = value
-        if len(found) == 2:
-            break
-    return child, found["SMALLEST_BASE_URL"], found["SMALLEST_API_KEY"]
+    return scan_scale.serve(clones, limit, "--tts-latency", str(latency))
 
 
 def _cpu() -> float:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.integration.conftest import serve_handler
 
 from audit.cli import main
 from audit.compliance.history import History, RunRecord, history_path
@@ -52,13 +53,8 @@ def analytics_api() -> Iterator[str]:
             self.end_headers()
             self.wfile.write(data)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Handler) as base_url:
+        yield base_url
 
 
 def test_usage_prints_a_hostile_voice_id_from_the_analytics_log_as_escapes(

@@ -8,13 +8,14 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+
+from tests.integration.conftest import serve_handler
 
 KEY = "sk_live_EcHoEd+/=0123456789abcdefXYZ"
 Reply = tuple[int, str, bytes]
@@ -59,13 +60,8 @@ def echoing_api() -> Iterator[str]:
             index = int(body["voice_id"].removeprefix("voice_echo"))
             self._reply(*_echoes(self.headers["authorization"])[index]())
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Handler) as base_url:
+        yield base_url
 
 
 def _leaks(text: str) -> list[str]:
