@@ -8,7 +8,6 @@ message and hint.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import errno
 import getpass
@@ -20,7 +19,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,6 +34,8 @@ from audit.pipeline import review as review_flow
 from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
+from audit.api.limiter import level_to_remember
+from audit.core import aio, userstate
 from audit.core.config import Settings, api_key_from_env, load_settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
@@ -260,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--clones", type=int, default=500)
     emu.add_argument("--seed", type=int, default=7)
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
-    emu.add_argument("--tts-latency", type=float, default=0.0, metavar="S", help="seconds each TTS call takes (default 0)")
+    emu.add_argument("--tts-latency", type=float, default=0.0, metavar="S", help="seconds each TTS call takes, rendering included (default 0)")
     emu.add_argument("--retry-after", type=float, default=1.0, metavar="S", help="the 429's Retry-After (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
@@ -312,11 +313,21 @@ def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]
     key = api_key_from_env()
     REDACTOR.add(key)
 
-    async def run() -> T:
-        async with WavesClient(settings.api, key) as client:
-            return await work(client)
+    api = settings.api
+    discovering = api.concurrency <= 0
+    remembered = userstate.remembered_limit(api.base_url, key, api.max_concurrency) if discovering else None
 
-    return asyncio.run(run())
+    async def run() -> T:
+        async with WavesClient(api, key, remembered_limit=remembered) as client:
+            try:
+                return await work(client)
+            finally:  # what discovery learned is kept even when the work failed or was stopped
+                level = level_to_remember(client.concurrency())
+                if level is not None:
+                    userstate.remember_limit(api.base_url, key, level, client.concurrency().known is not None,
+                                             datetime.now(UTC).isoformat(timespec="seconds"))
+
+    return aio.run(run())
 
 
 def _confirm(assume_yes: bool, bar: BarProgress) -> apply_flow.Confirm:
@@ -592,8 +603,8 @@ def _print_outcome(run: scan_flow.ScanRun, folder: Path) -> None:
         stderr.print(f"Cost: {run.cost['tts_characters']:,} TTS characters in {run.cost['tts_probes']:,} probe(s){reused}.")
     if run.concurrency is not None:
         c = run.concurrency
-        stderr.print(f"Account concurrency: {c['account_limit_found']} ({c['mode']}); "
-                     f"{c['answered_429']} of {c['requests']} request(s) answered 429.")
+        stderr.print(f"Account concurrency: {c['account_limit_found']} ({c['mode']}, started from "
+                     f"{c['started_from']}); {c['answered_429']} of {c['requests']} request(s) answered 429.")
     print(f"Reports: {folder}", file=sys.stdout)
     print(f"Run: {folder / RUN_JSON}", file=sys.stdout)
 

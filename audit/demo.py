@@ -14,7 +14,6 @@ goes most called first. Nothing here touches a real account.
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from audit.pipeline import plan as plan_flow
 from audit.pipeline import scan as scan_flow
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
+from audit.core import aio
 from audit.core.config import Secret, Settings
 from audit.console import REDACTOR
 from audit.core.models import Progress, marked_origin
@@ -114,7 +114,7 @@ def _run(server: EmulatorServer, settings: Settings, archive: str, out_root: Pat
         plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
         report=replace(settings.report, usage_days=settings.report.usage_days or DEMO_TRAFFIC_DAYS),
     )
-    return asyncio.run(_story(settings, key, out_root, progress))
+    return aio.run(_story(settings, key, out_root, progress))
 
 
 async def _story(

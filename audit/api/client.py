@@ -135,12 +135,13 @@ class WavesClient:
         api_key: Secret,
         *,
         transport: httpx.AsyncBaseTransport | None = None,
+        remembered_limit: int | None = None,
     ) -> None:
         check_key_transport(settings)  # before anything could carry the key
         self._settings = settings
         self._key = api_key
-        start, ceiling, discover = start_and_ceiling(settings.concurrency, settings.max_concurrency)
-        self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover)
+        start, ceiling, discover = start_and_ceiling(settings.concurrency, settings.max_concurrency, remembered_limit)
+        self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover, remembered=remembered_limit is not None)
         self._answered = False  # the API has answered at least once (a wrong URL fails fast before)
         #: TTS characters sent in answered calls: what the run cost.
         self.tts_characters = 0

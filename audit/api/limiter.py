@@ -32,6 +32,11 @@ published, so unless the user gives one the limiter discovers it:
   fresh work, in the order they were refused, so no voice starves. Fresh callers are served
   first come, first served.
 
+A discovering run starts where the account's last discovering run ended (`level_to_remember`,
+kept per account in the user's state folder by the CLI), so a weekly job pays for slow start
+once, not every week; run.json says which start it took. Above a remembered level the limit
+grows additively, as after a drop: the account is probed for growth without a burst of 429s.
+
 With `--concurrency N` the limiter starts at N and treats N as the ceiling: a 429 drops it
 below N exactly as above, instead of retrying blindly at N.
 
@@ -85,6 +90,7 @@ class LimiterReport:
     refused: int  # answered 429
     self_inflicted: int  # of those, caused by the tool's own pressure (retried for free)
     waited_s: float  # time the line stood still honouring Retry-After
+    remembered: bool = False  # discovery started at the level an earlier run on the account held
 
     @property
     def found(self) -> str:
@@ -93,9 +99,16 @@ class LimiterReport:
             return str(self.known)
         return f"at least {self.peak_in_flight}" if self.peak_in_flight else "not measured"
 
+    @property
+    def started_from(self) -> str:
+        if self.mode == "given":
+            return "--concurrency"
+        return "the level the account's last run held" if self.remembered else "1 (slow start)"
+
     def as_dict(self) -> dict[str, object]:
         return {
-            "mode": self.mode, "start": self.start, "ceiling": self.ceiling, "limit": self.limit,
+            "mode": self.mode, "start": self.start, "started_from": self.started_from,
+            "ceiling": self.ceiling, "limit": self.limit,
             "account_limit": self.known, "account_limit_found": self.found,
             "peak_in_flight": self.peak_in_flight, "requests": self.requests, "answered_429": self.refused,
             "self_inflicted_429": self.self_inflicted, "waited_for_rate_limit_s": round(self.waited_s, 3),
@@ -105,13 +118,17 @@ class LimiterReport:
 class Limiter:
     """Adaptive concurrency limit for one account (see the module docstring)."""
 
-    def __init__(self, *, start: int, ceiling: int, discover: bool,
+    def __init__(self, *, start: int, ceiling: int, discover: bool, remembered: bool = False,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if not 1 <= start <= ceiling:
             raise ValueError(f"need 1 <= start <= ceiling, got start={start}, ceiling={ceiling}")
         self._clock = clock
         self._limit = float(start)
         self.start, self.ceiling, self.discover = start, ceiling, discover
+        self.remembered = remembered and discover
+        # A remembered level is a good estimate: above it, probe additively (one 429 at most to
+        # find the account has not grown), as TCP does above its slow-start threshold.
+        self._slow_start_below = float(start) if self.remembered else math.inf
         self.known: int | None = None
         self.in_flight = 0
         self.not_before = 0.0
@@ -158,7 +175,8 @@ class Limiter:
         if not self._saturated and ticket.in_flight < ticket.limit:  # the work kept the pipe short
             return
         top = self.ceiling if self.known is None else min(self.ceiling, self.known)
-        step = 1.0 if self.known is None else 1.0 / max(self._limit, 1.0)
+        slow = self.known is None and self._limit < self._slow_start_below
+        step = 1.0 if slow else 1.0 / max(self._limit, 1.0)
         self._limit = min(float(top), self._limit + step)
         self._wake()
 
@@ -206,6 +224,7 @@ class Limiter:
             mode="discovered" if self.discover else "given", start=self.start, ceiling=self.ceiling,
             limit=self.limit, known=self.known, peak_in_flight=self.peak_in_flight, requests=self.requests,
             refused=self.limited, self_inflicted=self.self_inflicted, waited_s=self.waited_s,
+            remembered=self.remembered,
         )
 
     def _free(self) -> None:
@@ -262,11 +281,24 @@ class Limiter:
         self._timer = loop.call_later(max(delay, 0.0) + 1e-3, fire)
 
 
-def start_and_ceiling(concurrency: int, max_concurrency: int) -> tuple[int, int, bool]:
-    """(start, ceiling, discover) from `[api] concurrency` (0: discover) and `max_concurrency`."""
+def start_and_ceiling(concurrency: int, max_concurrency: int, remembered: int | None = None) -> tuple[int, int, bool]:
+    """(start, ceiling, discover) from `[api] concurrency` (0: discover), `max_concurrency`, and
+    the level an earlier discovering run on the account held (`remembered`: where discovery
+    starts instead of 1; a 429 still lowers it, clean answers still raise it)."""
     if concurrency <= 0:
-        return 1, max(1, max_concurrency), True
+        ceiling = max(1, max_concurrency)
+        return min(max(1, remembered or 1), ceiling), ceiling, True
     return concurrency, concurrency, False
+
+
+def level_to_remember(report: LimiterReport) -> int | None:
+    """What a discovering run learned for the next one: the proved limit, else the level it held
+    (None when it sent too little to learn anything, or did not discover)."""
+    if report.mode != "discovered" or report.peak_in_flight == 0:
+        return None
+    if report.known is not None:
+        return report.known
+    return max(report.limit, report.peak_in_flight) if report.limit > report.start else None
 
 
 def bound_seconds(n: int, latency_s: float, limit: int, list_s: float = 0.0) -> float:

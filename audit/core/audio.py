@@ -16,19 +16,24 @@ PCM16 WAV deterministically (`wav_pcm16`).
 
 from __future__ import annotations
 
+import importlib
 import io
 import math
+import sys
 import wave
 from collections.abc import Iterator
-from types import TracebackType
-from typing import BinaryIO
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, BinaryIO
 
-import av
 import numpy as np
 import soundfile as sf
+import soxr
 
 from audit.core.errors import AudioError
 from audit.core.models import AudioStats
+
+if TYPE_CHECKING:
+    import av
 
 FRAME_S = 0.020  # analysis frame for the activity measure
 SILENCE_FLOOR_DBFS = -60.0  # a frame below this is silent whatever the rest does
@@ -40,6 +45,19 @@ _UNKNOWN_FRAMES = 1 << 62  # libsndfile's frame count for a stream of unknown le
 # PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
 READ_BY_AV = frozenset({"mp3", "mp4", "webm"})
 _EPS = 1e-12
+_LIBSNDFILE_ERRORS: tuple[type[BaseException], ...] = (sf.LibsndfileError, RuntimeError, ValueError, IndexError)
+
+
+def _pyav() -> ModuleType:
+    """PyAV, imported on first use: FFmpeg costs ~17 MB and a scan never needs it (TTS answers
+    are WAV, which libsndfile reads); only archived mp3/mp4/webm recordings do."""
+    return importlib.import_module("av")
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """What a decoder raises on bad bytes: libsndfile's errors, and FFmpeg's once PyAV is loaded."""
+    pyav = sys.modules.get("av")
+    return _LIBSNDFILE_ERRORS if pyav is None else (*_LIBSNDFILE_ERRORS, pyav.FFmpegError)
 
 
 def decode(data: bytes) -> tuple[np.ndarray, int]:
@@ -151,7 +169,7 @@ class Decoder:
         self.claimed_s: float | None = None  # duration the header claims; None when it does not say
         try:
             if kind in READ_BY_AV:
-                self._av = av.open(file, mode="r")
+                self._av = _pyav().open(file, mode="r")
                 if not self._av.streams.audio:
                     raise NoAudioStream(sorted({str(s.type) for s in self._av.streams}))
                 stream = self._av.streams.audio[0]
@@ -159,7 +177,7 @@ class Decoder:
                 if stream.duration is not None and stream.time_base is not None:
                     self.claimed_s = float(stream.duration * stream.time_base)
                 elif self._av.duration is not None:
-                    self.claimed_s = self._av.duration / av.time_base
+                    self.claimed_s = self._av.duration / _pyav().time_base
             else:
                 self._sf = sf.SoundFile(file)
                 self.sample_rate = int(self._sf.samplerate)
@@ -168,7 +186,7 @@ class Decoder:
         except AudioError:
             self.close()
             raise
-        except (sf.LibsndfileError, RuntimeError, ValueError, IndexError, av.FFmpegError) as exc:
+        except _decode_errors() as exc:
             self.close()
             raise AudioError(f"not decodable audio: {exc}") from None
 
@@ -177,7 +195,7 @@ class Decoder:
         a decoding failure part way."""
         try:
             yield from (self._av_blocks(max_s) if self._av is not None else self._sf_blocks(max_s))
-        except (sf.LibsndfileError, RuntimeError, ValueError, IndexError, av.FFmpegError) as exc:
+        except _decode_errors() as exc:
             raise AudioError(f"decoding failed part way: {exc}") from None
 
     def _sf_blocks(self, max_s: float) -> Iterator[np.ndarray]:
@@ -194,7 +212,7 @@ class Decoder:
     def _av_blocks(self, max_s: float) -> Iterator[np.ndarray]:
         assert self._av is not None
         stream = self._av.streams.audio[0]
-        planar = av.AudioResampler(format="fltp")
+        planar = _pyav().AudioResampler(format="fltp")
         left: int | None = None
         for frame in self._av.decode(stream):
             if left is None:
@@ -277,13 +295,11 @@ def active_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
-    """Band-limited resampling of mono samples by FFT (deterministic; numpy only)."""
-    n = samples.shape[0]
-    m = round(n * rate_out / rate_in)
-    if n == 0 or m == n:
-        return samples.astype(np.float32)
-    spectrum = np.fft.rfft(samples.astype(np.float64))
-    return (np.fft.irfft(spectrum[: m // 2 + 1], n=m) * (m / n)).astype(np.float32)
+    """Band-limited resampling of mono samples (libsoxr, high quality; deterministic), as float32."""
+    x = np.ascontiguousarray(samples, dtype=np.float32)
+    if x.shape[0] == 0 or rate_in == rate_out:
+        return x
+    return soxr.resample(x, rate_in, rate_out, quality="HQ")
 
 
 def wav_pcm16(samples: np.ndarray, sample_rate: int) -> bytes:

@@ -46,7 +46,7 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -197,6 +197,9 @@ class RunFolder:
     def write_bytes(self, target: Path, data: bytes) -> None:
         write_bytes(self._prepare(target), data)
 
+    def write_chunks(self, target: Path, chunks: Iterable[str]) -> None:
+        write_chunks(self._prepare(target), chunks)
+
     def _prepare(self, target: Path) -> Path:
         self.confine(target)
         ensure_folder(target.parent)
@@ -238,17 +241,45 @@ def write_text(path: Path, text: str) -> None:
     invisible characters (bidi and C1 controls, lone surrogates) are written as `\\u`
     escapes (`untrusted.json_visible`); elsewhere a lone surrogate becomes its `\\udxxx`
     escape instead of failing the run."""
-    text = scrub(text)
-    if path.suffix == ".json":
-        text = json_visible(text)
-    write_bytes(path, text.encode("utf-8", "backslashreplace"))
+    write_chunks(path, (text,))
+
+
+def write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """`write_text` for a text made piece by piece, without ever holding all of it: each piece
+    is scrubbed (and, in a .json file, escaped) on its own, so no piece may split a secret
+    (a JSON row, a CSV line)."""
+    escape = json_visible if path.suffix == ".json" else None
+    _replace(path, ((escape(text) if escape else text).encode("utf-8", "backslashreplace")
+                    for text in map(scrub, _coalesced(chunks))))
+
+
+def _coalesced(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    """Adjacent chunks joined into pieces of about `size` characters (a template streams many
+    tiny ones); a piece boundary is always a chunk boundary."""
+    pending: list[str] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        if held >= size:
+            yield "".join(pending)
+            pending, held = [], 0
+    if pending:
+        yield "".join(pending)
 
 
 def write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` so that a reader sees the old file or the whole new one."""
+    _replace(path, (data,))
+
+
+def _replace(path: Path, pieces: Iterable[bytes]) -> None:
+    """A private temporary file beside `path`, written, synced, then renamed over it."""
     handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:40]}.", suffix=".tmp")
     try:
         with open(handle, "wb") as out:
-            out.write(data)
+            for piece in pieces:
+                out.write(piece)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)

@@ -8,6 +8,8 @@ and what is kept there:
 
     <state>/locks/apply-<account id>.lock   held by the one apply working on an account
     <state>/plan-seal.key                    32 random bytes (0600): the HMAC key that seals plans
+    <state>/limits/<account id>.json         the concurrency level the last discovering run held
+                                             (its next run starts there instead of at 1)
 
 The account id is a truncated sha256 of a domain-separated string holding the base URL
 and the API key: the key cannot be recovered from it, and no file name or content here
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import secrets
 import stat
@@ -34,6 +37,7 @@ from audit.core.runfolder import exclusive_lock
 ENV_STATE_DIR = "CLONE_AUDIT_STATE_DIR"
 APP_NAME = "clone-audit"
 LOCKS_DIR = "locks"
+LIMITS_DIR = "limits"
 SEAL_KEY_FILE = "plan-seal.key"
 SEAL_KEY_BYTES = 32
 _ACCOUNT_DOMAIN = b"clone-audit account id v1\x00"
@@ -63,6 +67,33 @@ def account_lock(base_url: str, api_key: Secret) -> IO[bytes]:
         locks / f"apply-{account_id(base_url, api_key)}.lock",
         busy=f"another clone-audit apply is working on this account ({base_url.rstrip('/')}) right now.",
     )
+
+
+def remembered_limit(base_url: str, api_key: Secret, ceiling: int) -> int | None:
+    """The concurrency level the last discovering run on this account held, at most `ceiling`;
+    None when none was kept or the file is unreadable (a start hint only: never an error)."""
+    path = state_dir() / LIMITS_DIR / f"{account_id(base_url, api_key)}.json"
+    try:
+        level = json.loads(path.read_text(encoding="utf-8"))["limit"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    if isinstance(level, bool) or not isinstance(level, int) or level < 1:
+        return None
+    return min(level, ceiling)
+
+
+def remember_limit(base_url: str, api_key: Secret, level: int, proved: bool, when: str) -> None:
+    """Keep `level` as where this account's next discovering run starts (best effort: a state
+    folder that cannot be written only costs the next run its slow start)."""
+    with contextlib.suppress(OSError, UsageError):
+        folder = _private_folder(state_dir() / LIMITS_DIR)
+        path = folder / f"{account_id(base_url, api_key)}.json"
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            tmp.write_text(json.dumps({"limit": level, "proved_by_429": proved, "at": when}), encoding="utf-8")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
 
 
 def seal_key(*, create: bool) -> bytes | None:

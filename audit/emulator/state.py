@@ -407,8 +407,11 @@ class EmulatorState:
     def now() -> float:
         return time.monotonic()
 
-    async def delay(self, kind: RouteKind) -> None:
-        """The configured latency of one kind of route."""
+    async def delay(self, kind: RouteKind, started: float | None = None) -> None:
+        """The configured latency of one kind of route; with `started` (a `time.monotonic()`),
+        only what is left of it, so the work done since counts as part of the latency."""
         seconds = self.config.latency_of(kind)
+        if started is not None:
+            seconds -= time.monotonic() - started
         if seconds > 0:
             await asyncio.sleep(seconds)

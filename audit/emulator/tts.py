@@ -14,6 +14,7 @@ HTML, empty).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any, assert_never, cast
 
@@ -161,13 +162,15 @@ async def tts(request: Request) -> Response:
     if not state.admit_tts():
         return too_many(state)
     try:
-        await state.delay("tts")
+        started = time.monotonic()
         params = validate(await _read_json(request), state)
         if isinstance(params, list):
+            await state.delay("tts", started)
             return JSONResponse({"error": params}, status_code=400)
         fault = state.pick_fault("tts", TTS_FAULTS)
         wants_audio = _accepts_wav(request) and fault in (None, "tts_trickle")
         audio = await run_in_threadpool(render, params) if wants_audio else b""
+        await state.delay("tts", started)  # rendering is part of the latency: a slot is held L, not L + render
         state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text))
         headers = {"X-Request-Id": state.request_uuid(), "X-Session-Id": state.request_uuid()}
         if fault is not None:

@@ -26,10 +26,10 @@ from audit.core.errors import UsageError
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
-from audit.report.html import render_report_html
+from audit.report.html import render_report_html, report_html_chunks
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import COLUMNS, records, render_csv, render_json
+from audit.report.tables import COLUMNS, json_chunks, records, render_csv, render_json
 
 
 def write_scan_files(
@@ -37,7 +37,7 @@ def write_scan_files(
     *, bom: bool = False,
 ) -> None:
     folder.write_text(folder.clones_csv, render_csv(frame, bom=bom))
-    folder.write_text(folder.run_json, render_json(meta, frame, context))
+    folder.write_chunks(folder.run_json, json_chunks(meta, frame, context))
 
 
 def write_plan_files(folder: RunFolder, plan: Plan) -> None:
@@ -121,7 +121,7 @@ def write_html(
     folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
-    folder.write_text(folder.report_html, render_report_html(meta, frame, plan, mapping, context))
+    folder.write_chunks(folder.report_html, report_html_chunks(meta, frame, plan, mapping, context))
 
 
 def read_document(folder: RunFolder) -> dict[str, Any]:

@@ -15,7 +15,7 @@ the per-voice tables (findings open, compliant voices collapsed). Returns `str`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -79,6 +79,20 @@ def render_report_html(
     listen: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """`before`: the summary of the scan a migration started from, for the before → after view."""
+    return "".join(report_html_chunks(meta, frame, plan, mapping, context, before, cutover, listen))
+
+
+def report_html_chunks(
+    meta: Mapping[str, Any],
+    frame: pd.DataFrame,
+    plan: Plan | None = None,
+    mapping: pd.DataFrame | None = None,
+    context: HistoryView | None = None,
+    before: Mapping[str, Any] | None = None,
+    cutover: Mapping[str, Any] | None = None,
+    listen: Sequence[Mapping[str, Any]] | None = None,
+) -> Iterator[str]:
+    """`render_report_html` as the template streams it, for a writer that never holds the page."""
     counts = summary(frame)
     rows = records(frame)
     changes = context.changes if context else None
@@ -115,7 +129,7 @@ def render_report_html(
         "cutover": cutover,
         "listen": listen,
     }
-    return environment().get_template("report.html").render(**view)
+    return environment().get_template("report.html").generate(**view)
 
 
 def _usage_by_verdict(rows: list[dict[str, Any]]) -> dict[str, int] | None:

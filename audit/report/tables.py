@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -179,16 +179,36 @@ def render_csv(frame: pd.DataFrame, *, bom: bool = False) -> str:
     return ("\ufeff" + text) if bom else text
 
 
+#: Rows converted at a time by `iter_records`: the JSON of a few hundred rows, not of all of them.
+RECORDS_BATCH = 500
+
+
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows: missing values become null, numbers stay numbers."""
     return json.loads(frame.to_json(orient="records", force_ascii=False))
 
 
+def iter_records(frame: pd.DataFrame, batch: int = RECORDS_BATCH) -> Iterator[dict[str, Any]]:
+    """`records`, a batch at a time: what a writer streams holds one batch, never every row twice."""
+    for start in range(0, len(frame), batch):
+        yield from records(frame.iloc[start:start + batch])
+
+
+def json_chunks(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> Iterator[str]:
+    """run.json in pieces (the head, then one voice at a time), for a writer that streams it:
+    the metadata, the summary, what changed and the trend (with history), the rows."""
+    head = {**meta, "summary": summary(frame), **({"history": context.as_dict()} if context else {})}
+    text = json.dumps(head, ensure_ascii=False, indent=2)
+    yield text[:-2] + ',\n  "voices": ['
+    for i, row in enumerate(iter_records(frame)):
+        body = json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        yield ("," if i else "") + "\n    " + body
+    yield "\n  ]\n}\n" if len(frame) else "]\n}\n"
+
+
 def render_json(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> str:
-    """run.json: the metadata, the summary, what changed and the trend (with history), the rows."""
-    document = {**meta, "summary": summary(frame), **({"history": context.as_dict()} if context else {}),
-                "voices": records(frame)}
-    return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    """run.json as one string (`json_chunks` joined)."""
+    return "".join(json_chunks(meta, frame, context))
 
 
 def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:

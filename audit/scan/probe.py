@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from audit.api.client import WavesClient, describe_body
@@ -25,7 +26,7 @@ from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
-from audit.fidelity import check as fidelity
+from audit.fidelity import vad
 from audit.fidelity.vad import SpeechActivity
 
 #: Less than this much decoded audio is the symptom, whatever the header says.
@@ -43,6 +44,9 @@ EMPTY_BODY_REASON = (
 SILENT_PEAK_DBFS = -50.0
 #: Audio with fewer active 20 ms frames than this share is silence with a click in it.
 MIN_ACTIVE_RATIO = 0.05
+#: Answers are judged off the event loop, on one thread: the speech detector runs one clip at a
+#: time anyway, and every extra thread would keep its own malloc arena (tens of MB at 10,000 voices).
+_JUDGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clone-audit-judge")
 
 
 def probe_text(clone: Clone, overrides: Mapping[str, str]) -> tuple[str, str]:
@@ -102,21 +106,16 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
             http_status=200, n_bytes=size,
         )
     try:
-        stats = audio.inspect(content)
+        samples, rate = audio.decode(content)
     except AudioError as exc:
         return ProbeResult(
             ProbeVerdict.ERROR, f"HTTP 200 with a {kind} body that does not decode: {exc}",
             http_status=200, n_bytes=size,
         )
+    stats = audio.measure(samples, rate, size)
     verdict, reason = judge(stats)
-    if verdict is ProbeVerdict.SPEAKS:
-        try:
-            verdict, reason = judge_speech(stats, fidelity.speech(content))
-        except AudioError as exc:
-            return ProbeResult(
-                ProbeVerdict.ERROR, f"HTTP 200 with a {kind} body that does not decode: {exc}",
-                http_status=200, stats=stats, n_bytes=size,
-            )
+    if verdict is ProbeVerdict.SPEAKS:  # loud enough: now, is it a voice? (stops at the first speech)
+        verdict, reason = judge_speech(stats, vad.first_speech(samples, rate))
     if verdict is ProbeVerdict.SHORT_WAV and kind != PROBE_FORMAT:
         return ProbeResult(
             ProbeVerdict.ERROR,
@@ -146,5 +145,5 @@ async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings
         return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status), None
     except TransportError as exc:
         return ProbeResult(ProbeVerdict.ERROR, exc.message), None
-    judged = await asyncio.to_thread(judge_body, answer.content, answer.content_type)
+    judged = await asyncio.get_running_loop().run_in_executor(_JUDGE, judge_body, answer.content, answer.content_type)
     return replace(judged, http_status=answer.status, request_id=answer.request_id), answer.content

@@ -152,3 +152,28 @@ async def test_a_404_on_the_list_hints_at_the_base_url(start_emulator: StartEmul
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             await client.list_clones()
     assert caught.value.status == 404 and "base URL is probably wrong" in caught.value.hint
+
+
+def test_a_discovering_run_starts_where_the_accounts_last_run_ended(
+    start_emulator: StartEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weekly job pays for finding the limit once: the second scan starts at the level the first
+    proved, and sends no more 429s than that level takes to confirm."""
+    from audit.cli import main
+
+    server = start_emulator(n=60, seed=5, tts_concurrency=4, latency={"tts": 0.03}, retry_after=0.05)
+    monkeypatch.setenv("SMALLEST_API_KEY", server.api_key)
+    scan = ["scan", "--base-url", server.base_url, "--out", str(tmp_path), "--probe", "all"]
+
+    def concurrency() -> dict:
+        runs = sorted(tmp_path.glob("*/run.json"), key=lambda p: p.stat().st_mtime)
+        return json.loads(runs[-1].read_text(encoding="utf-8"))["concurrency"]
+
+    assert main(scan) in (0, 1)
+    first = concurrency()
+    assert (first["start"], first["started_from"], first["account_limit"]) == (1, "1 (slow start)", 4)
+    assert main(scan) in (0, 1)
+    second = concurrency()
+    assert (second["start"], second["started_from"]) == (4, "the level the account's last run held")
+    assert second["account_limit"] in (4, None)  # confirmed by one overshoot, or never exceeded
+    assert second["answered_429"] <= 2, second

@@ -91,6 +91,30 @@ def test_speech_seconds_count_the_voice_not_the_pauses() -> None:
     assert padded.ratio < alone.ratio / 2
 
 
+@pytest.mark.parametrize("rate", [8000, 16000, 24000, 44100])
+@pytest.mark.parametrize("before", ["nothing", "3 s of silence", "2 s of white noise", "2 s of a tone"])
+def test_listening_until_the_first_speech_answers_what_listening_to_all_of_it_does(rate: int, before: str) -> None:
+    """The probe's early stop (`first_speech`) hears speech exactly when the full detector does,
+    wherever the speech starts, and says where it began."""
+    samples, native = clip(SLT_PROBE)
+    lead = {"nothing": np.zeros(0), "3 s of silence": np.zeros(3 * native),
+            "2 s of white noise": NOT_SPEECH["white noise"]()[: 2 * native],
+            "2 s of a tone": NOT_SPEECH["1 kHz test tone"]()[: 2 * native]}[before]
+    joined = resample(np.concatenate([lead, samples]).astype(np.float32), native, rate)
+    early, full = vad.first_speech(joined, rate), vad.detect(joined, rate)
+    assert early.speaks and full.speaks
+    assert early.onset_s is not None and lead.shape[0] / native - 0.1 <= early.onset_s < lead.shape[0] / native + 1.0
+    assert early.describe() == f"speech from {early.onset_s:.2f} s"
+
+
+@pytest.mark.parametrize("name", list(NOT_SPEECH))
+def test_listening_until_the_first_speech_hears_none_in_loud_non_speech(name: str) -> None:
+    samples = np.asarray(NOT_SPEECH[name](), dtype=np.float32)
+    found = vad.first_speech(samples, RATE)
+    assert not found.speaks and found.onset_s is None
+    assert found.describe().startswith("speech ratio 0.00")
+
+
 def test_speech_in_file_bytes_of_any_format() -> None:
     samples, rate = clip(SLT_PROBE)
     assert check.speech(_codecs.mp3_bytes(samples, rate)).speaks

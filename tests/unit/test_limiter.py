@@ -197,3 +197,26 @@ def test_an_overtaken_request_does_not_pin_the_limit_below_the_account() -> None
         for t in batch:
             limiter.ok(t)
     assert limiter.limit == 4
+
+
+def test_discovery_starts_at_the_remembered_level_and_still_adapts_both_ways() -> None:
+    from audit.api.limiter import LimiterReport, level_to_remember
+
+    assert start_and_ceiling(0, 64, remembered=10) == (10, 64, True)
+    assert start_and_ceiling(0, 8, remembered=10) == (8, 8, True)  # the ceiling still rules
+    assert start_and_ceiling(3, 64, remembered=10) == (3, 3, False)  # a given level wins
+    for account in (2, 10, 16):  # the account shrank, stayed, or grew since
+        clock = Clock()
+        limiter = Limiter(start=10, ceiling=64, discover=True, remembered=True, clock=clock)
+        simulate(limiter, clock, account=account, n=400)
+        assert limiter.limit == account and limiter.report().started_from.startswith("the level")
+
+    def report(**kw: object) -> LimiterReport:
+        base: dict = dict(mode="discovered", start=1, ceiling=64, limit=1, known=None, peak_in_flight=0,
+                          requests=0, refused=0, self_inflicted=0, waited_s=0.0)
+        return LimiterReport(**{**base, **kw})
+
+    assert level_to_remember(report(known=4, limit=4, peak_in_flight=5)) == 4  # proved by a 429
+    assert level_to_remember(report(limit=9, peak_in_flight=9)) == 9  # never refused: what it held
+    assert level_to_remember(report(start=10, limit=10, peak_in_flight=3)) is None  # too little work to learn
+    assert level_to_remember(report(mode="given", known=4, peak_in_flight=5)) is None

@@ -58,3 +58,26 @@ def test_the_seal_key_is_made_once_private_and_refused_when_others_can_read_it(s
     path.write_bytes(b"short")
     with pytest.raises(UsageError, match="damaged"):
         seal_key(create=False)
+
+
+def test_the_level_a_discovering_run_held_is_kept_per_account_without_the_key(state_dir: Path) -> None:
+    from audit.core.userstate import remember_limit, remembered_limit
+
+    assert remembered_limit(URL, Secret(KEY), 64) is None  # nothing kept yet: slow start
+    remember_limit(URL, Secret(KEY), 10, True, "2026-11-23T02:00:00+00:00")
+    assert remembered_limit(URL, Secret(KEY), 64) == 10
+    assert remembered_limit(URL, Secret(KEY), 6) == 6  # never above this run's ceiling
+    assert remembered_limit(URL, Secret(KEY + "x"), 64) is None  # another account starts afresh
+    assert remembered_limit("https://other.example", Secret(KEY), 64) is None
+    kept = list((state_dir / "limits").iterdir())
+    assert len(kept) == 1 and KEY not in kept[0].name and KEY not in kept[0].read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("content", ["", "{", "[]", '{"limit": "ten"}', '{"limit": 0}', '{"limit": true}', "\x00\xff"])
+def test_a_damaged_limit_file_only_costs_the_slow_start(state_dir: Path, content: str) -> None:
+    from audit.core.userstate import remember_limit, remembered_limit
+
+    remember_limit(URL, Secret(KEY), 5, False, "2026-11-23T02:00:00+00:00")
+    (path,) = (state_dir / "limits").iterdir()
+    path.write_text(content, encoding="utf-8", errors="surrogateescape")
+    assert remembered_limit(URL, Secret(KEY), 64) is None
