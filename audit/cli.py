@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from audit import __version__
 from audit.pipeline import apply as apply_flow
@@ -74,9 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.verbose)
     terminated: list[int] = []
 
-    def on_sigterm(signum: int, frame: object) -> None:  # stop as Ctrl-C does: tasks cancelled, temp removed
+    def on_sigterm(signum: int, frame: Any) -> None:  # stop as Ctrl-C does: tasks cancelled, temp removed
         terminated.append(signum)
-        signal.raise_signal(signal.SIGINT)
+        on_sigint = signal.getsignal(signal.SIGINT)
+        if callable(on_sigint):  # asyncio's (cancels the main task) or Python's (KeyboardInterrupt)
+            on_sigint(signal.SIGINT, frame)
+        else:  # SIGINT ignored, as for a job started in the background: stop all the same
+            raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
@@ -262,6 +266,10 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--seed", type=int, default=7)
     emu.add_argument("--tts-concurrency", type=int, default=1, help="TTS requests allowed at once (default 1)")
     emu.add_argument("--tts-latency", type=float, default=0.0, metavar="S", help="seconds each TTS call takes, rendering included (default 0)")
+    emu.add_argument("--create-latency", type=float, default=0.0, metavar="S",
+                     help="seconds each clone create takes to answer (default 0)")
+    emu.add_argument("--clone-processing", type=float, default=1.0, metavar="S",
+                     help="seconds a new clone stays processing before it completes (default 1)")
     emu.add_argument("--retry-after", type=float, default=1.0, metavar="S", help="the 429's Retry-After (default 1)")
     emu.add_argument("--delete-mode", choices=["gone", "ok"], default="gone", help="DELETE answers 410 (today) or 200")
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
@@ -579,8 +587,9 @@ def run_emulator(args: argparse.Namespace) -> int:
     from audit.emulator import EmulatorConfig, generate_org, serve_forever
 
     config = EmulatorConfig(tts_concurrency=args.tts_concurrency, delete_mode=args.delete_mode, seed=args.seed,
-                            traffic_days=args.traffic_days, latency={"tts": args.tts_latency},
-                            retry_after=args.retry_after)
+                            traffic_days=args.traffic_days, retry_after=args.retry_after,
+                            latency={"tts": args.tts_latency, "create": args.create_latency},
+                            processing_s=args.clone_processing)
     org = generate_org(args.clones, args.seed)
     if args.archive is not None:
         from audit.emulator import generate_archive

@@ -216,16 +216,21 @@ async def test_an_error_body_that_echoes_the_key_reaches_no_file(tmp_path: Path)
     assert "Bearer ****" in mapping and "sample_1.wav?[query removed]" in mapping
 
 
-def clone_audit(*args: str, server: EmulatorServer) -> subprocess.Popen[str]:
+def clone_audit(*args: str, server: EmulatorServer, sigint_ignored: bool = False) -> subprocess.Popen[str]:
+    """The CLI in a child process; `sigint_ignored`: started as a background job is (`cmd &` in a
+    script, nohup), with SIGINT ignored from the start."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
     env.update(SMALLEST_API_KEY=server.api_key, SMALLEST_BASE_URL=server.base_url, COLUMNS="200")
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
     return subprocess.Popen([sys.executable, "-m", "audit", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=ignore)
 
 
-def test_a_terminated_scan_says_what_it_kept_and_leaves_no_report(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["foreground", "background-job"])
+def test_a_terminated_scan_says_what_it_kept_and_leaves_no_report(tmp_path: Path, sigint_ignored: bool) -> None:
     with EmulatorServer.with_org(n=40, seed=2, latency={"tts": 0.15}) as server:
-        scan = clone_audit("scan", "--out", str(tmp_path / "out"), "--concurrency", "1", server=server)
+        scan = clone_audit("scan", "--out", str(tmp_path / "out"), "--concurrency", "1", server=server,
+                           sigint_ignored=sigint_ignored)
         deadline = time.monotonic() + 60
         while server.state.tts_calls < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -248,3 +253,15 @@ def test_an_output_folder_that_cannot_be_written_fails_before_any_call(tmp_path:
             assert done.returncode == 2, err
             assert "cannot create the folder" in err and "--out" in err
         assert server.state.requests() == []
+
+
+def test_the_emulator_command_stops_on_sigterm_even_as_a_background_job(tmp_path: Path) -> None:
+    """What a supervisor (or a benchmark) sends to stop `clone-audit emulator` must stop it."""
+    emulator = subprocess.Popen([sys.executable, "-m", "audit", "emulator", "--clones", "3"], text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert emulator.stdout is not None
+    assert emulator.stdout.readline().startswith("Waves emulator on http://127.0.0.1:")
+    emulator.send_signal(signal.SIGTERM)
+    emulator.communicate(timeout=30)
+    assert emulator.returncode is not None
