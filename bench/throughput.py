@@ -10,12 +10,15 @@ and once per (N, L):
   over the first `--naive-probes` voices (default 200), its wall time extrapolated to all N
   (marked `est`): sequential at 0.2 s a call, 10,000 voices would take 33 minutes to confirm
   what 200 already show;
+- `bare`: the HTTP stack alone (httpx.AsyncClient, C calls at once, bodies dropped), at the
+  highest C: the CPU a probe costs before the tool judges or records anything;
 - `wrong`: the tool with `--concurrency 8` against an account that allows 2.
 
 It prints wall time, the bound, efficiency (bound / wall; the emulator holds each TTS slot
 exactly L, its rendering included), the speed-up over the naive loop, requests sent, 429s, voices left
 unchecked, the client's CPU per probe (user + system time of the client process during the
-scan, the emulator excluded: it runs in its own process) and the client's peak RSS, the report
+scan, the emulator excluded: it runs in its own process), the part of it spent judging answers
+(`judge ms`: thread CPU time of the verdicts, decoding and speech detection included) and the client's peak RSS, the report
 files (html, csv, json) written after the scan included. Every case runs in a fresh client
 process (so peak RSS is that case's) against a fresh emulator process.
 
@@ -58,6 +61,19 @@ async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, objec
     from audit.core.config import ApiSettings, Secret, Settings
     from audit.core.models import ProbeVerdict
     from audit.pipeline.scan import scan_organisation, write_scan_reports
+    from audit.scan import probe
+
+    judged = [0.0]  # CPU seconds spent judging answers (on the judging thread)
+    judge = probe.judge_body
+
+    def timed_judge(content: bytes, content_type: str | None = None) -> object:
+        started = time.thread_time()
+        try:
+            return judge(content, content_type)
+        finally:
+            judged[0] += time.thread_time() - started
+
+    probe.judge_body = timed_judge  # type: ignore[assignment]
 
     settings = Settings(api=ApiSettings(base_url=base_url, concurrency=concurrency))
     async with WavesClient(settings.api, Secret(key)) as client:
@@ -69,7 +85,7 @@ async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, objec
         write_scan_reports(run, Path(out))
     probed = [r for r in run.results if r.probe.verdict is not ProbeVerdict.NOT_PROBED]
     return {
-        "wall": wall, "cpu": cpu, "probes": len(probed), "requests": report.requests + 0,
+        "wall": wall, "cpu": cpu, "judge": judged[0], "probes": len(probed), "requests": report.requests + 0,
         "r429": report.refused, "unchecked": sum(r.probe.verdict is ProbeVerdict.ERROR for r in probed),
         "found": report.found,
     }
@@ -101,10 +117,36 @@ def run_naive(base_url: str, key: str, sample: int) -> dict[str, object]:
             "unchecked": round(failed * scale), "found": "-", "sampled": done}
 
 
+async def run_bare(base_url: str, key: str, concurrency: int) -> dict[str, object]:
+    """The HTTP stack alone: httpx.AsyncClient, `concurrency` TTS calls at once, bodies read and
+    dropped (no verdict, no retry): what a probe's CPU costs before the tool does anything."""
+    headers = {"Authorization": f"Bearer {key}", "Accept": "audio/wav"}
+    limits = httpx.Limits(max_connections=concurrency + 2)
+    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60, limits=limits) as http:
+        cpu, started = _cpu(), time.perf_counter()
+        clones = (await http.get(LIST_PATH)).json()["data"]
+        speakable = [c for c in clones if c.get("status") in (None, "completed")]
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(voice_id: str) -> int:
+            async with gate:
+                answer = await http.post(TTS_PATH, json={
+                    "text": "Hello, this is a short check of this voice.", "voice_id": voice_id,
+                    "model": "lightning_v3.1", "sample_rate": 24000, "output_format": "wav"})
+                return answer.status_code
+
+        codes = await asyncio.gather(*(one(c["voiceId"]) for c in speakable))
+        wall, cpu = time.perf_counter() - started, _cpu() - cpu
+    return {"wall": wall, "cpu": cpu, "probes": len(speakable), "requests": len(codes) + 1,
+            "r429": codes.count(429), "unchecked": sum(c != 200 for c in codes), "found": "-"}
+
+
 def child_main(args: argparse.Namespace) -> int:
     """One case, in this process: prints one JSON line."""
     if args.kind == "naive":
         result = run_naive(args.base_url, args.key, args.naive_probes)
+    elif args.kind == "bare":
+        result = asyncio.run(run_bare(args.base_url, args.key, args.concurrency))
     else:
         result = asyncio.run(run_tool(args.base_url, args.key, args.concurrency))
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -131,7 +173,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--limits", type=int, nargs="+", default=[1, 4, 10])
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.2, 0.05])
-    parser.add_argument("--kinds", nargs="+", default=["given", "found", "naive", "wrong"])
+    parser.add_argument("--kinds", nargs="+", default=["given", "found", "naive", "bare", "wrong"])
     parser.add_argument("--naive-probes", type=int, default=200, help="voices the naive loop probes (default 200)")
     parser.add_argument("--child", dest="kind", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
@@ -141,7 +183,7 @@ def main() -> int:
     if args.kind:
         return child_main(args)
     print(f"{'case':>6} {'N':>6} {'C':>3} {'L s':>5} {'wall s':>8} {'bound s':>8} {'eff':>5} {'x naive':>8} {'requests':>8} "
-          f"{'429s':>6} {'unchecked':>9} {'CPU ms/probe':>12} {'RSS MB':>7} {'C found':>9}", flush=True)
+          f"{'429s':>6} {'unchecked':>9} {'CPU ms/probe':>12} {'judge ms':>8} {'RSS MB':>7} {'C found':>9}", flush=True)
     plan: list[tuple[str, int, int, float, int]] = []
     for latency in args.latencies:
         for n in args.sizes:
@@ -150,6 +192,8 @@ def main() -> int:
                          for k in args.kinds if k in ("given", "found")]
             if "naive" in args.kinds:  # sequential: the account's limit does not matter
                 plan.append(("naive", n, 1, latency, 0))
+            if "bare" in args.kinds:  # the HTTP stack's own CPU, at the highest limit
+                plan.append(("bare", n, max(args.limits), latency, max(args.limits)))
             if "wrong" in args.kinds:
                 plan.append(("wrong", n, 2, latency, 8))
     naive_wall: dict[tuple[int, float], float] = {}  # the baseline of each (N, L), measured first
@@ -158,12 +202,13 @@ def main() -> int:
         r = case(kind, n, limit, latency, concurrency, args.naive_probes)
         wall, probes = float(r["wall"]), max(int(r["probes"]), 1)  # type: ignore[arg-type,call-overload]
         bound = math.ceil(probes / (1 if kind == "naive" else limit)) * latency  # naive: sequential
+        judge_ms = f"{1000 * float(r['judge']) / probes:8.2f}" if "judge" in r else f"{'-':>8}"  # type: ignore[arg-type]
         if kind == "naive":
             naive_wall[(n, latency)] = wall
         speedup = naive_wall.get((n, latency), math.nan) / wall
         print(f"{kind:>6} {n:6d} {limit:3d} {latency:5.2f} {wall:8.1f} {bound:8.1f} {bound / wall:5.2f} "
               f"{speedup:8.1f} {r['requests']:>8} {r['r429']:>6} {r['unchecked']:>9} "
-              f"{1000 * float(r['cpu']) / probes:12.2f} {float(r['rss_mb']):7.0f} {r['found']:>9}"  # type: ignore[arg-type]
+              f"{1000 * float(r['cpu']) / probes:12.2f} {judge_ms} {float(r['rss_mb']):7.0f} {r['found']:>9}"  # type: ignore[arg-type]
               + (f" (est. from the first {r['sampled']})" if kind == "naive" else ""), flush=True)
     return 0
 

@@ -116,6 +116,9 @@ class ApplySettings:
     poll_interval_s: float = 2.0  # between list calls while a new clone is pending
     poll_timeout_s: float = 600.0  # a new clone not completed by then is recorded as failed
     settle_s: float = 30.0  # wait before re-creating after a create whose outcome is unknown
+    # Voices in progress at most, those waiting for their new clone to finish processing included
+    # (they hold no request: the account's concurrency bounds only the creates and probes in flight).
+    max_in_progress: int = 16
 
 
 @dataclass(frozen=True)
@@ -191,6 +194,7 @@ RANGES: dict[str, dict[str, Bound | OneOf]] = {
         "poll_interval_s": Bound(0, _HOUR, above=True),
         "poll_timeout_s": Bound(0, 7 * _DAY, above=True),
         "settle_s": Bound(0, _DAY),
+        "max_in_progress": Bound(1, 1024),
     },
 }
 

@@ -235,6 +235,7 @@ class Migrator:
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s, on_list=self._saw)
         self.held: dict[str, str] = {}  # voices held during the run, and why
         self.quota_reached: str | None = None  # the refusal that stopped the run, once the quota is full
+        self.waiting = 0  # voices waiting for their new clone to finish processing: they hold no request
 
     async def aclose(self) -> None:
         await self._watcher.aclose()
@@ -300,7 +301,11 @@ class Migrator:
 
     async def _finish(self, entry: PlanEntry, new_id: str) -> None:
         """Wait for the new clone to complete, then check that it speaks."""
-        clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
+        self.waiting += 1
+        try:
+            clone = await self._watcher.final_state(new_id, self._settings.apply.poll_timeout_s)
+        finally:
+            self.waiting -= 1
         if clone is None:
             self._fail(entry, f"{new_id} not completed after {self._settings.apply.poll_timeout_s:.0f} s; "
                        "run apply again with --retry-failed to keep waiting for it", new_voice_id=new_id)

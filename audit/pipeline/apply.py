@@ -121,9 +121,10 @@ async def apply_plan(
                 on_voice(voice_line(row))
 
         try:
-            stopped = await run_entries(
-                migrator, todo, lambda: client.limiter.limit, options.fail_fast, on_done=done,
-                max_workers=client.limiter.ceiling,
+            most = settings.apply.max_in_progress
+            stopped = await run_entries(  # the account's limit in requests, plus the voices that hold none
+                migrator, todo, lambda: min(most, client.limiter.limit + migrator.waiting), options.fail_fast,
+                on_done=done, max_workers=most,
             )
         except* CloneAuditError as failures:
             raise failures.exceptions[0] from None

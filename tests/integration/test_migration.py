@@ -350,3 +350,26 @@ async def test_a_full_clone_quota_stops_apply_at_once_with_a_hint(tmp_path: Path
     assert "clone quota is full" in caught.value.message and "retire" in caught.value.hint
     assert sum(": verified" in line for line in lines) == 2
     assert any(": queued: not created: " in line and "limit reached" in line for line in lines)
+
+
+@pytest.mark.parametrize("most", [1, 6])
+async def test_voices_waiting_for_their_new_clone_hold_no_request_slot(tmp_path: Path, most: int) -> None:
+    """With one request in flight allowed, apply still keeps `max_in_progress` voices going: a voice
+    whose clone is processing waits without a slot, so the next voice's create goes out meanwhile.
+    `max_in_progress = 1` is one voice after another: create, wait, verify, then the next create."""
+    with running(40, 21, tmp_path, processing_s=0.4, tts_concurrency=1) as (server, settings):
+        settings = replace(settings, api=replace(settings.api, concurrency=1),
+                           apply=replace(settings.apply, max_in_progress=most))
+        planned = await plan(server, settings, tmp_path / "out")
+        seen = len(server.state.requests())
+        run = await apply(server, settings, planned.plan_path)
+        during = [e for e in server.state.requests()[seen:] if e.method == "POST"]
+    reclone = planned.plan.totals()["RECLONE"]
+    assert reclone >= 6 and run.states["verified"] == reclone
+    kinds = ["create" if e.path == "/waves/v1/voice-cloning" else "tts" for e in during]
+    assert kinds.count("create") == reclone and all(e.status != 429 for e in during)
+    creates_before_first_check = kinds.index("tts")
+    if most == 1:
+        assert kinds == ["create", "tts"] * reclone
+    else:
+        assert creates_before_first_check >= 3, kinds

@@ -121,3 +121,21 @@ def test_a_read_only_output_folder_is_a_usage_error(tmp_path: Path) -> None:
             check_writable(tmp_path)
     finally:
         tmp_path.chmod(0o700)
+
+
+def test_a_file_written_in_pieces_is_the_file_written_whole_with_every_secret_scrubbed(tmp_path: Path) -> None:
+    """Streamed reports (run.json row by row, report.html as the template yields it) scrub and
+    escape every piece: a key inside a piece never reaches the file, and the bytes are the same
+    as writing the joined text at once."""
+    from audit.core.runfolder import write_chunks, write_text
+    from audit.core.secrets import register
+
+    key = "sk_live_Pieces0123456789abcdefXYZ"
+    register(key)
+    pieces = ['{\n  "a": "caf\u00e9",\n', f'  "echo": "Bearer {key}",\n', '  "bidi": "\u202e",\n'] + ["  "] * 5000 + ["\n}\n"]
+    write_chunks(tmp_path / "streamed.json", pieces)
+    write_text(tmp_path / "whole.json", "".join(pieces))
+    streamed = (tmp_path / "streamed.json").read_bytes()
+    assert streamed == (tmp_path / "whole.json").read_bytes()
+    assert key.encode() not in streamed and b"\\u202e" in streamed and "caf\u00e9".encode() in streamed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["streamed.json", "whole.json"]  # no temporary file left
