@@ -165,9 +165,11 @@ def test_a_discovering_run_starts_where_the_accounts_last_run_ended(
     monkeypatch.setenv("SMALLEST_API_KEY", server.api_key)
     scan = ["scan", "--base-url", server.base_url, "--out", str(tmp_path), "--probe", "all"]
 
+    def latest() -> Path:
+        return sorted(tmp_path.glob("*/run.json"), key=lambda p: p.stat().st_mtime)[-1].parent
+
     def concurrency() -> dict:
-        runs = sorted(tmp_path.glob("*/run.json"), key=lambda p: p.stat().st_mtime)
-        return json.loads(runs[-1].read_text(encoding="utf-8"))["concurrency"]
+        return json.loads((latest() / "run.json").read_text(encoding="utf-8"))["concurrency"]
 
     assert main(scan) in (0, 1)
     first = concurrency()
@@ -177,3 +179,5 @@ def test_a_discovering_run_starts_where_the_accounts_last_run_ended(
     assert (second["start"], second["started_from"]) == (4, "the level the account's last run held")
     assert second["account_limit"] in (4, None)  # confirmed by one overshoot, or never exceeded
     assert second["answered_429"] <= 2, second
+    page = (latest() / "report.html").read_text(encoding="utf-8")
+    assert "started from the level the account&#39;s last run held" in page
