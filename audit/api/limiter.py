@@ -97,6 +97,8 @@ class LimiterReport:
         """The account's limit in words: exact once a 429 proved it, else a lower bound."""
         if self.known is not None:
             return str(self.known)
+        if self.remembered and self.peak_in_flight < self.start:  # this run never needed the level it started at
+            return f"{self.start} (the account's last run; not needed this run)"
         return f"at least {self.peak_in_flight}" if self.peak_in_flight else "not measured"
 
     @property

@@ -220,3 +220,12 @@ def test_discovery_starts_at_the_remembered_level_and_still_adapts_both_ways() -
     assert level_to_remember(report(limit=9, peak_in_flight=9)) == 9  # never refused: what it held
     assert level_to_remember(report(start=10, limit=10, peak_in_flight=3)) is None  # too little work to learn
     assert level_to_remember(report(mode="given", known=4, peak_in_flight=5)) is None
+
+
+def test_a_run_that_never_needed_its_remembered_level_does_not_claim_a_lower_limit() -> None:
+    limiter = Limiter(start=10, ceiling=64, discover=True, remembered=True, clock=Clock())
+    limiter.ok(limiter.grant())  # one request: a rerun that reused every probe
+    assert limiter.report().found == "10 (the account's last run; not needed this run)"
+    fresh = Limiter(start=1, ceiling=64, discover=True, clock=Clock())
+    fresh.ok(fresh.grant())
+    assert fresh.report().found == "at least 1"
