@@ -26,7 +26,7 @@ from audit.core.errors import UsageError
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
-from audit.report.html import render_report_html, report_html_chunks
+from audit.report.html import report_html_chunks
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
 from audit.report.tables import COLUMNS, json_chunks, records, render_csv, render_json
@@ -92,7 +92,7 @@ def write_migration_run(
     document["mapping"] = json.loads(render_mapping_json(mapping, {}))["mapping"]
     folder.write_text(folder.run_json, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
-    folder.write_text(folder.report_html, render_report_html(meta, after, plan, mapping, before=counts, cutover=cutover,
+    folder.write_chunks(folder.report_html, report_html_chunks(meta, after, plan, mapping, before=counts, cutover=cutover,
                                                                 listen=listening))
     return counts
 

@@ -68,18 +68,9 @@ def _shown(value: Any) -> Any:
     return value
 
 
-def render_report_html(
-    meta: Mapping[str, Any],
-    frame: pd.DataFrame,
-    plan: Plan | None = None,
-    mapping: pd.DataFrame | None = None,
-    context: HistoryView | None = None,
-    before: Mapping[str, Any] | None = None,
-    cutover: Mapping[str, Any] | None = None,
-    listen: Sequence[Mapping[str, Any]] | None = None,
-) -> str:
-    """`before`: the summary of the scan a migration started from, for the before → after view."""
-    return "".join(report_html_chunks(meta, frame, plan, mapping, context, before, cutover, listen))
+def render_report_html(*args: Any, **kwargs: Any) -> str:
+    """The whole page as one string: `report_html_chunks` (same arguments), joined."""
+    return "".join(report_html_chunks(*args, **kwargs))
 
 
 def report_html_chunks(
@@ -92,7 +83,8 @@ def report_html_chunks(
     cutover: Mapping[str, Any] | None = None,
     listen: Sequence[Mapping[str, Any]] | None = None,
 ) -> Iterator[str]:
-    """`render_report_html` as the template streams it, for a writer that never holds the page."""
+    """The report page as the template streams it, for a writer that never holds the whole page.
+    `before`: the summary of the scan a migration started from, for the before → after view."""
     counts = summary(frame)
     rows = records(frame)
     changes = context.changes if context else None
