@@ -72,10 +72,10 @@ def account_lock(base_url: str, api_key: Secret) -> IO[bytes]:
 def remembered_limit(base_url: str, api_key: Secret, ceiling: int) -> int | None:
     """The concurrency level the last discovering run on this account held, at most `ceiling`;
     None when none was kept or the file is unreadable (a start hint only: never an error)."""
-    path = state_dir() / LIMITS_DIR / f"{account_id(base_url, api_key)}.json"
-    try:
+    try:  # a scan does not need the state folder: one that cannot be made costs only the hint
+        path = state_dir() / LIMITS_DIR / f"{account_id(base_url, api_key)}.json"
         level = json.loads(path.read_text(encoding="utf-8"))["limit"]
-    except (OSError, ValueError, TypeError, KeyError):
+    except (OSError, ValueError, TypeError, KeyError, UsageError):
         return None
     if isinstance(level, bool) or not isinstance(level, int) or level < 1:
         return None

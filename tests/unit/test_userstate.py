@@ -81,3 +81,14 @@ def test_a_damaged_limit_file_only_costs_the_slow_start(state_dir: Path, content
     (path,) = (state_dir / "limits").iterdir()
     path.write_text(content, encoding="utf-8", errors="surrogateescape")
     assert remembered_limit(URL, Secret(KEY), 64) is None
+
+
+def test_a_state_folder_that_cannot_be_made_costs_a_scan_only_its_remembered_level(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit.core.userstate import remember_limit, remembered_limit
+
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv(ENV_STATE_DIR, str(tmp_path / "a-file" / "state"))
+    assert remembered_limit(URL, Secret(KEY), 64) is None
+    remember_limit(URL, Secret(KEY), 4, True, "2026-11-23T02:00:00+00:00")  # no error either
