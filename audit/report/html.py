@@ -9,7 +9,8 @@ changed since the previous scan, the charts, waivers, then, when given, the plan
 forecast, BLOCKED reasons grouped with copyable ids) and the old → new mapping (before →
 after), the listening section (source and new clone side by side, with similarity and
 fidelity verdict, linked to clips), the cutover of callers (occurrences found and patched, old ids still called), and
-the per-voice tables (findings open, compliant voices collapsed). Returns `str`.
+the per-voice tables (findings open, compliant voices collapsed). Streams the page in pieces
+(`report_html_chunks`, for the writer) or returns it whole (`render_report_html`).
 """
 
 from __future__ import annotations
