@@ -8,6 +8,7 @@ message and hint.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import errno
 import getpass
@@ -326,14 +327,22 @@ def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]
     remembered = userstate.remembered_limit(api.base_url, key, api.max_concurrency) if discovering else None
 
     async def run() -> T:
-        async with WavesClient(api, key, remembered_limit=remembered) as client:
-            try:
-                return await work(client)
-            finally:  # what discovery learned is kept even when the work failed or was stopped
-                level = level_to_remember(client.concurrency())
-                if level is not None:
-                    userstate.remember_limit(api.base_url, key, level, client.concurrency().known is not None,
-                                             datetime.now(UTC).isoformat(timespec="seconds"))
+        client = WavesClient(api, key, remembered_limit=remembered)
+        try:
+            result = await work(client)
+        except BaseException:
+            await client.aclose()
+            raise
+        finally:  # what discovery learned is kept even when the work failed or was stopped
+            level = level_to_remember(client.concurrency())
+            if level is not None:
+                userstate.remember_limit(api.base_url, key, level, client.concurrency().known is not None,
+                                         datetime.now(UTC).isoformat(timespec="seconds"))
+        # Ctrl-C or SIGTERM once the work is done: it stands, and saying "nothing was written"
+        # about a plan or report that was would be a lie.
+        with contextlib.suppress(asyncio.CancelledError):
+            await client.aclose()
+        return result
 
     return aio.run(run())
 

@@ -267,7 +267,10 @@ class WavesClient:
         accent: str | None = None,
         tags: Sequence[str] = (),
         model: str = "lightning-v3.1",
+        on_send: Callable[[], None] | None = None,
     ) -> CreatedClone:
+        """Create a clone. `on_send` is called as each attempt goes out, after any wait for a
+        slot: the moment from which the create may exist (its unknown-outcome window starts)."""
         form = {"displayName": display_name, "model": model}
         optional = {"language": language, "description": description, "accent": accent}
         form.update({k: v for k, v in optional.items() if v})
@@ -282,6 +285,7 @@ class WavesClient:
             create=True,
             max_bytes=MAX_OTHER_BYTES,
             label=f"create {display_name}",
+            on_send=on_send,
         )
         try:
             return CreatedClone.from_api(_json(answer))
@@ -411,6 +415,7 @@ class WavesClient:
         headers: Mapping[str, str] | None = None,
         too_large_hint: str | None = None,
         label: str | None = None,
+        on_send: Callable[[], None] | None = None,
         **kwargs: Any,
     ) -> Answer:
         s = self._settings
@@ -418,7 +423,7 @@ class WavesClient:
         if auth:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
         call = _Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint,
-                     label or f"{method} {path}")
+                     label or f"{method} {path}", on_send)
         backoff = Backoff(s, create=create, answered=lambda: self._answered, label=call.label)
         async for attempt in stamina.retry_context(on=backoff, attempts=s.max_attempts, timeout=None):
             with attempt:
@@ -456,6 +461,8 @@ class WavesClient:
 
     async def _send_once(self, call: _Call, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
         """One attempt: send, read the body within the cap, all within the call's deadline."""
+        if call.on_send is not None:
+            call.on_send()
         request = self._http.build_request(call.method, call.path, headers=headers, timeout=call.deadline_s, **kwargs)
         response: httpx.Response | None = None
         body = _Body(call.max_bytes)
@@ -536,6 +543,7 @@ class _Call:
     max_bytes: int
     too_large_hint: str | None
     label: str  # for logs: "TTS voice_…", "create …", or the method and path
+    on_send: Callable[[], None] | None = None  # told as each attempt goes out (its slot granted)
 
     @property
     def name(self) -> str:

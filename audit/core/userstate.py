@@ -75,7 +75,7 @@ def remembered_limit(base_url: str, api_key: Secret, ceiling: int) -> int | None
     try:  # a scan does not need the state folder: one that cannot be made costs only the hint
         path = state_dir() / LIMITS_DIR / f"{account_id(base_url, api_key)}.json"
         level = json.loads(path.read_text(encoding="utf-8"))["limit"]
-    except (OSError, ValueError, TypeError, KeyError, UsageError):
+    except (OSError, ValueError, TypeError, KeyError, RecursionError, UsageError):  # RecursionError: absurd nesting
         return None
     if isinstance(level, bool) or not isinstance(level, int) or level < 1:
         return None

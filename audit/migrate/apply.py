@@ -373,14 +373,18 @@ class Migrator:
         fields = entry.new_clone
         tags = (*fields.tags, self._provenance.proof_tag(entry.voice_id))
         maybe_sent = False  # once a create may have reached the server, the row stays `creating`
+
+        def sending() -> None:  # the unknown-outcome window starts as the create goes out, not
+            self._record(entry, State.CREATING, new_voice_id=None)  # while it waits for a slot
+
         for _ in range(MAX_CREATES):
-            self._record(entry, State.CREATING, new_voice_id=None)
+            sending()
             try:
                 created = await self._client.create_clone(
                     display_name=fields.display_name,
                     file=UploadFile(entry.upload.filename, data, entry.upload.mime),
                     language=fields.language, description=fields.description,
-                    accent=fields.accent, tags=tags, model=fields.model,
+                    accent=fields.accent, tags=tags, model=fields.model, on_send=sending,
                 )
             except CreateOutcomeUnknown as exc:
                 log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)

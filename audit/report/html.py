@@ -26,6 +26,7 @@ import pandas as pd
 
 from audit.compliance.changes import HistoryView
 from audit.core.models import Action
+from audit.core.secrets import cut, scrub
 from audit.core.untrusted import visible
 from audit.migrate.document import Plan
 from audit.report import charts
@@ -51,7 +52,19 @@ def environment() -> jinja2.Environment:
     env.filters["duration"] = human_duration
     env.globals["percent"] = percent
     env.filters["ticks"] = _ticks
+    env.filters["truncate"] = _truncate
     return env
+
+
+def _truncate(value: Any, length: int = 255, killwords: bool = False, end: str = "...", leeway: int | None = None) -> str:
+    """Jinja's `truncate`, scrubbed first: a cut that would end in the start of the API key
+    (a display name holding it) ends in `****` instead (`secrets.cut`)."""
+    text = scrub(str(value))
+    short = jinja2.filters.do_truncate(jinja2.Environment(), text, length, killwords, end, leeway)
+    if short == text or not short.endswith(end):
+        return short
+    kept = short[: len(short) - len(end)]
+    return cut(text, len(kept)) + end
 
 
 def _ticks(text: str) -> markupsafe.Markup:
