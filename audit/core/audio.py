@@ -74,7 +74,7 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
                 block = f.read(_BLOCK, dtype="float32", always_2d=True)
                 if not len(block):
                     break
-                blocks.append(block.mean(axis=1))
+                blocks.append(block[:, 0] if block.shape[1] == 1 else block.mean(axis=1))
     except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
         raise AudioError(f"not decodable audio ({len(data)} bytes): {exc}") from None
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
@@ -86,10 +86,10 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     frames = int(samples.shape[0])
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    x = samples.astype(np.float64)
+    x = samples.astype(np.float32)  # a copy: float32 halves the work; sums accumulate in float64
     x[~np.isfinite(x)] = 0.0  # a damaged float sample measures as silence, never as NaN
-    rms_dbfs = _dbfs(np.sqrt(np.mean(x * x)))
-    peak_dbfs = _dbfs(np.max(np.abs(x)))
+    rms_dbfs = _dbfs(np.sqrt(np.mean(np.square(x), dtype=np.float64)))
+    peak_dbfs = _dbfs(float(np.max(np.abs(x))))
     active = active_frames(x, sample_rate)
     active_ratio = float(active.mean()) if active.size else 0.0
     return AudioStats(
