@@ -334,9 +334,9 @@ def _with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]
             await client.aclose()
             raise
         finally:  # what discovery learned is kept even when the work failed or was stopped
-            level = level_to_remember(client.concurrency())
-            if level is not None:
-                userstate.remember_limit(api.base_url, key, level, client.concurrency().known is not None,
+            used = client.concurrency()
+            if (level := level_to_remember(used)) is not None:
+                userstate.remember_limit(api.base_url, key, level, used.known is not None,
                                          datetime.now(UTC).isoformat(timespec="seconds"))
         # Ctrl-C or SIGTERM once the work is done: it stands, and saying "nothing was written"
         # about a plan or report that was would be a lie.

@@ -300,7 +300,7 @@ def level_to_remember(report: LimiterReport) -> int | None:
         return None
     if report.known is not None:
         return report.known
-    return max(report.limit, report.peak_in_flight) if report.limit > report.start else None
+    return report.limit if report.limit > report.start else None  # never refused: it never dropped
 
 
 def bound_seconds(n: int, latency_s: float, limit: int, list_s: float = 0.0) -> float:

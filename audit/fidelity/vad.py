@@ -22,6 +22,7 @@ May import: audit.core only.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,6 +94,28 @@ def _fresh_model() -> SileroVAD:
     return _model
 
 
+def _windows(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+    """The whole 32 ms windows of mono samples at any rate, at 16 kHz, resampled CHUNK_S at a
+    time as they are asked for (a caller that stops early never resamples the rest)."""
+    source = np.ascontiguousarray(np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0),
+                                  dtype=np.float32)
+    stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
+    for at in range(0, source.shape[0], chunk):
+        piece = source[at:at + chunk]
+        if stream is not None:
+            piece = stream.resample_chunk(piece, last=at + chunk >= source.shape[0])
+        pending = np.concatenate((pending, piece)) if pending.size else piece
+        whole = pending.shape[0] // WINDOW
+        yield from np.ascontiguousarray(pending[: whole * WINDOW]).reshape(whole, WINDOW)
+        pending = pending[whole * WINDOW:]
+
+
+def _min_run(min_run_s: float) -> int:
+    """Windows in the shortest run of speech that counts."""
+    return max(1, round(min_run_s / WINDOW_S))
+
+
 def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_RUN_S) -> SpeechActivity:
     """Whether mono float samples at any rate hold speech, listening only until it is sure.
 
@@ -102,30 +125,18 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
     """
     if sample_rate <= 0:
         raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    source = np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0)
-    source = np.ascontiguousarray(source, dtype=np.float32)
-    stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
-    min_run = max(1, round(min_run_s / WINDOW_S))
-    chunk, pending, probs, run = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32), [], 0
+    min_run, probs, run = _min_run(min_run_s), [], 0
     with _lock:
         model = _fresh_model()
-        for at in range(0, source.shape[0], chunk):
-            piece = source[at:at + chunk]
-            last = at + chunk >= source.shape[0]
-            piece = piece if stream is None else stream.resample_chunk(piece, last=last)
-            pending = np.concatenate((pending, piece)) if pending.size else piece
-            whole = pending.shape[0] // WINDOW
-            for window in pending[: whole * WINDOW].reshape(whole, WINDOW):
-                p = model.process(memoryview(np.ascontiguousarray(window).data))
-                probs.append(p)
-                run = run + 1 if p >= SPEECH_PROBABILITY else 0
-                if run >= min_run:
-                    onset = (len(probs) - run) * WINDOW_S
-                    return SpeechActivity(
-                        ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
-                        duration_s=round(samples.shape[0] / sample_rate, 2), onset_s=round(onset, 2),
-                    )
-            pending = pending[whole * WINDOW:]
+        for window in _windows(samples, sample_rate):
+            probs.append(model.process(memoryview(window.data)))
+            run = run + 1 if probs[-1] >= SPEECH_PROBABILITY else 0
+            if run >= min_run:
+                return SpeechActivity(
+                    ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
+                    duration_s=round(samples.shape[0] / sample_rate, 2),
+                    onset_s=round((len(probs) - run) * WINDOW_S, 2),
+                )
     flags = speech_windows(np.asarray(probs, dtype=np.float32), min_run_s=min_run_s)
     return activity(flags, round(samples.shape[0] * RATE / sample_rate))
 
@@ -133,7 +144,7 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
 def speech_windows(probs: np.ndarray, threshold: float = SPEECH_PROBABILITY, min_run_s: float = MIN_RUN_S) -> np.ndarray:
     """Which windows are speech: at or above `threshold`, in runs of at least `min_run_s` (pure)."""
     flags = probs >= threshold
-    min_run = max(1, round(min_run_s / WINDOW_S))
+    min_run = _min_run(min_run_s)
     edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
     starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     for start, stop in zip(starts, stops, strict=True):
