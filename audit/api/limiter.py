@@ -221,6 +221,12 @@ class Limiter:
         """True while the line stands still honouring a 429's Retry-After."""
         return self._clock() < self.not_before
 
+    def status(self) -> str:
+        """A progress bar's note: the level in use, and whether the line waits on a 429's window."""
+        if self.rate_limited:
+            return f"waiting on rate limits ({self.limit} at once)"
+        return f"{self.limit} at once"
+
     def report(self) -> LimiterReport:
         return LimiterReport(
             mode="discovered" if self.discover else "given", start=self.start, ceiling=self.ceiling,

@@ -110,8 +110,7 @@ async def apply_plan(
                                 f"creating a clone for each that has none yet{source}", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        progress.watch(lambda: f"{client.limiter.limit} at once" + (
-            ", waiting on rate limits" if client.limiter.rate_limited else ""))
+        progress.watch(client.limiter.status)
         migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
 
         def done(entry: PlanEntry, state: State) -> None:

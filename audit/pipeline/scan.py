@@ -104,7 +104,7 @@ async def scan_organisation(
     reused = _reuse(targets, settings, out_root, probes)
     todo = [c for c in targets if c.voice_id not in probes]
     progress.start(len(todo), "Probing on lightning-v3.1")
-    progress.watch(lambda: _status(client))
+    progress.watch(client.limiter.status)
     await _probe_all(client, todo, settings, probes, progress)
     progress.watch(None)
     markers = Provenance(client.api_key).markers(clones)
@@ -177,14 +177,6 @@ def waive(run: ScanRun, exceptions: Sequence[Waiver] | None, settings: Settings)
     results, outcome = apply_waivers(run.results, exceptions, run.finished_at.date(), settings.report.exceptions)
     return replace(run, results=results, waivers=outcome,
                    exit_code=scan.exit_code(results, settings.report.fail_on))
-
-
-def _status(client: WavesClient) -> str:
-    """The bar's note: the concurrency in use, and whether the line waits on a 429's window."""
-    limiter = client.limiter
-    if limiter.rate_limited:
-        return f"waiting on rate limits ({limiter.limit} at once)"
-    return f"{limiter.limit} at once"
 
 
 def assess(

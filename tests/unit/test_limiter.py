@@ -229,3 +229,15 @@ def test_a_run_that_never_needed_its_remembered_level_does_not_claim_a_lower_lim
     fresh = Limiter(start=1, ceiling=64, discover=True, clock=Clock())
     fresh.ok(fresh.grant())
     assert fresh.report().found == "at least 1"
+
+
+def test_the_progress_note_says_the_level_and_when_the_line_waits_on_a_429() -> None:
+    clock = Clock()
+    limiter = Limiter(start=2, ceiling=2, discover=False, clock=clock)
+    assert limiter.status() == "2 at once"
+    first, second = limiter.grant(), limiter.grant()
+    limiter.refused(second, 3.0, 0.5)  # sent alongside `first`: the limit drops to 1, everyone waits 3 s
+    assert limiter.status() == "waiting on rate limits (1 at once)"
+    clock.now += 3.1
+    limiter.ok(first)
+    assert limiter.status() == "1 at once"
