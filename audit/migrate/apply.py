@@ -462,20 +462,19 @@ def is_quota_refusal(exc: ApiError) -> bool:
 
 
 async def run_entries(
-    migrator: Migrator, entries: Collection[PlanEntry], concurrency: int | Callable[[], int], fail_fast: bool,
-    on_done: Callable[[PlanEntry, State], None], max_workers: int | None = None,
+    migrator: Migrator, entries: Collection[PlanEntry], width: Callable[[], int], workers: int, fail_fast: bool,
+    on_done: Callable[[PlanEntry, State], None],
 ) -> bool:
-    """Work through `entries` with `concurrency` workers. Returns True if stopped early.
+    """Work through `entries` with up to `workers` workers. Returns True if stopped early.
 
-    `concurrency` may be a function (the client's current limit, as the limiter finds it):
-    then `max_workers` workers exist, and worker i only takes a voice while i is below it,
-    so a voice is started (and its ledger row set to `creating`) only when it can be sent."""
+    `width()` is how many voices may be in progress now (the pipeline passes the limiter's
+    current level plus the voices waiting on processing): worker i takes a voice only while i
+    is below it. A create that then still waits for a slot is stamped again as it goes out
+    (`Migrator._create`), so its unknown-outcome window starts at the send."""
     queue: asyncio.Queue[PlanEntry] = asyncio.Queue()
     for entry in entries:
         queue.put_nowait(entry)
     stop = asyncio.Event()
-    width = concurrency if callable(concurrency) else (lambda: concurrency)
-    workers = max_workers if callable(concurrency) and max_workers else width()
 
     async def worker(index: int) -> None:
         while not stop.is_set():

@@ -122,8 +122,8 @@ async def apply_plan(
         try:
             most = settings.apply.max_in_progress
             stopped = await run_entries(  # the account's limit in requests, plus the voices that hold none
-                migrator, todo, lambda: min(most, client.limiter.limit + migrator.waiting), options.fail_fast,
-                on_done=done, max_workers=most,
+                migrator, todo, lambda: min(most, client.limiter.limit + migrator.waiting), most, options.fail_fast,
+                on_done=done,
             )
         except* CloneAuditError as failures:
             raise failures.exceptions[0] from None
