@@ -91,6 +91,12 @@ async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, objec
     }
 
 
+def tts_body(voice_id: str) -> dict[str, object]:
+    """The baselines' TTS request: the vendor's example, one short sentence as WAV."""
+    return {"text": "Hello, this is a short check of this voice.", "voice_id": voice_id,
+            "model": "lightning_v3.1", "sample_rate": 24000, "output_format": "wav"}
+
+
 def run_naive(base_url: str, key: str, sample: int) -> dict[str, object]:
     """The vendor's example, in a loop: one TTS call after another, no retry, over the first
     `sample` speakable voices; the wall time is extrapolated to all of them."""
@@ -103,9 +109,7 @@ def run_naive(base_url: str, key: str, sample: int) -> dict[str, object]:
         speakable = [c for c in clones if c.get("status") in (None, "completed")]
         listed = time.perf_counter() - started
         for clone in speakable[:sample]:
-            answer = http.post(TTS_PATH, json={
-                "text": "Hello, this is a short check of this voice.", "voice_id": clone["voiceId"],
-                "model": "lightning_v3.1", "sample_rate": 24000, "output_format": "wav"})
+            answer = http.post(TTS_PATH, json=tts_body(clone["voiceId"]))
             requests += 1
             refused += answer.status_code == 429
             failed += answer.status_code != 200
@@ -130,9 +134,7 @@ async def run_bare(base_url: str, key: str, concurrency: int) -> dict[str, objec
 
         async def one(voice_id: str) -> int:
             async with gate:
-                answer = await http.post(TTS_PATH, json={
-                    "text": "Hello, this is a short check of this voice.", "voice_id": voice_id,
-                    "model": "lightning_v3.1", "sample_rate": 24000, "output_format": "wav"})
+                answer = await http.post(TTS_PATH, json=tts_body(voice_id))
                 return answer.status_code
 
         codes = await asyncio.gather(*(one(c["voiceId"]) for c in speakable))
