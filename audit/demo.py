@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from audit.runs.record import RunRecord
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import scan as scan_flow
@@ -42,11 +43,21 @@ DEMO_LATENCY = {"list": 0.02, "tts": 0.02, "create": 0.2, "delete": 0.02, "healt
 @dataclass(frozen=True)
 class DemoStory:
     before: scan_flow.ScanRun
-    before_folder: Path
+    before_record: RunRecord
     planned: plan_flow.PlanRun
     applied: apply_flow.ApplyRun
     after: scan_flow.ScanRun
-    after_folder: Path
+    after_record: RunRecord
+
+    @property
+    def before_folder(self) -> Path:
+        assert self.before_record.folder is not None
+        return self.before_record.folder
+
+    @property
+    def after_folder(self) -> Path:
+        assert self.after_record.folder is not None
+        return self.after_record.folder
 
     @property
     def folder(self) -> Path:
@@ -122,11 +133,11 @@ async def _story(
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
         first = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
-        scan_folder = scan_flow.write_scan_reports(first, out_root)
-        planned = await plan_flow.plan_migration(client, settings, out_root, progress, scan_folder=scan_folder)
+        scanned = scan_flow.write_scan_reports(first, out_root)
+        planned = await plan_flow.plan_migration(client, settings, out_root, progress, scan_folder=scanned.folder)
         applied = await apply_flow.apply_plan(
             client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
             progress=progress,
         )
         after = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
-    return DemoStory(first, scan_folder, planned, applied, after, scan_flow.write_scan_reports(after, out_root))
+    return DemoStory(first, scanned, planned, applied, after, scan_flow.write_scan_reports(after, out_root))

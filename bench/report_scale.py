@@ -73,7 +73,7 @@ def write_reports(voices: int, seed: int, out: Path) -> Path:
     """Three scans recorded in `out`'s history; returns the last one's report.html."""
     folder = out
     for run in scans(voices, seed):
-        folder = write_scan_reports(run, out)
+        folder = write_scan_reports(run, out).folder
     return folder / "report.html"
 
 

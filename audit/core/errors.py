@@ -36,6 +36,8 @@ class ExitCode(enum.IntEnum):
     USAGE = 2  # usage or configuration error
     RUN_FAILED = 3  # the run could not complete (API unreachable, authentication)
     PARTIAL = 4  # some voices could not be checked
+    INTERRUPTED = 130  # Ctrl-C (SIGINT): the shell's 128 + 2
+    TERMINATED = 143  # SIGTERM: the shell's 128 + 15
 
 
 class CloneAuditError(Exception):

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 import secrets
@@ -48,7 +47,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
@@ -371,25 +370,3 @@ def exclusive_lock(path: Path, busy: str | None = None) -> IO[bytes]:
             hint="Wait for it to finish; two applies at once could create a clone twice.",
         ) from None
     return handle
-
-
-def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | None:
-    """The newest scan folder under `out_root` for this account, if one is recent enough."""
-    newest: tuple[datetime, Path] | None = None
-    for run_json in out_root.glob(f"*/{RUN_JSON}"):
-        folder = RunFolder(run_json.parent)
-        if folder.path.name.startswith("."):
-            continue  # a staging folder: not a finished run
-        if folder.is_plan():
-            continue  # a plan's own folder: its verdicts came from an earlier scan
-        try:
-            meta = json.loads(run_json.read_text(encoding="utf-8"))
-            finished = datetime.fromisoformat(meta["finished_at"])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        if meta.get("kind", "scan") != "scan":
-            continue  # an apply's or retire's own folder
-        same = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
-        if same and datetime.now(UTC) - finished <= max_age and (newest is None or finished > newest[0]):
-            newest = (finished, folder.path)
-    return newest[1] if newest else None

@@ -23,6 +23,9 @@ from pathlib import Path
 from audit.core.errors import UsageError
 from audit.core.runfolder import CLONES_CSV, LEDGER, RUN_JSON
 
+#: Files larger than this are skipped and reported (`cutover --max-bytes`).
+DEFAULT_MAX_BYTES = 5 * 1024 * 1024
+
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 GIT_TIMEOUT_S = 120
 

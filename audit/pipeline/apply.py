@@ -41,6 +41,8 @@ from audit.migrate.ledger import Ledger
 from audit.migrate.state import Migration, State, is_ready
 from audit.pipeline import history
 from audit.report import files, listen
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 from audit.scan.probe import probe_audio
 
 #: (what is about to happen, how many) → whether the user agreed.
@@ -55,10 +57,40 @@ class ApplyRun:
     selection: Selection
     adopted: int
     stopped_early: bool
-    exit_code: ExitCode
+    record: RunRecord  # this apply's own run (its folder, report and history entry), its exit code in it
     held: dict[str, str] = field(default_factory=dict)  # voice → why nothing was created for it
-    run_json: Path | None = None  # this apply's own run folder (its report; history)
     rows: tuple[Migration, ...] = ()  # the ledger after the run, every voice of the plan
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.record.exit_code
+
+    @property
+    def run_json(self) -> Path | None:
+        return self.record.run_json
+
+    def lines(self) -> list[str]:
+        """What the apply command prints: what was worked on, the ledger, what needs a rerun."""
+        chosen = self.selection
+        lines = [f"Worked on {len(chosen.todo)} voice(s); {len(chosen.verified)} verified earlier; "
+                 f"{self.adopted} found on the account by their marker.",
+                 "Ledger: " + " · ".join(f"{k} {v}" for k, v in self.states.items() if v)]
+        if chosen.failed:
+            lines.append(f"{len(chosen.failed)} voice(s) failed or did not verify earlier: see mapping.csv, "
+                         "then run again with --retry-failed.")
+        if self.held:
+            lines.append(f"{len(self.held)} voice(s) held: a clone carries a migrated-from marker for it that "
+                         "clone-audit cannot verify, so nothing was created:")
+            lines += [f"  {voice_id}: {why}" for voice_id, why in sorted(self.held.items())]
+        if chosen.beyond_limit:
+            lines.append(f"{chosen.beyond_limit} voice(s) left by --limit: run again to go on.")
+        if chosen.expired:
+            lines.append(f"{len(chosen.expired)} voice(s) not started before the plan expired: "
+                         "run `clone-audit plan` again.")
+        if self.stopped_early:
+            lines.append("Stopped at the first failure (--fail-fast); run again to go on.")
+        lines.append(f"Mapping: {self.folder / 'mapping.csv'}")
+        return lines
 
 
 async def apply_plan(
@@ -140,11 +172,11 @@ async def apply_plan(
     held = {**selection.held, **migrator.held}
     unfinished = sum(1 for r in rows if not is_ready(r))
     code = ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK
-    run_json = history.write_migration_report(
-        "apply", client.account, the_plan, folder.path, rows, started, code, settings)
+    record = history.write_migration_report(
+        RunKind.APPLY, client.account, the_plan, folder.path, rows, started, code, settings)
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
-        stopped_early=stopped, held=held, rows=tuple(rows), exit_code=code, run_json=run_json,
+        stopped_early=stopped, held=held, rows=tuple(rows), record=record,
     )
 
 

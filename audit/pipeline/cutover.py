@@ -33,13 +33,14 @@ from audit.cutover.patch import display_diff, git_patch, replace_ready
 from audit.cutover.rollback import PlannedWrite, RestoreOutcome, WriteOutcome, restore, write_patched
 from audit.cutover.scanner import Occurrence, ScanResult, scan_files
 from audit.cutover.textfile import encode
-from audit.cutover.walk import list_files
+from audit.cutover.walk import DEFAULT_MAX_BYTES, list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.pipeline import history
 from audit.report import files
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -61,12 +62,16 @@ class CutoverRun:
     written: WriteOutcome | None = None
     remaining: list[Occurrence] = field(default_factory=list)
     report_note: str = ""
+    record: RunRecord | None = None  # the cutover run, when the mapping lies in a migration folder
 
     @property
     def exit_code(self) -> ExitCode:
         if self.scan.unchecked:
             return ExitCode.PARTIAL
         return ExitCode.FINDINGS if self.remaining else ExitCode.OK
+
+    def lines(self, *, diff: bool) -> list[str]:
+        return describe(self, diff=diff)
 
 
 @dataclass
@@ -76,6 +81,7 @@ class UsageRun:
     rows: list[record.UsageRow]  # per old id, when a mapping was given
     others: list[Any]  # VoiceUsage per called voice id, without a mapping
     report_note: str = ""
+    record: RunRecord | None = None  # the usage run, when the mapping lies in a migration folder
 
     @property
     def exit_code(self) -> ExitCode:
@@ -83,12 +89,16 @@ class UsageRun:
             return ExitCode.PARTIAL
         return ExitCode.FINDINGS if any(r.old.calls for r in self.rows) else ExitCode.OK
 
+    def lines(self) -> list[str]:
+        return describe_usage(self)
+
 
 def cutover(
     mapping_path: Path, paths: Sequence[Path], options: CutoverOptions, progress: Progress | None = None,
 ) -> CutoverRun:
     """Scan `paths` for the mapping's old ids; with `options`, write a patch file or the files."""
     progress = progress or NoProgress()
+    started = datetime.now(UTC)
     mapping = read_mapping(mapping_path)
     base = Path(os.path.realpath(Path.cwd()))
     rollback_dir = _rollback_dir(mapping_path, paths, options) if options.write else None
@@ -121,22 +131,41 @@ def cutover(
         o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
     ]
     now = datetime.now(UTC)
-    run.report_note = _record(
-        mapping_path,
+    run.report_note, run.record = _record(
+        mapping_path, RunKind.CUTOVER, run.exit_code, started,
         scan=record.scan_section(scanned, paths, now, base, run.remaining),
         write=None if run.written is None else record.write_section(run.written, now, base),
     )
     return run
 
 
-def rollback(rollback_file: Path) -> tuple[RestoreOutcome, str]:
+@dataclass(frozen=True)
+class RollbackRun:
+    restored: RestoreOutcome
+    report_note: str
+    record: RunRecord | None  # the cutover run, when the mapping lies in a migration folder
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.FINDINGS if self.restored.refused else ExitCode.OK
+
+    def lines(self) -> list[str]:
+        restored = self.restored
+        return [f"Restored {len(restored.restored)} file(s); {len(restored.already)} already original.",
+                *(_printable(f"  refused {path}: {reason}") for path, reason in restored.refused)]
+
+
+def rollback(rollback_file: Path) -> RollbackRun:
     """Put back the files a `--write` changed, exactly; refuse any changed since."""
+    started = datetime.now(UTC)
     outcome = restore(rollback_file)
     base = Path(os.path.realpath(Path.cwd()))
-    note = ""
+    note, run = "", None
+    code = ExitCode.FINDINGS if outcome.refused else ExitCode.OK
     if outcome.mapping is not None:
-        note = _record(outcome.mapping, rollback=record.restore_section(outcome, datetime.now(UTC), base))
-    return outcome, note
+        note, run = _record(outcome.mapping, RunKind.CUTOVER, code, started,
+                            rollback=record.restore_section(outcome, datetime.now(UTC), base))
+    return RollbackRun(outcome, note, run)
 
 
 async def usage(
@@ -144,6 +173,7 @@ async def usage(
 ) -> UsageRun:
     """Calls per voice id since `since` from the TTS analytics log: per old id of the
     mapping (with its new id's calls beside it), or per called voice id without one."""
+    started = datetime.now(UTC)
     mapping = read_mapping(mapping_path) if mapping_path is not None else None
     logs = await client.tts_logs(since=since, max_pages=max_pages)
     ids = [r.old_voice_id for r in mapping.rows] if mapping else []
@@ -155,8 +185,8 @@ async def usage(
         ((r.old_voice_id, r.display_name, r.new_voice_id, r.ready) for r in mapping.rows), summary
     )
     run = UsageRun(since, logs, rows, [])
-    run.report_note = _record(
-        mapping_path,
+    run.report_note, run.record = _record(
+        mapping_path, RunKind.USAGE, run.exit_code, started,
         usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
     )
     return run
@@ -197,24 +227,27 @@ def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOpt
     return chosen
 
 
-def _record(mapping_path: Path, **sections: Any) -> str:
-    """Add `sections` to the migration folder's cutover.json and write a cutover run of its
-    own (report.html with the migration's mapping and the cutover section; the plan's
-    reviewed report is left as it is). Returns a note when that could not be done (the
-    cutover itself stands)."""
+def _record(mapping_path: Path, kind: RunKind, code: ExitCode, started: datetime,
+            **sections: Any) -> tuple[str, RunRecord | None]:
+    """Add `sections` to the migration folder's cutover.json and write a run of its own
+    (`kind` cutover or usage, exiting `code`: report.html with the migration's mapping and
+    the cutover section; the plan's reviewed report is left as it is). Returns a note when
+    that could not be done (the cutover itself stands), and the run's record."""
     folder = RunFolder(mapping_path.parent)
     if not folder.plan_json.exists():
-        return f"{mapping_path.parent} is not a migration folder: no report was updated."
+        return f"{mapping_path.parent} is not a migration folder: no report was updated.", None
+    run: RunRecord | None = None
     try:
         files.write_cutover(folder, record.merge(files.read_cutover(folder), mapping_path.resolve(), **sections))
         if folder.ledger.exists() and folder.run_json.exists():
             with Ledger(folder.ledger) as ledger:
                 plan = read_plan(folder.plan_json)
-                history.write_migration_report("cutover", "", plan, folder.path, ledger.all(), datetime.now(UTC),
-                                               0, None)
+                done = {k: v for k, v in sections.items() if v is not None}
+                run = history.write_migration_report(kind, "", plan, folder.path, ledger.all(), started,
+                                                     code, None, changes={"cutover": done})
     except CloneAuditError as exc:
-        return f"the report of {folder.path} was not updated: {exc.message}"
-    return ""
+        return f"the report of {folder.path} was not updated: {exc.message}", run
+    return "", run
 
 
 def describe(run: CutoverRun, *, diff: bool) -> list[str]:

@@ -1,16 +1,17 @@
-"""The history pipeline: record every run in `<out>/history.sqlite`, read it back for reports.
+"""The history pipeline: what changed since the previous scan, and the migration runs' own folders.
 
-    scan / plan / apply / retire → record_* → compliance.history (SQLite)
     a scan's rows → scan_context → changes since the previous scan, trend, first seen
+    apply / review / retire / cutover / usage → write_migration_report → own folder + history
 
-A composition root shared by the command pipelines: each calls one `record_*` once its
-files are published; `scan_context` gives a scan's report (live, or re-rendered by
-`clone-audit report`) what changed against the previous scan of the same account (or
-`against` a chosen run). `list_runs` is `clone-audit history`.
+A composition root shared by the command pipelines: `scan_context` gives a scan's report
+(live, or re-rendered by `clone-audit report`) what changed against the previous scan of the
+same account (or `against` a chosen run); `write_migration_report` writes a run made on an
+applied plan into its own folder and files its record (`audit.runs.store`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,17 +19,17 @@ from typing import Any
 
 import pandas as pd
 
-from audit import __version__
 from audit.compliance.changes import Changes, HistoryView, Mark, compare, trend_point
-from audit.compliance.history import History, RunRecord, history_path
 from audit.core.config import Settings, as_dict
-from audit.core.errors import UsageError
+from audit.core.errors import ExitCode, UsageError
 from audit.core.runfolder import RunFolder, new_run_id, staged
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report import files
-from audit.report.migration import mapping_status
 from audit.report.tables import with_history
+from audit.runs import store
+from audit.runs.kind import RunKind
+from audit.runs.record import PlanRef, RunRecord
 
 
 def marks_of(frame: pd.DataFrame) -> dict[str, Mark]:
@@ -43,100 +44,65 @@ def marks_of(frame: pd.DataFrame) -> dict[str, Mark]:
 
 
 def scan_context(
-    out_root: Path, meta: Mapping[str, Any], frame: pd.DataFrame, *, against: str | None = None
+    out_root: Path, run: RunRecord, frame: pd.DataFrame, *, against: str | None = None
 ) -> tuple[HistoryView, pd.DataFrame]:
     """What changed since the previous scan of this account (or since `against`), the trend
     up to this scan, and the frame with its `change` and `first_noncompliant` columns."""
     current = marks_of(frame)
-    run_id = str(meta["run_id"])
-    point = trend_point(run_id, str(meta["finished_at"]), current)
-    path = history_path(out_root)
+    point = trend_point(run.run_id, run.finished_at.isoformat(timespec="seconds"), current)
+    path = store.history_path(out_root)
     if not path.exists():
         if against:
             raise UsageError(f"no run history in {out_root} to compare against.", hint="Pass --out DIR.")
         return HistoryView(Changes(None, None), (point,), recorded=False), with_history(frame, {}, {})
-    account, base_url = str(meta.get("account", "")), str(meta["base_url"])
-    with History(path) as store:
-        earlier = store.scans_before(account, base_url, run_id)
-        other = _run(store, against) if against else (earlier[-1] if earlier else None)
-        previous = store.marks(other.run_id) if other else None
-        first = store.first_noncompliant(account, base_url, run_id)
-        trend = tuple(store.trend(account, base_url, run_id)) + (point,)
+    with store.History(path) as history:
+        earlier = history.scans_before(run.account, run.base_url, run.run_id)
+        other = _run(history, against) if against else (earlier[-1] if earlier else None)
+        previous = history.marks(other.run_id) if other else None
+        first = history.first_noncompliant(run.account, run.base_url, run.run_id)
+        trend = tuple(history.trend(run.account, run.base_url, run.run_id)) + (point,)
     changes = compare(previous, current, other.run_id if other else None, other.finished_at if other else None)
     labels = {v: label for v in current if (label := changes.change_of(v))}
     return HistoryView(changes, trend), with_history(frame, labels, first)
 
 
-def _run(store: History, run_id: str) -> RunRecord:
-    record = store.get(run_id)
-    if record is None:
+def _run(history: store.History, run_id: str) -> store.HistoryRow:
+    row = history.get(run_id)
+    if row is None:
         raise UsageError(f"no run {run_id} in the history.", hint="`clone-audit history` lists the runs.")
-    return record
-
-
-def record_scan(out_root: Path, meta: Mapping[str, Any], frame: pd.DataFrame, folder: Path,
-                kind: str = "scan", counts: Mapping[str, int] | None = None) -> None:
-    marks = marks_of(frame)
-    voices = [m for m in marks.values() if not (m.replaces and m.replaces in marks)]
-    verdicts: dict[str, int] = {}
-    for mark in voices:
-        verdicts[mark.verdict] = verdicts.get(mark.verdict, 0) + 1
-    _record(out_root, RunRecord(
-        run_id=str(meta["run_id"]), kind=kind, account=str(meta.get("account", "")),
-        base_url=str(meta["base_url"]), started_at=str(meta["started_at"]), finished_at=str(meta["finished_at"]),
-        exit_code=int(meta["exit_code"]), folder=str(folder), counts=dict(counts or verdicts), total=len(voices),
-        parameters=meta.get("parameters") or {},
-    ), marks.values())
-
-
-def record_migration(out_root: Path, meta: Mapping[str, Any], plan: Plan, rows: Sequence[Migration],
-                     folder: Path) -> None:
-    """An apply or retire: counts by ledger state, one mark per old voice with its state."""
-    marks = [Mark(m.old_voice_id, mapping_status(m), "", m.display_name or "") for m in rows]
-    counts: dict[str, int] = {}
-    for mark in marks:
-        counts[mark.verdict] = counts.get(mark.verdict, 0) + 1
-    _record(out_root, RunRecord(
-        run_id=str(meta["run_id"]), kind=str(meta["kind"]), account=str(meta.get("account", "")),
-        base_url=plan.base_url, started_at=str(meta["started_at"]), finished_at=str(meta["finished_at"]),
-        exit_code=int(meta["exit_code"]), folder=str(folder), counts=counts, total=len(marks),
-        parameters={"plan_id": plan.plan_id, **(meta.get("parameters") or {})},
-    ), marks)
+    return row
 
 
 def write_migration_report(
-    kind: str, account: str, plan: Plan, plan_folder: Path, rows: Sequence[Migration], started: datetime,
-    exit_code: int, settings: Settings | None,
-) -> Path:
-    """An apply's, retire's or cutover's own run folder (run.json, mapping.csv, report.html
-    with before → after and the plan folder's cutover record), beside the plan's, whose
-    reviewed report is never overwritten; recorded in the history. `settings` is None for an
-    offline command (cutover). Returns the path of its run.json."""
+    kind: RunKind, account: str, plan: Plan, plan_folder: Path, rows: Sequence[Migration], started: datetime,
+    exit_code: ExitCode, settings: Settings | None, changes: Mapping[str, Any] | None = None,
+) -> RunRecord:
+    """A run made on an applied plan (apply, review, retire, cutover, usage) in its own folder
+    (run.json, mapping.csv, report.html with before → after and the plan folder's cutover
+    record), beside the plan's, whose reviewed report is never overwritten; filed in the
+    history with `exit_code`, the code the process exits with. `settings` is None for an
+    offline command. Returns the record as written."""
     out_root = plan_folder.parent
-    meta = {
-        "tool": "clone-audit", "version": __version__, "kind": kind, "run_id": new_run_id(started),
-        "account": account, "plan_id": plan.plan_id, "plan_folder": str(plan_folder), "base_url": plan.base_url,
-        "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "parameters": as_dict(settings) if settings else {}, "exit_code": int(exit_code),
-    }
+    record = RunRecord(
+        kind=kind, run_id=new_run_id(started), started_at=started, finished_at=datetime.now(UTC),
+        base_url=plan.base_url, exit_code=exit_code, account=account,
+        parameters=as_dict(settings) if settings else {}, plan=PlanRef(plan.plan_id, str(plan_folder)),
+        changes=dict(changes or {}),
+    )
     _, frame = files.read_run(RunFolder(plan_folder))
-    with staged(out_root, str(meta["run_id"])) as folder:
-        files.write_migration_run(folder, meta, frame, plan, rows, cutover=files.read_cutover(RunFolder(plan_folder)),
-                                  listen_from=RunFolder(plan_folder))
+    with staged(out_root, record.run_id) as folder:
+        record = files.write_migration_run(folder, record, frame, plan, rows,
+                                           cutover=files.read_cutover(RunFolder(plan_folder)),
+                                           listen_from=RunFolder(plan_folder))
     assert folder.home is not None
-    record_migration(out_root, meta, plan, rows, folder.home)
-    return RunFolder(folder.home).run_json
+    record = record.at(folder.home)
+    store.record(out_root, record)
+    return record
 
 
-def _record(out_root: Path, run: RunRecord, marks: Any) -> None:
-    with History(history_path(out_root)) as store:
-        store.record(run, marks)
-
-
-def list_runs(out_root: Path) -> list[RunRecord]:
-    path = history_path(out_root)
-    if not path.exists():
-        return []
-    with History(path) as store:
-        return store.runs()
+def record_published(out_root: Path, record: RunRecord, folder: Path,
+                     counts: Mapping[str, int] | None = None) -> RunRecord:
+    """File a scan or plan whose folder was just published; the record as it now stands."""
+    record = dataclasses.replace(record, folder=folder)
+    store.record(out_root, record, counts)
+    return record

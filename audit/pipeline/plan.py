@@ -12,6 +12,7 @@ renamed into place, so an interrupted plan leaves no folder behind.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +32,10 @@ from audit.migrate.trust import seal_plan
 from audit.pipeline import history
 from audit.pipeline.scan import ScanRun, assess
 from audit.report import files
-from audit.report.tables import probe_from_row, records, voice_frame
+from audit.report.tables import voice_frame
+from audit.runs import document
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord, VoiceRow
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,30 @@ class PlanRun:
     plan: Plan
     folder: Path
     plan_path: Path
+    record: RunRecord  # the plan run as run.json and the history keep it, its exit code in it
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.record.exit_code
+
+    def lines(self) -> list[str]:
+        """What the plan command prints after the verdict table: actions, forecast, where the plan is."""
+        forecast = self.plan.forecast
+        return [
+            " · ".join(f"{k} {v}" for k, v in self.plan.totals().items()),
+            f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.",
+            f"Plan: {self.plan_path}   review it, then: clone-audit apply {self.plan_path}",
+        ]
+
+    def warnings(self) -> list[str]:
+        """What the plan command warns about on stderr: a plan over the account's clone quota."""
+        forecast = self.plan.forecast
+        if forecast.get("within_quota") is not False:
+            return []
+        return [f"warning: {forecast['clones_now']} clone(s) now + {forecast['reclones']} new = "
+                f"{forecast['clones_after']}, over the account's clone quota of {forecast['clone_quota']} "
+                "([plan] clone_quota): apply would stop when the quota is full. Retire the replaced voices in "
+                "batches (apply --limit N, then clone-audit retire) or delete unused clones first."]
 
 
 async def plan_migration(
@@ -74,15 +102,14 @@ async def plan_migration(
         )
         frame = voice_frame(run.results, run.finished_at, usage)
         final = RunFolder(folder.published(folder.path))
-        planned = PlanRun(run, the_plan, final.path, final.plan_json)
-        meta = {**run.metadata(), "kind": "plan", "exit_code": int(plan_exit_code(planned)),
-                **({"usage": window} if window else {})}
-        files.write_scan_files(folder, meta, frame, bom=settings.report.csv_bom)
+        record = dataclasses.replace(run.record(RunKind.PLAN, plan_exit_code(run.exit_code, the_plan)),
+                                     usage=window or None)
+        record = files.write_scan_files(folder, record, frame, bom=settings.report.csv_bom)
         files.write_plan_files(folder, the_plan)
         seal_plan(folder)  # binds plan.json, as written, to this user's plan-sealing key
-        files.write_html(folder, meta, frame, plan=the_plan)
-    history.record_scan(out_root, meta, frame, final.path, kind="plan", counts=the_plan.totals())
-    return planned
+        files.write_html(folder, record, frame, plan=the_plan)
+    record = history.record_published(out_root, record, final.path, counts=the_plan.totals())
+    return PlanRun(run, the_plan, final.path, final.plan_json, record)
 
 
 def _prior_scan(
@@ -90,38 +117,37 @@ def _prior_scan(
 ) -> tuple[dict[str, ProbeResult], dict[str, VoiceUsage] | None, dict[str, Any] | None]:
     """The probe results a scan stored in `folder`, for the same account, and its usage
     numbers with their window when it had them (`scan --usage`)."""
-    meta, frame = files.read_run(RunFolder(folder))
-    rows = records(frame)
-    probes = {row["voice_id"]: probe_from_row(row) for row in rows}
-    same_url = str(meta.get("base_url", "")).rstrip("/") == base_url.rstrip("/")
+    scan = document.load(folder)
+    if scan.kind is not RunKind.SCAN:
+        raise UsageError(f"{folder} holds a {scan.kind.value} run, not a scan.",
+                         hint="Pass --scan with the folder of a `clone-audit scan` run.")
+    probes = {row.voice_id: row.probe_result for row in scan.voices}
+    same_url = scan.base_url.rstrip("/") == base_url.rstrip("/")
     if not same_url or (probes and clones and not probes.keys() & {c.voice_id for c in clones}):
         raise UsageError(
-            f"the scan in {folder} is of another account ({meta.get('base_url')}, no voice in common).",
+            f"the scan in {folder} is of another account ({scan.base_url}, no voice in common).",
             hint="Pass --scan with a scan of the account you are planning for (check SMALLEST_API_KEY).",
         )
-    window = meta.get("usage")
-    if not isinstance(window, dict) or window.get("error"):
+    window = scan.usage
+    if not isinstance(window, Mapping) or window.get("error"):
         return probes, None, None
-    return probes, usage_from_rows(rows), window
+    return probes, usage_from_rows(scan.voices), dict(window)
 
 
-def usage_from_rows(rows: Sequence[Mapping[str, Any]]) -> dict[str, VoiceUsage]:
+def usage_from_rows(rows: Sequence[VoiceRow]) -> dict[str, VoiceUsage]:
     """The usage numbers a scan stored in its rows (voices without a count are left out)."""
     usage: dict[str, VoiceUsage] = {}
     for row in rows:
-        calls = row.get("usage_calls")
-        if calls is None:
+        if row.usage_calls is None:
             continue
-        last = row.get("usage_last_call")
-        usage[row["voice_id"]] = VoiceUsage(
-            row["voice_id"], int(calls), int(row.get("usage_chars") or 0),
-            parse_timestamp(last) if isinstance(last, str) and last else None,
-        )
+        last = row.usage_last_call
+        usage[row.voice_id] = VoiceUsage(row.voice_id, row.usage_calls, row.usage_chars or 0,
+                                         parse_timestamp(last) if last else None)
     return usage
 
 
-def plan_exit_code(planned: PlanRun) -> ExitCode:
+def plan_exit_code(scanned: ExitCode, the_plan: Plan) -> ExitCode:
     """4 when some voice could not be checked, else 1 when some voice is blocked, else 0."""
-    if planned.scan.exit_code is ExitCode.PARTIAL:
+    if scanned is ExitCode.PARTIAL:
         return ExitCode.PARTIAL
-    return ExitCode.FINDINGS if planned.plan.totals()["BLOCKED"] else ExitCode.OK
+    return ExitCode.FINDINGS if the_plan.totals()["BLOCKED"] else ExitCode.OK

@@ -10,13 +10,14 @@ A composition root: which voices may go and how deletion is read is decided in
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from audit.api.client import WavesClient
 from audit.core.config import Settings
-from audit.core.errors import RunError, UsageError
+from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.runfolder import RunFolder, check_writable
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
@@ -25,15 +26,59 @@ from audit.migrate.retire import Retired, awaiting_review, retirable, retire, st
 from audit.pipeline import history
 from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
+
+
+@dataclass(frozen=True)
+class RetireRun:
+    """What retire did, and its run (folder, report, history entry) with the exit code in it."""
+
+    retired: Retired
+    record: RunRecord
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.record.exit_code
+
+    def lines(self, plan_path: Path) -> list[str]:
+        """What the retire command prints: what was kept as still called, deleted, left for the
+        dashboard, kept for review."""
+        run = self.retired
+        lines: list[str] = []
+        if run.still_called:
+            since = self.record.changes.get("retire", {}).get("quiet_since") or "the date given"
+            lines.append(f"Kept {len(run.still_called)} legacy clone(s) still called since {since}:")
+            lines += [f"  {u.voice_id}  {u.calls} call(s), last {u.last_call:%Y-%m-%d %H:%M} UTC" if u.last_call
+                      else f"  {u.voice_id}  {u.calls} call(s)" for u in run.still_called]
+        lines.append(f"Deleted {len(run.deleted)} legacy clone(s).")
+        if not run.deleted and not run.for_dashboard:
+            lines.append(run.reason)
+        if run.for_dashboard:
+            lines.append(f"{run.reason}:")
+            lines += [f"  {voice_id}" for voice_id in run.for_dashboard]
+        if run.awaiting_review:
+            lines.append(f"Kept {len(run.awaiting_review)} legacy clone(s) whose replacement does not sound like its "
+                         f"source; listen in report.html, then `clone-audit review {plan_path} --accept ID` or "
+                         "`--reject ID`:")
+            lines += [f"  {voice_id}" for voice_id in run.awaiting_review]
+        return lines
+
+
+def retire_exit_code(retired: Retired) -> ExitCode:
+    """1 when a legacy clone was kept that a person must act on (still called, or a mismatch
+    awaiting review), else 0."""
+    return ExitCode.FINDINGS if retired.still_called or retired.awaiting_review else ExitCode.OK
 
 
 async def retire_replaced(
     client: WavesClient, settings: Settings, plan_path: Path, confirm: Confirm,
     quiet_since: datetime | None = None,
-) -> Retired:
+) -> RetireRun:
     """Delete legacy clones whose replacement is verified and still completed on the
     account; never anything else. With `quiet_since`, also only those the TTS analytics
-    log shows no call to since then (a log that cannot be read back that far stops it)."""
+    log shows no call to since then (a log that cannot be read back that far stops it).
+    Every outcome is recorded as a retire run, a run that deleted nothing included."""
     started = datetime.now(UTC)
     the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
@@ -42,30 +87,52 @@ async def retire_replaced(
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete
     with Ledger(folder.ledger) as ledger:
-        live = {c.voice_id: c for c in await client.list_clones()}
-        ready = retirable(ledger.all(), live)
-        review = tuple(awaiting_review(ledger.all(), live))
+        retired = await _retire(client, settings, ledger, quiet_since, confirm)
+        if retired.deleted:
+            files.write_migration_files(folder, the_plan, ledger.all())
+        record = history.write_migration_report(
+            RunKind.RETIRE, client.account, the_plan, folder.path, ledger.all(), started,
+            retire_exit_code(retired), settings, changes={"retire": _section(retired, quiet_since)})
+    return RetireRun(retired, record)
+
+
+async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, quiet_since: datetime | None,
+                  confirm: Confirm) -> Retired:
+    live = {c.voice_id: c for c in await client.list_clones()}
+    ready = retirable(ledger.all(), live)
+    review = tuple(awaiting_review(ledger.all(), live))
+    if not ready:
+        return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
+                       awaiting_review=review)
+    called: list[VoiceUsage] = []
+    if quiet_since is not None:
+        logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
+        if not logs.complete:
+            why = f"; {logs.stopped}" if logs.stopped else ""
+            raise RunError(
+                f"the TTS analytics log could not be read back to {quiet_since.isoformat()} "
+                f"({logs.pages} pages read{why}): whether the old ids are quiet is unknown, nothing was deleted.",
+                hint="Choose a later --quiet-since date, or check the calls with `clone-audit usage`.",
+            )
+        ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))
         if not ready:
-            return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
-                           awaiting_review=review)
-        called: list[VoiceUsage] = []
-        if quiet_since is not None:
-            logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
-            if not logs.complete:
-                why = f"; {logs.stopped}" if logs.stopped else ""
-                raise RunError(
-                    f"the TTS analytics log could not be read back to {quiet_since.isoformat()} "
-                    f"({logs.pages} pages read{why}): whether the old ids are quiet is unknown, nothing was deleted.",
-                    hint="Choose a later --quiet-since date, or check the calls with `clone-audit usage`.",
-                )
-            ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))
-            if not ready:
-                return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
-                               tuple(called), review)
-        if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
-            raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
-        outcome = await retire(client, ledger, ready)
-        files.write_migration_files(folder, the_plan, ledger.all())
-        history.write_migration_report("retire", client.account, the_plan, folder.path, ledger.all(), started, 0,
-                                       settings)
+            return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
+                           tuple(called), review)
+    if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
+        raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
+    outcome = await retire(client, ledger, ready)
     return replace(outcome, still_called=tuple(called), awaiting_review=review)
+
+
+def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
+    """retire's part of its run.json: what went, what the dashboard must delete, what stayed and why."""
+    return {
+        "deleted": list(retired.deleted),
+        "for_dashboard": list(retired.for_dashboard),
+        "reason": retired.reason,
+        "quiet_since": None if quiet_since is None else quiet_since.isoformat(timespec="seconds"),
+        "still_called": [{"voice_id": u.voice_id, "calls": u.calls,
+                          "last_call": None if u.last_call is None else u.last_call.isoformat(timespec="seconds")}
+                         for u in retired.still_called],
+        "awaiting_review": list(retired.awaiting_review),
+    }

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.core.errors import UsageError
+from audit.core.errors import ExitCode, UsageError
 from audit.core.runfolder import RunFolder, check_writable
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import Review, State
 from audit.pipeline import history
 from audit.report import files
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,19 @@ class Reviewed:
     rejected: tuple[str, ...]
     by: str
     folder: Path
+    record: RunRecord  # the review run (its folder, report and history entry)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return self.record.exit_code
+
+    def lines(self) -> list[str]:
+        lines = []
+        if self.accepted:
+            lines.append(f"Accepted by {self.by}: {', '.join(self.accepted)} (now ready; retire may delete the originals).")
+        if self.rejected:
+            lines.append(f"Rejected by {self.by}: {', '.join(self.rejected)} (not ready; the originals stay).")
+        return [*lines, f"Mapping: {self.folder / 'mapping.csv'}"]
 
 
 def review_mismatches(plan_path: Path, accept: Sequence[str], reject: Sequence[str], by: str) -> Reviewed:
@@ -69,5 +84,8 @@ def review_mismatches(plan_path: Path, accept: Sequence[str], reject: Sequence[s
         for voice_id in dict.fromkeys(reject):
             ledger.record_review(voice_id, Review.REJECTED, by.strip())
         files.write_migration_files(folder, the_plan, ledger.all())
-        history.write_migration_report("review", "", the_plan, folder.path, ledger.all(), started, 0, None)
-    return Reviewed(tuple(dict.fromkeys(accept)), tuple(dict.fromkeys(reject)), by.strip(), folder.path)
+        accepted, rejected = tuple(dict.fromkeys(accept)), tuple(dict.fromkeys(reject))
+        record = history.write_migration_report(
+            RunKind.REVIEW, "", the_plan, folder.path, ledger.all(), started, ExitCode.OK, None,
+            changes={"review": {"by": by.strip(), "accepted": list(accepted), "rejected": list(rejected)}})
+    return Reviewed(accepted, rejected, by.strip(), folder.path, record)

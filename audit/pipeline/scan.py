@@ -26,18 +26,21 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from audit import __version__
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict, parse_duration
-from audit.core.errors import CloneAuditError, ExitCode, RunError
-from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult, Waiver
+from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
+from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
 from audit.report import files
-from audit.report.tables import voice_frame
+from audit.report.tables import records, voice_frame
+from audit.report.text import traffic, usage_banner
+from audit.runs import document, store
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 from audit.scan import rules as scan
 from audit.scan.probe import probe_clone
 from audit.scan.reuse import earlier_probes, reusable
@@ -59,28 +62,29 @@ class ScanRun:
     cost: Mapping[str, int] | None = None  # tts_characters, tts_probes, probes_reused
     concurrency: Mapping[str, object] | None = None  # LimiterReport.as_dict()
 
-    def metadata(self) -> dict[str, object]:
-        """What run.json says about the run itself. Never holds the key."""
-        extra: dict[str, object] = {}
-        if self.cost is not None:
-            extra["cost"] = dict(self.cost)
-        if self.concurrency is not None:
-            extra["concurrency"] = dict(self.concurrency)
-        return {
-            "tool": "clone-audit",
-            "version": __version__,
-            "kind": "scan",
-            "account": self.account,
-            "run_id": self.run_id,
-            "started_at": self.started_at.isoformat(timespec="seconds"),
-            "finished_at": self.finished_at.isoformat(timespec="seconds"),
-            "base_url": self.base_url,
-            "parameters": as_dict(self.settings),
-            "exit_code": int(self.exit_code),
-            "exceptions": None if self.waivers is None else self.waivers.as_dict(),
-            **({"usage": self.usage_window.as_dict()} if self.usage_window else {}),
-            **extra,
-        }
+    def lines(self) -> list[str]:
+        """What the scan command prints after the verdict table: usage, and what to do next."""
+        lines: list[str] = []
+        if self.usage_window is not None:
+            window = self.usage_window.as_dict()
+            rows = records(voice_frame(self.results, self.finished_at, self.usage))
+            lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
+        if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
+            lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
+        return lines
+
+    def record(self, kind: RunKind = RunKind.SCAN, exit_code: ExitCode | None = None,
+               parameters: Mapping[str, object] | None = None) -> RunRecord:
+        """The run's record (its voices are added when the report set is written). Never holds the key."""
+        return RunRecord(
+            kind=kind, run_id=self.run_id, started_at=self.started_at, finished_at=self.finished_at,
+            base_url=self.base_url, exit_code=self.exit_code if exit_code is None else exit_code,
+            account=self.account, parameters=dict(parameters) if parameters is not None else as_dict(self.settings),
+            usage=None if self.usage_window is None else self.usage_window.as_dict(),
+            cost=None if self.cost is None else dict(self.cost),
+            concurrency=None if self.concurrency is None else dict(self.concurrency),
+            exceptions=None if self.waivers is None else self.waivers.as_dict(),
+        )
 
 
 async def scan_organisation(
@@ -123,7 +127,15 @@ def _reuse(targets: Sequence[Clone], settings: Settings, out_root: Path | None,
     if not settings.probe.reuse or out_root is None:
         return 0
     window = parse_duration(settings.probe.reuse, "[probe] reuse")
-    earlier = earlier_probes(out_root, settings.api.base_url, settings.probe.model, window)
+    folder = store.latest_scan(out_root, settings.api.base_url, window)
+    earlier = {}
+    if folder is not None:
+        try:
+            last = document.load(folder)
+        except UsageError:
+            last = None  # an unreadable earlier scan only means probing again
+        if last is not None:
+            earlier = earlier_probes([v.as_dict() for v in last.voices], last.parameters, settings.probe.model)
     now = datetime.now(UTC)
     for clone in targets:
         kept = reusable(clone, earlier.get(clone.voice_id), window, now)
@@ -201,15 +213,15 @@ def assess(
     )
 
 
-def write_scan_reports(run: ScanRun, out_root: Path) -> Path:
+def write_scan_reports(run: ScanRun, out_root: Path) -> RunRecord:
     """Write clones.csv, run.json and report.html, all or none, with what changed since the
-    previous scan of the account; record the run in the history. Returns the run's folder."""
-    meta = run.metadata()
+    previous scan of the account; record the run in the history. Returns the run's record,
+    its folder in it."""
+    record = run.record()
     frame = voice_frame(run.results, run.finished_at, run.usage)
-    context, frame = history.scan_context(out_root, meta, frame)
+    context, frame = history.scan_context(out_root, record, frame)
     with staged(out_root, run.run_id) as folder:
-        files.write_scan_files(folder, meta, frame, context, bom=run.settings.report.csv_bom)
-        files.write_html(folder, meta, frame, context=context)
+        record = files.write_scan_files(folder, record, frame, context, bom=run.settings.report.csv_bom)
+        files.write_html(folder, record, frame, context=context)
     assert folder.home is not None
-    history.record_scan(out_root, meta, frame, folder.home)
-    return folder.home
+    return history.record_published(out_root, record, folder.home)

@@ -12,6 +12,7 @@ folder.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -22,22 +23,32 @@ from typing import Any
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
-from audit.core.errors import UsageError
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report.html import report_html_chunks
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import COLUMNS, json_chunks, records, render_csv, render_json
+from audit.report.tables import frame_of, records, render_csv, summary, voice_rows
+from audit.runs import document
+from audit.runs.record import RunRecord
 
 
 def write_scan_files(
-    folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None,
+    folder: RunFolder, record: RunRecord, frame: pd.DataFrame, context: HistoryView | None = None,
     *, bom: bool = False,
-) -> None:
+) -> RunRecord:
+    """clones.csv and run.json of a scan or plan; returns the record with the frame's rows as
+    its voices (what run.json holds)."""
+    record = record.with_voices(voice_rows(frame))
     folder.write_text(folder.clones_csv, render_csv(frame, bom=bom))
-    folder.write_chunks(folder.run_json, json_chunks(meta, frame, context))
+    folder.write_chunks(folder.run_json, document.chunks(record, report_extras(frame, context)))
+    return record
+
+
+def report_extras(frame: pd.DataFrame, context: HistoryView | None) -> dict[str, Any]:
+    """What a report adds beside the record in run.json: the summary counts, and the history."""
+    return {"summary": summary(frame), **({"history": context.as_dict()} if context else {})}
 
 
 def write_plan_files(folder: RunFolder, plan: Plan) -> None:
@@ -73,13 +84,13 @@ def migrated_view(frame: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.DataFr
 
 
 def write_migration_run(
-    folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame, plan: Plan, rows: Sequence[Migration],
+    folder: RunFolder, record: RunRecord, frame: pd.DataFrame, plan: Plan, rows: Sequence[Migration],
     cutover: Mapping[str, Any] | None = None, listen_from: RunFolder | None = None,
-) -> dict[str, int]:
-    """An apply's or retire's own folder: run.json (the plan's voices as they stand now, and the
-    mapping), mapping.csv and report.html with before → after, and the listening section over
-    the clips kept in the plan's folder (`listen_from`), linked relative to this folder.
-    Returns the before → after counts."""
+) -> RunRecord:
+    """An apply's, review's, retire's, cutover's or usage run's own folder: run.json (the plan's
+    voices as they stand now, and the mapping), mapping.csv and report.html with before → after,
+    and the listening section over the clips kept in the plan's folder (`listen_from`), linked
+    relative to this folder. Returns the record as written (its voices, before → after, mapping)."""
     mapping = mapping_frame(rows)
     listening = None
     if listen_from is not None:
@@ -88,13 +99,15 @@ def write_migration_run(
                  for voice, (source, clone) in listen_clips(listen_from, [r.old_voice_id for r in rows]).items()}
         listening = listen_rows(records(mapping), clips) or None
     after, counts = migrated_view(frame, mapping)
-    document = json.loads(render_json({**meta, "before_after": counts}, after))
-    document["mapping"] = json.loads(render_mapping_json(mapping, {}))["mapping"]
-    folder.write_text(folder.run_json, json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    changes = {**record.changes, "before_after": counts,
+               "mapping": json.loads(render_mapping_json(mapping, {}))["mapping"]}
+    record = dataclasses.replace(record, changes=changes, voices=voice_rows(after))
+    folder.write_chunks(folder.run_json, document.chunks(record, report_extras(after, None)))
     folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
+    meta = document.head(record)
     folder.write_chunks(folder.report_html, report_html_chunks(meta, after, plan, mapping, before=counts, cutover=cutover,
                                                                 listen=listening))
-    return counts
+    return record
 
 
 def write_listen_clips(folder: RunFolder, voice_id: str, source: bytes, clone: bytes) -> None:
@@ -118,24 +131,10 @@ def listen_clips(folder: RunFolder, voice_ids: Sequence[str]) -> dict[str, tuple
 
 
 def write_html(
-    folder: RunFolder, meta: Mapping[str, Any], frame: pd.DataFrame,
+    folder: RunFolder, record: RunRecord, frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
-    folder.write_chunks(folder.report_html, report_html_chunks(meta, frame, plan, mapping, context))
-
-
-def read_document(folder: RunFolder) -> dict[str, Any]:
-    """The whole run.json of a folder; UsageError naming it when it is not one."""
-    path = folder.run_json
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(document, dict) or not isinstance(document["voices"], list):
-            raise ValueError("no voices")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise UsageError(
-            f"{path} is not a clone-audit run: {exc}", hint="Point at a folder a scan or plan wrote."
-        ) from None
-    return document
+    folder.write_chunks(folder.report_html, report_html_chunks(document.head(record), frame, plan, mapping, context))
 
 
 def write_cutover(folder: RunFolder, record: Mapping[str, Any]) -> None:
@@ -153,15 +152,10 @@ def read_cutover(folder: RunFolder) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def read_run(folder: RunFolder) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The scan stored in a folder (run.json): its metadata and its rows."""
-    document = read_document(folder)
-    voices = document.pop("voices")
-    for key in ("summary", "history", "mapping"):
-        document.pop(key, None)
-    frame = pd.DataFrame(voices, columns=list(COLUMNS))
-    return document, frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
-                                   "usage_calls": "Int64", "usage_chars": "Int64"})
+def read_run(folder: RunFolder) -> tuple[RunRecord, pd.DataFrame]:
+    """The run stored in a folder (run.json): its record and its voices as a frame."""
+    record = document.load(folder.path)
+    return record, frame_of(record.voices)
 
 
 def mismatched_replacements(out_root: Path) -> dict[str, str]:

@@ -21,19 +21,14 @@ from typing import Any
 
 import pandas as pd
 
-from audit.compliance.changes import HistoryView
-from audit.core.models import ProbeResult, ProbeVerdict, VoiceResult, marked_origin
+from audit.core.models import ProbeVerdict, VoiceResult, marked_origin
 from audit.core.untrusted import visible
 from audit.core.usage import VoiceUsage
+from audit.runs.record import VOICE_COLUMNS, VoiceRow
 
-COLUMNS: tuple[str, ...] = (
-    "voice_id", "display_name", "model_ids", "status", "language", "created_at", "age_days",
-    "compatibility", "probe_verdict", "probe_http_status", "probe_bytes", "probe_duration_s",
-    "probe_rms_dbfs", "probe_reason", "verdict", "cause", "reason", "exception_owner",
-    "exception_expires", "exception_status", "replaces", "replaced_by", "change",
-    "first_noncompliant", "usage_calls", "usage_chars", "usage_last_call", "evidence",
-    "probed_at", "probe_reused",
-)  # fmt: skip
+COLUMNS: tuple[str, ...] = VOICE_COLUMNS  # the fields of a run's typed VoiceRow, in order
+_INTEGER_COLUMNS = {"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
+                    "usage_calls": "Int64", "usage_chars": "Int64"}
 USAGE_COLUMNS = ("usage_calls", "usage_chars", "usage_last_call")
 #: The verdicts of the findings table; with usage numbers they are ordered by calls, most first.
 FINDINGS = ("non-compliant", "unknown")
@@ -117,9 +112,7 @@ def voice_frame(
         if used is not None:
             row["usage_calls"], row["usage_chars"] = used.calls, used.characters
             row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    frame = frame.astype({"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
-                          "usage_calls": "Int64", "usage_chars": "Int64"})
+    frame = pd.DataFrame(rows, columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
     rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
     finding = frame["verdict"].isin(FINDINGS)
     keys = frame.assign(
@@ -194,37 +187,14 @@ def iter_records(frame: pd.DataFrame, batch: int = RECORDS_BATCH) -> Iterator[di
         yield from records(frame.iloc[start:start + batch])
 
 
-def json_chunks(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> Iterator[str]:
-    """run.json in pieces (the head, then one voice at a time), for a writer that streams it:
-    the metadata, the summary, what changed and the trend (with history), the rows."""
-    head = {**meta, "summary": summary(frame), **({"history": context.as_dict()} if context else {})}
-    text = json.dumps(head, ensure_ascii=False, indent=2)
-    yield text[:-2] + ',\n  "voices": ['
-    for i, row in enumerate(iter_records(frame)):
-        body = json.dumps(row, ensure_ascii=False, indent=2).replace("\n", "\n    ")
-        yield ("," if i else "") + "\n    " + body
-    yield "\n  ]\n}\n" if len(frame) else "]\n}\n"
+def voice_rows(frame: pd.DataFrame) -> tuple[VoiceRow, ...]:
+    """The frame's rows as a run record keeps them (typed, checked)."""
+    return tuple(VoiceRow.of(row) for row in iter_records(frame))
 
 
-def render_json(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> str:
-    """run.json as one string (`json_chunks` joined)."""
-    return "".join(json_chunks(meta, frame, context))
-
-
-def probe_from_row(row: Mapping[str, Any]) -> ProbeResult:
-    """A stored row's probe result, as a later run reuses it (audio stats are not kept)."""
-
-    def number(key: str) -> int | None:
-        value = row.get(key)
-        return None if value is None or value != value else int(value)  # NaN from pandas
-
-    return ProbeResult(
-        verdict=ProbeVerdict(row["probe_verdict"]),
-        reason=str(row.get("probe_reason") or ""),
-        http_status=number("probe_http_status"),
-        n_bytes=number("probe_bytes"),
-        probed_at=row.get("probed_at") or None,
-    )
+def frame_of(rows: Iterable[VoiceRow]) -> pd.DataFrame:
+    """A run record's voices as a frame, in the order they were stored."""
+    return pd.DataFrame([r.as_dict() for r in rows], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
 
 
 def _safe_cell(value: Any) -> Any:

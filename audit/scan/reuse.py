@@ -1,8 +1,8 @@
 """Probe reuse for periodic scans (`--reuse-probes DURATION`, `[probe] reuse`).
 
 Owns the rule that lets a scan keep an earlier probe instead of paying for a new one, and
-the one function that reads earlier probes (`earlier_probes`; today from the newest scan's
-run.json, later from a run-history store: callers only see `EarlierProbe`s).
+the one function that turns an earlier scan's stored rows into `EarlierProbe`s
+(`earlier_probes`; the scan pipeline finds and reads that scan through `audit.runs`).
 
 A voice keeps its earlier result (`reusable`) only when all of these hold:
 - the earlier scan is of the same account (base URL) and probed with the same TTS model;
@@ -15,15 +15,12 @@ The result is marked `reused` with that date, and the report says so.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from audit.core.models import Clone, ProbeResult, ProbeVerdict
-from audit.core.runfolder import RunFolder, latest_scan
 
 CONCLUSIVE = frozenset({ProbeVerdict.SPEAKS, ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
 
@@ -38,19 +35,17 @@ class EarlierProbe:
     result: ProbeResult
 
 
-def earlier_probes(out_root: Path, base_url: str, model: str, window: timedelta) -> dict[str, EarlierProbe]:
-    """The probes of the newest scan of this account under `out_root` (finished within
-    `window`) made with `model`, by voice id; empty when there is none."""
-    folder = latest_scan(out_root, base_url, window)
-    if folder is None:
+def earlier_probes(rows: Iterable[Mapping[str, Any]], parameters: Mapping[str, Any],
+                   model: str) -> dict[str, EarlierProbe]:
+    """The probes of an earlier scan (its voice rows and parameters, as the pipeline read
+    them from the newest recent scan of the account) made with `model`, by voice id; empty
+    when that scan probed with another model."""
+    probe = parameters.get("probe")
+    if not isinstance(probe, Mapping) or probe.get("model") != model:
         return {}
     try:
-        document = json.loads(RunFolder(folder).run_json.read_text(encoding="utf-8"))
-        if document.get("parameters", {}).get("probe", {}).get("model") != model:
-            return {}
-        rows = document["voices"]
         return {str(row["voice_id"]): _earlier(row) for row in rows if row.get("probed_at")}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return {}  # an unreadable earlier scan only means probing again
 
 

@@ -36,7 +36,7 @@ async def _scan(server: EmulatorServer, out: Path, **report: object) -> tuple[Sc
     settings = _settings(server, out_dir=str(out), **report)
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
         run = await scan_organisation(client, settings, out_root=out)
-    return run, write_scan_reports(run, out)
+    return run, write_scan_reports(run, out).folder
 
 
 def _set_engine(server: EmulatorServer, voice_id: str, engine: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from tests.integration.conftest import serve_handler
 
 from audit.cli import main
-from audit.compliance.history import History, RunRecord, history_path
+from audit.runs.store import History, HistoryRow, history_path
 from audit.core.config import Secret
 from audit.emulator import EmulatorServer
 from audit.emulator.state import CloneRecord
@@ -89,7 +89,7 @@ def test_history_prints_hostile_fields_as_escapes_and_a_damaged_history_names_it
 ) -> None:
     now = datetime.now(UTC).isoformat()
     with History(history_path(tmp_path)) as store:
-        store.record(RunRecord("20250101T000000Z-abcd", "scan" + HOSTILE, "acct" + HOSTILE, "http://h/" + HOSTILE,
+        store.record(HistoryRow("20250101T000000Z-abcd", "scan" + HOSTILE, "acct" + HOSTILE, "http://h/" + HOSTILE,
                                now, now, 0, str(tmp_path), {"compliant": 1}, 1, {}), [])
     assert main(["history", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out

@@ -106,7 +106,7 @@ def account(records: list[CloneRecord], **config: Any) -> Iterator[EmulatorServe
 async def scan_and_plan(server: EmulatorServer, settings: Settings, out: Path, transport: Any = None):
     async with WavesClient(settings.api, Secret(server.api_key), transport=transport) as client:
         scan = await scan_organisation(client, settings, out_root=out)
-        folder = write_scan_reports(scan, out)
+        folder = write_scan_reports(scan, out).folder
         return scan, folder, await plan_migration(client, settings, out, scan_folder=folder)
 
 
@@ -202,7 +202,7 @@ async def test_an_error_body_that_echoes_the_key_reaches_no_file(tmp_path: Path)
         _, _, planned = await scan_and_plan(server, settings, out, transport=EchoingServer())
         server.state.config = replace(server.state.config, tts_429_every=1, clone_error_rate=1.0)
         async with WavesClient(settings.api, Secret(KEY), transport=EchoingServer()) as client:
-            refused = write_scan_reports(await scan_organisation(client, settings), out)  # every probe 429
+            refused = write_scan_reports(await scan_organisation(client, settings), out).folder  # every probe 429
             applied = await apply_plan(client, settings, planned.plan_path, ApplyOptions(), lambda w, n: True)
     assert applied.states["failed"] > 0  # every create was refused, with the echo in its detail
     run = json.loads((refused / "run.json").read_text(encoding="utf-8"))

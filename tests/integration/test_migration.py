@@ -52,7 +52,7 @@ def _settings(server: EmulatorServer, tmp_path: Path) -> Settings:
 async def plan(server: EmulatorServer, settings: Settings, out: Path):
     """A scan (which probes), then a plan from that scan's verdicts."""
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        scanned = write_scan_reports(await scan_organisation(client, settings), out)
+        scanned = write_scan_reports(await scan_organisation(client, settings), out).folder
         return await plan_migration(client, settings, out, scan_folder=scanned)
 
 
@@ -81,7 +81,7 @@ def creates(server: EmulatorServer) -> int:
 async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: Path) -> None:
     with running(40, 21, tmp_path) as (server, settings):
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            scanned = write_scan_reports(await scan_organisation(client, settings), tmp_path / "out")
+            scanned = write_scan_reports(await scan_organisation(client, settings), tmp_path / "out").folder
             seen = len(server.state.requests())
             planned = await plan_migration(client, settings, tmp_path / "out", scan_folder=scanned)
         during_plan = server.state.requests()[seen:]

@@ -269,7 +269,7 @@ async def test_a_foreign_marker_neither_migrates_nor_is_adopted_while_our_own_re
         run = await apply(server, settings, planned.plan_path)
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             after = await scan_organisation(client, settings)
-        folder = write_scan_reports(after, tmp_path / "after")
+        folder = write_scan_reports(after, tmp_path / "after").folder
         marked = replacements_on(server)
     assert victim in run.held and foreign.voice_id in run.held[victim] and "cannot verify" in run.held[victim]
     assert run.exit_code is ExitCode.FINDINGS and marked[victim] == 1  # the foreign clone only: nothing made

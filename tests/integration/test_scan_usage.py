@@ -47,7 +47,7 @@ def _speak(server: EmulatorServer, voice_id: str, text: str) -> None:
 async def _scan(server: EmulatorServer, settings: Settings, out: Path) -> tuple[ScanRun, Path]:
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
         run = await scan_organisation(client, settings)
-    return run, write_scan_reports(run, out)
+    return run, write_scan_reports(run, out).folder
 
 
 def _expected(server: EmulatorServer, since: datetime, until: datetime) -> dict[str, list[Any]]:

@@ -89,7 +89,7 @@ async def test_a_rerun_on_an_unchanged_org_within_the_reuse_window_makes_only_th
     assert first.cost is not None and first.cost["probes_reused"] == 0 and first.cost["tts_characters"] > 0
 
     second = await _scan(server, settings, tmp_path)
-    folder = write_scan_reports(second, tmp_path)
+    folder = write_scan_reports(second, tmp_path).folder
     made = server.state.requests()[before:]
     assert [(e.method, e.path) for e in made] == [("GET", "/waves/v1/voice-cloning")]
     assert second.cost == {"tts_characters": 0, "tts_probes": 0, "probes_reused": first.cost["tts_probes"]}

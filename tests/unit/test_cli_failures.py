@@ -6,18 +6,26 @@ from __future__ import annotations
 import argparse
 import errno
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from audit import cli
+from audit.cli.commands import scan as scan_command
 from audit.core.errors import ExitCode, UsageError
+
+
+@pytest.fixture(autouse=True)
+def _elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run in an empty folder: a failed run is recorded in ./reports when that folder exists."""
+    monkeypatch.chdir(tmp_path)
 
 
 def _run_failing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exc: BaseException) -> tuple[int, str]:
     def explode(args: argparse.Namespace) -> int:
         raise exc
 
-    monkeypatch.setattr(cli, "run_scan", explode)
+    monkeypatch.setattr(scan_command, "run_scan", explode)
     code = cli.main(["scan"])
     return code, capsys.readouterr().err
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from audit.compliance.changes import Mark, compare, first_seen, trend_point
-from audit.compliance.history import History, RunRecord
+from audit.runs.store import History, HistoryRow
 from audit.compliance.waivers import apply_waivers, read_exceptions
 from audit.core.errors import ConfigError, ExitCode
 from audit.core.models import Clone, CloneStatus, FailOn, ProbeResult, ProbeVerdict, Verdict, marker_tag
@@ -79,7 +79,7 @@ def test_history_keeps_runs_in_order_per_account_and_never_the_key(tmp_path: Pat
     with History(tmp_path / "history.sqlite") as store:
         for i, (account, verdict) in enumerate([("acct", "non-compliant"), ("other", "compliant"),
                                                 ("acct", "compliant"), ("acct", "non-compliant")]):
-            run = RunRecord(f"run{i}", "scan", account, "http://x/", f"2026-11-0{i + 1}", f"2026-11-0{i + 1}",
+            run = HistoryRow(f"run{i}", "scan", account, "http://x/", f"2026-11-0{i + 1}", f"2026-11-0{i + 1}",
                             1, f"/r/run{i}", {verdict: 1}, 1, {"note": "sk_live_SECRETSECRET"})
             store.record(run, [Mark("v", verdict, "short-wav", "Voice")])
         assert [r.run_id for r in store.scans_before("acct", "http://x", "run3")] == ["run0", "run2"]

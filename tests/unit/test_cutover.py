@@ -176,11 +176,11 @@ def test_write_keeps_encodings_line_endings_and_modes_and_rollback_restores_ever
     again = cutover(mapping, [root / "app"], CutoverOptions(max_bytes=2048))
     assert all(not o.ready for o in again.scan.occurrences)  # nothing ready is left to replace
 
-    outcome, _ = rollback(rollback_file)
+    outcome = rollback(rollback_file).restored
     assert len(outcome.restored) == len(document["files"]) and not outcome.refused
     assert _bytes(root, files) == files
     assert {rel: stat.S_IMODE(os.stat(root / rel).st_mode) for rel in files} == modes
-    outcome, _ = rollback(rollback_file)  # a second rollback is harmless
+    outcome = rollback(rollback_file).restored  # a second rollback is harmless
     assert not outcome.restored and len(outcome.already) == len(document["files"])
 
 
@@ -190,7 +190,7 @@ def test_rollback_refuses_a_file_changed_since_and_restores_the_others(tmp_path:
     run = cutover(mapping, [root / "app"], CutoverOptions(write=True))
     assert run.written is not None
     (root / "app/.env").write_bytes(b"edited by hand\n")
-    outcome, _ = rollback(run.written.rollback_file)
+    outcome = rollback(run.written.rollback_file).restored
     assert [p.name for p, _ in outcome.refused] == [".env"]
     assert "changed since" in outcome.refused[0][1]
     assert (root / "app/.env").read_bytes() == b"edited by hand\n"

@@ -68,8 +68,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     "archive": {"core", "fidelity"},
     "migrate": {"core", "api", "fidelity"},
     "compliance": {"core"},
-    "report": {"core", "migrate.document", "migrate.state", "compliance.changes"},
-    "pipeline": {"core", "api", "scan", "archive", "migrate", "report", "cutover", "compliance"},
+    "runs": {"core", "compliance.changes"},
+    "report": {"core", "migrate.document", "migrate.state", "compliance.changes", "runs"},
+    "pipeline": {"core", "api", "scan", "archive", "migrate", "report", "cutover", "compliance", "runs"},
     "emulator": {"core"},
     "console": {"core"},
 }

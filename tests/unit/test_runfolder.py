@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from audit.core.errors import ExitCode, UsageError
-from audit.core.runfolder import PathEscape, RunFolder, check_writable, clean_stale_staging, latest_scan, staged
+from audit.core.runfolder import PathEscape, RunFolder, check_writable, clean_stale_staging, staged
+from audit.runs.store import latest_scan
 
 RUN_ID = "20260101T000000Z-abcd"
 

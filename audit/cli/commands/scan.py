@@ -1,0 +1,30 @@
+"""`clone-audit scan`: list, probe and judge every clone; write the compliance report."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audit.cli.entry import Interrupted
+from audit.cli.output import print_lines, print_outcome, print_run
+from audit.cli.session import settings as load, with_client
+from audit.console import BarProgress
+from audit.pipeline import scan as scan_flow
+
+
+def run_scan(args: argparse.Namespace) -> int:
+    settings = load(args)
+    out = Path(settings.report.out_dir)
+    with BarProgress() as progress:
+        try:
+            run = with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress, out_root=out))
+            record = scan_flow.write_scan_reports(run, out)
+        except KeyboardInterrupt:
+            done = f"after {progress.done:,} of {progress.total:,} probes" if progress.total else "before any probe"
+            raise Interrupted(f"{done}: no report was written.",
+                              "Run `clone-audit scan` again; the scan starts over (each probe costs ~45 "
+                              "TTS characters).") from None
+    print_outcome(run, record)
+    print_lines(run.lines())
+    print_run(record)
+    return int(record.exit_code)
