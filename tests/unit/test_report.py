@@ -13,7 +13,11 @@ import pandas as pd
 
 from audit.core.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
 from audit.core.runfolder import RunFolder
+from audit.core.errors import ExitCode
 from audit.report.files import write_html, write_scan_files
+from audit.runs.document import load
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 from audit.report.html import render_report_html
 from audit.report.tables import COLUMNS, render_csv, voice_frame
 from audit.scan.rules import classify, decide
@@ -78,14 +82,16 @@ def test_html_escapes_names_and_needs_no_network() -> None:
 
 
 def test_written_reports_hold_the_same_rows(tmp_path: Path) -> None:
-    meta = {"run_id": "r1", "finished_at": NOW.isoformat(), "base_url": "http://127.0.0.1:1",
-            "version": "0.1.0", "exit_code": 1, "parameters": {"probe": {"policy": "all"}}}
+    record = RunRecord(kind=RunKind.SCAN, run_id="r1", started_at=NOW, finished_at=NOW, base_url="http://127.0.0.1:1",
+                       exit_code=ExitCode.FINDINGS, parameters={"probe": {"policy": "all"}})
     folder = tmp_path / "r1"
     frame = voice_frame(_results(), NOW)
-    write_scan_files(RunFolder(folder), meta, frame)
-    write_html(RunFolder(folder), meta, frame)
+    written = write_scan_files(RunFolder(folder), record, frame)
+    write_html(RunFolder(folder), written, frame)
     document = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    assert document["run_id"] == "r1"
+    assert document["run_id"] == "r1" and document["kind"] == "scan" and document["exit_code"] == 1
+    assert load(folder).with_voices(()) == written.with_voices(()).at(folder)  # run.json reads back as written
+    assert load(folder).voices == written.voices
     assert [v["voice_id"] for v in document["voices"]] == [
         r["voice_id"] for r in csv.DictReader(io.StringIO((folder / "clones.csv").read_text(encoding="utf-8"), newline=""))]
     assert document["summary"]["verdict"]["non-compliant"] == 2
