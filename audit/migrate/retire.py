@@ -1,9 +1,15 @@
 """The retire stage: delete legacy clones whose replacement is verified, nothing else.
 
-Owns which old clones may go (`retirable`: the ledger says the replacement is ready, i.e.
-verified, or a fidelity mismatch a person accepted by its id with `clone-audit review`, and
-the account still lists it as completed; `awaiting_review`: the mismatches that hold their
-original back) and the deletion itself, which
+Owns which old clones may go and the deletion itself. `retirable` lets an old clone go only
+when three records agree that it was replaced by a clone that works:
+- the sealed plan says to re-clone it (a voice the plan keeps, skips or blocks never goes);
+- the ledger says its replacement is ready (verified, or a fidelity mismatch a person accepted
+  by its id with `clone-audit review`), naming the new clone;
+- the account lists that new clone as completed, carrying the proof tag for this old voice
+  (`audit.core.provenance`: only a holder of the organisation's key can make it).
+An old clone where they disagree (an edited ledger, a plan that keeps it, a replacement
+without its proof) is kept, with the reason. `awaiting_review`: the mismatches that hold their
+original back. The deletion itself
 reads the API's refusals: deletion by API key is switched off today (410, or 404/405
 on some deployments), and then the remaining ids are handed back for the dashboard
 instead of failing the run. Every deletion is recorded in the ledger at once.
@@ -13,12 +19,13 @@ clone that was called in the window: it is neither deleted nor listed for the da
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from audit.api.client import WavesClient
 from audit.core.errors import Gone, RequestRejected
 from audit.core.models import Clone, CloneStatus
+from audit.core.provenance import Markers
 from audit.core.usage import VoiceUsage
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import Migration, State, is_ready
@@ -34,16 +41,41 @@ class Retired:
     reason: str
     still_called: tuple[VoiceUsage, ...] = ()  # held back by --quiet-since
     awaiting_review: tuple[str, ...] = ()  # a fidelity mismatch no person accepted: kept
+    disputed: Mapping[str, str] = field(default_factory=dict)  # the records disagree: kept, with why
 
 
-def retirable(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]:
-    """Old voice ids that may be deleted: ready replacement (verified, or an accepted
-    mismatch), completed on the account, the old clone still there and not retired yet."""
-    return [
-        r.old_voice_id for r in rows
-        if is_ready(r) and not r.retired_at and r.old_voice_id in live
-        and r.new_voice_id is not None and r.new_voice_id in live and live[r.new_voice_id].status is CloneStatus.COMPLETED
-    ]
+@dataclass(frozen=True)
+class Retirable:
+    """The old voice ids that may go, and those kept because the records disagree (id → why)."""
+
+    ready: list[str]
+    disputed: dict[str, str]
+
+
+def retirable(rows: Iterable[Migration], live: Mapping[str, Clone], reclone: Collection[str],
+              markers: Markers) -> Retirable:
+    """Old voice ids that may be deleted (see the module docstring): the sealed plan re-clones
+    them (`reclone`), the ledger names a ready replacement, and that replacement is listed
+    completed with the proof for this old voice (`markers`); the old clone is still there and
+    not retired yet. Ready ledger rows where the records disagree come back as `disputed`."""
+    ready: list[str] = []
+    disputed: dict[str, str] = {}
+    for r in rows:
+        old, new = r.old_voice_id, r.new_voice_id
+        if not is_ready(r) or r.retired_at or old not in live or new is None:
+            continue
+        replacement = live.get(new)
+        if replacement is None or replacement.status is not CloneStatus.COMPLETED:
+            continue  # not (or no longer) usable: nothing to decide yet
+        if old not in reclone:
+            disputed[old] = "the sealed plan does not re-clone this voice (the ledger says otherwise)"
+        elif new == old:
+            disputed[old] = "the ledger names the old clone as its own replacement"
+        elif markers.origin(replacement) != old:
+            disputed[old] = f"{new} carries no valid proof that it replaces this voice"
+        else:
+            ready.append(old)
+    return Retirable(ready, disputed)
 
 
 def awaiting_review(rows: Iterable[Migration], live: Mapping[str, Clone]) -> list[str]:

@@ -19,6 +19,9 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.runfolder import RunFolder, check_writable
+from audit.core.models import Action
+from audit.core.provenance import Provenance
+from audit.migrate import trust
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.core.usage import VoiceUsage, usage_by_voice
@@ -62,13 +65,17 @@ class RetireRun:
                          f"source; listen in report.html, then `clone-audit review {plan_path} --accept ID` or "
                          "`--reject ID`:")
             lines += [f"  {voice_id}" for voice_id in run.awaiting_review]
+        if run.disputed:
+            lines.append(f"Kept {len(run.disputed)} legacy clone(s) whose plan, ledger and replacement do not agree "
+                         "that it was replaced (nothing was deleted for them):")
+            lines += [f"  {voice_id}: {why}" for voice_id, why in sorted(run.disputed.items())]
         return lines
 
 
 def retire_exit_code(retired: Retired) -> ExitCode:
-    """1 when a legacy clone was kept that a person must act on (still called, or a mismatch
-    awaiting review), else 0."""
-    return ExitCode.FINDINGS if retired.still_called or retired.awaiting_review else ExitCode.OK
+    """1 when a legacy clone was kept that a person must act on (still called, a mismatch
+    awaiting review, or records that disagree), else 0."""
+    return ExitCode.FINDINGS if retired.still_called or retired.awaiting_review or retired.disputed else ExitCode.OK
 
 
 async def retire_replaced(
@@ -80,14 +87,17 @@ async def retire_replaced(
     log shows no call to since then (a log that cannot be read back that far stops it).
     Every outcome is recorded as a retire run, a run that deleted nothing included."""
     started = datetime.now(UTC)
-    the_plan = read_plan(plan_path)
     folder = RunFolder.of_plan(plan_path)
+    if plan_path.exists():
+        trust.check_seal(folder, trust_edits=False)  # retire deletes: only a plan this user's `plan` wrote
+    the_plan = read_plan(plan_path)
     same_account(the_plan, settings)
     if not folder.ledger.exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete
     with Ledger(folder.ledger) as ledger:
-        retired = await _retire(client, settings, ledger, quiet_since, confirm)
+        reclone = {e.voice_id for e in the_plan.entries if e.action is Action.RECLONE}
+        retired = await _retire(client, settings, ledger, reclone, quiet_since, confirm)
         if retired.deleted:
             files.write_migration_files(folder, the_plan, ledger.all())
         record = history.write_migration_report(
@@ -96,14 +106,16 @@ async def retire_replaced(
     return RetireRun(retired, record)
 
 
-async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, quiet_since: datetime | None,
-                  confirm: Confirm) -> Retired:
-    live = {c.voice_id: c for c in await client.list_clones()}
-    ready = retirable(ledger.all(), live)
+async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclone: set[str],
+                  quiet_since: datetime | None, confirm: Confirm) -> Retired:
+    clones = await client.list_clones()
+    live = {c.voice_id: c for c in clones}
+    agreed = retirable(ledger.all(), live, reclone, Provenance(client.api_key).markers(clones))
+    ready, disputed = agreed.ready, agreed.disputed
     review = tuple(awaiting_review(ledger.all(), live))
     if not ready:
         return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
-                       awaiting_review=review)
+                       awaiting_review=review, disputed=disputed)
     called: list[VoiceUsage] = []
     if quiet_since is not None:
         logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
@@ -117,11 +129,11 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, quiet
         ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))
         if not ready:
             return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
-                           tuple(called), review)
+                           tuple(called), review, disputed)
     if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
         raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
     outcome = await retire(client, ledger, ready)
-    return replace(outcome, still_called=tuple(called), awaiting_review=review)
+    return replace(outcome, still_called=tuple(called), awaiting_review=review, disputed=disputed)
 
 
 def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
@@ -135,4 +147,5 @@ def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
                           "last_call": None if u.last_call is None else u.last_call.isoformat(timespec="seconds")}
                          for u in retired.still_called],
         "awaiting_review": list(retired.awaiting_review),
+        "disputed": [{"voice_id": v, "why": why} for v, why in sorted(retired.disputed.items())],
     }
