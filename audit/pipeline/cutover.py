@@ -13,7 +13,7 @@ are written by `audit.report.files`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,11 +29,11 @@ from audit.core.untrusted import visible
 from audit.core.usage import TtsLogs, usage_by_voice
 from audit.cutover import record
 from audit.cutover.mapping import VoiceMapping, read_mapping
-from audit.cutover.patch import display_diff, git_patch, replace_ready
+from audit.cutover.changes import Change, NotChanged, changes
+from audit.cutover.patch import display_diff, git_patch
 from audit.cutover.rollback import PlannedWrite, RestoreOutcome, WriteOutcome, restore, write_patched
 from audit.cutover.scanner import Occurrence, ScanResult, scan_files
-from audit.cutover.textfile import encode
-from audit.cutover.walk import list_files
+from audit.cutover.walk import Skipped, list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.pipeline import history
@@ -97,25 +97,24 @@ def cutover(
     progress.start(len(listing.files), "Reading files")
     scanned = scan_files(listing, mapping, advance=progress.advance)
     run = CutoverRun(mapping, scanned, base)
-    plans = _planned_writes(scanned)
-    run.diff = "".join(
-        display_diff(record.shown(p.path, base), h.text, _new_text(h), encoding=p.encoding.value)
-        for h, p in plans
-    )
+    if not options.write and options.patch_file is None:
+        run.diff = "".join(display_diff(record.shown(c.path, base), c.old_text, c.new_text,
+                                        encoding=c.hit.encoding.value) for c in _changes(scanned))
     if options.patch_file is not None:
-        patch = b"".join(
-            git_patch(record.shown(p.path, base), p.before, p.after, utf16=p.encoding.is_utf16, mode=p.mode)
-            for _, p in plans
-        )
-        write_bytes(options.patch_file, patch)
+        write_bytes(options.patch_file, (
+            git_patch(record.shown(c.path, base), c.before, c.after, utf16=c.hit.encoding.is_utf16,
+                      mode=c.hit.identity.mode) for c in _changes(scanned)))
         run.patch_file = options.patch_file
     refused: set[Path] = set()
-    if options.write and plans:
+    if options.write and any(o.ready for o in scanned.occurrences):
         assert rollback_dir is not None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(2).hex()
         meta = {"tool": "clone-audit", "version": __version__, "mapping": str(mapping_path.resolve()),
                 "paths": [str(Path(p).resolve()) for p in paths]}
-        run.written = write_patched([p for _, p in plans], rollback_dir / f"rollback-{stamp}.json", meta)
+        changed = list(changes(scanned.hits))
+        run.written = write_patched([PlannedWrite.of(c) for c in changed if isinstance(c, Change)],
+                                    rollback_dir / f"rollback-{stamp}.json", meta,
+                                    [(c.path, c.reason) for c in changed if isinstance(c, NotChanged)])
         refused = {path for path, _ in run.written.refused}
     run.remaining = [
         o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
@@ -162,20 +161,14 @@ async def usage(
     return run
 
 
-def _planned_writes(scanned: ScanResult) -> list[tuple[Any, PlannedWrite]]:
-    plans = []
-    for hit in scanned.hits:
-        new_text, replacements = replace_ready(hit.text, hit.occurrences)
-        if replacements:
-            plans.append((hit, PlannedWrite(
-                hit.entry.path, hit.encoding, hit.entry.mode, hit.data, encode(new_text, hit.encoding),
-                tuple(replacements),
-            )))
-    return plans
-
-
-def _new_text(hit: Any) -> str:
-    return replace_ready(hit.text, hit.occurrences)[0]
+def _changes(scanned: ScanResult) -> Iterator[Change]:
+    """Each file's change, one at a time; a file changed since the scan is reported as
+    not checked (it is in no diff or patch)."""
+    for change in changes(scanned.hits):
+        if isinstance(change, NotChanged):
+            scanned.skipped.append(Skipped(change.path, change.reason, unchecked=True))
+        else:
+            yield change
 
 
 def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOptions) -> Path:
