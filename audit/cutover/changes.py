@@ -19,6 +19,7 @@ from audit.cutover.confined import Refused, read_confined
 from audit.cutover.patch import Replacement, replace_ready
 from audit.cutover.scanner import FileHit
 from audit.cutover.textfile import decode, encode
+from audit.cutover.walk import Skipped
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,16 @@ def changes(hits: Iterable[FileHit]) -> Iterator[Change | NotChanged]:
             yield _change(hit)
         except Refused as exc:
             yield NotChanged(hit.entry.path, exc.reason)
+
+
+def each_change(hits: Iterable[FileHit], skipped: list[Skipped]) -> Iterator[Change]:
+    """`changes`, with each file that changed since the scan added to `skipped` as not
+    checked (it is in no diff or patch)."""
+    for change in changes(hits):
+        if isinstance(change, NotChanged):
+            skipped.append(Skipped(change.path, change.reason, unchecked=True))
+        else:
+            yield change
 
 
 def _change(hit: FileHit) -> Change:

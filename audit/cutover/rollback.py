@@ -21,19 +21,20 @@ restored, so a restore can be run again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from audit.cutover.changes import Change
+from audit.cutover.changes import Change, changes
 from audit.cutover.confined import Identity, Refused, expecting, read_confined, replace_confined
 from audit.cutover.evidence import FORMAT, read_sealed, write_sealed
 from audit.cutover.patch import Replacement, redo, undo
+from audit.cutover.scanner import FileHit
 from audit.cutover.textfile import Encoding, decode, encode
 
-__all__ = ["FORMAT", "PlannedWrite", "RestoreOutcome", "WriteOutcome", "read_rollback", "restore", "write_patched"]
+__all__ = ["FORMAT", "PlannedWrite", "plan_writes", "RestoreOutcome", "WriteOutcome", "read_rollback", "restore", "write_patched"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,19 @@ class RestoreOutcome:
     restored: list[Path] = field(default_factory=list)
     already: list[Path] = field(default_factory=list)
     refused: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def plan_writes(hits: Iterable[FileHit]) -> tuple[list[PlannedWrite], list[tuple[Path, str]]]:
+    """What a write will do to each file (its bytes dropped as soon as that is known), and
+    the files that changed since the scan, with why."""
+    plans: list[PlannedWrite] = []
+    refused: list[tuple[Path, str]] = []
+    for change in changes(hits):
+        if isinstance(change, Change):
+            plans.append(PlannedWrite.of(change))
+        else:
+            refused.append((change.path, change.reason))
+    return plans, refused
 
 
 def write_patched(plans: Sequence[PlannedWrite], rollback_file: Path, meta: dict[str, Any],

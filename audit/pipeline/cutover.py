@@ -13,7 +13,7 @@ are written by `audit.report.files`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,12 +28,12 @@ from audit.core.secrets import REGISTRY
 from audit.core.untrusted import visible
 from audit.core.usage import TtsLogs, usage_by_voice
 from audit.cutover import record
+from audit.cutover.changes import each_change
 from audit.cutover.mapping import VoiceMapping, read_mapping
-from audit.cutover.changes import Change, NotChanged, changes
 from audit.cutover.patch import display_diff, git_patch
-from audit.cutover.rollback import PlannedWrite, RestoreOutcome, WriteOutcome, restore, write_patched
+from audit.cutover.rollback import RestoreOutcome, WriteOutcome, plan_writes, restore, write_patched
 from audit.cutover.scanner import Occurrence, ScanResult, scan_files
-from audit.cutover.walk import Skipped, list_files
+from audit.cutover.walk import list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
 from audit.pipeline import history
@@ -99,11 +99,11 @@ def cutover(
     run = CutoverRun(mapping, scanned, base)
     if not options.write and options.patch_file is None:
         run.diff = "".join(display_diff(record.shown(c.path, base), c.old_text, c.new_text,
-                                        encoding=c.hit.encoding.value) for c in _changes(scanned))
+                                        encoding=c.hit.encoding.value) for c in each_change(scanned.hits, scanned.skipped))
     if options.patch_file is not None:
         write_bytes(options.patch_file, (
             git_patch(record.shown(c.path, base), c.before, c.after, utf16=c.hit.encoding.is_utf16,
-                      mode=c.hit.identity.mode) for c in _changes(scanned)))
+                      mode=c.hit.identity.mode) for c in each_change(scanned.hits, scanned.skipped)))
         run.patch_file = options.patch_file
     refused: set[Path] = set()
     if options.write and any(o.ready for o in scanned.occurrences):
@@ -111,10 +111,8 @@ def cutover(
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(2).hex()
         meta = {"tool": "clone-audit", "version": __version__, "mapping": str(mapping_path.resolve()),
                 "paths": [str(Path(p).resolve()) for p in paths]}
-        changed = list(changes(scanned.hits))
-        run.written = write_patched([PlannedWrite.of(c) for c in changed if isinstance(c, Change)],
-                                    rollback_dir / f"rollback-{stamp}.json", meta,
-                                    [(c.path, c.reason) for c in changed if isinstance(c, NotChanged)])
+        planned, not_changed = plan_writes(scanned.hits)
+        run.written = write_patched(planned, rollback_dir / f"rollback-{stamp}.json", meta, not_changed)
         refused = {path for path, _ in run.written.refused}
     run.remaining = [
         o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
@@ -159,16 +157,6 @@ async def usage(
         usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
     )
     return run
-
-
-def _changes(scanned: ScanResult) -> Iterator[Change]:
-    """Each file's change, one at a time; a file changed since the scan is reported as
-    not checked (it is in no diff or patch)."""
-    for change in changes(scanned.hits):
-        if isinstance(change, NotChanged):
-            scanned.skipped.append(Skipped(change.path, change.reason, unchecked=True))
-        else:
-            yield change
 
 
 def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOptions) -> Path:
