@@ -24,7 +24,7 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from audit.core.errors import UsageError
+from audit.core.errors import RunError, UsageError
 from audit.core.runfolder import write_text
 from audit.core.secrets import scrub
 from audit.core.userstate import SEAL_KEY_FILE, seal_key
@@ -42,11 +42,17 @@ HINT = ("Pass the rollback file `clone-audit cutover --write` printed, as it was
 
 def write_sealed(path: Path, document: dict[str, Any]) -> None:
     """Write `document` with its seal, so that `read_sealed` accepts exactly it."""
-    content = json.loads(scrub(json.dumps(document, ensure_ascii=True)))  # as it will read back
+    content = json.loads(scrub(json.dumps(document, indent=2, ensure_ascii=True)))  # as it will read back
     key = seal_key(create=True)
     assert key is not None
     sealed = {**content, "seal": {"format": SEAL_FORMAT, "key_id": _key_id(key), "hmac_sha256": _mac(key, content)}}
     write_text(path, json.dumps(sealed, indent=2, ensure_ascii=True) + "\n")
+    try:
+        read_sealed(path)
+    except UsageError as exc:
+        raise RunError(f"the rollback file {path} does not read back as written ({exc.message}).",
+                       hint="This is a bug: please report it. No file is patched after a rollback file fails "
+                       "to read back.") from None
 
 
 def read_sealed(path: Path) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Secret
 from audit.core.runmarker import RUN_MARKER
 from audit.migrate.apply import ApplyOptions
+from audit.pipeline.cutover import CutoverOptions, cutover
 from audit.pipeline.retire import retire_replaced
 from tests.integration.test_cli import clone_audit
 from tests.integration.test_migration import YES, apply, plan, running
@@ -75,9 +76,9 @@ def _write_and_edit(tmp_path: Path, mapping: Path) -> tuple[Path, Path, dict]:
     root.mkdir()
     (root / "a.conf").write_text(f"voice={OLD}\n")
     (root / "untouched.conf").write_text("hello\n")
-    done = clone_audit("cutover", str(mapping), str(root), "--write", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    rollback = _rollback_file(done.stdout)
+    done = cutover(mapping, [root], CutoverOptions(write=True))  # in process: the refusal below is the CLI's
+    assert done.written is not None and len(done.written.written) == 1
+    rollback = done.written.rollback_file
     return root, rollback, json.loads(rollback.read_text(encoding="utf-8"))
 
 
