@@ -10,6 +10,7 @@ what each file is called; stages and writers ask it for paths instead of joining
         ledger.sqlite  mapping.csv  mapping.json an applied plan
         listen/<voice>-source.wav  -clone.wav    listening clips of flagged (and sampled) voices
         cutover.json  cutover/                   a cutover of callers (its record; rollback files)
+        .clone-audit-run                         the marker of the tool's own folders (`runmarker`)
 
 No path is built from server data: a fitted copy is named by `untrusted.file_stem` of the
 voice id (a sanitised prefix plus a hash), and every write through a RunFolder is refused
@@ -51,6 +52,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+from audit.core import runmarker
 from audit.core.errors import UsageError
 from audit.core.secrets import scrub
 from audit.core.untrusted import file_stem, json_visible
@@ -209,6 +211,7 @@ class RunFolder:
 
     def create(self) -> RunFolder:
         ensure_folder(self.path)
+        runmarker.mark(self.path, self.path.name)
         return self
 
 
@@ -267,9 +270,9 @@ def _coalesced(chunks: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
         yield "".join(pending)
 
 
-def write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` so that a reader sees the old file or the whole new one."""
-    _replace(path, (data,))
+def write_bytes(path: Path, data: bytes | Iterable[bytes]) -> None:
+    """Write `data` (or its pieces, never all held at once) so that a reader sees the old file or the whole new one."""
+    _replace(path, (data,) if isinstance(data, bytes) else data)
 
 
 def _replace(path: Path, pieces: Iterable[bytes]) -> None:
@@ -300,6 +303,7 @@ def staged(out_root: Path, run_id: str) -> Iterator[RunFolder]:
     if final.exists():
         raise UsageError(f"{final} exists already.", hint="Run the command again (a new run id is drawn).")
     ensure_folder(staging)
+    runmarker.mark(staging, run_id)
     lock = open(staging / _STAGING_LOCK, "ab")  # noqa: SIM115 - held for the life of the staging
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -7,7 +7,10 @@ present) unless a person accepted it (`review` is `accepted`). Every other row's
 
 Voice ids must be whole tokens of at least 8 letters, digits, `_` or `-`: anything
 shorter or odder could match text that is not a voice id, so it is refused with the row
-named. A missing, unreadable or malformed file is a UsageError naming the file.
+named. An id that is both old and new (mapped to itself, a cycle a→b, b→a, or any chain
+a→b, b→c) is refused with the line of the mapping file named: a replacement must leave
+no old id behind, and a second run must not rewrite what the first one wrote. A missing,
+unreadable or malformed file is a UsageError naming the file.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,15 +73,20 @@ def read_mapping(path: Path) -> VoiceMapping:
         raise UsageError(f"mapping file {path} cannot be read: {exc}", hint=HINT) from None
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return VoiceMapping(path, parse_rows(_csv_rows(text, path), path))
+        rows, lines = _csv_rows(text, path)
+        return VoiceMapping(path, parse_rows(rows, path, lines))
     if suffix == ".json":
         return VoiceMapping(path, parse_rows(_json_rows(text, path), path))
     raise UsageError(f"mapping file {path} is neither .csv nor .json.", hint=HINT)
 
 
-def parse_rows(rows: Iterable[Mapping[str, Any]], path: Path) -> tuple[MappingRow, ...]:
-    """Validated rows; a UsageError naming the file and the row for the first problem."""
+def parse_rows(
+    rows: Iterable[Mapping[str, Any]], path: Path, lines: Sequence[int] | None = None
+) -> tuple[MappingRow, ...]:
+    """Validated rows; a UsageError naming the file and the row (and, for a CSV file, the
+    line each row ends on, `lines`) for the first problem."""
     parsed: dict[str, MappingRow] = {}
+    where: dict[str, str] = {}
     for number, raw in enumerate(rows, start=1):
         row = _row(raw, number, path)
         earlier = parsed.get(row.old_voice_id)
@@ -88,9 +96,26 @@ def parse_rows(rows: Iterable[Mapping[str, Any]], path: Path) -> tuple[MappingRo
                 f"({earlier.new_voice_id} and {row.new_voice_id}).", hint=HINT,
             )
         parsed[row.old_voice_id] = row
+        where.setdefault(row.old_voice_id, f"line {lines[number - 1]}" if lines else f"row {number}")
     if not parsed:
         raise UsageError(f"mapping file {path} holds no rows: nothing was migrated yet.", hint=HINT)
+    _refuse_chains(parsed, where, path)
     return tuple(parsed.values())
+
+
+def _refuse_chains(parsed: Mapping[str, MappingRow], where: Mapping[str, str], path: Path) -> None:
+    """UsageError when a new id is also an old id (a self-map, a cycle, a chain)."""
+    for old, row in parsed.items():
+        new = row.new_voice_id
+        if new is None or new not in parsed:
+            continue
+        what = "is mapped to itself" if new == old else (
+            f"is mapped to {new}, which is itself an old id ({where[new]} maps it to {parsed[new].new_voice_id})")
+        raise UsageError(
+            f"mapping file {path}, {where[old]}: {old} {what}. A mapping whose ids are both old and new "
+            "(a self-map, a cycle or a chain) is refused: a cutover must leave no old id behind.",
+            hint="Fix or regenerate the mapping: every new id must be a voice no row replaces.",
+        )
 
 
 def _row(raw: Mapping[str, Any], number: int, path: Path) -> MappingRow:
@@ -125,7 +150,8 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _csv_rows(text: str, path: Path) -> list[dict[str, Any]]:
+def _csv_rows(text: str, path: Path) -> tuple[list[dict[str, Any]], list[int]]:
+    """The rows, and the line of the file each ends on."""
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -133,7 +159,11 @@ def _csv_rows(text: str, path: Path) -> list[dict[str, Any]]:
             raise UsageError(
                 f"mapping file {path} is not a clone-audit mapping: no column {', '.join(missing)}.", hint=HINT
             )
-        return list(reader)
+        rows, lines = [], []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+        return rows, lines
     except csv.Error as exc:
         raise UsageError(f"mapping file {path} is not valid CSV: {exc}", hint=HINT) from None
 

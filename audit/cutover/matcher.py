@@ -13,7 +13,6 @@ is left alone. Pure.
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,23 +50,6 @@ class IdMatcher:
                 continue
             spans.append(Span(start, end, match.group()))
         return spans
-
-
-class LineIndex:
-    """Line and column (both from 1, columns in characters) of offsets in one text."""
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
-
-    def line_col(self, offset: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self._starts, offset)
-        return line, offset - self._starts[line - 1] + 1
-
-    def line_text(self, line: int) -> str:
-        start = self._starts[line - 1]
-        end = self._starts[line] if line < len(self._starts) else len(self._text)
-        return self._text[start:end].rstrip("\r\n")
 
 
 def _is_token_char(text: str, index: int) -> bool:

@@ -1,60 +1,77 @@
 """Writing patched files, and putting them back exactly.
 
 Owns the rewrite (`write_patched`) and the restore (`restore`), and the rollback file
-that links them. A rewrite:
+that links them (sealed and checked by `evidence`). A rewrite:
 - writes the rollback file first (outside the patched tree), listing for each file its
-  sha256 before and after, its encoding, its mode and every replacement, so that a crash
-  at any moment leaves a record covering every file that may have changed;
-- rewrites each file atomically (a temporary file beside it, fsync, the original's
-  permission bits and, where allowed, owner, then rename), only if its bytes are still
-  the ones scanned; a file with several hard links is left alone (a rename would split
-  it from its other names);
+  root, its sha256 before and after, its encoding, its mode and every replacement, so
+  that a crash at any moment leaves a record covering every file that may have changed;
+- rewrites each file through its root without following a symlink (`confined`), only
+  if it is still the file scanned (device and inode) with the bytes scanned (sha256) and
+  the recorded replacements give exactly the recorded "after"; a file with several hard
+  links is left alone (a rename would split it from its other names);
 - rewrites the rollback file with only the files that were written.
-A restore puts each file back only when its sha256 is the recorded "after" (anything
-else means someone changed it since: refused, named), undoes the recorded replacements,
-checks the result against the recorded "before", and writes it atomically. A file
-already back to "before" counts as restored, so a restore can be run again.
+A restore reads the rollback file only once its seal and shape are checked, then touches
+only the files it lists, each through its recorded root: it puts a file back only when
+its sha256 is the recorded "after" (anything else means someone changed it since:
+refused, named), undoes the recorded replacements, checks the result against the
+recorded "before", and writes it atomically. A file already back to "before" counts as
+restored, so a restore can be run again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import json
-import os
-import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from audit.core.errors import UsageError
-from audit.core.runfolder import write_text
-from audit.cutover.patch import Replacement
+from audit.cutover.changes import Change, changes
+from audit.cutover.confined import Identity, Refused, expecting, read_confined, replace_confined
+from audit.cutover.evidence import FORMAT, read_sealed, write_sealed
+from audit.cutover.patch import Replacement, redo, undo
+from audit.cutover.scanner import FileHit
 from audit.cutover.textfile import Encoding, decode, encode
 
-FORMAT = "clone-audit-cutover-rollback/1"
+__all__ = ["FORMAT", "PlannedWrite", "plan_writes", "RestoreOutcome", "WriteOutcome", "read_rollback", "restore", "write_patched"]
 
 
 @dataclass(frozen=True)
 class PlannedWrite:
+    root: Path
     path: Path
+    identity: Identity  # the file scanned
     encoding: Encoding
-    mode: int
-    before: bytes
-    after: bytes
+    sha256_before: str
+    sha256_after: str
     replacements: tuple[Replacement, ...]
+
+    @classmethod
+    def of(cls, change: Change) -> PlannedWrite:
+        hit = change.hit
+        return cls(hit.entry.root, hit.entry.path, hit.identity, hit.encoding, hit.sha256,
+                   _sha(change.after), change.replacements)
 
     def record(self) -> dict[str, Any]:
         return {
+            "root": str(self.root),
             "path": str(self.path),
             "encoding": self.encoding.value,
-            "mode": oct(self.mode & 0o7777),
-            "sha256_before": _sha(self.before),
-            "sha256_after": _sha(self.after),
+            "mode": oct(self.identity.mode & 0o7777),
+            "sha256_before": self.sha256_before,
+            "sha256_after": self.sha256_after,
             "replacements": [r.to_json() for r in self.replacements],
         }
+
+    def patched(self, current: bytes) -> bytes:
+        try:
+            after = encode(redo(decode(current, self.encoding), self.replacements), self.encoding)
+        except ValueError as exc:
+            raise Refused(f"the replacements no longer fit it ({exc}): not written") from None
+        if _sha(after) != self.sha256_after:
+            raise Refused("the replacements do not give the bytes planned: not written")
+        return after
 
 
 @dataclass
@@ -77,17 +94,35 @@ class RestoreOutcome:
     refused: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def write_patched(plans: Sequence[PlannedWrite], rollback_file: Path, meta: dict[str, Any]) -> WriteOutcome:
+def plan_writes(hits: Iterable[FileHit]) -> tuple[list[PlannedWrite], list[tuple[Path, str]]]:
+    """What a write will do to each file (its bytes dropped as soon as that is known), and
+    the files that changed since the scan, with why."""
+    plans: list[PlannedWrite] = []
+    refused: list[tuple[Path, str]] = []
+    for change in changes(hits):
+        if isinstance(change, Change):
+            plans.append(PlannedWrite.of(change))
+        else:
+            refused.append((change.path, change.reason))
+    return plans, refused
+
+
+def write_patched(plans: Sequence[PlannedWrite], rollback_file: Path, meta: dict[str, Any],
+                  refused: Sequence[tuple[Path, str]] = ()) -> WriteOutcome:
+    """Write each planned file (the rollback file first); `refused`: files already known
+    not to be written, reported with the others."""
     rollback_file.parent.mkdir(parents=True, exist_ok=True)
-    _write_record(rollback_file, meta, plans)
-    outcome = WriteOutcome(rollback_file)
+    roots = sorted({str(p.root) for p in plans})
+    _write_record(rollback_file, meta, roots, plans)
+    outcome = WriteOutcome(rollback_file, refused=list(refused))
     for plan in plans:
-        problem = _replace_if_unchanged(plan.path, plan.before, plan.after)
-        if problem:
-            outcome.refused.append((plan.path, problem))
+        try:
+            replace_confined(plan.root, plan.path, expecting(plan.sha256_before, plan.patched), identity=plan.identity)
+        except Refused as exc:
+            outcome.refused.append((plan.path, exc.reason))
         else:
             outcome.written.append(plan)
-    _write_record(rollback_file, meta, outcome.written)
+    _write_record(rollback_file, meta, roots, outcome.written)
     return outcome
 
 
@@ -96,14 +131,11 @@ def restore(rollback_file: Path) -> RestoreOutcome:
     mapping = document.get("mapping")
     outcome = RestoreOutcome(rollback_file, Path(mapping) if isinstance(mapping, str) else None)
     for entry in document["files"]:
-        path = Path(entry["path"])
+        root, path = Path(entry["root"]), Path(entry["path"])
         try:
-            current = path.read_bytes()
-        except FileNotFoundError:
-            outcome.refused.append((path, "no longer exists"))
-            continue
-        except OSError as exc:
-            outcome.refused.append((path, f"cannot read: {exc.strerror}"))
+            current, _ = read_confined(root, path)
+        except Refused as exc:
+            outcome.refused.append((path, exc.reason))
             continue
         digest = _sha(current)
         if digest == entry["sha256_before"]:
@@ -112,99 +144,43 @@ def restore(rollback_file: Path) -> RestoreOutcome:
         if digest != entry["sha256_after"]:
             outcome.refused.append((path, "changed since the cutover wrote it (sha256 differs): restore it by hand"))
             continue
+        encoding = Encoding(entry["encoding"])
+        replacements = [Replacement(r["line"], r["column"], r["offset"], r["old"], r["new"])
+                        for r in entry["replacements"]]
         try:
-            original = _undo(current, Encoding(entry["encoding"]), entry["replacements"])
-        except (ValueError, KeyError, TypeError) as exc:
+            original = encode(undo(decode(current, encoding), replacements), encoding)
+        except ValueError as exc:
             outcome.refused.append((path, f"cannot undo the recorded replacements: {exc}"))
             continue
         if _sha(original) != entry["sha256_before"]:
             outcome.refused.append((path, "undoing the replacements does not give the original bytes"))
             continue
-        problem = _replace_if_unchanged(path, current, original)
-        if problem:
-            outcome.refused.append((path, problem))
+        try:
+            replace_confined(root, path, expecting(entry["sha256_after"], _constant(original)))
+        except Refused as exc:
+            outcome.refused.append((path, exc.reason))
         else:
             outcome.restored.append(path)
     return outcome
 
 
 def read_rollback(path: Path) -> dict[str, Any]:
-    hint = "Pass the rollback file `clone-audit cutover --write` printed."
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"rollback file {path} does not exist.", hint=hint) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"rollback file {path} cannot be read: {exc}", hint=hint) from None
-    files = document.get("files") if isinstance(document, dict) else None
-    if not isinstance(document, dict) or document.get("format") != FORMAT or not isinstance(files, list):
-        raise UsageError(f"{path} is not a clone-audit rollback file ({FORMAT}).", hint=hint)
-    needed = ("path", "encoding", "sha256_before", "sha256_after", "replacements")
-    for number, entry in enumerate(files, start=1):
-        if not isinstance(entry, dict) or any(k not in entry for k in needed):
-            raise UsageError(f"rollback file {path} is damaged: file entry {number} is incomplete.", hint=hint)
-    return document
+    """The rollback file's content, once its seal and shape are checked (UsageError else)."""
+    return read_sealed(path)
 
 
-def _undo(current: bytes, encoding: Encoding, replacements: list[dict[str, Any]]) -> bytes:
-    text = decode(current, encoding)
-    for item in sorted(replacements, key=lambda r: int(r["offset"]), reverse=True):
-        start, new, old = int(item["offset"]), str(item["new"]), str(item["old"])
-        if text[start:start + len(new)] != new:
-            raise ValueError(f"{new} is not at line {item.get('line')}, column {item.get('column')}")
-        text = text[:start] + old + text[start + len(new):]
-    return encode(text, encoding)
-
-
-def _replace_if_unchanged(path: Path, expected: bytes, data: bytes) -> str | None:
-    """Atomically put `data` at `path` if it still holds `expected`; what stopped it, else."""
-    try:
-        info = os.stat(path)
-        if path.read_bytes() != expected:
-            return "changed since it was scanned: not written"
-    except OSError as exc:
-        return f"cannot read: {exc.strerror}"
-    if info.st_nlink > 1:
-        return f"has {info.st_nlink} hard links: not written (change it by hand)"
-    tmp = path.with_name(f".{path.name}.clone-audit-{secrets.token_hex(4)}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fchmod(handle.fileno(), info.st_mode & 0o7777)
-            if hasattr(os, "fchown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
-                with contextlib.suppress(PermissionError):  # not ours to give away: content and mode still kept
-                    os.fchown(handle.fileno(), info.st_uid, info.st_gid)
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        return f"cannot write: {exc.strerror}"
-    _fsync_folder(path.parent)
-    return None
-
-
-def _fsync_folder(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_record(path: Path, meta: dict[str, Any], plans: Sequence[PlannedWrite]) -> None:
-    document = {
+def _write_record(path: Path, meta: dict[str, Any], roots: list[str], plans: Sequence[PlannedWrite]) -> None:
+    write_sealed(path, {
         "format": FORMAT,
         **meta,
         "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "roots": roots,
         "files": [p.record() for p in plans],
-    }
-    write_text(path, json.dumps(document, indent=2) + "\n")  # ASCII: odd file names survive
+    })
+
+
+def _constant(data: bytes) -> Callable[[bytes], bytes]:
+    return lambda _current: data
 
 
 def _sha(data: bytes) -> str:

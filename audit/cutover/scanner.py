@@ -1,24 +1,32 @@
 """One pass over the listed files: every occurrence of an old voice id, and what was skipped.
 
-Owns `scan_files(listing, mapping)`: each file is read once, judged binary or text
-(`textfile`), given a fast first look on its raw bytes, and only when that finds a
-candidate decoded and searched for whole-token ids (`matcher`). An occurrence of a ready
-id carries its new id; one of any other id is reported as not ready, with why. Files
-that hold ids keep their bytes and text, so a patch or a write needs no second read.
+Owns `scan_files(listing, mapping)`: each file is read once, through its root without
+following a symlink (`confined`), judged binary or text (`textfile`), given a fast first
+look on its raw bytes, and only when that finds a candidate decoded and searched for
+whole-token ids (`matcher`). An occurrence of a ready id carries its new id; one of any
+other id is reported as not ready, with why. What is kept of a file that holds ids is
+bounded by its occurrences, never by its size: which file it was (device and inode),
+the sha256 of the bytes scanned, and per occurrence its place and an excerpt of at most
+CONTEXT_CHARS characters either side of the id. A patch or a write reads the file again
+and goes on only when it is still that file with those bytes (`changes`), so memory
+stays about the size of the largest file, whatever the number of files or occurrences.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.cutover.confined import Identity, Refused, ThroughSymlink, read_confined
 from audit.cutover.mapping import VoiceMapping
-from audit.cutover.matcher import IdMatcher, LineIndex
+from audit.cutover.matcher import IdMatcher, Span
 from audit.cutover.textfile import Encoding, decode, sniff
 from audit.cutover.walk import FileEntry, FileListing, Skipped
+
+CONTEXT_CHARS = 60  # kept on each side of an occurrence, within its line
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +39,7 @@ class Occurrence:
     new_voice_id: str | None  # set only when the row is ready
     display_name: str
     why_not: str  # empty when ready
-    line_text: str
+    context: str  # the id with at most CONTEXT_CHARS characters of its line on each side
 
     @property
     def ready(self) -> bool:
@@ -42,13 +50,9 @@ class Occurrence:
 class FileHit:
     entry: FileEntry
     encoding: Encoding
-    data: bytes
-    text: str
+    sha256: str  # of the bytes scanned
+    identity: Identity  # the file they were read from
     occurrences: tuple[Occurrence, ...]
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass
@@ -83,10 +87,9 @@ def scan_files(
         if advance is not None:
             advance()
         try:
-            with open(entry.path, "rb") as handle:
-                data = handle.read()
-        except OSError as exc:
-            result.skipped.append(Skipped(entry.path, f"cannot read: {exc.strerror}", unchecked=True))
+            data, identity = read_confined(entry.root, entry.path)
+        except Refused as exc:
+            result.skipped.append(Skipped(entry.path, exc.reason, unchecked=not isinstance(exc, ThroughSymlink)))
             continue
         result.files_scanned += 1
         result.bytes_scanned += len(data)
@@ -104,15 +107,28 @@ def scan_files(
         spans = matcher.find(text)
         if not spans:
             continue
-        lines = LineIndex(text)
-        occurrences = []
-        for span in spans:
-            line, column = lines.line_col(span.start)
-            row = rows[span.voice_id]
-            occurrences.append(Occurrence(
-                entry.path, line, column, span.start, span.voice_id, ready.get(span.voice_id),
-                row.display_name, row.why_not, lines.line_text(line),
-            ))
-        result.hits.append(FileHit(entry, encoding, data, text, tuple(occurrences)))
+        occurrences = tuple(
+            Occurrence(entry.path, line, column, span.start, span.voice_id, ready.get(span.voice_id),
+                       rows[span.voice_id].display_name, rows[span.voice_id].why_not, context)
+            for span, line, column, context in _placed(text, spans)
+        )
+        result.hits.append(FileHit(entry, encoding, hashlib.sha256(data).hexdigest(), identity, occurrences))
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _placed(text: str, spans: Sequence[Span]) -> Iterator[tuple[Span, int, int, str]]:
+    """Each span (in order) with its line and column (both from 1, columns in characters)
+    and its bounded excerpt; one pass over the text, no index of its lines kept."""
+    line, line_start, position = 1, 0, 0
+    for span in spans:
+        newlines = text.count("\n", position, span.start)
+        if newlines:
+            line += newlines
+            line_start = text.rindex("\n", position, span.start) + 1
+        position = span.start
+        right = min(len(text), span.end + CONTEXT_CHARS)
+        line_end = text.find("\n", span.end, right)
+        right = right if line_end < 0 else line_end
+        left = max(line_start, span.start - CONTEXT_CHARS)
+        yield span, line, span.start - line_start + 1, text[left:right].rstrip("\r")

@@ -5,10 +5,13 @@ Owns `list_files(paths, …)`. Inside a git work tree the files are what
 `.gitignore` does not exclude; with `include_ignored`, ignored files too), run once per
 work tree; elsewhere the folders are walked. Never followed: a symlink, to a file or a
 folder (one pointing outside the given paths is reported as skipped; one pointing inside
-needs no following, its target is read where it lives). Left alone: `.git`, `.hg` and
-`.svn` folders, clone-audit's own run folders (they hold the old ids on purpose), the
-files named in `exclude` (the mapping itself), and files larger than `max_bytes`
-(reported). Each file is listed once, whatever overlaps the paths have.
+needs no following, its target is read where it lives), nor a folder git lists a file in
+that has become a symlink since. Each file is listed with its root (the given folder, or
+the folder holding a given file): reads and writes go through that root, component by
+component (`confined`). Left alone: `.git`, `.hg` and `.svn` folders, clone-audit's own
+run folders, recognised by their marker (`audit.core.runmarker`; they hold the old ids on
+purpose), the files named in `exclude` (the mapping itself), and files larger than
+`max_bytes` (reported). Each file is listed once, whatever overlaps the paths have.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.core.errors import UsageError
-from audit.core.runfolder import CLONES_CSV, LEDGER, RUN_JSON
+from audit.core.runmarker import is_run_folder
 
 #: Files larger than this are skipped and reported (`cutover --max-bytes`).
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -32,9 +35,10 @@ GIT_TIMEOUT_S = 120
 
 @dataclass(frozen=True, slots=True)
 class FileEntry:
-    path: Path  # absolute, symlink-free
+    path: Path  # absolute, symlink-free when listed
     size: int
     mode: int
+    root: Path  # the folder the user named (or holding the file named) that `path` lies in
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ def list_files(
     roots = [_root(p) for p in paths]
     walker = _Walker([r for r, _ in roots], max_bytes, include_ignored, {Path(os.path.realpath(p)) for p in exclude})
     for real, given in roots:
+        walker.root = real if real.is_dir() else real.parent
         if real.is_dir():
             before = len(walker.listing.files)
             walker.folder(real, ask_git=True)
@@ -84,6 +89,8 @@ class _Walker:
         self.exclude = exclude
         self.seen: set[Path] = set()
         self.run_folders: dict[Path, bool] = {}
+        self.linked: dict[Path, bool] = {}
+        self.root = Path("/")
         self.listing = FileListing()
 
     def folder(self, folder: Path, *, ask_git: bool) -> None:
@@ -111,9 +118,11 @@ class _Walker:
             except OSError as exc:
                 self._skip(path, f"cannot read: {exc.strerror}", unchecked=True)
                 continue
+            if self._excluded_by_folder(path.parent, folder):
+                continue
             if stat.S_ISDIR(info.st_mode):
                 self.folder(path, ask_git=True)  # a submodule or a nested repository: its own rules
-            elif not self._excluded_by_folder(path.parent):
+            else:
                 self.file(path, info)
 
     def _walk(self, folder: Path) -> None:
@@ -145,9 +154,12 @@ class _Walker:
         if info.st_size > self.max_bytes:
             self._skip(path, f"larger than {self.max_bytes} bytes (--max-bytes)", unchecked=True)
             return
-        self.listing.files.append(FileEntry(path, info.st_size, info.st_mode))
+        self.listing.files.append(FileEntry(path, info.st_size, info.st_mode, self.root))
 
     def _symlink(self, path: Path) -> None:
+        if path in self.seen:
+            return
+        self.seen.add(path)
         target = Path(os.path.realpath(path))
         if not target.exists():
             self._skip(path, "broken symlink", unchecked=False)
@@ -158,17 +170,37 @@ class _Walker:
     def _is_run_folder(self, folder: Path) -> bool:
         known = self.run_folders.get(folder)
         if known is None:
-            known = (folder / LEDGER).is_file() or ((folder / RUN_JSON).is_file() and (folder / CLONES_CSV).is_file())
-            self.run_folders[folder] = known
+            known = self.run_folders[folder] = is_run_folder(folder)
         return known
 
-    def _excluded_by_folder(self, folder: Path) -> bool:
-        if self._is_run_folder(folder):
-            if folder not in self.seen:
-                self.seen.add(folder)
-                self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+    def _excluded_by_folder(self, folder: Path, top: Path) -> bool:
+        """Whether a file git listed in `folder` (below `top`) is to be left alone: a folder
+        on the way is a clone-audit run folder, or has become a symlink."""
+        if folder != top and not folder.is_relative_to(top):
             return True
+        if self._through_symlink(folder, top):
+            return True
+        while folder != top:
+            if self._is_run_folder(folder):
+                if folder not in self.seen:
+                    self.seen.add(folder)
+                    self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)",
+                               unchecked=False)
+                return True
+            folder = folder.parent
         return False
+
+    def _through_symlink(self, folder: Path, top: Path) -> bool:
+        """Whether a folder between `top` and `folder` is a symlink (reported once)."""
+        if folder == top:
+            return False
+        known = self.linked.get(folder)
+        if known is None:
+            known = self._through_symlink(folder.parent, top) or os.path.islink(folder)
+            self.linked[folder] = known
+            if known and not self.linked.get(folder.parent):
+                self._symlink(folder)
+        return known
 
     def _skip(self, path: Path, reason: str, *, unchecked: bool) -> None:
         self.listing.skipped.append(Skipped(path, reason, unchecked))

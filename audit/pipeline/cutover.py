@@ -28,11 +28,11 @@ from audit.core.secrets import REGISTRY
 from audit.core.untrusted import visible
 from audit.core.usage import TtsLogs, usage_by_voice
 from audit.cutover import record
+from audit.cutover.changes import each_change
 from audit.cutover.mapping import VoiceMapping, read_mapping
-from audit.cutover.patch import display_diff, git_patch, replace_ready
-from audit.cutover.rollback import PlannedWrite, RestoreOutcome, WriteOutcome, restore, write_patched
+from audit.cutover.patch import display_diff, git_patch
+from audit.cutover.rollback import RestoreOutcome, WriteOutcome, plan_writes, restore, write_patched
 from audit.cutover.scanner import Occurrence, ScanResult, scan_files
-from audit.cutover.textfile import encode
 from audit.cutover.walk import DEFAULT_MAX_BYTES, list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
@@ -107,25 +107,22 @@ def cutover(
     progress.start(len(listing.files), "Reading files")
     scanned = scan_files(listing, mapping, advance=progress.advance)
     run = CutoverRun(mapping, scanned, base)
-    plans = _planned_writes(scanned)
-    run.diff = "".join(
-        display_diff(record.shown(p.path, base), h.text, _new_text(h), encoding=p.encoding.value)
-        for h, p in plans
-    )
+    if not options.write and options.patch_file is None:
+        run.diff = "".join(display_diff(record.shown(c.path, base), c.old_text, c.new_text,
+                                        encoding=c.hit.encoding.value) for c in each_change(scanned.hits, scanned.skipped))
     if options.patch_file is not None:
-        patch = b"".join(
-            git_patch(record.shown(p.path, base), p.before, p.after, utf16=p.encoding.is_utf16, mode=p.mode)
-            for _, p in plans
-        )
-        write_bytes(options.patch_file, patch)
+        write_bytes(options.patch_file, (
+            git_patch(record.shown(c.path, base), c.before, c.after, utf16=c.hit.encoding.is_utf16,
+                      mode=c.hit.identity.mode) for c in each_change(scanned.hits, scanned.skipped)))
         run.patch_file = options.patch_file
     refused: set[Path] = set()
-    if options.write and plans:
+    if options.write and any(o.ready for o in scanned.occurrences):
         assert rollback_dir is not None
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + os.urandom(2).hex()
         meta = {"tool": "clone-audit", "version": __version__, "mapping": str(mapping_path.resolve()),
                 "paths": [str(Path(p).resolve()) for p in paths]}
-        run.written = write_patched([p for _, p in plans], rollback_dir / f"rollback-{stamp}.json", meta)
+        planned, not_changed = plan_writes(scanned.hits)
+        run.written = write_patched(planned, rollback_dir / f"rollback-{stamp}.json", meta, not_changed)
         refused = {path for path, _ in run.written.refused}
     run.remaining = [
         o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
@@ -190,22 +187,6 @@ async def usage(
         usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
     )
     return run
-
-
-def _planned_writes(scanned: ScanResult) -> list[tuple[Any, PlannedWrite]]:
-    plans = []
-    for hit in scanned.hits:
-        new_text, replacements = replace_ready(hit.text, hit.occurrences)
-        if replacements:
-            plans.append((hit, PlannedWrite(
-                hit.entry.path, hit.encoding, hit.entry.mode, hit.data, encode(new_text, hit.encoding),
-                tuple(replacements),
-            )))
-    return plans
-
-
-def _new_text(hit: Any) -> str:
-    return replace_ready(hit.text, hit.occurrences)[0]
 
 
 def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOptions) -> Path:

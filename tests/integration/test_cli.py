@@ -48,11 +48,11 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
         key=lambda p: json.loads((p / "run.json").read_text(encoding="utf-8"))["started_at"],
     )
     assert (tmp_path / "history.sqlite").is_file()
-    assert sorted(p.name for p in apply_dir.iterdir()) == ["mapping.csv", "report.html", "run.json"]
+    assert sorted(p.name for p in apply_dir.iterdir()) == [".clone-audit-run", "mapping.csv", "report.html", "run.json"]
     assert {"clones.csv", "report.html", "run.json", "plan.json", "plan.csv", "mapping.csv", "mapping.json",
             "ledger.sqlite"} <= {p.name for p in plan_dir.iterdir()}
     for scan_dir in (before_dir, after_dir):
-        assert sorted(p.name for p in scan_dir.iterdir()) == ["clones.csv", "report.html", "run.json"]
+        assert sorted(p.name for p in scan_dir.iterdir()) == [".clone-audit-run", "clones.csv", "report.html", "run.json"]
     assert "DEBUG" in done.stderr  # the most verbose level really was on
     assert not ANY_KEY.search(done.stdout + done.stderr + written_text(tmp_path))
     before = json.loads((before_dir / "run.json").read_text(encoding="utf-8"))

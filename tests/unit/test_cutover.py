@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.core.errors import ExitCode, UsageError
+from audit.core.runfolder import staged
 from audit.cutover.mapping import read_mapping
 from audit.cutover.matcher import IdMatcher
 from audit.cutover.textfile import Encoding, decode, encode, sniff
@@ -232,12 +233,15 @@ def test_the_rollback_file_never_goes_inside_the_patched_tree(tmp_path: Path) ->
 
 def test_clone_audit_run_folders_inside_the_paths_are_left_alone(tmp_path: Path, mapping: Path) -> None:
     root = tmp_path / "tree"
-    (root / "reports/run0").mkdir(parents=True)
-    for name in ("run.json", "clones.csv"):
-        (root / "reports/run0" / name).write_text(OLD_A)
+    with staged(root / "reports", "20260101T000000Z-abcd") as folder:  # marked by the run folder code
+        for target in (folder.run_json, folder.clones_csv, folder.mapping_csv, folder.cutover_dir / "r.json"):
+            folder.write_text(target, OLD_A)
     (root / "conf.ini").write_text(f"voice={OLD_A}\n")
-    run = cutover(mapping, [root], CutoverOptions())
-    assert [o.path.name for o in run.scan.occurrences] == ["conf.ini"]
+    for git in (False, True):
+        if git:
+            subprocess.run(["git", "init", "-q", str(root)], check=True)
+        run = cutover(mapping, [root], CutoverOptions())
+        assert [o.path.name for o in run.scan.occurrences] == ["conf.ini"]
 
 
 def test_a_file_with_hard_links_is_not_split_from_its_other_names(tmp_path: Path, mapping: Path) -> None:

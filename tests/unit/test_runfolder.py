@@ -26,7 +26,7 @@ def test_a_staged_set_appears_whole_under_its_run_id(tmp_path: Path) -> None:
         folder.write_text(folder.clones_csv, "voice_id\r\n")
         assert not (tmp_path / RUN_ID).exists()  # nothing where a reader looks, yet
     assert sorted(p.name for p in tmp_path.iterdir()) == [RUN_ID]
-    assert sorted(p.name for p in (tmp_path / RUN_ID).iterdir()) == ["clones.csv", "run.json"]
+    assert sorted(p.name for p in (tmp_path / RUN_ID).iterdir()) == [".clone-audit-run", "clones.csv", "run.json"]
 
 
 def test_an_interrupted_set_leaves_nothing(tmp_path: Path) -> None:
