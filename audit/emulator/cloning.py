@@ -4,9 +4,10 @@ This module owns `GET /waves/v1/voice-cloning` (every clone in one `{"data": [..
 the configured list faults of faults.py: cut in half, not JSON, wrong shapes, huge) and
 `POST /waves/v1/voice-cloning`: the multipart validation with the documented 400 texts,
 the plan's clone quota, the injected `voice_clone_timeout` 500 that still creates the clone,
-and the new clone's record (engine "v3.1", status moving pending → processing → completed or
-failed as the state's clock moves on, the upload's sha256 and its tags kept for later look-ups, and the
-upload's voice, which its TTS speaks with; the `wrong_speaker` fault swaps in another person).
+and the new clone's record (engine "v3.1", `createdAt` and a status moving pending → processing
+→ completed or failed on the state's clock, the upload's sha256 and its tags kept for later
+look-ups, and the upload's voice, which its TTS speaks with; the `wrong_speaker` fault swaps in
+another person).
 """
 
 from __future__ import annotations
