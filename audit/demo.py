@@ -31,7 +31,7 @@ from audit.core.models import Progress, marked_origin
 from audit.report.tables import records, voice_frame
 from audit.report.text import traffic
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.emulator.state import Fault
+from audit.emulator.knobs import Fault
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4

@@ -1,7 +1,9 @@
 """The built-in Smallest AI Waves emulator: the API of docs/api-contract.md, served over real HTTP.
 
-`EmulatorConfig` sets the account's behaviour (key, TTS concurrency, faults, latency, clone
-lifecycle, delete mode; hostile answers as `Fault` knobs, whose bodies live in `faults`), `EmulatorState` holds its clones and request log, `create_app`
+`EmulatorConfig` (in `knobs`) sets the account's behaviour (key, TTS concurrency, faults,
+latency, clone lifecycle, delete mode; hostile answers as `Fault` knobs, whose bodies live in
+`faults`), `EmulatorState` holds its clones and request log and runs on a `Clock` (`clock`:
+`SystemClock` by default, or a `ManualClock` a test advances instead of sleeping), `create_app`
 turns a state into a Starlette app, `EmulatorServer` serves it on 127.0.0.1 in a background
 thread (`serve_forever` in the foreground), and `generate_org` makes a seeded organisation
 of clones together with the verdicts a correct scan must reach; `generate_archive` writes
@@ -17,22 +19,27 @@ from audit.emulator.app import create_app
 from audit.emulator.org import Org, generate_org
 from audit.emulator.recordings import ArchiveTruth, generate_archive
 from audit.emulator.server import EmulatorServer, serve_forever
-from audit.emulator.state import CloneRecord, EmulatorConfig, EmulatorState, Fault, LogEntry
+from audit.emulator.clock import Clock, ManualClock, SystemClock
+from audit.emulator.knobs import EmulatorConfig, Fault
+from audit.emulator.state import CloneRecord, EmulatorState, LogEntry
 from audit.emulator.traffic import TtsLogRecord, generate_traffic
 
 __all__ = [
     "ArchiveTruth",
+    "Clock",
     "CloneRecord",
     "EmulatorConfig",
     "EmulatorServer",
     "EmulatorState",
     "Fault",
     "LogEntry",
+    "ManualClock",
     "Org",
     "create_app",
     "generate_archive",
     "generate_org",
     "generate_traffic",
     "serve_forever",
+    "SystemClock",
     "TtsLogRecord",
 ]

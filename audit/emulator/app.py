@@ -16,7 +16,6 @@ This module owns `create_app(state)` and everything that is not one endpoint's b
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from typing import Any
@@ -98,7 +97,7 @@ class Gatekeeper:
             await JSONResponse({"error": "Internal server error"}, status_code=500)(scope, receive, send)
             return
         if self.state.chance(config.slow_rate):
-            await asyncio.sleep(config.slow_s)
+            await self.state.clock.sleep(config.slow_s)
         await self.app(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:

@@ -4,9 +4,10 @@ This module owns `GET /waves/v1/voice-cloning` (every clone in one `{"data": [..
 the configured list faults of faults.py: cut in half, not JSON, wrong shapes, huge) and
 `POST /waves/v1/voice-cloning`: the multipart validation with the documented 400 texts,
 the plan's clone quota, the injected `voice_clone_timeout` 500 that still creates the clone,
-and the new clone's record (engine "v3.1", status moving pending → processing → completed or
-failed over wall-clock time, the upload's sha256 and its tags kept for later look-ups, and the
-upload's voice, which its TTS speaks with; the `wrong_speaker` fault swaps in another person).
+and the new clone's record (engine "v3.1", `createdAt` and a status moving pending → processing
+→ completed or failed on the state's clock, the upload's sha256 and its tags kept for later
+look-ups, and the upload's voice, which its TTS speaks with; the `wrong_speaker` fault swaps in
+another person).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 
 from audit.emulator import voice
 from audit.emulator.faults import list_answer
-from audit.emulator.state import LIST_FAULTS, CloneLifecycle, CloneRecord, EmulatorState, Outcome
+from audit.emulator.knobs import LIST_FAULTS
+from audit.emulator.state import CloneLifecycle, CloneRecord, EmulatorState, Outcome
 from audit.emulator.tts import V31_LANGUAGES, too_many
 
 ALLOWED_MIME_TYPES = ("audio/mpeg", "audio/mpeg-3", "audio/wav", "audio/wave",
@@ -37,8 +39,9 @@ class CreateRejected(Exception):
     """A 400 of clone creation; the message is the documented `error` text."""
 
 
-def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def iso_time(at: float) -> str:
+    """`at` (seconds since the epoch) as the API writes times: ISO 8601, milliseconds, `Z`."""
+    return datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def list_clones(request: Request) -> Response:
@@ -114,7 +117,7 @@ def _new_record(
         **({"language": language} if language else {}),
         "cloningType": "instant",
         "modelIds": [model],
-        "createdAt": iso_now(),
+        "createdAt": iso_time(state.wall()),
     }
     config = state.config
     outcome: Outcome = "failed" if state.chance(config.new_clone_fail_rate) else "completed"

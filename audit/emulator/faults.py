@@ -20,7 +20,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from audit.emulator.state import EmulatorConfig
+from audit.emulator.knobs import EmulatorConfig
 
 CHUNK = 64 * 1024
 _ZEROS = bytes(1 << 20)

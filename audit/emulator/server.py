@@ -23,7 +23,9 @@ import uvicorn
 
 from audit.emulator.app import ConnectionDropped, create_app
 from audit.emulator.org import Org, generate_org
-from audit.emulator.state import EmulatorConfig, EmulatorState
+from audit.emulator.clock import Clock
+from audit.emulator.knobs import EmulatorConfig
+from audit.emulator.state import EmulatorState
 
 START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
@@ -64,6 +66,9 @@ class EmulatorServer:
 
     >>> with EmulatorServer.with_org(n=50, seed=1) as server:
     ...     httpx.get(server.base_url + "/waves/v1/health")
+
+    The server runs on its state's clock (`server.clock`); pass `clock=ManualClock()` to
+    `with_org` (or to `EmulatorState`) to move the emulator's time from a test.
     """
 
     def __init__(self, state: EmulatorState | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -74,10 +79,14 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def with_org(cls, n: int, seed: int = 0, **config_overrides: Any) -> EmulatorServer:
-        """A server whose account holds the generated org of `n` clones."""
+    def with_org(cls, n: int, seed: int = 0, clock: Clock | None = None, **config_overrides: Any) -> EmulatorServer:
+        """A server whose account holds the generated org of `n` clones, on `clock` (default: real time)."""
         config = replace(EmulatorConfig(seed=seed), **config_overrides)
-        return cls(EmulatorState(config, generate_org(n, seed).clones))
+        return cls(EmulatorState(config, generate_org(n, seed).clones, clock))
+
+    @property
+    def clock(self) -> Clock:
+        return self.state.clock
 
     @property
     def api_key(self) -> str:

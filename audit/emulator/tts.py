@@ -14,7 +14,6 @@ HTML, empty).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any, assert_never, cast
 
@@ -24,7 +23,8 @@ from starlette.responses import JSONResponse, Response
 
 from audit.emulator import voice
 from audit.emulator.faults import tts_answer
-from audit.emulator.state import TTS_FAULTS, CloneRecord, EmulatorState
+from audit.emulator.knobs import TTS_FAULTS
+from audit.emulator.state import CloneRecord, EmulatorState
 from audit.emulator.voice import OutputFormat
 
 V31_LANGUAGES = ("en", "hi", "ta", "es", "kn", "mr", "te", "or", "pa", "ml", "gu", "bn",
@@ -162,7 +162,7 @@ async def tts(request: Request) -> Response:
     if not state.admit_tts():
         return too_many(state)
     try:
-        started = time.monotonic()
+        started = state.now()
         params = validate(await _read_json(request), state)
         if isinstance(params, list):
             await state.delay("tts", started)

@@ -158,7 +158,7 @@ def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
 
 
 def test_review_accepts_a_mismatch_by_id_and_refuses_anything_else(tmp_path: Path) -> None:
-    from audit.emulator.state import Fault
+    from audit.emulator.knobs import Fault
 
     org = generate_org(20, 6)
     generate_archive(org, tmp_path / "archive", 6)

@@ -19,7 +19,7 @@ import pytest
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, Secret
 from audit.core.errors import RunError
-from audit.emulator import EmulatorServer, TtsLogRecord
+from audit.emulator import EmulatorServer, ManualClock, TtsLogRecord
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.retire import retire_replaced
 from tests.integration.test_cli import clone_audit
@@ -88,7 +88,8 @@ def _sample_app(root: Path, mapping: list[dict[str, str]]) -> dict[str, bytes]:
 
 
 async def test_migrate_then_cut_over_a_sample_app_and_roll_back(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path) as (server, settings):
+    clock = ManualClock(ticking=True)
+    with running(30, 4, tmp_path, clock) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         await apply(server, settings, planned.plan_path, ApplyOptions())
         mapping_csv = planned.folder / "mapping.csv"
@@ -106,8 +107,8 @@ async def test_migrate_then_cut_over_a_sample_app_and_roll_back(tmp_path: Path) 
         assert "+++ b/app/flows/main.yaml" in dry.stdout
         assert {p.relative_to(app).as_posix(): p.read_bytes() for p in app.rglob("*") if p.is_file()} == original
 
-        since = datetime.now(UTC)
-        time.sleep(0.01)
+        since = datetime.fromtimestamp(clock.now(), UTC)  # after the scan's probes, which the log counts too
+        clock.advance(1.0)
         written = clone_audit("cutover", str(mapping_csv), "app", "--write", cwd=tmp_path, env=env)
         assert written.returncode == 0, written.stdout + written.stderr
         assert "No old voice id left in these paths." in written.stdout
@@ -139,17 +140,18 @@ async def test_migrate_then_cut_over_a_sample_app_and_roll_back(tmp_path: Path) 
 
 
 async def test_retire_quiet_since_keeps_old_clones_that_are_still_called(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path, delete_mode="ok") as (server, settings):
+    clock = ManualClock(ticking=True)
+    with running(30, 4, tmp_path, clock, delete_mode="ok") as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
         with (planned.folder / "mapping.csv").open(newline="", encoding="utf-8") as handle:
             old_ids = [r["old_voice_id"] for r in csv.DictReader(handle) if r["status"] == "ready"]
         called = old_ids[0]
-        cutover_at = datetime.now(UTC)  # after the scan's own probes, which the log counts too
-        time.sleep(0.01)
+        cutover_at = datetime.fromtimestamp(clock.now(), UTC)  # after the scan's own probes, which the log counts too
+        clock.advance(1.0)
         server.state.add_tts_log([
-            TtsLogRecord(time.time(), called, "lightning_v3.1", "en", 40),  # after the cutover
-            TtsLogRecord(time.time() - 5 * 86400, old_ids[1], "lightning_v3.1", "en", 40),  # before it
+            TtsLogRecord(clock.now(), called, "lightning_v3.1", "en", 40),  # after the cutover
+            TtsLogRecord(clock.now() - 5 * 86400, old_ids[1], "lightning_v3.1", "en", 40),  # before it
         ])
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             run = await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=cutover_at)

@@ -8,7 +8,6 @@ import io
 import re
 import struct
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audit.emulator import EmulatorConfig, EmulatorServer
+from audit.emulator import EmulatorConfig, EmulatorServer, ManualClock
 
 pytestmark = pytest.mark.integration
 
@@ -161,35 +160,63 @@ def test_create_answers_the_documented_body(emulator: EmulatorServer, connect: C
     assert listed["modelIds"] == ["lightning-v3.1-pro"] and listed["tags"] == ["migrated-from:voice_OLD0000001", "en"]
 
 
-def _statuses_until_final(client: httpx.Client, voice: str, deadline_s: float = 5.0) -> list[str]:
-    seen: list[str] = []
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline and (not seen or seen[-1] not in ("completed", "failed")):
-        entries = client.get("/waves/v1/voice-cloning").json()["data"]
-        status = next(e["status"] for e in entries if e["voiceId"] == voice)
-        if not seen or seen[-1] != status:
-            seen.append(status)
-        time.sleep(0.02)
-    return seen
+def _status(client: httpx.Client, voice: str) -> str | None:
+    """The clone's status in the list, or None while the list does not show it."""
+    entries = client.get("/waves/v1/voice-cloning").json()["data"]
+    return next((e["status"] for e in entries if e["voiceId"] == voice), None)
 
 
 def test_new_clones_progress_to_completed_and_then_speak(start_emulator: StartEmulator, connect: Connect) -> None:
-    server = start_emulator(pending_s=0.25, processing_s=0.25)
+    clock = ManualClock()
+    server = start_emulator(pending_s=0.25, processing_s=0.25, clock=clock)
     client = connect(server)
     voice = create(client).json()["data"]["voiceId"]
     assert tts(client, voice).json()["error"] == [
         {"code": "custom", "path": ["voice_id"], "message": "Invalid Voice ID"}
     ]
-    assert _statuses_until_final(client, voice) == ["pending", "processing", "completed"]
+    seen = [_status(client, voice)]
+    for step in (0.24, 0.02, 0.22, 0.02):  # pending for pending_s, then processing for processing_s
+        clock.advance(step)
+        seen.append(_status(client, voice))
+    assert seen == ["pending", "pending", "processing", "processing", "completed"]
     assert tts(client, voice, output_format="wav").status_code == 200
 
 
 def test_a_share_of_new_clones_fails(start_emulator: StartEmulator, connect: Connect) -> None:
-    server = start_emulator(pending_s=0.05, processing_s=0.05, new_clone_fail_rate=1.0)
+    clock = ManualClock()
+    server = start_emulator(pending_s=0.05, processing_s=0.05, new_clone_fail_rate=1.0, clock=clock)
     client = connect(server)
     voice = create(client).json()["data"]["voiceId"]
-    assert _statuses_until_final(client, voice)[-1] == "failed"
+    assert _status(client, voice) == "pending"
+    clock.advance(0.1)
+    assert _status(client, voice) == "failed"
     assert tts(client, voice).status_code == 400
+
+
+def test_a_new_clone_shows_in_the_list_only_after_the_list_lag(start_emulator: StartEmulator, connect: Connect) -> None:
+    clock = ManualClock()
+    server = start_emulator(pending_s=0, processing_s=0, list_lag_s=12.0, clock=clock)
+    client = connect(server)
+    voice = create(client).json()["data"]["voiceId"]
+    assert server.state.clone(voice) is not None  # it exists, the list just does not say so yet
+    clock.advance(11.9)
+    assert _status(client, voice) is None
+    clock.advance(0.1)
+    assert _status(client, voice) == "completed"
+
+
+def test_timestamps_are_the_emulators_clock(start_emulator: StartEmulator, connect: Connect) -> None:
+    clock = ManualClock(start=1_700_000_000.0)  # 2023-11-14T22:13:20Z
+    server = start_emulator(pending_s=0, processing_s=0, clock=clock)
+    client = connect(server)
+    created = create(client).json()["data"]
+    assert created["createdAt"] == "2023-11-14T22:13:20.000Z"
+    listed = next(e for e in client.get("/waves/v1/voice-cloning").json()["data"] if e["voiceId"] == created["voiceId"])
+    assert listed["createdAt"] == created["createdAt"]
+    clock.advance(90.25)
+    assert tts(client, created["voiceId"]).status_code == 200
+    [logged] = client.get("/waves/v1/analytics/tts/logs").json()["data"]
+    assert logged["voice_id"] == created["voiceId"] and logged["timestamp"] == "2023-11-14T22:14:50.250Z"
 
 
 def test_create_timeout_still_creates_the_clone(start_emulator: StartEmulator, connect: Connect) -> None:
@@ -456,7 +483,7 @@ def test_a_created_clone_speaks_with_its_uploaded_voice(start_emulator: StartEmu
 def test_wrong_speaker_makes_every_nth_create_speak_as_someone_else(
     start_emulator: StartEmulator, connect: Connect
 ) -> None:
-    from audit.emulator.state import Fault
+    from audit.emulator.knobs import Fault
     from audit.fidelity import check
     from audit.fidelity.verdict import Fidelity
 

@@ -16,7 +16,8 @@ import pytest
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.emulator import (Clock, EmulatorConfig, EmulatorServer, EmulatorState, ManualClock, generate_archive,
+                            generate_org)
 from audit.core.errors import ExitCode, QuotaReached, UsageError
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration
@@ -31,12 +32,15 @@ YES = lambda what, n: True  # noqa: E731
 
 
 @contextmanager
-def running(n: int, seed: int, tmp_path: Path, **config: object) -> Iterator[tuple[EmulatorServer, Settings]]:
-    """The emulator with a generated org and its archive, and settings pointing at both."""
+def running(
+    n: int, seed: int, tmp_path: Path, clock: Clock | None = None, **config: object
+) -> Iterator[tuple[EmulatorServer, Settings]]:
+    """The emulator with a generated org and its archive, and settings pointing at both; the
+    emulator runs on `clock` (a ticking `ManualClock` lets a test skip its waits), real time by default."""
     org = generate_org(n, seed)
     generate_archive(org, tmp_path / "archive", seed)
     base = {"tts_concurrency": 4, "pending_s": 0.05, "processing_s": 0.05, "seed": seed, "retry_after": 0.01}
-    with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones)) as server:
+    with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones, clock)) as server:
         yield server, _settings(server, tmp_path)
 
 
@@ -284,13 +288,14 @@ async def test_a_list_lagging_behind_timed_out_creates_still_gives_one_clone_eac
 async def test_a_refused_retry_after_an_unknown_create_keeps_looking_for_the_first(tmp_path: Path) -> None:
     # The first create times out (but happens); the list shows it only after 1 s; the retry,
     # sent after the 0.7 s window, is refused by the quota. The next run must find the first.
-    with running(30, 4, tmp_path, create_timeout_rate=1.0, list_lag_s=1.0, clone_quota=31) as (server, settings):
+    clock = ManualClock(ticking=True)
+    with running(30, 4, tmp_path, clock, create_timeout_rate=1.0, list_lag_s=1.0, clone_quota=31) as (server, settings):
         settings = quick_window(settings, create_timeout_s=0.5, settle_s=0.2)
         planned = await plan(server, settings, tmp_path / "out")
         one = ApplyOptions(only=frozenset(reclone_ids(planned)[:1]))
         first = await apply(server, settings, planned.plan_path, one)
         assert first.states["creating"] == 1 and first.exit_code is ExitCode.FINDINGS
-        await asyncio.sleep(1.0)
+        clock.advance(1.0)  # the list lag is over: the list shows the first create now
         second = await apply(server, settings, planned.plan_path, one)
         made = replacements_on(server)
     assert second.states["verified"] == 1 and list(made.values()) == [1]

@@ -27,7 +27,7 @@ from audit.core.config import Secret
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Action, marker_tag
 from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE
-from audit.emulator import EmulatorServer
+from audit.emulator import EmulatorServer, ManualClock
 from audit.migrate.apply import ApplyOptions
 from audit.migrate.document import PlanError
 from audit.pipeline.apply import apply_plan
@@ -258,14 +258,15 @@ async def test_two_applies_of_one_plan_in_two_folders_never_overlap(tmp_path: Pa
 async def test_a_foreign_marker_neither_migrates_nor_is_adopted_while_our_own_replacements_are(
     tmp_path: Path, speech_en: bytes
 ) -> None:
-    with running(30, 4, tmp_path) as (server, settings):
+    clock = ManualClock(ticking=True)
+    with running(30, 4, tmp_path, clock) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         victim, *others = reclone_ids(planned)
         async with WavesClient(settings.api, Secret(server.api_key)) as client:  # someone else's tool
             foreign = await client.create_clone(display_name="Not a replacement", language="en",
                                                 file=UploadFile("x.wav", speech_en, "audio/wav"),
                                                 tags=[marker_tag(victim)])
-        await asyncio.sleep(0.3)  # completed
+        clock.advance(0.1)  # past pending_s + processing_s: the foreign clone is completed
         run = await apply(server, settings, planned.plan_path)
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             after = await scan_organisation(client, settings)
@@ -286,13 +287,14 @@ async def test_a_foreign_marker_neither_migrates_nor_is_adopted_while_our_own_re
 
 
 async def test_plan_blocks_a_voice_that_carries_a_foreign_marker(tmp_path: Path, speech_en: bytes) -> None:
-    with running(30, 4, tmp_path) as (server, settings):
+    clock = ManualClock(ticking=True)
+    with running(30, 4, tmp_path, clock) as (server, settings):
         first = await plan(server, settings, tmp_path / "out")
         victim = reclone_ids(first)[0]
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             await client.create_clone(display_name="Lookalike", file=UploadFile("x.wav", speech_en, "audio/wav"),
                                       tags=[marker_tag(victim), "clone-audit-proof:" + "ab" * 16])
-        await asyncio.sleep(0.3)
+        clock.advance(0.1)  # the lookalike is completed
         again = await plan(server, settings, tmp_path / "out2")
     entry = next(e for e in again.plan.entries if e.voice_id == victim)
     assert entry.action is Action.BLOCKED and entry.reason.startswith("unverified-marker:")

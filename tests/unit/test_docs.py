@@ -189,7 +189,7 @@ def test_the_api_contract_names_every_path_the_client_calls() -> None:
 
 
 def test_the_api_contract_documents_every_emulator_knob() -> None:
-    from audit.emulator.state import EmulatorConfig
+    from audit.emulator.knobs import EmulatorConfig
 
     knobs = CONTRACT[CONTRACT.index("## §emulator knobs"):]
     for knob in dataclasses.fields(EmulatorConfig):
