@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.emulator.state import Fault
+from audit.emulator.knobs import Fault
 
 pytestmark = pytest.mark.integration
 
