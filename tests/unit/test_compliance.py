@@ -117,10 +117,10 @@ def test_markdown_escapes_server_strings_so_a_name_cannot_break_the_table() -> N
     assert "<img>" not in text and "**bold**" not in text
 
 
-def test_csv_columns_are_the_ones_the_readme_documents_and_excel_gets_a_bom() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    documented = re.search(r"`clones.csv`: RFC 4180, one row per voice: (.*?)\. ", readme, re.S)
-    assert documented, "README lists clones.csv's columns"
+def test_csv_columns_are_the_ones_the_outputs_page_documents_and_excel_gets_a_bom() -> None:
+    outputs = (ROOT / "docs" / "outputs.md").read_text(encoding="utf-8")
+    documented = re.search(r"`clones.csv`: RFC 4180, one row per voice: (.*?)\. ", outputs, re.S)
+    assert documented, "docs/outputs.md lists clones.csv's columns"
     assert [c.strip(" `\n") for c in documented.group(1).split(",")] == list(COLUMNS)
     text = render_csv(voice_frame([_result("voice_日本", ProbeVerdict.SPEAKS)], NOW), bom=True)
     assert text.startswith("\ufeffvoice_id,") and text.encode("utf-8").startswith(b"\xef\xbb\xbf")
