@@ -101,7 +101,7 @@ def test_a_wrong_key_exits_3_with_a_hint(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert "401" in done.stderr and "SMALLEST_API_KEY" in done.stderr
     assert KEY not in done.stderr + done.stdout
-    assert not any(tmp_path.iterdir())  # nothing half-written
+    assert [p.name for p in tmp_path.iterdir()] == ["history.sqlite"]  # no run folder: only the failed run's record
 
 
 def test_a_missing_key_exits_2_with_a_hint(tmp_path: Path) -> None:

@@ -154,7 +154,7 @@ async def test_retire_quiet_since_keeps_old_clones_that_are_still_called(tmp_pat
             TtsLogRecord(clock.now() - 5 * 86400, old_ids[1], "lightning_v3.1", "en", 40),  # before it
         ])
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            run = await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=cutover_at)
+            run = (await retire_replaced(client, settings, planned.plan_path, YES, quiet_since=cutover_at)).retired
         remaining = {c.voice_id for c in server.state.clones()}
     assert [u.voice_id for u in run.still_called] == [called] and run.still_called[0].calls == 1
     assert called in remaining

@@ -33,7 +33,7 @@ def mapping_rows(folder: Path) -> dict[str, dict[str, str]]:
 
 async def retire(server, settings, plan_path):  # type: ignore[no-untyped-def]
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        return await retire_replaced(client, settings, plan_path, YES)
+        return (await retire_replaced(client, settings, plan_path, YES)).retired
 
 
 async def test_the_wrong_speaker_is_a_mismatch_not_ready_and_its_original_stays_until_accepted(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from audit.runs.store import list_runs
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.core.models import Action, ProbeVerdict, SourceProblem, Verdict
@@ -241,7 +242,9 @@ def test_a_terminated_scan_says_what_it_kept_and_leaves_no_report(tmp_path: Path
     found = re.search(r"interrupted: after (\d+) of (\d+) probes: no report was written", " ".join(err.split()))
     assert found, err
     assert probed - 1 <= int(found[1]) <= probed < int(found[2])  # one call at a time: at most one cut off
-    assert list((tmp_path / "out").iterdir()) == []
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["history.sqlite"]  # the stopped run, recorded
+    (stopped,) = list_runs(tmp_path / "out")
+    assert (stopped.kind, stopped.exit_code, stopped.folder) == ("scan", 143, "")
 
 
 def test_an_output_folder_that_cannot_be_written_fails_before_any_call(tmp_path: Path) -> None:

@@ -190,7 +190,7 @@ async def test_retire_deletes_only_verified_or_lists_them_for_the_dashboard(tmp_
         planned = await plan(server, settings, tmp_path / "out")
         await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            run = await retire_replaced(client, settings, planned.plan_path, YES)
+            run = (await retire_replaced(client, settings, planned.plan_path, YES)).retired
         remaining = {c.voice_id for c in server.state.clones()}
     assert len(run.deleted) == deleted
     assert len(run.deleted) + len(run.for_dashboard) == 3
@@ -335,7 +335,7 @@ async def test_retire_leaves_a_voice_whose_replacement_is_not_verified(tmp_path:
         await apply(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[:2])))
         await apply_unverifiable(server, settings, planned.plan_path, ApplyOptions(only=frozenset(ids[2:3])))
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            run = await retire_replaced(client, settings, planned.plan_path, YES)
+            run = (await retire_replaced(client, settings, planned.plan_path, YES)).retired
         remaining = {c.voice_id for c in server.state.clones()}
     assert sorted(run.deleted) == sorted(ids[:2])
     assert ids[2] in remaining
