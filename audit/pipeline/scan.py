@@ -43,7 +43,7 @@ from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
 from audit.scan import rules as scan
 from audit.scan.probe import probe_clone
-from audit.scan.reuse import earlier_probes, reusable
+from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable
 
 
 @dataclass(frozen=True)
@@ -107,6 +107,8 @@ async def scan_organisation(
     probes: dict[str, ProbeResult] = {}
     reused = _reuse(targets, settings, out_root, probes)
     todo = [c for c in targets if c.voice_id not in probes]
+    chosen = {c.voice_id for c in targets}
+    _carry([c for c in clones if c.voice_id not in chosen], settings, out_root, probes)
     progress.start(len(todo), "Probing on lightning-v3.1")
     progress.watch(client.limiter.status)
     await _probe_all(client, todo, settings, probes, progress)
@@ -121,21 +123,39 @@ async def scan_organisation(
     return waive(run, exceptions, settings)
 
 
+def _earlier(settings: Settings, out_root: Path, window: timedelta) -> dict[str, EarlierProbe]:
+    """The probes of the newest scan of this account under `out_root` within `window`, by voice."""
+    folder = store.latest_scan(out_root, settings.api.base_url, window)
+    if folder is None:
+        return {}
+    try:
+        last = document.load(folder)
+    except UsageError:
+        return {}  # an unreadable earlier scan only means probing again
+    return earlier_probes([v.as_dict() for v in last.voices], last.parameters, settings.probe.model)
+
+
+def _carry(unprobed: Sequence[Clone], settings: Settings, out_root: Path | None,
+           probes: dict[str, ProbeResult]) -> None:
+    """Voices this scan's policy does not probe keep the last conclusive probe evidence of the
+    account's newest scan (with its date), so metadata alone never calls compliant (or fixed)
+    a voice a probe heard fail; one that changed since is unknown until probed again."""
+    if not unprobed or out_root is None:
+        return
+    earlier = _earlier(settings, out_root, CARRY_WINDOW)
+    for clone in unprobed:
+        kept = carried(clone, earlier.get(clone.voice_id))
+        if kept is not None:
+            probes[clone.voice_id] = kept
+
+
 def _reuse(targets: Sequence[Clone], settings: Settings, out_root: Path | None,
            probes: dict[str, ProbeResult]) -> int:
     """Fill `probes` with the earlier results `[probe] reuse` allows; how many."""
     if not settings.probe.reuse or out_root is None:
         return 0
     window = parse_duration(settings.probe.reuse, "[probe] reuse")
-    folder = store.latest_scan(out_root, settings.api.base_url, window)
-    earlier = {}
-    if folder is not None:
-        try:
-            last = document.load(folder)
-        except UsageError:
-            last = None  # an unreadable earlier scan only means probing again
-        if last is not None:
-            earlier = earlier_probes([v.as_dict() for v in last.voices], last.parameters, settings.probe.model)
+    earlier = _earlier(settings, out_root, window)
     now = datetime.now(UTC)
     for clone in targets:
         kept = reusable(clone, earlier.get(clone.voice_id), window, now)

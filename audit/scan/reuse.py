@@ -11,6 +11,12 @@ A voice keeps its earlier result (`reusable`) only when all of these hold:
   not probed is probed again) and younger than the window, counted from when its TTS answer
   came back (a reused result keeps its first date, so chained reuse never extends a window).
 The result is marked `reused` with that date, and the report says so.
+
+A voice the scan's policy does not probe at all (`--probe none`, or a v3.1 voice under
+`--probe legacy`) is not judged on metadata alone when an earlier scan heard it (`carried`):
+unchanged since, it keeps that conclusive evidence with its date, however old; changed since
+after a probe heard it fail, it is unknown until probed again. So a run without probes never
+reports a voice a probe heard fail as compliant, nor as fixed.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from typing import Any
 from audit.core.models import Clone, ProbeResult, ProbeVerdict
 
 CONCLUSIVE = frozenset({ProbeVerdict.SPEAKS, ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
+FAILING = frozenset({ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
+#: How far back a scan without probes looks for the evidence it carries: any earlier scan kept.
+CARRY_WINDOW = timedelta(days=3650)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +84,19 @@ def reusable(clone: Clone, earlier: EarlierProbe | None, window: timedelta, now:
     if probed.tzinfo is None or not timedelta(0) <= now - probed <= window:
         return None
     return replace(earlier.result, reused=True)
+
+
+def carried(clone: Clone, earlier: EarlierProbe | None) -> ProbeResult | None:
+    """The evidence a voice not probed in this run carries from the newest earlier scan: its
+    conclusive result (marked reused, with its date) when the voice is unchanged since; when it
+    changed after a probe heard it fail, an unknown ("changed since"); else None (metadata)."""
+    if earlier is None or earlier.result.verdict not in CONCLUSIVE:
+        return None
+    model_ids = None if clone.model_ids is None else " ".join(clone.model_ids)
+    if (model_ids, clone.raw_status, clone.language) == (earlier.model_ids, earlier.status, earlier.language):
+        return replace(earlier.result, reused=True)
+    if earlier.result.verdict in FAILING:
+        when = (earlier.result.probed_at or "an earlier scan")[:10]
+        return ProbeResult(ProbeVerdict.ERROR, f"a probe heard it fail ({earlier.result.verdict.value}) on {when}; "
+                           "it changed since and was not probed in this run: probe it to know")
+    return None
