@@ -109,12 +109,12 @@ def cutover(
     run = CutoverRun(mapping, scanned, base)
     plans = _planned_writes(scanned)
     run.diff = "".join(
-        display_diff(record.shown(p.path, base), h.text, _new_text(h), encoding=p.encoding.value)
+        display_diff(record.relative_path(p.path, base), h.text, _new_text(h), encoding=p.encoding.value)
         for h, p in plans
     )
     if options.patch_file is not None:
         patch = b"".join(
-            git_patch(record.shown(p.path, base), p.before, p.after, utf16=p.encoding.is_utf16, mode=p.mode)
+            git_patch(record.relative_path(p.path, base), p.before, p.after, utf16=p.encoding.is_utf16, mode=p.mode)
             for _, p in plans
         )
         write_bytes(options.patch_file, patch)
@@ -265,7 +265,7 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
     lines: list[str] = []
     for skipped in scan.skipped:
         kind = "not checked" if skipped.unchecked else "skipped"
-        lines.append(f"{kind}: {record.shown(skipped.path, base)}: {skipped.reason}")
+        lines.append(f"{kind}: {record.relative_path(skipped.path, base)}: {skipped.reason}")
     lines += [f"note: {n}" for n in scan.notes]
     rate = scan.files_scanned / scan.seconds if scan.seconds > 0 else float(scan.files_scanned)
     occurrences = scan.occurrences
@@ -284,7 +284,7 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
     if run.written is not None:
         w = run.written
         lines.append(f"Wrote {w.replacements} replacement(s) in {len(w.written)} file(s).")
-        lines += [f"  not written: {record.shown(p, base)}: {r}" for p, r in w.refused]
+        lines += [f"  not written: {record.relative_path(p, base)}: {r}" for p, r in w.refused]
         lines.append(f"Rollback file: {w.rollback_file}")
         lines.append(f"  undo with: clone-audit cutover --rollback {w.rollback_file}")
     elif ready and run.patch_file is None:
