@@ -27,7 +27,7 @@ from audit.api.client import WavesClient
 from audit.core import aio
 from audit.core.config import Secret, Settings
 from audit.console import REDACTOR
-from audit.core.models import Progress, marked_origin
+from audit.core.models import Fidelity, Progress, marked_origin
 from audit.report.tables import records, voice_frame
 from audit.report.text import traffic
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
@@ -65,10 +65,10 @@ class DemoStory:
 
     def fidelity_line(self) -> str:
         rows = [r for r in self.applied.rows if r.fidelity]
-        counts = {f: sum(1 for r in rows if r.fidelity == f) for f in ("match", "mismatch", "unchecked")}
+        counts = {f: sum(1 for r in rows if r.fidelity == f) for f in Fidelity}
         line = "Fidelity: " + ", ".join(f"{n} {f}" for f, n in counts.items() if n) + "."
         for r in rows:
-            if r.fidelity == "mismatch" and r.review is None:
+            if r.fidelity == Fidelity.MISMATCH and r.review is None:
                 line += (f"\n  {r.old_voice_id} → {r.new_voice_id} does not sound like its source "
                          f"(similarity {r.similarity:.3f}): not ready; listen in the report, then "
                          f"`clone-audit review {self.planned.plan_path} --accept {r.old_voice_id}` or --reject.")

@@ -50,10 +50,11 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.archive.index import NotRegularFile, SourceMatch, open_regular, shown
+from audit.archive.index import NotRegularFile, SourceMatch, open_regular
 from audit.core import audio
 from audit.core.errors import AudioError
 from audit.core.models import FitWindow, SourceCheck, SourceProblem
+from audit.core.untrusted import visible_name
 from audit.fidelity import vad
 
 #: Container → Content-Type for the types the API accepts as they are.
@@ -101,7 +102,7 @@ def check_source(match: SourceMatch) -> SourceCheck:
     found = SourceCheck(match.problem, match.detail, path=match.relative, matched_by=match.matched_by)
     if match.problem is not None or match.path is None:
         return replace(found, problem=match.problem or SourceProblem.MISSING)
-    name = shown(match.relative or str(match.path))
+    name = visible_name(match.relative or str(match.path))
     try:
         file = open_regular(match.path)
     except FileNotFoundError:
@@ -269,18 +270,18 @@ def make_fitted(path: Path, check: SourceCheck) -> FittedAudio:
     try:
         file = open_regular(path)
     except OSError as exc:
-        raise AudioError(f"{shown(str(path))} cannot be read: {exc.strerror}",
+        raise AudioError(f"{visible_name(str(path))} cannot be read: {exc.strerror}",
                          hint="Check that the archive is mounted and readable.") from None
     with file:
         if hashlib.file_digest(file, "sha256").hexdigest() != check.sha256:
-            raise AudioError(f"{shown(str(path))} changed since it was checked (sha256 differs).",
+            raise AudioError(f"{visible_name(str(path))} changed since it was checked (sha256 differs).",
                              hint="Run `clone-audit plan` again to check the new file.")
         file.seek(0)
         try:
             with audio.Decoder(file, check.kind) as decoder:
                 clip, rate = _window(decoder, check.fit.start_s, check.fit.end_s)
         except AudioError as exc:
-            raise AudioError(f"{shown(str(path))} no longer decodes: {exc.message}",
+            raise AudioError(f"{visible_name(str(path))} no longer decodes: {exc.message}",
                              hint=f"{_EXPORT.capitalize()} again, then run `clone-audit plan` again.") from None
     if rate > MAX_RATE:
         clip, rate = audio.resample(clip, rate, MAX_RATE), MAX_RATE

@@ -1,7 +1,7 @@
 """Finding each voice's original recording in the operator's archive folder.
 
 This module owns the archive index: one walk of the folder, the optional manifest,
-the matching rules and the path-safety rules (`open_regular`, `shown`). It reads no
+the matching rules and the path-safety rules (`open_regular`). It reads no
 recording's contents (archive/checks.py checks what a match holds) and never touches anything
 outside the folder.
 
@@ -34,8 +34,8 @@ a link loop, a broken link) is named in the MISSING reason instead of vanishing;
 entry is never opened. A file whose path is not valid UTF-8 is UNSUPPORTED (rename it: the
 plan and reports are UTF-8). A subfolder that cannot be listed is skipped and named in
 every MISSING reason (only an unreadable archive folder itself is a ConfigError). Names
-are shown with control and undecodable characters escaped (`shown`), so a newline in a
-file name cannot break a report line.
+are shown with control and undecodable characters escaped (`untrusted.visible_name`), so a
+newline in a file name cannot break a report line.
 
 Cost: one os.scandir per folder; each name is filed under its runs of letters and digits
 and under its normalised stem. A voice id is looked up through its rarest run and then
@@ -60,6 +60,7 @@ from typing import BinaryIO
 from audit.core.config import ArchiveSettings
 from audit.core.errors import ConfigError
 from audit.core.models import Clone, SourceProblem
+from audit.core.untrusted import visible_name
 
 MANIFEST_COLUMNS = ("voice_id", "path", "language", "display_name")
 MAX_MANIFEST_LINE = 65536  # bytes; a row holds an id, a path and two short names
@@ -105,12 +106,12 @@ class ArchiveIndex:
         if not folder.is_dir():
             state = "is not a folder" if folder.exists() else "does not exist"
             raise ConfigError(
-                f"archive folder {shown(str(folder))} {state}.",
+                f"archive folder {visible_name(str(folder))} {state}.",
                 hint="Set [archive] folder to the directory that holds the original recordings.",
             )
         self.folder = folder.resolve()
         if not _is_utf8(str(self.folder)):
-            raise ConfigError(f"archive folder {shown(str(self.folder))} has a path that is not valid UTF-8.",
+            raise ConfigError(f"archive folder {visible_name(str(self.folder))} has a path that is not valid UTF-8.",
                               hint="Rename it, or link to it from a path with a UTF-8 name.")
         manifest_path = None
         if manifest is not None:
@@ -148,25 +149,25 @@ class ArchiveIndex:
             return self._from_manifest(entry)
         notes: list[str] = []
         by_id = self._pick("voice-id", self._with_id(clone.voice_id),
-                           f"file name holds {shown(clone.voice_id)}", notes)
+                           f"file name holds {visible_name(clone.voice_id)}", notes)
         if by_id is not None:
             return by_id
         name = clone.display_name.strip()
         key = normalise_name(name)
         by_name = self._pick("display-name", self._by_stem.get(key, ()) if key else (),
-                             f"file name matches display name '{shown(name)}'", notes)
+                             f"file name matches display name '{visible_name(name)}'", notes)
         if by_name is not None:
             return by_name
-        looked = f"no manifest row, no file name holding {shown(clone.voice_id)}"
-        looked += f", no file named '{shown(name)}' (any extension)" if key else ", no display name"
+        looked = f"no manifest row, no file name holding {visible_name(clone.voice_id)}"
+        looked += f", no file named '{visible_name(name)}' (any extension)" if key else ", no display name"
         if notes:
             more = len(notes) - _SHOWN_NOTES
             looked += "; not usable: " + ", ".join(notes[:_SHOWN_NOTES]) + (f" and {more} more" if more > 0 else "")
         if self.unlisted:
             looked += (f"; {len(self.unlisted)} subfolder(s) could not be listed: "
-                       + ", ".join(shown(u) for u in self.unlisted[:3]))
+                       + ", ".join(visible_name(u) for u in self.unlisted[:3]))
         return SourceMatch(None, None, None, SourceProblem.MISSING,
-                           f"no recording found in {shown(str(self.folder))}: {looked}; "
+                           f"no recording found in {visible_name(str(self.folder))}: {looked}; "
                            "add the voice to the manifest or name its file after the voice id")
 
     def _with_id(self, voice_id: str) -> list[str]:
@@ -186,20 +187,20 @@ class ArchiveIndex:
         target = _resolve(written if written.is_absolute() else self.folder / written)
         if target is not None and not target.is_relative_to(self.folder):
             return SourceMatch(None, None, "manifest", SourceProblem.PATH_ESCAPE,
-                               f"{where}: {shown(entry.path)} resolves to {shown(str(target))}, outside "
-                               f"the archive folder {shown(str(self.folder))}; list a file inside the folder")
+                               f"{where}: {visible_name(entry.path)} resolves to {visible_name(str(target))}, outside "
+                               f"the archive folder {visible_name(str(self.folder))}; list a file inside the folder")
         relative = target.relative_to(self.folder).as_posix() if target else entry.path
         what = "a symlink loop" if target is None else _not_a_file(target)
         if what == "missing":
             return SourceMatch(None, relative, "manifest", SourceProblem.MISSING,
-                               f"{where}: {shown(entry.path)} is not a file in {shown(str(self.folder))}; "
+                               f"{where}: {visible_name(entry.path)} is not a file in {visible_name(str(self.folder))}; "
                                "fix the path, or remove the row to match by file name")
         if what is not None:
             return SourceMatch(None, relative, "manifest", SourceProblem.MISSING,
-                               f"{where}: {shown(entry.path)} is {what}, not a recording file; "
+                               f"{where}: {visible_name(entry.path)} is {what}, not a recording file; "
                                "fix the path, or remove the row to match by file name")
         assert target is not None
-        return self._usable(target, relative, "manifest", f"{where}: {shown(relative)}")
+        return self._usable(target, relative, "manifest", f"{where}: {visible_name(relative)}")
 
     def _pick(self, how: str, candidates: Iterable[str], what: str, notes: list[str]) -> SourceMatch | None:
         """The one usable candidate of a step, a problem, or None when the step finds nothing.
@@ -210,33 +211,33 @@ class ArchiveIndex:
         for rel in candidates:
             target = _resolve(self.folder / rel)
             if target is None:
-                notes.append(f"{shown(rel)} is a symlink loop")
+                notes.append(f"{visible_name(rel)} is a symlink loop")
             elif not target.is_relative_to(self.folder):
                 escapes.append((rel, target))
             elif (other := _not_a_file(target)) is not None:
                 other = "a link to nothing" if other == "missing" else other
-                notes.append(f"{shown(rel)} is {other}")
+                notes.append(f"{visible_name(rel)} is {other}")
             else:
                 found.setdefault(target, rel)
         names = sorted([*found.values(), *(rel for rel, _ in escapes)])
         if len(names) > 1:
             return SourceMatch(None, None, how, SourceProblem.AMBIGUOUS,
-                               f"{what} for {len(names)} files: {', '.join(shown(n) for n in names)}; "
+                               f"{what} for {len(names)} files: {', '.join(visible_name(n) for n in names)}; "
                                "name the right one in the manifest")
         if escapes:
             rel, target = escapes[0]
             return SourceMatch(None, None, how, SourceProblem.PATH_ESCAPE,
-                               f"{shown(rel)} is a link to {shown(str(target))}, outside the archive folder "
-                               f"{shown(str(self.folder))}; copy the recording into the folder instead")
+                               f"{visible_name(rel)} is a link to {visible_name(str(target))}, outside the archive folder "
+                               f"{visible_name(str(self.folder))}; copy the recording into the folder instead")
         if found:
             target, rel = next(iter(found.items()))
-            return self._usable(target, rel, how, f"{what}: {shown(rel)}")
+            return self._usable(target, rel, how, f"{what}: {visible_name(rel)}")
         return None
 
     def _usable(self, target: Path, rel: str, how: str, detail: str) -> SourceMatch:
         if not (_is_utf8(rel) and _is_utf8(str(target))):
             return SourceMatch(None, None, how, SourceProblem.UNSUPPORTED,
-                               f"file name {shown(rel)} is not valid UTF-8 (plans and reports are UTF-8); "
+                               f"file name {visible_name(rel)} is not valid UTF-8 (plans and reports are UTF-8); "
                                "rename the file")
         return SourceMatch(target, rel, how, None, detail)
 
@@ -277,37 +278,30 @@ def describe_mode(mode: int) -> str:
     return "not a regular file"
 
 
-def shown(text: str) -> str:
-    """`text` as one printable line: control, format and undecodable characters escaped."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
-
-
 def read_manifest(path: Path) -> dict[str, ManifestEntry]:
     """Parse the manifest CSV (format in the module docstring); ConfigError names file and line."""
     try:
         file = open_regular(path)
     except FileNotFoundError:
-        raise ConfigError(f"archive manifest {shown(str(path))} does not exist.",
+        raise ConfigError(f"archive manifest {visible_name(str(path))} does not exist.",
                           hint="Create it, or unset [archive] manifest to match by file name.") from None
     except NotRegularFile as exc:
-        raise ConfigError(f"archive manifest {shown(str(path))} is {exc.what}, not a file.",
+        raise ConfigError(f"archive manifest {visible_name(str(path))} is {exc.what}, not a file.",
                           hint="Point [archive] manifest at a CSV file.") from None
     except OSError as exc:
-        raise ConfigError(f"archive manifest {shown(str(path))} cannot be read: {exc.strerror}.",
+        raise ConfigError(f"archive manifest {visible_name(str(path))} cannot be read: {exc.strerror}.",
                           hint="Save it as a UTF-8 CSV file readable by this user.") from None
     with file:
         try:
             return _parse_manifest(path, _manifest_lines(path, file))
         except OSError as exc:  # an I/O error half way (a failing disk, a vanished mount)
-            raise ConfigError(f"archive manifest {shown(str(path))} cannot be read: {exc.strerror}.",
+            raise ConfigError(f"archive manifest {visible_name(str(path))} cannot be read: {exc.strerror}.",
                               hint="Check that the disk holding it is readable.") from None
 
 
 def _manifest_lines(path: Path, file: BinaryIO) -> Iterator[str]:
     """The manifest's lines as text, each read with a bound, each checked to be UTF-8 text."""
-    where = shown(str(path))
+    where = visible_name(str(path))
     number = 0
     while raw := file.readline(MAX_MANIFEST_LINE + 1):
         number += 1
@@ -329,7 +323,7 @@ def _manifest_lines(path: Path, file: BinaryIO) -> Iterator[str]:
 
 
 def _parse_manifest(path: Path, lines: Iterator[str]) -> dict[str, ManifestEntry]:
-    where = shown(str(path))
+    where = visible_name(str(path))
     entries: dict[str, ManifestEntry] = {}
     reader = csv.reader(lines)
     first = True
@@ -342,7 +336,7 @@ def _parse_manifest(path: Path, lines: Iterator[str]) -> dict[str, ManifestEntry
             if first and cells[0].casefold() == "voice_id":
                 first = False
                 if len(cells) < 2 or tuple(c.casefold() for c in cells) != MANIFEST_COLUMNS[: len(cells)]:
-                    raise ConfigError(f"{where}:{line}: header {shown(','.join(cells))} is not "
+                    raise ConfigError(f"{where}:{line}: header {visible_name(','.join(cells))} is not "
                                       "voice_id,path[,language,display_name].", hint=_MANIFEST_HINT)
                 continue
             first = False
@@ -354,7 +348,7 @@ def _parse_manifest(path: Path, lines: Iterator[str]) -> dict[str, ManifestEntry
                 raise ConfigError(f"{where}:{line}: voice_id and path must not be empty.",
                                   hint=_MANIFEST_HINT)
             if voice_id in entries:
-                raise ConfigError(f"{where}:{line}: voice_id {shown(voice_id)} is listed again "
+                raise ConfigError(f"{where}:{line}: voice_id {visible_name(voice_id)} is listed again "
                                   f"(first on line {entries[voice_id].line}).",
                                   hint="Keep one row per voice.")
             language, display_name = (extra + ["", ""])[:2]
@@ -387,7 +381,7 @@ def _walk(folder: Path, skip: Path | None) -> tuple[list[str], list[str]]:
                 entries = sorted((e.name, e.path, _is_real_dir(e)) for e in listing if not e.name.startswith("."))
         except OSError as exc:
             if not rel_dir:
-                raise ConfigError(f"archive folder {shown(str(folder))} cannot be listed: {exc.strerror}.",
+                raise ConfigError(f"archive folder {visible_name(str(folder))} cannot be listed: {exc.strerror}.",
                                   hint="Make the archive folder readable by this user.") from None
             unlisted.append(rel_dir)
             continue
@@ -456,10 +450,3 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:  # a byte that is not UTF-8, kept by the file system's surrogateescape
         return False
     return True
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
-        return f"\\x{code - 0xDC00:02x}"
-    return char.encode("unicode_escape").decode("ascii")

@@ -81,6 +81,14 @@ class Verdict(enum.StrEnum):
     EXCEPTED = "excepted"
 
 
+class Fidelity(enum.StrEnum):
+    """Whether a new clone sounds like its source (judged by `audit.fidelity.verdict`)."""
+
+    MATCH = "match"
+    MISMATCH = "mismatch"
+    UNCHECKED = "unchecked"
+
+
 class ProbePolicy(enum.StrEnum):
     ALL = "all"  # probe every clone that could speak
     LEGACY = "legacy"  # probe only clones whose metadata is not v3.1

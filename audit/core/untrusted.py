@@ -2,8 +2,9 @@
 
 A voice id, display name, tag or language returned by the API is untrusted data: it may
 hold `../`, an absolute path, `/`, `\\`, NUL, control characters, ESC sequences, bidi
-overrides, or be 10 KB long. This module owns the three rules that keep such a string
-from doing harm, so no other module has to decide them again:
+overrides, or be 10 KB long; so may a file name found on disk. This module owns the rules
+that keep such a string from doing harm, and is the one home of escaping text for display,
+so no other module has to decide them again:
 
 - `is_plain_id`: the voice ids clone-audit acts on beyond reporting (names a file after,
   tags a replacement with): 1-128 ASCII letters, digits and `_ . : -`, not starting with
@@ -17,6 +18,10 @@ from doing harm, so no other module has to decide them again:
   surrogate replaced by its escape (`\\x1b`, `\\u202e`), for the terminal, CSV cells and
   HTML. Lossy on purpose (a literal backslash is not escaped); run.json keeps the exact
   string, JSON-escaped.
+- `shown`: `visible`, on one line and bounded, for messages.
+- `visible_name`: a file name or path as one printable line (every character Python does
+  not call printable, a zero-width joiner too, as its escape; an undecodable byte as `\\xNN`),
+  for reasons and errors that name a file; the data keeps the real name.
 - `json_visible`: JSON text with the same characters (JSON already escapes C0) written as
   `\\uXXXX` escapes: the same data for a parser, nothing hidden for a person.
 """
@@ -68,6 +73,22 @@ def shown(value: str, limit: int = 80) -> str:
     (scrubbed of secrets first, so no secret's start survives the cut)."""
     text = visible(value)
     return text if len(text) <= limit else f"{cut(text, limit)}… ({len(value)} characters)"
+
+
+def visible_name(text: str) -> str:
+    """A file name or path as one printable line: each character `str.isprintable` refuses
+    (controls, format characters, separators but the space) as its Python escape (`\\n`,
+    `\\u200d`), an undecodable byte of a file name (kept by surrogateescape) as `\\xNN`."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _name_escape(c) for c in text)
+
+
+def _name_escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte of a file name
+        return f"\\x{code - 0xDC00:02x}"
+    return char.encode("unicode_escape").decode("ascii")
 
 
 def _escape(match: re.Match[str]) -> str:

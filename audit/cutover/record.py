@@ -33,13 +33,14 @@ class UsageRow:
     new: VoiceUsage | None
 
 
-def shown(path: Path, base: Path) -> str:
-    """`path` relative to `base` when inside it, else absolute."""
+def relative_path(path: Path, base: Path) -> str:
+    """`path` relative to `base` when inside it, else absolute. Not escaped: a patch needs the
+    real name, and what is printed or rendered is escaped there (`untrusted.visible`)."""
     return os.path.relpath(path, base) if path.is_relative_to(base) else str(path)
 
 
 def occurrence_line(occ: Occurrence, base: Path) -> str:
-    where = f"{shown(occ.path, base)}:{occ.line}:{occ.column}"
+    where = f"{relative_path(occ.path, base)}:{occ.line}:{occ.column}"
     name = f"  ({occ.display_name})" if occ.display_name else ""
     if occ.new_voice_id is not None:
         return f"{where}  {occ.old_voice_id} → {occ.new_voice_id}{name}"
@@ -56,7 +57,7 @@ def scan_section(
         "files_scanned": result.files_scanned,
         "seconds": round(result.seconds, 3),
         "binary_skipped": result.binary,
-        "unchecked": [{"path": shown(s.path, base), "reason": s.reason} for s in result.unchecked][:50],
+        "unchecked": [{"path": relative_path(s.path, base), "reason": s.reason} for s in result.unchecked][:50],
         "unchecked_count": len(result.unchecked),
         "occurrences": len(occurrences),
         "ready": sum(o.ready for o in occurrences),
@@ -73,7 +74,7 @@ def write_section(outcome: WriteOutcome, at: datetime, base: Path) -> dict[str, 
         "files": len(outcome.written),
         "replacements": outcome.replacements,
         "rollback_file": str(outcome.rollback_file),
-        "refused": [{"path": shown(p, base), "reason": r} for p, r in outcome.refused],
+        "refused": [{"path": relative_path(p, base), "reason": r} for p, r in outcome.refused],
     }
 
 
@@ -83,7 +84,7 @@ def restore_section(outcome: RestoreOutcome, at: datetime, base: Path) -> dict[s
         "rollback_file": str(outcome.rollback_file),
         "restored": len(outcome.restored),
         "already": len(outcome.already),
-        "refused": [{"path": shown(p, base), "reason": r} for p, r in outcome.refused],
+        "refused": [{"path": relative_path(p, base), "reason": r} for p, r in outcome.refused],
     }
 
 
@@ -137,6 +138,6 @@ def merge(existing: Mapping[str, Any] | None, mapping: Path, **sections: Any) ->
 
 def _item(occ: Occurrence, base: Path) -> dict[str, Any]:
     return {
-        "path": shown(occ.path, base), "line": occ.line, "column": occ.column, "old_voice_id": occ.old_voice_id,
+        "path": relative_path(occ.path, base), "line": occ.line, "column": occ.column, "old_voice_id": occ.old_voice_id,
         "new_voice_id": occ.new_voice_id, "display_name": occ.display_name, "why_not": occ.why_not,
     }

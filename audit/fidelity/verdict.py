@@ -15,18 +15,12 @@ May import: audit.core only (and the types of this package).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
+from audit.core.models import Fidelity
 from audit.fidelity.speaker import Voiceprint, similarity
 
 THRESHOLD = 0.84  # cosine similarity at or above which two clips are the same speaker (bench/fidelity.py)
 MIN_SPEECH_S = 1.0  # less speech than this in either clip is too little to tell a speaker by
-
-
-class Fidelity(StrEnum):
-    MATCH = "match"
-    MISMATCH = "mismatch"
-    UNCHECKED = "unchecked"
 
 
 @dataclass(frozen=True)

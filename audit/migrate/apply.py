@@ -30,10 +30,10 @@ from typing import assert_never
 from audit.api.client import UploadFile, WavesClient
 from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from audit.core.models import Action, Clone, CloneStatus, ProbeVerdict
+from audit.core.models import Action, Clone, CloneStatus, Fidelity, ProbeVerdict
 from audit.core.provenance import Provenance
 from audit.fidelity import check as fidelity
-from audit.fidelity.verdict import Fidelity, FidelityVerdict, unchecked
+from audit.fidelity.verdict import FidelityVerdict, unchecked
 from audit.migrate.decide import (
     Adopt,
     AwaitUnknownCreate,

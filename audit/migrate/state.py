@@ -1,7 +1,9 @@
 """Where each voice of a migration stands: the states and the row type the ledger stores.
 
 Pure types, no I/O: the ledger (SQLite) persists them, the apply decisions read them,
-and the report renders them, without the last two importing the database module.
+and the report renders them, without the last two importing the database module. Owns
+the mapping's `status` too (`MappingStatus`, `mapping_status`): `ready` when the
+replacement may take the old voice's place, else the ledger state it stands in.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class Migration:
     creates: int
     updated_at: str
     similarity: float | None = None  # the new clone's voice against its source (cosine, 1.0 same)
-    fidelity: str | None = None  # match / mismatch / unchecked (audit.fidelity.verdict.Fidelity)
+    fidelity: str | None = None  # match / mismatch / unchecked (audit.core.models.Fidelity)
     review: str | None = None  # accepted / rejected: a person's decision on a mismatch
     reviewed_by: str | None = None
     reviewed_at: str | None = None
@@ -61,3 +63,23 @@ def is_ready(row: Migration) -> bool:
             return False
         case _ as unreachable:
             assert_never(unreachable)
+
+
+class MappingStatus(enum.StrEnum):
+    """A mapping row's `status` (mapping.csv / mapping.json): `ready`, or the state the voice is in
+    (every State but `verified`, which is always ready)."""
+
+    READY = "ready"  # verified, or a mismatch a person accepted: callers may use the new id
+    QUEUED = State.QUEUED.value
+    CREATING = State.CREATING.value
+    CREATED = State.CREATED.value
+    COMPLETED = State.COMPLETED.value
+    MISMATCH = State.MISMATCH.value  # awaiting a person's review, or rejected
+    UNVERIFIED = State.UNVERIFIED.value
+    FAILED = State.FAILED.value
+
+
+def mapping_status(row: Migration) -> MappingStatus:
+    """`ready` when the replacement may take the old voice's place (a verified one always may),
+    else the state it stands in."""
+    return MappingStatus.READY if is_ready(row) else MappingStatus(row.state.value)

@@ -108,11 +108,11 @@ def cutover(
     scanned = scan_files(listing, mapping, advance=progress.advance)
     run = CutoverRun(mapping, scanned, base)
     if not options.write and options.patch_file is None:
-        run.diff = "".join(display_diff(record.shown(c.path, base), c.old_text, c.new_text,
+        run.diff = "".join(display_diff(record.relative_path(c.path, base), c.old_text, c.new_text,
                                         encoding=c.hit.encoding.value) for c in each_change(scanned.hits, scanned.skipped))
     if options.patch_file is not None:
         write_bytes(options.patch_file, (
-            git_patch(record.shown(c.path, base), c.before, c.after, utf16=c.hit.encoding.is_utf16,
+            git_patch(record.relative_path(c.path, base), c.before, c.after, utf16=c.hit.encoding.is_utf16,
                       mode=c.hit.identity.mode) for c in each_change(scanned.hits, scanned.skipped)))
         run.patch_file = options.patch_file
     refused: set[Path] = set()
@@ -246,7 +246,7 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
     lines: list[str] = []
     for skipped in scan.skipped:
         kind = "not checked" if skipped.unchecked else "skipped"
-        lines.append(f"{kind}: {record.shown(skipped.path, base)}: {skipped.reason}")
+        lines.append(f"{kind}: {record.relative_path(skipped.path, base)}: {skipped.reason}")
     lines += [f"note: {n}" for n in scan.notes]
     rate = scan.files_scanned / scan.seconds if scan.seconds > 0 else float(scan.files_scanned)
     occurrences = scan.occurrences
@@ -265,7 +265,7 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
     if run.written is not None:
         w = run.written
         lines.append(f"Wrote {w.replacements} replacement(s) in {len(w.written)} file(s).")
-        lines += [f"  not written: {record.shown(p, base)}: {r}" for p, r in w.refused]
+        lines += [f"  not written: {record.relative_path(p, base)}: {r}" for p, r in w.refused]
         lines.append(f"Rollback file: {w.rollback_file}")
         lines.append(f"  undo with: clone-audit cutover --rollback {w.rollback_file}")
     elif ready and run.patch_file is None:

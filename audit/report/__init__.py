@@ -3,6 +3,7 @@
 `tables`, `migration` and `html` are pure (data in, `str` out); `files` is the one
 trivial step that writes those strings where `audit.core.runfolder` says they go.
 
-May import: `audit.core`, the pure types of `audit.migrate` (`document`, `state`)
-and `audit.compliance.changes` it renders. Never `api`, `scan`'s I/O, `archive`, the ledger or `pipeline`.
+May import: `audit.core`, the pure types of `audit.migrate` (`document`, `state`),
+`audit.compliance.changes` and `audit.runs` it renders. Verdicts, statuses and actions are
+compared through their enums, never spelled out (a test checks the renderers and templates). Never `api`, `scan`'s I/O, `archive`, the ledger or `pipeline`.
 """

@@ -15,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from markupsafe import Markup, escape
 
 from audit.compliance.changes import TrendPoint
+from audit.core.models import ProbeVerdict, Verdict
+from audit.report.tables import Cause
 
-COLOURS = {
-    "short-wav": "#b3261e", "silent": "#d9534f", "failed-clone": "#7b1fa2", "pending": "#8a5a00",
-    "probe-error": "#e0a100", "legacy-metadata": "#c2185b", "no-metadata": "#9e9e9e",
-    "speaks": "#1b6e20", "error": "#e0a100", "not-probed": "#9e9e9e",
+COLOURS: dict[str, str] = {
+    Cause.SHORT_WAV: "#b3261e", Cause.SILENT: "#d9534f", Cause.FAILED_CLONE: "#7b1fa2", Cause.PENDING: "#8a5a00",
+    Cause.PROBE_ERROR: "#e0a100", Cause.LEGACY_METADATA: "#c2185b", Cause.NO_METADATA: "#9e9e9e",
+    ProbeVerdict.SPEAKS: "#1b6e20", ProbeVerdict.ERROR: "#e0a100", ProbeVerdict.NOT_PROBED: "#9e9e9e",
 }
 _W = 560
 
@@ -101,7 +103,7 @@ def trend(points: Sequence[TrendPoint], title: str) -> Markup | None:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         parts.append(f'<polyline points="{path}" fill="none" stroke="#1b6e20" stroke-width="2"/>')
     for (x, y), p in zip(coords, points, strict=True):
-        bad = p.counts.get("non-compliant", 0)
+        bad = p.counts.get(Verdict.NON_COMPLIANT, 0)
         parts.append(
             f'<circle class="point" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="#1b6e20"><title>{escape(p.at)}: '
             f'{p.compliant_share:.0%} compliant, {bad:,} non-compliant of {p.total:,}</title></circle>'

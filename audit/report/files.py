@@ -25,7 +25,8 @@ import pandas as pd
 from audit.compliance.changes import HistoryView
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
-from audit.migrate.state import Migration
+from audit.core.models import Verdict
+from audit.migrate.state import MappingStatus, Migration
 from audit.report.html import report_html_chunks
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
@@ -73,14 +74,14 @@ def write_migration_files(folder: RunFolder, plan: Plan, rows: Sequence[Migratio
 def migrated_view(frame: pd.DataFrame, mapping: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
     """The plan's scan rows after a migration: a voice whose replacement is ready is `migrated`
     and `replaced_by` its new id; and non-compliant before → after."""
-    ready = {r.old_voice_id: r.new_voice_id for r in mapping.itertuples() if r.status == "ready"}
+    ready = {r.old_voice_id: r.new_voice_id for r in mapping.itertuples() if r.status == MappingStatus.READY}
     after = frame.copy()
-    hit = after["voice_id"].isin(set(ready)) & (after["verdict"] == "non-compliant")
-    after.loc[hit, "verdict"] = "migrated"
+    hit = after["voice_id"].isin(set(ready)) & (after["verdict"] == Verdict.NON_COMPLIANT)
+    after.loc[hit, "verdict"] = Verdict.MIGRATED.value
     after.loc[hit, "replaced_by"] = after.loc[hit, "voice_id"].map(ready)
     after.loc[hit, "reason"] = "replaced by " + after.loc[hit, "replaced_by"].astype(str) + ", verified on v3.1"
-    before = int((frame["verdict"] == "non-compliant").sum())
-    return after, {"non_compliant": before, "after": before - int(hit.sum()), "ready": len(ready)}
+    before = int((frame["verdict"] == Verdict.NON_COMPLIANT).sum())
+    return after, {"non_compliant": before, "after": before - int(hit.sum()), MappingStatus.READY.value: len(ready)}
 
 
 def write_migration_run(
@@ -169,7 +170,7 @@ def mismatched_replacements(out_root: Path) -> dict[str, str]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         for row in rows if isinstance(rows, list) else ():
-            if (isinstance(row, dict) and row.get("status") == "mismatch"
+            if (isinstance(row, dict) and row.get("status") == MappingStatus.MISMATCH
                     and isinstance(row.get("old_voice_id"), str) and isinstance(row.get("new_voice_id"), str)):
                 found[row["old_voice_id"]] = row["new_voice_id"]
     return found

@@ -25,16 +25,21 @@ import markupsafe
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
-from audit.core.models import Action
+from audit.core.models import Action, Compatibility, Fidelity, ProbeVerdict, Verdict
 from audit.core.secrets import cut, scrub
 from audit.core.untrusted import visible
 from audit.migrate.document import Plan
+from audit.migrate.state import MappingStatus
 from audit.report import charts
 from audit.report.migration import plan_frame
-from audit.report.tables import CAUSES, FINDINGS, records, summary
+from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
+from audit.runs.kind import RunKind
 from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
 
-PASSING = ("compliant", "migrated")
+PASSING = (Verdict.COMPLIANT, Verdict.MIGRATED)
+#: What the templates compare with: the enums, never a verdict, status or action spelled out.
+TEMPLATE_GLOBALS = {e.__name__: e for e in (Verdict, ProbeVerdict, Compatibility, Cause, Action, MappingStatus, Fidelity,
+                                            RunKind)}
 
 
 @cache
@@ -45,12 +50,13 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-        finalize=_shown,
+        finalize=_finalize,
     )
     env.filters["blank"] = lambda v: "" if v is None else v
     env.filters["bytes"] = human_bytes
     env.filters["duration"] = human_duration
     env.globals["percent"] = percent
+    env.globals.update(TEMPLATE_GLOBALS, VERDICT_ORDER=VERDICT_ORDER)
     env.filters["ticks"] = _ticks
     env.filters["truncate"] = _truncate
     return env
@@ -76,7 +82,8 @@ def _ticks(text: str) -> markupsafe.Markup:
     )
 
 
-def _shown(value: Any) -> Any:
+def _finalize(value: Any) -> Any:
+    """Every string a template prints that is not markup already: through `untrusted.visible`."""
     if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
         return visible(value, keep_lines=True)
     return value
@@ -112,7 +119,7 @@ def report_html_chunks(
         "usage": window,
         "usage_banner": usage_banner(window),
         "findings": [r for r in rows if r["verdict"] in FINDINGS],
-        "excepted": [r for r in rows if r["verdict"] == "excepted"],
+        "waived": [r for r in rows if r["verdict"] == Verdict.EXCEPTED],
         "passing": [r for r in rows if r["verdict"] in PASSING],
         "languages": sorted({r["language"] for r in rows if r["language"]}),
         "causes": [c for c in CAUSES if any(r["cause"] == c for r in rows)],
@@ -153,7 +160,7 @@ CALLED_CHART_VOICES = 15
 
 def _called_chart(rows: list[dict[str, Any]], window: Mapping[str, Any] | None) -> markupsafe.Markup | None:
     """Calls to each non-compliant voice still called in the usage window, most called first."""
-    called = [r for r in rows if r["verdict"] == "non-compliant" and (r.get("usage_calls") or 0) > 0]
+    called = [r for r in rows if r["verdict"] == Verdict.NON_COMPLIANT and (r.get("usage_calls") or 0) > 0]
     called.sort(key=lambda r: -int(r["usage_calls"]))
     bars: dict[str, int] = {}
     for row in called[:CALLED_CHART_VOICES]:

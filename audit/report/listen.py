@@ -22,11 +22,12 @@ import numpy as np
 
 from audit.core import audio
 from audit.core.errors import AudioError
+from audit.core.models import Fidelity
 
 CLIP_S = 6.0  # seconds of each side kept for listening
 CLIP_RATE = 16000
 LISTEN_SAMPLE = 10  # voices with a `match` verdict that get clips anyway, for spot checks
-FLAGGED = ("mismatch", "unchecked")
+FLAGGED = (Fidelity.MISMATCH, Fidelity.UNCHECKED)
 
 
 def sampled(voice_ids: Iterable[str], count: int = LISTEN_SAMPLE) -> frozenset[str]:

@@ -15,8 +15,10 @@ from typing import Any
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
+from audit.core.models import Verdict
 from audit.core.untrusted import visible
-from audit.report.tables import records, summary
+from audit.report.tables import FINDINGS, records, summary
+from audit.runs.kind import RunKind
 from audit.report.text import headline, human_bytes, incomplete
 
 MAX_ROWS = 200
@@ -35,7 +37,7 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     rows = records(frame)
     changes = context.changes if context else None
     lines = [
-        f"## clone-audit {cell(meta.get('kind', 'scan'))} {code(meta.get('run_id'))}",
+        f"## clone-audit {cell(meta.get('kind', RunKind.SCAN))} {code(meta.get('run_id'))}",
         "",
         f"{cell(meta.get('finished_at'))} · API {code(meta.get('base_url'))} · exit code {meta.get('exit_code')}",
         "",
@@ -53,9 +55,9 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     if changes is not None and changes.previous_run_id:
         lines += [f"Since scan {code(changes.previous_run_id)} ({cell(changes.previous_at)}): "
                   + ", ".join(f"{n} {label.replace('_', ' ')}" for label, n in changes.counts().items()) + ".", ""]
-    findings = [r for r in rows if r["verdict"] in ("non-compliant", "unknown")]
+    findings = [r for r in rows if r["verdict"] in FINDINGS]
     lines += _table("Findings", findings)
-    lines += _table("Excepted by waiver", [r for r in rows if r["verdict"] == "excepted"])
+    lines += _table("Excepted by waiver", [r for r in rows if r["verdict"] == Verdict.EXCEPTED])
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from audit.migrate.state import Migration, is_ready
 from audit.core.models import Action
 from audit.migrate.document import Plan, PlanEntry
+from audit.migrate.state import Migration, mapping_status
 from audit.report.tables import render_csv
 
 PLAN_COLUMNS: tuple[str, ...] = (
@@ -65,10 +65,6 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame([plan_row(e) for e in entries], columns=list(PLAN_COLUMNS)).astype({"recent_calls": "Int64"})
 
 
-def mapping_status(migration: Migration) -> str:
-    return "ready" if is_ready(migration) else migration.state.value
-
-
 def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
     rows = [
         {
@@ -79,7 +75,7 @@ def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
             "source_sha256": m.source_sha256,
             "verified": m.probe_verdict,
             "verified_at": m.verified_at,
-            "status": mapping_status(m),
+            "status": mapping_status(m).value,
             "detail": m.detail,
             "retired_at": m.retired_at,
             "similarity": m.similarity,

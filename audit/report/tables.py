@@ -14,6 +14,7 @@ hide what it says; run.json keeps every string exactly).
 from __future__ import annotations
 
 import csv
+import enum
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -21,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from audit.core.models import ProbeVerdict, VoiceResult, marked_origin
+from audit.core.models import CloneStatus, Compatibility, ProbeVerdict, Verdict, VoiceResult, marked_origin
 from audit.core.untrusted import visible
 from audit.core.usage import VoiceUsage
 from audit.runs.record import VOICE_COLUMNS, VoiceRow
@@ -30,16 +31,31 @@ COLUMNS: tuple[str, ...] = VOICE_COLUMNS  # the fields of a run's typed VoiceRow
 _INTEGER_COLUMNS = {"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
                     "usage_calls": "Int64", "usage_chars": "Int64"}
 USAGE_COLUMNS = ("usage_calls", "usage_chars", "usage_last_call")
-#: The verdicts of the findings table; with usage numbers they are ordered by calls, most first.
-FINDINGS = ("non-compliant", "unknown")
 
-#: Why a voice fails (or would, but for a waiver), as the report groups and charts it.
-CAUSES = ("short-wav", "silent", "failed-clone", "pending", "probe-error", "legacy-metadata", "no-metadata")
+
+class Cause(enum.StrEnum):
+    """Why a voice fails (or would, but for a waiver), as the report groups and charts it."""
+
+    SHORT_WAV = ProbeVerdict.SHORT_WAV.value
+    SILENT = ProbeVerdict.SILENT.value
+    FAILED_CLONE = "failed-clone"
+    PENDING = CloneStatus.PENDING.value  # pending or processing
+    PROBE_ERROR = "probe-error"
+    LEGACY_METADATA = "legacy-metadata"
+    NO_METADATA = "no-metadata"
+
+
+#: The verdicts of the findings table; with usage numbers they are ordered by calls, most first.
+FINDINGS = (Verdict.NON_COMPLIANT, Verdict.UNKNOWN)
+#: Verdicts whose voice has a cause to chart (a waiver does not change why a voice fails).
+CAUSED = (*FINDINGS, Verdict.EXCEPTED)
+CAUSES = tuple(Cause)
 
 #: Order of the report: what needs attention first.
-VERDICT_ORDER = ("non-compliant", "unknown", "excepted", "migrated", "compliant")
-PROBE_ORDER = ("short-wav", "silent", "error", "speaks", "not-probed")
-COMPAT_ORDER = ("legacy-only", "unknown", "v3.1")
+VERDICT_ORDER = (Verdict.NON_COMPLIANT, Verdict.UNKNOWN, Verdict.EXCEPTED, Verdict.MIGRATED, Verdict.COMPLIANT)
+PROBE_ORDER = (ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT, ProbeVerdict.ERROR, ProbeVerdict.SPEAKS,
+               ProbeVerdict.NOT_PROBED)
+COMPAT_ORDER = (Compatibility.LEGACY_ONLY, Compatibility.UNKNOWN, Compatibility.V31)
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -66,7 +82,7 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "exception_owner": result.waiver.owner if result.waiver else None,
         "exception_expires": result.waiver.expires.isoformat() if result.waiver else None,
         "exception_status": None if result.waiver is None else (
-            "active" if result.verdict.value == "excepted" else "expired"),
+            "active" if result.verdict is Verdict.EXCEPTED else "expired"),
         "replaces": marked_origin(clone),
         "replaced_by": None,
         "change": None,
@@ -82,20 +98,23 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
 
 def cause(result: VoiceResult) -> str | None:
     """Why the voice fails or cannot be judged; None when it speaks on v3.1."""
-    status, probe = result.clone.status.value, result.probe.verdict
-    if status == "failed":
-        return "failed-clone"
-    if status in ("pending", "processing"):
-        return "pending"
+    status, probe = result.clone.status, result.probe.verdict
+    if status is CloneStatus.FAILED:
+        return Cause.FAILED_CLONE.value
+    if status in (CloneStatus.PENDING, CloneStatus.PROCESSING):
+        return Cause.PENDING.value
     match probe:
         case ProbeVerdict.SHORT_WAV | ProbeVerdict.SILENT:
-            return probe.value
+            return Cause(probe.value).value
         case ProbeVerdict.ERROR:
-            return "probe-error"
+            return Cause.PROBE_ERROR.value
         case ProbeVerdict.SPEAKS:
             return None
         case _:
-            return {"legacy-only": "legacy-metadata", "unknown": "no-metadata"}.get(result.compatibility.value)
+            return _METADATA_CAUSE.get(result.compatibility)
+
+
+_METADATA_CAUSE = {Compatibility.LEGACY_ONLY: Cause.LEGACY_METADATA.value, Compatibility.UNKNOWN: Cause.NO_METADATA.value}
 
 
 def voice_frame(
@@ -134,7 +153,7 @@ def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[
     for i, (voice_id, verdict) in enumerate(zip(out["voice_id"], out["verdict"], strict=True)):
         if voice_id in first:
             today[i] = first[voice_id][:10]
-        elif verdict == "non-compliant":
+        elif verdict == Verdict.NON_COMPLIANT:
             today[i] = "this run"
     out["first_noncompliant"] = today
     return out
@@ -152,16 +171,16 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
 
     def counts(column: str, order: Sequence[str]) -> dict[str, int]:
         found = voices[column].value_counts().to_dict()
-        return {key: int(found.get(key, 0)) for key in order}
+        return {str(key): int(found.get(key, 0)) for key in order}
 
-    causes = voices[voices["verdict"].isin(("non-compliant", "unknown", "excepted"))]["cause"]
+    causes = voices[voices["verdict"].isin(CAUSED)]["cause"]
     return {
         "total": len(voices),
         "replacement_clones": int(replacements.sum()),
         "verdict": counts("verdict", VERDICT_ORDER),
         "probe_verdict": counts("probe_verdict", PROBE_ORDER),
         "compatibility": counts("compatibility", COMPAT_ORDER),
-        "cause": {key: int(n) for key in CAUSES if (n := (causes == key).sum())},
+        "cause": {str(key): int(n) for key in CAUSES if (n := (causes == key).sum())},
     }
 
 

@@ -14,8 +14,12 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from audit.compliance.changes import Changes
+from audit.core.models import ProbeVerdict, Verdict
+from audit.report.tables import Cause
 
 PLAN_COMMAND = "clone-audit plan --archive DIR"
+#: The causes of a voice that answers silence (as opposed to one that does not work at all).
+SILENCE = (Cause.SHORT_WAV, Cause.SILENT)
 
 
 def human_bytes(n: float | None) -> str:
@@ -58,19 +62,20 @@ def headline(summary: Mapping[str, Any], changes: Changes | None = None,
     `usage` (verdict → TTS characters served) adds how much traffic the failing voices carry;
     `calls` (`traffic`'s sentence) how many of them are still called, before anything else."""
     total, verdicts, causes = summary["total"], summary["verdict"], summary.get("cause", {})
-    bad, unknown, excepted = verdicts.get("non-compliant", 0), verdicts.get("unknown", 0), verdicts.get("excepted", 0)
+    bad, unknown = verdicts.get(Verdict.NON_COMPLIANT, 0), verdicts.get(Verdict.UNKNOWN, 0)
+    excepted = verdicts.get(Verdict.EXCEPTED, 0)
     if total == 0:
         sentence = "No voice clone on this account."
     elif bad:
-        silent = causes.get("short-wav", 0) + causes.get("silent", 0)
+        silent = causes.get(Cause.SHORT_WAV, 0) + causes.get(Cause.SILENT, 0)
         what = "answer silence" if silent * 2 >= bad else "do not work"
         sentence = (f"{bad:,} of {total:,} voices ({percent(bad, total)}) {what} on v3.1; "
                     f"re-clone them from their recordings: `{PLAN_COMMAND}`.")
         if calls:  # the traffic they still get comes before what to do about it
             sentence = (f"{bad:,} of {total:,} voices ({percent(bad, total)}) {what} on v3.1. {calls} "
                         f"Re-clone them from their recordings, most called first: `{PLAN_COMMAND}`.")
-        elif usage and usage.get("non-compliant"):
-            sentence += f" They served {usage['non-compliant']:,} TTS characters in the usage window."
+        elif usage and usage.get(Verdict.NON_COMPLIANT):
+            sentence += f" They served {usage[Verdict.NON_COMPLIANT]:,} TTS characters in the usage window."
     elif unknown:
         sentence = (f"No voice is known to fail on v3.1, but {unknown:,} of {total:,} could not be checked: "
                     "scan again (see why below).")
@@ -81,7 +86,7 @@ def headline(summary: Mapping[str, Any], changes: Changes | None = None,
     if changes is not None and changes.previous_run_id:
         c = changes.counts()
         moved = ", ".join(f"{n:,} {label.replace('_', ' ')}" for label, n in c.items() if n and label != "still_failing")
-        before = changes.before.get("non-compliant", 0)
+        before = changes.before.get(Verdict.NON_COMPLIANT, 0)
         sentence += (f" Since the scan of {str(changes.previous_at)[:10]}: non-compliant {before:,} → {bad:,}"
                      + (f" ({moved})." if moved else ", nothing changed."))
     return sentence
@@ -93,12 +98,12 @@ def traffic(rows: Iterable[Mapping[str, Any]], window: Mapping[str, Any] | None)
     usage numbers or without a non-compliant voice. An incomplete read gives lower bounds."""
     if not window or window.get("error"):
         return None
-    failing = [r for r in rows if r.get("verdict") == "non-compliant"]
+    failing = [r for r in rows if r.get("verdict") == Verdict.NON_COMPLIANT]
     if not failing:
         return None
     called = [r for r in failing if _calls(r) > 0]
     n_calls = sum(_calls(r) for r in called)
-    silent = sum(1 for r in failing if r.get("cause") in ("short-wav", "silent"))
+    silent = sum(1 for r in failing if r.get("cause") in SILENCE)
     what = "answer silence to" if silent * 2 >= len(failing) else "fail"
     days = _days(window.get("days"))
     if not window.get("complete"):
@@ -139,7 +144,7 @@ def incomplete(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
     """How many voices could not be checked (a probe error, not waived) and why, grouped."""
     reasons: Counter[str] = Counter()
     for row in rows:
-        if row.get("probe_verdict") == "error" and row.get("verdict") != "excepted":
+        if row.get("probe_verdict") == ProbeVerdict.ERROR and row.get("verdict") != Verdict.EXCEPTED:
             reasons[_reason_group(str(row.get("probe_reason") or row.get("reason") or ""))] += 1
     if not reasons:
         return None

@@ -11,15 +11,27 @@ from pathlib import Path
 
 import pandas as pd
 
-from audit.core.models import AudioStats, Clone, CloneStatus, ProbeResult, ProbeVerdict
-from audit.core.runfolder import RunFolder
+import audit.report
+from audit.core.models import (
+    Action,
+    AudioStats,
+    Clone,
+    CloneStatus,
+    Compatibility,
+    Fidelity,
+    ProbeResult,
+    ProbeVerdict,
+    Verdict,
+)
 from audit.core.errors import ExitCode
+from audit.core.runfolder import RunFolder
+from audit.migrate.state import MappingStatus, Review
 from audit.report.files import write_html, write_scan_files
 from audit.runs.document import load
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
 from audit.report.html import render_report_html
-from audit.report.tables import COLUMNS, render_csv, voice_frame
+from audit.report.tables import COLUMNS, Cause, render_csv, voice_frame
 from audit.scan.rules import classify, decide
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -97,3 +109,41 @@ def test_written_reports_hold_the_same_rows(tmp_path: Path) -> None:
     assert document["summary"]["verdict"]["non-compliant"] == 2
     assert document["voices"][0]["probe_bytes"] == 144
     assert sorted(p.name for p in tmp_path.joinpath("r1").iterdir()) == ["clones.csv", "report.html", "run.json"]
+
+
+#: Every verdict, status, action and cause a report shows or compares: spelled only by its enum.
+ENUMS = (Verdict, ProbeVerdict, Compatibility, CloneStatus, Fidelity, Action, MappingStatus, Review, Cause)
+#: Quoted words that name something else: the usage window's `error` key, an HTML anchor.
+NOT_A_VERDICT = re.compile(r"""(window|usage)(\.get\(|\[)(["'])error\3|\bid=(["'])[\w-]+\4""")
+ENUM_MEMBER = re.compile(r"^\s+[A-Z][A-Z0-9_]* = ")  # where an enum spells its own value
+
+
+def test_no_template_or_renderer_spells_out_a_verdict_status_or_action() -> None:
+    """Templates and renderers compare with the enums (`Verdict.NON_COMPLIANT`, `MappingStatus.READY`),
+    so renaming a value cannot leave a report quietly comparing with the old spelling."""
+    values = sorted({str(v) for enum in ENUMS for v in enum}, key=len, reverse=True)
+    words = "|".join(map(re.escape, values))
+    literal = re.compile(rf"""(["'])({words})\1""")
+    package = Path(audit.report.__file__).parent
+    found = []
+    for path in sorted([*package.glob("*.py"), *package.glob("templates/*.html")]):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not ENUM_MEMBER.match(line):
+                found += [f"{path.name}:{n}: {m.group()}" for m in literal.finditer(NOT_A_VERDICT.sub("", line))]
+    assert not found, "spell these with their enum: " + "; ".join(found)
+
+
+def test_mapping_and_listening_rows_are_coloured_by_their_status() -> None:
+    meta = {"run_id": "r1", "kind": "apply", "finished_at": NOW.isoformat(), "base_url": "http://127.0.0.1:1",
+            "version": "0.1.0", "exit_code": 1, "parameters": {}}
+    mapping = pd.DataFrame([
+        {"old_voice_id": "voice_old0000001", "new_voice_id": "voice_new0000001", "display_name": "A", "language": "en",
+         "verified": "speaks", "verified_at": None, "status": "ready", "detail": "", "fidelity": "match"},
+        {"old_voice_id": "voice_old0000002", "new_voice_id": "voice_new0000002", "display_name": "B", "language": "en",
+         "verified": "speaks", "verified_at": None, "status": "mismatch", "detail": "", "fidelity": "mismatch"},
+    ])
+    listen = [{**row, "similarity": 0.5, "source_clip": "s.wav", "clone_clip": "c.wav", "review": None,
+               "reviewed_by": None, "reviewed_at": None} for row in mapping.to_dict("records")]
+    html = render_report_html(meta, voice_frame(_results(), NOW), mapping=mapping, listen=listen)
+    assert '<td class="v compliant">ready</td>' in html and '<td class="v non-compliant">mismatch</td>' in html
+    assert '<td class="v compliant">match<br>' in html and '<td class="v non-compliant">mismatch<br>' in html

@@ -21,7 +21,7 @@ from audit.console import configure_logging, print_error
 from audit.core.config import Secret
 from audit.core.runfolder import RunFolder, write_text
 from audit.core.secrets import SecretRegistry, scrub
-from audit.core.untrusted import file_stem, is_plain_id, visible
+from audit.core.untrusted import file_stem, is_plain_id, visible, visible_name
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State
 
@@ -58,6 +58,13 @@ def test_visible_shows_every_control_as_an_escape() -> None:
     assert not RAW_CONTROL.search(shown) and "\n" not in shown
     assert shown.startswith(r"name\x1b[2J\x1b[31m\x1b]0;owned\x07\x0d\x9b6n\u202eevil\u2066")
     assert visible("a\nb\tc", keep_lines=True) == "a\nb\tc"
+
+
+def test_a_file_name_is_shown_on_one_printable_line() -> None:
+    # A name read with surrogateescape keeps its undecodable byte; it is shown as that byte.
+    name = "take\n2 \u202eevil\u200d \udce9t\u00e9 \U0001f399.wav"
+    assert visible_name(name) == "take\\n2 \\u202eevil\\u200d \\xe9t\u00e9 \U0001f399.wav"
+    assert visible_name("Zoë 日本語.wav") == "Zoë 日本語.wav"
 
 
 def test_scrub_removes_every_escaped_form_of_a_secret_and_url_queries() -> None:
