@@ -28,11 +28,20 @@ import urllib.parse
 
 MIN_SECRET_CHARS = 6
 MASK = "****"
-_URL_QUERY = re.compile(r"(\bhttps?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*", re.IGNORECASE)
+# Each pattern runs in time linear in the text, whatever its shape (a hostile error body can
+# be megabytes of `/`, `(`, `?` or `http://`): every quantifier is possessive over a class
+# that excludes what follows it, and a match takes all it scanned, replacing or not.
+# An http(s) URL up to its query (group 1) and the query itself (group 2, when there is one).
+_URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]++)(\?[^\s#\"'<>]*+)?", re.IGNORECASE)
 # A path (a token holding a `/`) followed by a query with at least one `name=value`:
-# `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it.
-_PATH_QUERY = re.compile(r"((?<![^\s\"'<>(\[,;=])[^\s?#\"'<>]*/[^\s?#\"'<>]*)\?(?!\[query removed\])"
-                         r"[^\s#\"'<>=]+=[^\s#\"'<>]*")
+# `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it. A path
+# starts after a delimiter, or (in a token that began after a `?` or `#`) after its first
+# `([,;=` (group `pre`). The query is taken whole even without an `=` (then nothing is
+# replaced): no path that starts inside it could have one either.
+_PATH = re.compile(r"(?P<pre>(?<![^\s\"'<>])|(?<=[?#])[^\s?#\"'<>(\[,;=]*+[(\[,;=])"
+                   r"(?P<path>[^\s?#\"'<>/]*+/[^\s?#\"'<>]*+)"
+                   r"\?(?!\[query removed\])[^\s#\"'<>=]++(?P<eq>=)?[^\s#\"'<>]*+")
+REMOVED = "?[query removed]"
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 MIN_CUT_PREFIX = 8  # a cut ending in this many characters of a secret loses them
 MIN_BASE64_CHARS = 16  # shorter values get no base64 forms: their few characters would shred text
@@ -78,8 +87,8 @@ class SecretRegistry:
 
     def scrub(self, text: str) -> str:
         """`text` without any registered secret or URL query string."""
-        text = _URL_QUERY.sub(r"\1?[query removed]", self.redact(text))
-        return _PATH_QUERY.sub(r"\1?[query removed]", text)
+        text = _URL.sub(_url_without_query, self.redact(text))
+        return _PATH.sub(_path_without_query, text)
 
     def cut(self, text: str, limit: int) -> str:
         """`text` scrubbed, then cut to at most `limit` characters; a cut that ends in the
@@ -93,6 +102,14 @@ class SecretRegistry:
                 if text.endswith(form[:size]):
                     return text[:-size] + MASK
         return text
+
+
+def _url_without_query(match: re.Match[str]) -> str:
+    return match[0] if match[2] is None else match[1] + REMOVED
+
+
+def _path_without_query(match: re.Match[str]) -> str:
+    return match[0] if match["eq"] is None else match["pre"] + match["path"] + REMOVED
 
 
 REGISTRY = SecretRegistry()
