@@ -4,7 +4,9 @@ Every run (scan, plan, apply, retire) is recorded once it has finished: its id, 
 account fingerprint (a hash of the key, never the key), base URL, times, parameters,
 exit code, counts and folder, and one row per voice with its verdict (for apply and
 retire: the migration state), cause and name. Scans of the same account are what
-`compare`, `trend` and `first_seen` read. Text is scrubbed of secrets before it is stored.
+`compare`, `trend` and `first_seen` read. Every text value (voice ids and `replaces`
+included: a server may send the key as either) is scrubbed of secrets on its way in, by
+the connection itself (`secrets.ScrubbedConnection`); the history is never acted on.
 
 A write is one `BEGIN IMMEDIATE … COMMIT` with a busy timeout, so concurrent runs in the
 same output folder queue instead of failing; recording a run again replaces it.
@@ -22,7 +24,7 @@ from typing import Any
 
 from audit.compliance.changes import Mark, TrendPoint
 from audit.core.errors import UsageError
-from audit.core.secrets import scrub
+from audit.core.secrets import ScrubbedConnection
 
 HISTORY = "history.sqlite"
 SCHEMA = """
@@ -74,7 +76,7 @@ class History:
 
     def __enter__(self) -> History:
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=ScrubbedConnection)
             self._db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise UsageError(f"the run history {self.path} cannot be opened: {exc}",
@@ -102,17 +104,17 @@ class History:
         self.db.execute("COMMIT")
 
     def record(self, run: RunRecord, marks: Iterable[Mark]) -> None:
-        params = scrub(json.dumps(run.parameters, sort_keys=True, default=str))
+        params = json.dumps(run.parameters, sort_keys=True, default=str)
         with self._transaction() as db:
             db.execute("DELETE FROM verdicts WHERE run_id = ?", (run.run_id,))
             db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (run.run_id, run.kind, run.account, run.base_url.rstrip("/"), run.started_at, run.finished_at, params,
-                 run.exit_code, json.dumps(dict(run.counts), sort_keys=True), run.total, scrub(run.folder)),
+                 run.exit_code, json.dumps(dict(run.counts), sort_keys=True), run.total, run.folder),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?)",
-                [(run.run_id, m.voice_id, m.verdict, m.cause, scrub(m.display_name), m.replaces) for m in marks],
+                [(run.run_id, m.voice_id, m.verdict, m.cause, m.display_name, m.replaces) for m in marks],
             )
 
     def runs(self, *, kind: str | None = None) -> list[RunRecord]:

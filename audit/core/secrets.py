@@ -15,6 +15,12 @@ whole before it is cut (`cut`): a key split by a length limit would not be recog
 cut that still ends in the start of a secret loses that start too. Values shorter than
 MIN_SECRET_CHARS are not registered: redacting them would shred ordinary text, and no key
 is that short.
+
+Stores go through the same gate: a SQLite store opens its file with `ScrubbedConnection`,
+which scrubs every text parameter of every statement, so no value reaches the file (or is
+looked up) unscrubbed. A value that scrubbing would change is one the store must not act
+on later (a voice id holding the key would name another voice once masked): `holds_secret`
+tells a store to refuse such a value rather than keep a masked copy of it.
 """
 
 from __future__ import annotations
@@ -23,8 +29,11 @@ import base64
 import html
 import json
 import re
+import sqlite3
 import threading
 import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MIN_SECRET_CHARS = 6
 MASK = "****"
@@ -126,3 +135,26 @@ def scrub(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     """`text` scrubbed, then cut to `limit` characters without leaving a secret's start."""
     return REGISTRY.cut(text, limit)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether scrubbing would change `text` (a registered secret, or a URL's query, is in it)."""
+    return scrub(text) != text
+
+
+def _scrubbed(parameters: Any) -> Any:
+    if isinstance(parameters, Mapping):
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    return tuple(scrub(v) if isinstance(v, str) else v for v in parameters)
+
+
+class ScrubbedConnection(sqlite3.Connection):
+    """A SQLite connection that scrubs every text parameter before SQLite sees it: the one
+    gate between a store and its file (`sqlite3.connect(path, factory=ScrubbedConnection)`).
+    Statements take their values as parameters; SQL text holds only names the code wrote."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _scrubbed(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_scrubbed(row) for row in parameters))

@@ -7,7 +7,9 @@ from doing harm, so no other module has to decide them again:
 
 - `is_plain_id`: the voice ids clone-audit acts on beyond reporting (names a file after,
   tags a replacement with): 1-128 ASCII letters, digits and `_ . : -`, not starting with
-  a dot. Every id the API documents (`voice_…`) is plain; anything else is reported, with
+  a dot, and not holding a registered secret (a server that echoes the key as an id gets
+  that voice reported with its id masked, never re-cloned, recorded or retired). Every
+  id the API documents (`voice_…`) is plain; anything else is reported, with
   a reason, and never re-cloned.
 - `file_stem`: the only way a server string may become part of a file name: a strict
   sanitised prefix (letters, digits, `_`, `-`; at most 40) plus 12 hex digits of its
@@ -26,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from audit.core.secrets import cut
+from audit.core.secrets import cut, holds_secret
 
 PLAIN_ID = re.compile(r"[A-Za-z0-9_:-][A-Za-z0-9_.:-]{0,127}")
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
@@ -44,7 +46,7 @@ _JSON_ESCAPED = {code: f"\\u{code:04x}" for code in _INVISIBLE_CODES}
 
 
 def is_plain_id(value: object) -> bool:
-    return isinstance(value, str) and PLAIN_ID.fullmatch(value) is not None
+    return isinstance(value, str) and PLAIN_ID.fullmatch(value) is not None and not holds_secret(value)
 
 
 def digest(value: str) -> str:
@@ -53,8 +55,9 @@ def digest(value: str) -> str:
 
 
 def file_stem(value: str) -> str:
-    """A file-name stem derived from `value`: never a path, never empty, unique per value."""
-    readable = _UNSAFE_NAME_CHARS.sub("_", value)[:40].strip("_") or "voice"
+    """A file-name stem derived from `value`: never a path, never empty, unique per value,
+    never holding a secret (scrubbed before it is cut)."""
+    readable = _UNSAFE_NAME_CHARS.sub("_", cut(value[:SHOWN_CONTEXT], 40))[:40].strip("_") or "voice"
     return f"{readable}-{digest(value)}"
 
 
