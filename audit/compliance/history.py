@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS verdicts (
 );
 CREATE INDEX IF NOT EXISTS runs_by_account ON runs (account, base_url, kind, finished_at);
 """
+_COLUMNS = {
+    "runs": ("run_id", "kind", "account", "base_url", "started_at", "finished_at", "parameters", "exit_code",
+             "counts", "total", "folder"),
+    "verdicts": ("run_id", "voice_id", "verdict", "cause", "display_name", "replaces"),
+}
+_DAMAGED = ("Move the damaged file aside; the next run starts a new history "
+            "(each run's own folder keeps its run.json).")
 
 
 @dataclass(frozen=True)
@@ -67,6 +74,16 @@ def history_path(out_root: Path) -> Path:
     return out_root / HISTORY
 
 
+def check_history(out_root: Path) -> None:
+    """Open and read the history of `out_root`, if it has one: a damaged file is a UsageError
+    (exit 2) naming it. A command that pays for work (probes, creates) calls this before
+    the first call, so damage is never found only once the work is done."""
+    path = history_path(out_root)
+    if path.exists() or path.is_symlink():
+        with History(path) as store:
+            store.check()
+
+
 class History:
     """The history store of one output folder. Use as a context manager."""
 
@@ -92,6 +109,21 @@ class History:
     def db(self) -> sqlite3.Connection:
         assert self._db is not None, "History used outside its with-block"
         return self._db
+
+    def check(self) -> None:
+        """Raise UsageError naming the file unless SQLite finds it sound, its tables have the
+        columns this version reads, and every recorded run can be read."""
+        try:
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()
+            for table, names in _COLUMNS.items():
+                found = tuple(row[1] for row in self.db.execute(f"PRAGMA table_info({table})"))
+                if found != names:
+                    raise ValueError(f"its {table} table has the columns {', '.join(found)}")
+            if verdict is None or verdict[0] != "ok":
+                raise ValueError(str(verdict[0] if verdict else "no answer to an integrity check")[:200])
+            self.runs()
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise UsageError(f"the run history {self.path} is damaged: {exc}", hint=_DAMAGED) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -163,6 +195,8 @@ class History:
 
 
 def _record(row: tuple[Any, ...], path: Path) -> RunRecord:
+    if len(row) != len(_COLUMNS["runs"]):
+        raise UsageError(f"the run history {path} is damaged: its runs table has {len(row)} columns.", hint=_DAMAGED)
     run_id, kind, account, base_url, started, finished, params, exit_code, counts, total, folder = row
     try:
         counts, params = json.loads(counts), json.loads(params)
@@ -172,6 +206,5 @@ def _record(row: tuple[Any, ...], path: Path) -> RunRecord:
              and isinstance(params, dict) and all(isinstance(v, str) for v in (run_id, kind, account, base_url)))
     if not valid:
         raise UsageError(f"the run history {path} is damaged: run {str(run_id)[:40]!r} cannot be read.",
-                         hint="Move the damaged file aside; the next run starts a new history "
-                              "(each run's own folder keeps its run.json).")
+                         hint=_DAMAGED)
     return RunRecord(run_id, kind, account, base_url, started, finished, exit_code, folder, counts, total, params)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
+from audit.compliance.history import check_history
 from audit.core.config import Settings
 from audit.core.errors import RunError, UsageError
 from audit.core.runfolder import RunFolder, check_writable
@@ -41,6 +42,7 @@ async def retire_replaced(
     if not folder.ledger.exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete
+    check_history(folder.path.parent)
     with Ledger(folder.ledger) as ledger:
         live = {c.voice_id: c for c in await client.list_clones()}
         ready = retirable(ledger.all(), live)
