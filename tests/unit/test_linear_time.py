@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from audit.archive.index import _RUNS, normalise_name
+from audit.compliance.waivers import _TABLE_HEADER
 from audit.core import secrets
 from audit.core.untrusted import file_stem, is_plain_id, json_visible, shown, visible
 from audit.cutover.mapping import VOICE_ID
@@ -25,7 +26,7 @@ BOUND_S = 1.0  # generous: each of these takes a few hundredths of a second
 SPECIAL = ["/", "?", "=", "#", "(", "[", ",", ";", " ", "\n", '"', "<", "&", "%", ":", ".", "-", "_", "a", "1",
            "\x1b", "\u202e", "\ud800"]
 FRAGMENTS = ["http://", "https://a", "http://a?", "(/", "(/?", "(/?=", "a/b?(", "a?b=(", "/?a ", "a /?x=1 ",
-             "x/", "?[query removed]", "voice_", "migrated-from:", "HTTP 1", "1.", "a\n", "a_-"]
+             "x/", "?[query removed]", "voice_", "migrated-from:", "HTTP 1", "1.", "a\n", "a_-", " \t[[ ", "[[exception"]
 SHAPES = {repr(s): s * MB for s in SPECIAL} | {repr(f): f * (MB // len(f)) for f in FRAGMENTS}
 
 
@@ -58,6 +59,7 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
     "archive normalise_name": normalise_name,
     "archive name runs": _RUNS.findall,
     "report error grouping": _reason_group,
+    "exceptions file table lines": lambda text: [_TABLE_HEADER.match(line) for line in text.splitlines()],
 }
 
 
