@@ -80,7 +80,8 @@ def unsafe_id(voice_id: str) -> SourceCheck:
     return SourceCheck(
         SourceProblem.UNSAFE_ID,
         f"the API lists this voice under the id \"{shown(voice_id)}\", which is not a plain id "
-        "(1-128 letters, digits, _ . : -); clone-audit makes no file for it and does not re-clone "
+        "(1-128 letters, digits, _ . : -, not holding the API key); clone-audit makes no file for it "
+        "and does not re-clone "
         "it: re-clone it by hand in the dashboard, or ask support about the id",
     )
 

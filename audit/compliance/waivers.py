@@ -15,20 +15,23 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from audit.core.errors import ConfigError
 from audit.core.models import Verdict, VoiceResult, Waiver
+from audit.core.untrusted import shown
 
 FIELDS = ("voice_id", "reason", "owner", "expires")
 WAIVABLE = (Verdict.NON_COMPLIANT, Verdict.UNKNOWN)
 _HINT = ("Each exception needs voice_id, reason, owner and expires (YYYY-MM-DD): a CSV with that header, "
          "or TOML [[exception]] tables.")
+_TABLE_HEADER = re.compile(r"[ \t]*\[\[[ \t]*exception[ \t]*\]\]")  # to name a TOML table's line
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,9 @@ class WaiverOutcome:
 
 
 def read_exceptions(path: Path) -> tuple[Waiver, ...]:
-    """Parse an exceptions file (CSV or TOML, by extension); ConfigError naming the line."""
+    """Parse an exceptions file (CSV or TOML, by extension). Every row and every field is
+    checked (type, emptiness, unknown keys, duplicates) before anything is used: a bad file
+    is a ConfigError (exit 2) naming the file and the line, found before any paid call."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -63,18 +68,28 @@ def read_exceptions(path: Path) -> tuple[Waiver, ...]:
     seen: dict[str, str] = {}
     for (where, _), waiver in zip(entries, waivers, strict=True):
         if waiver.voice_id in seen:
-            raise ConfigError(f"{path}: {where} names {waiver.voice_id} again (first at {seen[waiver.voice_id]}).",
-                              hint="Keep one exception per voice.")
+            raise ConfigError(f"{path}: {where} names {shown(waiver.voice_id)} again (first at "
+                              f"{seen[waiver.voice_id]}).", hint="Keep one exception per voice.")
         seen[waiver.voice_id] = where
     return waivers
 
 
 def _csv_entries(path: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [f for f in FIELDS if f not in (reader.fieldnames or ())]
-    if missing:
-        raise ConfigError(f"{path}: the header lacks {', '.join(missing)}.", hint=_HINT)
-    return [(f"line {reader.line_num}", row) for row in reader if any((v or "").strip() for v in row.values())]
+    try:
+        missing = [f for f in FIELDS if f not in (reader.fieldnames or ())]
+        if missing:
+            raise ConfigError(f"{path}: the header lacks {', '.join(missing)}.", hint=_HINT)
+        entries: list[tuple[str, Mapping[str, Any]]] = []
+        for row in reader:
+            where = f"line {reader.line_num}"
+            if None in row:  # more cells than the header names
+                raise ConfigError(f"{path}: {where} has {len(row[None])} cell(s) more than the header.", hint=_HINT)
+            if any((value or "").strip() for value in row.values()):
+                entries.append((where, row))
+        return entries
+    except csv.Error as exc:
+        raise ConfigError(f"{path}: line {reader.line_num} is not valid CSV: {exc}", hint=_HINT) from None
 
 
 def _toml_entries(path: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
@@ -85,26 +100,49 @@ def _toml_entries(path: Path, text: str) -> list[tuple[str, Mapping[str, Any]]]:
     unknown = sorted(set(data) - {"exception"})
     items = data.get("exception", [])
     if unknown or not isinstance(items, list):
-        raise ConfigError(f"{path}: expected only [[exception]] tables.", hint=_HINT)
-    return [(f"exception #{i}", item) for i, item in enumerate(items, 1)]
+        raise ConfigError(f"{path}: expected only [[exception]] tables"
+                          + (f", found {', '.join(map(repr, unknown))}." if unknown else "."), hint=_HINT)
+    lines = [n for n, line in enumerate(text.splitlines(), 1) if _TABLE_HEADER.match(line)]
+    return [(f"exception #{i}" + (f" (line {lines[i - 1]})" if len(lines) == len(items) else ""), item)
+            for i, item in enumerate(items, 1)]
 
 
 def _waiver(path: Path, where: str, entry: Mapping[str, Any]) -> Waiver:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"{path}: {where} is not a table.", hint=_HINT)
+    extra = sorted(str(key) for key in entry if key not in FIELDS)
+    if extra:
+        raise ConfigError(f"{path}: {where} has unknown field(s) {', '.join(map(repr, extra))}.", hint=_HINT)
     values = {key: entry.get(key) for key in FIELDS}
-    empty = [key for key, value in values.items() if value is None or not str(value).strip()]
+    empty = [key for key, value in values.items() if value is None or (isinstance(value, str) and not value.strip())]
     if empty:
         raise ConfigError(f"{path}: {where} has no {', '.join(empty)}.", hint=_HINT)
-    expires = values["expires"]
-    if not isinstance(expires, date):
-        try:
-            expires = date.fromisoformat(str(expires).strip())
-        except ValueError:
-            raise ConfigError(f"{path}: {where}: expires = {expires!r} is not a date like 2026-12-31.",
-                              hint=_HINT) from None
-    return Waiver(str(values["voice_id"]).strip(), str(values["reason"]).strip(), str(values["owner"]).strip(),
-                  expires)
+    texts: list[str] = []
+    for key in ("voice_id", "reason", "owner"):
+        value = values[key]
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: {where}: {key} = {shown(repr(value))} is not text; write it in quotes.",
+                              hint=_HINT)
+        texts.append(value.strip())
+    voice_id, reason, owner = texts
+    return Waiver(voice_id, reason, owner, _expires(path, where, values["expires"]))
+
+
+def _expires(path: Path, where: str, value: object) -> date:
+    """The last day a waiver holds: a `YYYY-MM-DD` text, or a TOML date (never a date-time:
+    which day a time in some zone falls on is a guess)."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if isinstance(value, (datetime, time)):
+        raise ConfigError(f"{path}: {where}: expires = {value.isoformat()} is a date-time, not a day.",
+                          hint="Write the last day the waiver holds: expires = 2026-12-31 (no time).")
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{path}: {where}: expires = {shown(repr(value))} is not a date like 2026-12-31.",
+                          hint=_HINT) from None
 
 
 def apply_waivers(

@@ -15,6 +15,12 @@ whole before it is cut (`cut`): a key split by a length limit would not be recog
 cut that still ends in the start of a secret loses that start too. Values shorter than
 MIN_SECRET_CHARS are not registered: redacting them would shred ordinary text, and no key
 is that short.
+
+Stores go through the same gate: a SQLite store opens its file with `ScrubbedConnection`,
+which scrubs every text parameter of every statement, so no value reaches the file (or is
+looked up) unscrubbed. A value that scrubbing would change is one the store must not act
+on later (a voice id holding the key would name another voice once masked): `holds_secret`
+tells a store to refuse such a value rather than keep a masked copy of it.
 """
 
 from __future__ import annotations
@@ -23,16 +29,28 @@ import base64
 import html
 import json
 import re
+import sqlite3
 import threading
 import urllib.parse
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 MIN_SECRET_CHARS = 6
 MASK = "****"
-_URL_QUERY = re.compile(r"(\bhttps?://[^\s?#\"'<>]+)\?[^\s#\"'<>]*", re.IGNORECASE)
+# Each pattern runs in time linear in the text, whatever its shape (a hostile error body can
+# be megabytes of `/`, `(`, `?` or `http://`): every quantifier is possessive over a class
+# that excludes what follows it, and a match takes all it scanned, replacing or not.
+# An http(s) URL up to its query (group 1) and the query itself (group 2, when there is one).
+_URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]++)(\?[^\s#\"'<>]*+)?", re.IGNORECASE)
 # A path (a token holding a `/`) followed by a query with at least one `name=value`:
-# `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it.
-_PATH_QUERY = re.compile(r"((?<![^\s\"'<>(\[,;=])[^\s?#\"'<>]*/[^\s?#\"'<>]*)\?(?!\[query removed\])"
-                         r"[^\s#\"'<>=]+=[^\s#\"'<>]*")
+# `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it. A path
+# starts after a delimiter, or (in a token that began after a `?` or `#`) after its first
+# `([,;=` (group `pre`). The query is taken whole even without an `=` (then nothing is
+# replaced): no path that starts inside it could have one either.
+_PATH = re.compile(r"(?P<pre>(?<![^\s\"'<>])|(?<=[?#])[^\s?#\"'<>(\[,;=]*+[(\[,;=])"
+                   r"(?P<path>[^\s?#\"'<>/]*+/[^\s?#\"'<>]*+)"
+                   r"\?(?!\[query removed\])[^\s#\"'<>=]++(?P<eq>=)?[^\s#\"'<>]*+")
+REMOVED = "?[query removed]"
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 MIN_CUT_PREFIX = 8  # a cut ending in this many characters of a secret loses them
 MIN_BASE64_CHARS = 16  # shorter values get no base64 forms: their few characters would shred text
@@ -78,8 +96,8 @@ class SecretRegistry:
 
     def scrub(self, text: str) -> str:
         """`text` without any registered secret or URL query string."""
-        text = _URL_QUERY.sub(r"\1?[query removed]", self.redact(text))
-        return _PATH_QUERY.sub(r"\1?[query removed]", text)
+        text = _URL.sub(_url_without_query, self.redact(text))
+        return _PATH.sub(_path_without_query, text)
 
     def cut(self, text: str, limit: int) -> str:
         """`text` scrubbed, then cut to at most `limit` characters; a cut that ends in the
@@ -93,6 +111,14 @@ class SecretRegistry:
                 if text.endswith(form[:size]):
                     return text[:-size] + MASK
         return text
+
+
+def _url_without_query(match: re.Match[str]) -> str:
+    return match[0] if match[2] is None else match[1] + REMOVED
+
+
+def _path_without_query(match: re.Match[str]) -> str:
+    return match[0] if match["eq"] is None else match["pre"] + match["path"] + REMOVED
 
 
 REGISTRY = SecretRegistry()
@@ -109,3 +135,26 @@ def scrub(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     """`text` scrubbed, then cut to `limit` characters without leaving a secret's start."""
     return REGISTRY.cut(text, limit)
+
+
+def holds_secret(text: str) -> bool:
+    """Whether scrubbing would change `text` (a registered secret, or a URL's query, is in it)."""
+    return scrub(text) != text
+
+
+def _scrubbed(parameters: Any) -> Any:
+    if isinstance(parameters, Mapping):
+        return {k: scrub(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    return tuple(scrub(v) if isinstance(v, str) else v for v in parameters)
+
+
+class ScrubbedConnection(sqlite3.Connection):
+    """A SQLite connection that scrubs every text parameter before SQLite sees it: the one
+    gate between a store and its file (`sqlite3.connect(path, factory=ScrubbedConnection)`).
+    Statements take their values as parameters; SQL text holds only names the code wrote."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return super().execute(sql, _scrubbed(parameters))
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return super().executemany(sql, (_scrubbed(row) for row in parameters))

@@ -11,6 +11,12 @@ and what is kept there:
     <state>/limits/<account id>.json         the concurrency level the last discovering run held
                                              (its next run starts there instead of at 1)
 
+Like ssh with its keys, the folder must be private: it is created 0700; an existing one (or
+subfolder) that group or others can write is made 0700 again, with a warning, when it is
+this user's, and refused (exit 2) when it belongs to someone else. The key file is refused
+when it belongs to someone else, is not a regular file, or others can read or change it: a
+key that may have been read or replaced is not repaired but replaced by its owner.
+
 The account id is a truncated sha256 of a domain-separated string holding the base URL
 and the API key: the key cannot be recovered from it, and no file name or content here
 holds the key.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import secrets
 import stat
@@ -41,6 +48,8 @@ LIMITS_DIR = "limits"
 SEAL_KEY_FILE = "plan-seal.key"
 SEAL_KEY_BYTES = 32
 _ACCOUNT_DOMAIN = b"clone-audit account id v1\x00"
+_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
+log = logging.getLogger(__name__)
 
 
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -105,11 +114,20 @@ def seal_key(*, create: bool) -> bytes | None:
             return None
         _create_key(path)
     try:
-        mode = path.stat().st_mode
+        info = path.lstat()
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read the plan-sealing key {path}: {exc.strerror}",
                          hint=f"Check the permissions of {path.parent}.") from None
+    mode = info.st_mode
+    if not stat.S_ISREG(mode):
+        raise UsageError(f"the plan-sealing key {path} is not a regular file.",
+                         hint="Delete it: the next `clone-audit plan` makes a new one (plans sealed with the "
+                         "old key must then be made again).")
+    if os.name == "posix" and info.st_uid != os.getuid():
+        raise UsageError(f"the plan-sealing key {path} belongs to another user (uid {info.st_uid}).",
+                         hint=f"Delete it (someone else could have chosen it), or set {ENV_STATE_DIR} to a "
+                         "folder of your own; then plan again.")
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise UsageError(f"the plan-sealing key {path} can be read or changed by other users.",
                          hint=f"Run `chmod 600 {path}` (and check who else could have read it), then plan again.")
@@ -137,11 +155,31 @@ def _create_key(path: Path) -> None:
 
 
 def _private_folder(path: Path) -> Path:
+    """`path`, created 0700 if absent; an existing one that others can write is repaired
+    (ours) or refused (someone else's)."""
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
     except OSError as exc:
         raise UsageError(
             f"cannot create clone-audit's state folder {path}: {exc.strerror}",
             hint=f"Set {ENV_STATE_DIR} to a folder only you can write to.",
         ) from None
+    if os.name != "posix":
+        return path
+    if info.st_uid != os.getuid():
+        raise UsageError(
+            f"clone-audit's state folder {path} belongs to another user (uid {info.st_uid}): they could "
+            "replace the plan-sealing key or hold the account lock.",
+            hint=f"Set {ENV_STATE_DIR} to a folder of your own (it is made private, 0700).",
+        )
+    if info.st_mode & _OTHERS_WRITE:
+        private = stat.S_IMODE(info.st_mode) & ~(stat.S_IRWXG | stat.S_IRWXO)
+        try:
+            os.chmod(path, private)
+        except OSError as exc:
+            raise UsageError(f"clone-audit's state folder {path} can be changed by other users and cannot be made "
+                             f"private: {exc.strerror}", hint=f"Run `chmod 700 {path}`.") from None
+        log.warning("clone-audit's state folder %s could be changed by other users (mode %o); it is now %o. "
+                    "Check that its files are yours.", path, stat.S_IMODE(info.st_mode), private)
     return path

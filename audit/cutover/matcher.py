@@ -32,9 +32,11 @@ class IdMatcher:
         self.ids = frozenset(voice_ids)
         if not self.ids:
             raise ValueError("a matcher needs at least one id")
-        source = _trie_pattern(sorted(self.ids))
+        # Only where a token starts (no letter, digit, `_` or `-` before): each token is tried
+        # once, so the time is linear in the text however long the ids' common prefixes.
+        source = r"(?<![\w-])" + _trie_pattern(sorted(self.ids))
         self._text = re.compile(source)
-        self._bytes = re.compile(source.encode("ascii")) if source.isascii() else None
+        self._bytes = re.compile(source.encode("ascii")) if source.isascii() else None  # ASCII \w: a superset
 
     def might_contain(self, data: bytes) -> bool:
         """A fast first look at raw UTF-8/ASCII bytes: False means no id is in them."""

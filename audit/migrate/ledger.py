@@ -7,8 +7,11 @@ append-only event log. A ledger written before a column existed gains it when op
 committed before the next API call, with WAL and synchronous=FULL, so a crash at any
 moment leaves either the state before a step or the state after it. A voice whose row
 says `creating` may or may not exist on the account: apply looks it up by its marker
-tag before creating it again. Detail text is scrubbed of registered secrets and URL
-query strings (`audit.core.secrets`) before it is stored: an API error may echo the key.
+tag before creating it again. Every text value is scrubbed of registered secrets and URL
+query strings on its way in, by the connection itself (`secrets.ScrubbedConnection`): an
+API error may echo the key. Voice ids are acted on later (retire deletes what the ledger
+names), so an id that scrubbing would change is refused (`SecretInId`), never stored masked:
+such an id holds the key, and its masked form could name another voice.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from typing import Any
 
 from audit.core.errors import UsageError
 from audit.core.runfolder import exclusive_lock
-from audit.core.secrets import scrub
+from audit.core.secrets import ScrubbedConnection, holds_secret
 from audit.migrate.state import Migration, Review, State
 
 
@@ -63,6 +66,10 @@ _ADDED_COLUMNS = {"similarity": "REAL", "fidelity": "TEXT", "review": "TEXT", "r
                   "reviewed_at": "TEXT"}
 
 
+class SecretInId(ValueError):
+    """A voice id holding a secret (or a URL query) was to be recorded: it is refused."""
+
+
 class Ledger:
     """Use as a context manager; every method commits before it returns.
 
@@ -75,7 +82,7 @@ class Ledger:
         self.path = path
         self._lock = exclusive_lock(path.with_name(path.name + ".lock"))
         try:
-            self._db = sqlite3.connect(str(path), isolation_level=None)
+            self._db = sqlite3.connect(str(path), isolation_level=None, factory=ScrubbedConnection)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
@@ -130,9 +137,10 @@ class Ledger:
         unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown ledger columns: {sorted(unknown)}")
+        for name, value in {"old_voice_id": old_voice_id, "new_voice_id": values.get("new_voice_id")}.items():
+            if isinstance(value, str) and holds_secret(value):
+                raise SecretInId(f"the {name} of a ledger row holds a secret; clone-audit does not act on it")
         now = _now()
-        detail = scrub(detail)
-        values = {k: scrub(v) if isinstance(v, str) and not k.endswith("voice_id") else v for k, v in values.items()}
         columns = {"state": state.value, "detail": detail, "updated_at": now, "plan_id": plan_id, **values}
         if state is State.CREATING:
             columns["creates"] = self._creates(old_voice_id) + 1
@@ -156,11 +164,11 @@ class Ledger:
         row = self.get(old_voice_id)
         if row is None:
             raise ValueError(f"{old_voice_id} is not in the ledger")
-        detail = scrub(f"{review.value} by {by}")
+        detail = f"{review.value} by {by}"
         with self._transaction():
             self._db.execute(
                 "UPDATE migrations SET review = ?, reviewed_by = ?, reviewed_at = ?, updated_at = ? "
-                "WHERE old_voice_id = ?", (review.value, scrub(by), now, now, old_voice_id),
+                "WHERE old_voice_id = ?", (review.value, by, now, now, old_voice_id),
             )
             self._db.execute(
                 "INSERT INTO events (at, old_voice_id, state, new_voice_id, detail) VALUES (?, ?, ?, ?, ?)",

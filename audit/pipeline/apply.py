@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
+from audit.runs.store import check_history
 from audit.core.config import Settings
 from audit.core.errors import CloneAuditError, ExitCode, QuotaReached, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
@@ -107,6 +108,7 @@ async def apply_plan(
     the_plan = read_plan(plan_path)
     same_account(the_plan, settings)
     check_writable(folder.path)  # the ledger goes there: fail before any create if it cannot
+    check_history(folder.path.parent)  # and the run is recorded beside it
     trust.check_archive(the_plan, settings.archive.folder, trust_edits=options.trust_plan_edits)
     uploads = trust.upload_paths(the_plan, folder)
     provenance = Provenance(client.api_key)

@@ -20,6 +20,7 @@ from typing import Any
 
 from audit.api.client import WavesClient
 from audit.archive.gather import gather
+from audit.runs.store import check_history
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Clone, NoProgress, ProbeResult, Progress
@@ -81,6 +82,7 @@ async def plan_migration(
     comes from `scan_folder` (a scan's run.json); without one, verdicts rest on metadata.
     """
     check_writable(out_root)
+    check_history(out_root)
     started = datetime.now(UTC)
     clones = await client.list_clones()
     probes, usage, window = _prior_scan(scan_folder, settings.api.base_url, clones) if scan_folder else ({}, None, None)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.api.client import WavesClient
+from audit.runs.store import check_history
 from audit.core.config import Settings
 from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.runfolder import RunFolder, check_writable
@@ -95,6 +96,7 @@ async def retire_replaced(
     if not folder.ledger.exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete
+    check_history(folder.path.parent)
     with Ledger(folder.ledger) as ledger:
         reclone = {e.voice_id for e in the_plan.entries if e.action is Action.RECLONE}
         retired = await _retire(client, settings, ledger, reclone, quiet_since, confirm)

@@ -15,7 +15,7 @@ probes made and reused) and the account's concurrency as found (`audit.api.limit
 
 The report set is written only once the scan is complete, and as a whole (staged, then
 renamed into place): an interrupted scan writes no report. Given the output folder,
-`scan_organisation` checks it can be written before the first call.
+`scan_organisation` checks it can be written and its history read before the first call.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.api.client import WavesClient
+from audit.runs.store import check_history
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict, parse_duration
 from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
@@ -92,9 +93,10 @@ async def scan_organisation(
     out_root: Path | None = None,
 ) -> ScanRun:
     """List every clone, probe those the policy asks for, and decide each verdict.
-    With `out_root`, first make sure the report can be written there (before any probe)."""
+    With `out_root`, first make sure the report can be written there and its history read (before any probe)."""
     if out_root is not None:
         check_writable(out_root)
+        check_history(out_root)  # a damaged history fails before any probe, not after them all
     exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)

@@ -28,7 +28,7 @@ from typing import Any
 
 from audit.compliance.changes import Mark, TrendPoint
 from audit.core.errors import UsageError
-from audit.core.secrets import scrub
+from audit.core.secrets import ScrubbedConnection
 from audit.runs import document
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, RunRecord
@@ -48,8 +48,15 @@ CREATE TABLE IF NOT EXISTS verdicts (
 );
 CREATE INDEX IF NOT EXISTS runs_by_account ON runs (account, base_url, kind, finished_at);
 """
-_COLUMNS = "run_id, kind, account, base_url, started_at, finished_at, parameters, exit_code, counts, total, folder, error"
-_R_COLUMNS = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+_TABLES = {
+    "runs": ("run_id", "kind", "account", "base_url", "started_at", "finished_at", "parameters", "exit_code",
+             "counts", "total", "folder", "error"),
+    "verdicts": ("run_id", "voice_id", "verdict", "cause", "display_name", "replaces"),
+}
+_COLUMNS = ", ".join(_TABLES["runs"])
+_R_COLUMNS = ", ".join(f"r.{c}" for c in _TABLES["runs"])
+_DAMAGED = ("Move the damaged file aside; the next run starts a new history "
+            "(each run's own folder keeps its run.json).")
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,16 @@ def history_path(out_root: Path) -> Path:
     return out_root / HISTORY
 
 
+def check_history(out_root: Path) -> None:
+    """Open and read the history of `out_root`, if it has one: a damaged file is a UsageError
+    (exit 2) naming it. A command that pays for work (probes, creates) calls this before
+    the first call, so damage is never found only once the work is done."""
+    path = history_path(out_root)
+    if path.exists() or path.is_symlink():
+        with History(path) as store:
+            store.check()
+
+
 class History:
     """The history store of one output folder. Use as a context manager."""
 
@@ -90,7 +107,7 @@ class History:
 
     def __enter__(self) -> History:
         try:
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, factory=ScrubbedConnection)
             self._db.executescript(SCHEMA)
             columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
             if "error" not in columns:  # a history written before failed runs were recorded
@@ -110,6 +127,21 @@ class History:
         assert self._db is not None, "History used outside its with-block"
         return self._db
 
+    def check(self) -> None:
+        """Raise UsageError naming the file unless SQLite finds it sound, its tables have the
+        columns this version reads, and every recorded run can be read."""
+        try:
+            verdict = self.db.execute("PRAGMA quick_check").fetchone()
+            for table, names in _TABLES.items():
+                found = tuple(row[1] for row in self.db.execute(f"PRAGMA table_info({table})"))
+                if found != names:
+                    raise ValueError(f"its {table} table has the columns {', '.join(found)}")
+            if verdict is None or verdict[0] != "ok":
+                raise ValueError(str(verdict[0] if verdict else "no answer to an integrity check")[:200])
+            self.runs()
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:
+            raise UsageError(f"the run history {self.path} is damaged: {exc}", hint=_DAMAGED) from None
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         self.db.execute("BEGIN IMMEDIATE")
@@ -121,18 +153,17 @@ class History:
         self.db.execute("COMMIT")
 
     def record(self, run: HistoryRow, marks: Iterable[Mark]) -> None:
-        params = scrub(json.dumps(run.parameters, sort_keys=True, default=str))
+        params = json.dumps(run.parameters, sort_keys=True, default=str)  # every text is scrubbed on its way in
         with self._transaction() as db:
             db.execute("DELETE FROM verdicts WHERE run_id = ?", (run.run_id,))
             db.execute(
                 f"INSERT OR REPLACE INTO runs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (run.run_id, run.kind, run.account, run.base_url.rstrip("/"), run.started_at, run.finished_at, params,
-                 run.exit_code, json.dumps(dict(run.counts), sort_keys=True), run.total, scrub(run.folder),
-                 None if run.error is None else scrub(run.error)),
+                 run.exit_code, json.dumps(dict(run.counts), sort_keys=True), run.total, run.folder, run.error),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?)",
-                [(run.run_id, m.voice_id, m.verdict, m.cause, scrub(m.display_name), m.replaces) for m in marks],
+                [(run.run_id, m.voice_id, m.verdict, m.cause, m.display_name, m.replaces) for m in marks],
             )
 
     def runs(self, *, kind: str | None = None) -> list[HistoryRow]:
@@ -181,6 +212,8 @@ class History:
 
 
 def _record(row: tuple[Any, ...], path: Path) -> HistoryRow:
+    if len(row) != len(_TABLES["runs"]):
+        raise UsageError(f"the run history {path} is damaged: its runs table has {len(row)} columns.", hint=_DAMAGED)
     run_id, kind, account, base_url, started, finished, params, exit_code, counts, total, folder, error = row
     try:
         counts, params = json.loads(counts), json.loads(params)
@@ -190,8 +223,7 @@ def _record(row: tuple[Any, ...], path: Path) -> HistoryRow:
              and isinstance(params, dict) and all(isinstance(v, str) for v in (run_id, kind, account, base_url)))
     if not valid:
         raise UsageError(f"the run history {path} is damaged: run {str(run_id)[:40]!r} cannot be read.",
-                         hint="Move the damaged file aside; the next run starts a new history "
-                              "(each run's own folder keeps its run.json).")
+                         hint=_DAMAGED)
     return HistoryRow(run_id, kind, account, base_url, started, finished, exit_code, folder, counts, total, params,
                       error if isinstance(error, str) else None)
 

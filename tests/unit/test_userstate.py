@@ -92,3 +92,56 @@ def test_a_state_folder_that_cannot_be_made_costs_a_scan_only_its_remembered_lev
     monkeypatch.setenv(ENV_STATE_DIR, str(tmp_path / "a-file" / "state"))
     assert remembered_limit(URL, Secret(KEY), 64) is None
     remember_limit(URL, Secret(KEY), 4, True, "2026-11-23T02:00:00+00:00")  # no error either
+
+
+AS_ROOT = pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0,
+                             reason="giving a file to another user needs root")
+STRANGER = 54321  # a uid no test runs as
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702, 0o720], ids=lambda m: f"{m:o}")
+def test_a_state_folder_others_can_write_is_made_private_again_with_a_warning(
+        state_dir: Path, mode: int, caplog: pytest.LogCaptureFixture) -> None:
+    state_dir.chmod(mode)
+    (state_dir / "locks").mkdir(mode=0o700)
+    (state_dir / "locks").chmod(0o777)
+    with caplog.at_level("WARNING", logger="audit.core.userstate"):
+        account_lock(URL, Secret(KEY)).close()
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    assert stat.S_IMODE((state_dir / "locks").stat().st_mode) == 0o700
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert f"{state_dir} could be changed by other users" in warned and "locks could be changed" in warned
+
+
+def test_a_state_folder_others_can_only_read_is_left_as_it_is(state_dir: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    state_dir.chmod(0o755)
+    with caplog.at_level("WARNING", logger="audit.core.userstate"):
+        assert user_state_dir() == state_dir
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o755 and not caplog.records
+
+
+@AS_ROOT
+def test_a_state_folder_of_another_user_is_refused(state_dir: Path) -> None:
+    os.chown(state_dir, STRANGER, STRANGER)
+    with pytest.raises(UsageError, match="belongs to another user") as caught:
+        seal_key(create=True)
+    assert caught.value.exit_code == 2 and ENV_STATE_DIR in caught.value.hint
+    assert not (state_dir / SEAL_KEY_FILE).exists()
+
+
+@AS_ROOT
+def test_a_seal_key_of_another_user_is_refused(state_dir: Path) -> None:
+    seal_key(create=True)
+    os.chown(state_dir / SEAL_KEY_FILE, STRANGER, STRANGER)
+    with pytest.raises(UsageError, match="belongs to another user"):
+        seal_key(create=False)
+
+
+def test_a_seal_key_that_is_a_link_is_refused(state_dir: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "chosen.key"
+    elsewhere.write_bytes(bytes(32))
+    elsewhere.chmod(0o600)
+    (state_dir / SEAL_KEY_FILE).symlink_to(elsewhere)
+    with pytest.raises(UsageError, match="not a regular file"):
+        seal_key(create=False)
