@@ -22,8 +22,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from audit.api.wire import parse_clone
 from audit.core.config import ProbeSettings, Settings
-from audit.core.models import AudioStats, Clone, ProbePolicy, ProbeResult, ProbeVerdict
+from audit.core.models import AudioStats, ProbePolicy, ProbeResult, ProbeVerdict
 from audit.emulator import generate_org
 from audit.pipeline.scan import ScanRun, assess, write_scan_reports
 
@@ -51,7 +52,7 @@ def scans(voices: int, seed: int, count: int = 3) -> list[ScanRun]:
     """`count` scans of one generated org; between scans ~3 % of voices flip (fixed or regressed)."""
     org = generate_org(voices, seed)
     rng = random.Random(seed)
-    clones = [Clone.from_api(record.to_json(0.0)) for record in org.clones]
+    clones = [parse_clone(record.to_json(0.0)) for record in org.clones]
     truth = {c.voice_id: org.truth[c.voice_id][0] for c in clones}
     settings = Settings(probe=ProbeSettings(policy=ProbePolicy.ALL))
     start = datetime.now(UTC) - timedelta(days=7 * count)

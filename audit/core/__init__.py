@@ -1,10 +1,10 @@
 """The foundation every other package stands on.
 
-Owns the vocabulary (`models`: frozen dataclasses and enums, parsing of the API's loose
-JSON), the exception tree and exit codes (`errors`), settings (`config`), the v3.1
-language list (`languages`), audio decoding and measurement (`audio`), and the layout of
-a run folder with its atomic writes and locks (`runfolder`), and the marker that makes a
-folder one of the tool's own run folders (`runmarker`).
+Owns the vocabulary (`models`: frozen dataclasses and enums; the API's JSON is read into
+it by `audit.api.wire`), the exception tree and exit codes (`errors`), settings
+(`config`), the v3.1 language list (`languages`), audio decoding and measurement
+(`audio`), the layout of a run folder with its atomic writes and locks (`runfolder`), and
+the marker that makes a folder one of the tool's own run folders (`runmarker`).
 
 May import: the standard library and third-party libraries only; nothing else of
 `audit`. Every other package may import it.

@@ -1,20 +1,19 @@
 """The vocabulary of clone-audit: frozen dataclasses and exhaustive enums.
 
 This module owns the shapes every stage passes to the next (clones as listed by the
-API, probe results, per-voice verdicts) and imports nothing from the package but
-`audit.core.untrusted` (which imports nothing), so any module may depend on it. Parsing the API's loose JSON into these types lives here too,
-because "every field is optional" is a property of the data, not of the transport.
+API, probe results, per-voice verdicts, plan and source types) and imports nothing from
+the package, so any module may depend on it. It knows no field name of the API's JSON:
+reading the vendor's wire format into these types is `audit.api.wire`'s job.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, Protocol
+from typing import Protocol
 
-from audit.core.untrusted import is_plain_id, shown
 
 class Progress(Protocol):
     """Where long work reports how far it got (a terminal bar, or nothing).
@@ -40,13 +39,13 @@ class NoProgress:
         pass
 
 
-#: modelIds values (hyphen form) that mean "usable on lightning-v3.1 TTS".
+#: Model ids (hyphen form) that mean "usable on lightning-v3.1 TTS".
 V31_MODEL_IDS = frozenset({"lightning-v3.1", "lightning-v3.1-pro"})
 LEGACY_MODEL_ID = "lightning-large"
 
 
 class Compatibility(enum.StrEnum):
-    """What the clone's `modelIds` metadata claims (not proof: only a probe is)."""
+    """What the clone's listed model ids claim (not proof: only a probe is)."""
 
     V31 = "v3.1"
     LEGACY_ONLY = "legacy-only"
@@ -103,7 +102,7 @@ class FailOn(enum.StrEnum):
     NEVER = "never"
 
 
-#: Why a later entry of a voiceId the list already named is `unknown`, and its voice not planned.
+#: Why a later entry of a voice id the list already named is `unknown`, and its voice not planned.
 LISTED_TWICE = "listed twice by the API"
 
 
@@ -111,12 +110,12 @@ LISTED_TWICE = "listed twice by the API"
 class Clone:
     """One voice clone as `GET /waves/v1/voice-cloning` lists it.
 
-    A list entry that cannot be read at all (not an object, no string voiceId) is kept as a
+    A list entry that cannot be read at all (not an object, no voice id) is kept as a
     placeholder: `voice_id` is `<unparseable entry N>` (N its index in `data`) and
     `unreadable` says why, so the scan counts it as `unknown` instead of leaving it out.
     `odd` notes optional fields whose type the API does not document; such a field is read
     as absent, never guessed into a value that could make a voice look compliant.
-    `listed_twice`: the list named this voiceId in an earlier entry already; this entry is
+    `listed_twice`: the list named this voice id in an earlier entry already; this entry is
     kept as a row (`unknown`), never probed, and the voice is never planned for re-cloning.
     """
 
@@ -132,118 +131,14 @@ class Clone:
     accent: str | None = None
     tags: tuple[str, ...] = ()
     db_id: str | None = None
-    odd: tuple[str, ...] = ()  # e.g. "modelIds is a string ('lightning-v3.1'), not a list"
+    odd: tuple[str, ...] = ()  # e.g. the model list came as a string, not a list
     unreadable: str | None = None  # set only on placeholders for entries that could not be parsed
-    listed_twice: bool = False  # a later entry of a voiceId the list already named
-
-    @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> Clone:
-        """Parse one list entry; tolerant of missing or oddly typed optional fields.
-
-        Raises ValueError only when the entry has no usable voiceId.
-        """
-        voice_id = item.get("voiceId")
-        if "voiceId" not in item:
-            raise ValueError("it has no voiceId")
-        if not isinstance(voice_id, str) or not voice_id.strip():
-            raise ValueError(f"voiceId is {_describe(voice_id)}, not a non-empty string")
-        odd: list[str] = []
-        raw_models = item.get("modelIds")
-        model_ids: tuple[str, ...] | None
-        if raw_models is None:
-            model_ids = None
-        elif isinstance(raw_models, list):
-            model_ids = tuple(str(m) for m in raw_models)
-            if not all(isinstance(m, str) for m in raw_models):
-                odd.append(f"modelIds holds non-strings ({_describe(raw_models)})")
-        else:  # undocumented: read as absent, so only a probe can call this voice compliant
-            model_ids = None
-            odd.append(f"modelIds is {_describe(raw_models)}, not a list")
-        raw_status = item.get("status")
-        try:
-            status = CloneStatus(raw_status) if isinstance(raw_status, str) else CloneStatus.MISSING
-        except ValueError:
-            status = CloneStatus.MISSING
-        if raw_status is not None and not isinstance(raw_status, str):
-            odd.append(f"status is {_describe(raw_status)}, not a string")
-        elif status is CloneStatus.MISSING and raw_status is not None:
-            odd.append(f"status {raw_status[:40]!r} is not one the API documents")
-        raw_tags = item.get("tags")
-        if isinstance(raw_tags, list):
-            tags = tuple(str(t) for t in raw_tags)
-        elif isinstance(raw_tags, str):
-            tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
-        else:
-            tags = ()
-            if raw_tags is not None:
-                odd.append(f"tags is {_describe(raw_tags)}, not a list")
-        texts = {name: item.get(name) for name in _TEXT_FIELDS}
-        odd += [f"{name} is {_describe(v)}, not a string" for name, v in texts.items()
-                if v is not None and not isinstance(v, str)]
-        return cls(
-            voice_id=voice_id,
-            display_name=_opt_str(texts["displayName"]) or "",
-            model_ids=model_ids,
-            status=status,
-            raw_status=raw_status if isinstance(raw_status, str) else None,
-            language=_opt_str(texts["language"]),
-            created_at=_opt_str(texts["createdAt"]),
-            cloning_type=_opt_str(texts["cloningType"]),
-            description=_opt_str(texts["description"]),
-            accent=_opt_str(texts["accent"]),
-            tags=tags,
-            db_id=_opt_str(texts["_id"]),
-            odd=tuple(odd),
-        )
+    listed_twice: bool = False  # a later entry of a voice id the list already named
 
     @property
     def status_undocumented(self) -> bool:
         """A status field is present but holds no value the API documents."""
         return any(note.startswith("status ") for note in self.odd)
-
-    @classmethod
-    def placeholder(cls, index: int, reason: str) -> Clone:
-        """Stands in for list entry `data[index]`, which could not be read."""
-        return cls(voice_id=f"<unparseable entry {index}>", unreadable=f"data[{index}]: {reason}")
-
-
-_TEXT_FIELDS = ("displayName", "language", "createdAt", "cloningType", "description", "accent", "_id")
-
-
-def parse_clone_list(items: Sequence[Any]) -> list[Clone]:
-    """Every entry of the list's `data` array, in order; unreadable ones as placeholders, and
-    each later entry of a voiceId already listed marked `listed_twice`."""
-    clones: list[Clone] = []
-    seen: set[str] = set()
-    for index, item in enumerate(items):
-        if not isinstance(item, Mapping):
-            clones.append(Clone.placeholder(index, f"{_describe(item)}, not an object"))
-            continue
-        try:
-            clone = Clone.from_api(item)
-        except ValueError as exc:
-            clones.append(Clone.placeholder(index, str(exc)))
-            continue
-        if clone.voice_id in seen:
-            clone = replace(clone, listed_twice=True)
-        seen.add(clone.voice_id)
-        clones.append(clone)
-    return clones
-
-
-def _describe(value: Any) -> str:
-    """A short, printable description of an unexpected JSON value: its type and its start."""
-    kind = {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            int: "a number", float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
-    if value is None:
-        return kind
-    text = repr(value)
-    text = text if len(text) <= 40 else text[:37] + "..."
-    return f"{kind} ({text})"
-
-
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,32 +203,6 @@ class CreatedClone:
     status: CloneStatus
     language: str | None
     sample_count: int
-
-    @classmethod
-    def from_api(cls, body: Mapping[str, Any]) -> CreatedClone:
-        data = body.get("data") if isinstance(body.get("data"), Mapping) else body
-        assert isinstance(data, Mapping)
-        voice_id = data.get("voiceId")
-        if not isinstance(voice_id, str) or not voice_id:
-            raise ValueError("create answer has no data.voiceId")
-        if not is_plain_id(voice_id):  # it would be recorded, verified and written to mapping.csv
-            raise ValueError(f"create answer's data.voiceId {shown(voice_id)} is not a plain voice id")
-        model = data.get("model")
-        if isinstance(model, Mapping):  # the live answer: {"_id": …, "modelName": …}
-            model = model.get("modelName")
-        try:
-            status = CloneStatus(str(data.get("status")))
-        except ValueError:
-            status = CloneStatus.MISSING
-        samples = data.get("samples")
-        return cls(
-            voice_id=voice_id,
-            display_name=_opt_str(data.get("displayName")) or "",
-            model=_opt_str(model),
-            status=status,
-            language=_opt_str(data.get("language")),
-            sample_count=len(samples) if isinstance(samples, list) else 0,
-        )
 
 
 # -- planning and migration ------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Whether a clone's `migrated-from:` marker is clone-audit's own: evidence versus proof.
 
-Anyone who can make a clone can tag it `migrated-from:<old voiceId>`. So every
+Anyone who can make a clone can tag it `migrated-from:<old voice id>`. So every
 replacement apply creates carries a second tag, `clone-audit-proof:<32 hex>`: an
 HMAC-SHA256 of the old voice id keyed with the organisation's API key (domain-separated,
 truncated to 128 bits). Every scan, plan and apply holds that key, so each can check the

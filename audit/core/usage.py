@@ -1,6 +1,6 @@
 """Who still calls which voice: TTS analytics entries and a usage summary per voice id.
 
-Owns `TtsCall` (one entry of the TTS analytics log, parsed from the API's loose JSON),
+Owns `TtsCall` (one entry of the TTS analytics log; `audit.api.wire` parses the API's JSON),
 `TtsLogs` (what a bounded, paged read of that log returned, and whether it reached back
 far enough), `VoiceUsage` (calls, characters and the last call of one voice id over a
 time window), the pure `usage_by_voice` summary, `UsageWindow` and `window_usage` (a
@@ -14,8 +14,7 @@ by `scan --usage DAYS` (the usage columns of a scan, and the plan's order).
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,23 +31,6 @@ class TtsCall:
     characters: int
     model: str | None = None
     language: str | None = None
-
-    @classmethod
-    def from_api(cls, item: Mapping[str, Any]) -> TtsCall:
-        """Parse one `data` entry; ValueError when it has no usable time or voice id."""
-        voice_id = item.get("voice_id")
-        if not isinstance(voice_id, str) or not voice_id:
-            raise ValueError("entry without a voice_id")
-        at = parse_timestamp(item.get("timestamp"))
-        text_len = item.get("text_len")
-        characters = int(text_len) if isinstance(text_len, int | float) and not isinstance(text_len, bool) else 0
-        model = item.get("model")
-        language = item.get("language")
-        return cls(  # the names repeat across a log: one copy of each (sys.intern)
-            at=at, voice_id=sys.intern(voice_id), characters=max(0, characters),
-            model=sys.intern(model) if isinstance(model, str) else None,
-            language=sys.intern(language) if isinstance(language, str) else None,
-        )
 
 
 @dataclass(frozen=True, slots=True)

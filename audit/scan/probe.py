@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from audit.api.client import WavesClient, describe_body
+from audit.api.client import WavesClient
+from audit.api.failures import describe_body
 from audit.core import audio
 from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, AudioError, AuthError, TransportError

@@ -9,7 +9,8 @@ import httpx
 import pytest
 import respx
 
-from audit.api.client import Backoff, UploadFile, WavesClient
+from audit.api.client import UploadFile, WavesClient
+from audit.api.failures import Backoff
 from audit.core.config import ApiSettings, Secret
 from audit.core.errors import (
     AuthError,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from audit.core.models import Clone, CloneStatus, CreatedClone, parse_clone_list
+from audit.api.wire import parse_clone, parse_clone_list, parse_created_clone
+from audit.core.models import CloneStatus
 
 
 def test_a_full_list_entry() -> None:
-    c = Clone.from_api({
+    c = parse_clone({
         "_id": "66f0", "voiceId": "voice_dLP5T67Qw7", "displayName": "Emma", "accent": "general",
         "tags": ["en", "support"], "language": "en", "status": "completed", "cloningType": "instant",
         "modelIds": ["lightning-large"], "createdAt": "2025-01-15T09:30:00.000Z",
@@ -19,7 +20,7 @@ def test_a_full_list_entry() -> None:
 
 
 def test_a_bare_entry_with_only_a_voice_id() -> None:
-    c = Clone.from_api({"voiceId": "voice_x"})
+    c = parse_clone({"voiceId": "voice_x"})
     assert c.model_ids is None and c.status is CloneStatus.MISSING and c.language is None
 
 
@@ -29,12 +30,12 @@ def test_a_bare_entry_with_only_a_voice_id() -> None:
     {"voiceId": "v", "displayName": 42, "createdAt": 1700000000},
 ])
 def test_odd_types_do_not_crash(entry: dict) -> None:
-    c = Clone.from_api(entry)
+    c = parse_clone(entry)
     assert c.voice_id == "v"
 
 
 def test_an_undocumented_status_is_kept_raw_and_noted() -> None:
-    c = Clone.from_api({"voiceId": "v", "status": "archived", "modelIds": "lightning-large", "tags": "a, b"})
+    c = parse_clone({"voiceId": "v", "status": "archived", "modelIds": "lightning-large", "tags": "a, b"})
     assert c.status is CloneStatus.MISSING and c.raw_status == "archived" and c.status_undocumented
     assert c.tags == ("a", "b")
     # modelIds as a string is not the documented list: read as absent and noted, never guessed
@@ -71,12 +72,12 @@ def test_schema_drift_in_optional_fields_is_noted_not_fatal() -> None:
 
 def test_an_entry_without_voice_id_is_refused() -> None:
     with pytest.raises(ValueError, match="voiceId"):
-        Clone.from_api({"displayName": "x"})
+        parse_clone({"displayName": "x"})
 
 
 @pytest.mark.parametrize("model", ["lightning-v3.1", {"_id": "m1", "modelName": "lightning-v3.1"}])
 def test_create_answer_accepts_model_as_string_or_object(model) -> None:
-    created = CreatedClone.from_api({"message": "ok", "data": {
+    created = parse_created_clone({"message": "ok", "data": {
         "voiceId": "voice_abcdefghij", "displayName": "Emma", "model": model, "status": "pending",
         "samples": [{"text": "Hi", "audioUrl": "https://x/y?signature=s"}]}})
     assert created.model == "lightning-v3.1" and created.status is CloneStatus.PENDING
@@ -86,7 +87,7 @@ def test_create_answer_accepts_model_as_string_or_object(model) -> None:
 @pytest.mark.parametrize("voice_id", ["../../x\n", "voice_ok\x1b[2J", ".hidden", "a/b", "x" * 129])
 def test_a_create_answer_whose_voice_id_is_not_plain_is_unusable(voice_id) -> None:
     with pytest.raises(ValueError, match="not a plain voice id"):
-        CreatedClone.from_api({"data": {"voiceId": voice_id, "status": "pending"}})
+        parse_created_clone({"data": {"voiceId": voice_id, "status": "pending"}})
 
 
 def test_a_voice_id_listed_twice_keeps_both_rows_and_marks_the_later_ones() -> None:

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from audit.api.wire import parse_clone
 from audit.emulator.org import CATEGORIES, HOSTILE_NAMES, UNICODE_NAMES, generate_org
 from audit.emulator.recordings import generate_archive
 from audit.emulator.state import EmulatorState
-from audit.core.models import Clone, CloneStatus, ProbeVerdict, Verdict
+from audit.core.models import CloneStatus, ProbeVerdict, Verdict
 
 # What a correct scan (probe policy "all") concludes for each kind of clone, written out
 # independently of the generator's own rule function.
@@ -103,7 +104,7 @@ def test_generated_clones_keep_their_status() -> None:
 
 def test_the_shared_parser_reads_every_generated_entry() -> None:
     state = EmulatorState(clones=generate_org(300, seed=10).clones)
-    parsed = [Clone.from_api(c.to_json(state.now())) for c in state.clones()]
+    parsed = [parse_clone(c.to_json(state.now())) for c in state.clones()]
     assert len(parsed) == 300
     assert {p.status for p in parsed} == set(CloneStatus)
 

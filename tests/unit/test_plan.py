@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.api.wire import parse_clone_list
 from audit.core.config import Secret, Settings
 from audit.core.models import (
     Action,
@@ -22,7 +23,6 @@ from audit.core.models import (
     SourceProblem,
     Verdict,
     marker_tag,
-    parse_clone_list,
 )
 from audit.core.provenance import Provenance
 from audit.migrate.planner import build_plan, needs_source, replacements

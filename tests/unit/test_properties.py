@@ -11,8 +11,9 @@ import httpx
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.api.client import _retry_after
-from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag, parse_clone_list
+from audit.api.failures import retry_after
+from audit.api.wire import parse_clone, parse_clone_list
+from audit.core.models import Clone, ProbeResult, ProbeVerdict, marked_origin, marker_tag
 from audit.core.untrusted import visible
 from audit.report.tables import render_csv, voice_frame
 from audit.scan.rules import classify, decide
@@ -28,7 +29,7 @@ fields = st.sampled_from(["displayName", "modelIds", "status", "language", "tags
 
 @given(st.dictionaries(fields, json_values), st.text(min_size=1).filter(str.strip))
 def test_any_list_entry_with_a_voice_id_parses(entry: dict, voice_id: str) -> None:
-    clone = Clone.from_api({**entry, "voiceId": voice_id})
+    clone = parse_clone({**entry, "voiceId": voice_id})
     assert clone.voice_id == voice_id
     decide(clone, classify(clone), ProbeResult(ProbeVerdict.NOT_PROBED))  # and never crashes a verdict
 
@@ -66,5 +67,5 @@ def test_retry_after_is_never_negative_and_never_raises(value: str) -> None:
         headers = httpx.Headers({"Retry-After": value})
     except (UnicodeEncodeError, ValueError):
         return  # not a value a header can carry
-    wait = _retry_after(headers)
+    wait = retry_after(headers)
     assert wait is None or wait >= 0

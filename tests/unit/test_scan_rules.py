@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from audit.api.wire import parse_clone_list
 from audit.core.errors import ExitCode
 from audit.core.models import (
     Clone,
@@ -14,7 +15,6 @@ from audit.core.models import (
     ProbeResult,
     ProbeVerdict,
     Verdict,
-    parse_clone_list,
 )
 from audit.scan.rules import classify, decide, exit_code, should_probe
 

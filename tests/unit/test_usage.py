@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from audit.api.wire import parse_tts_call
 from audit.core.errors import UsageError
 from audit.core.models import Clone, CloneStatus, ProbeResult, ProbeVerdict, VoiceResult
 from audit.core.usage import TtsCall, TtsLogs, VoiceUsage, parse_since, usage_by_voice, window_usage
@@ -24,14 +25,14 @@ T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
 
 def test_tts_call_parses_the_api_entry_and_refuses_unusable_ones() -> None:
-    call = TtsCall.from_api({"timestamp": "2026-03-01T10:00:00.123Z", "request_type": "tts", "model": "lightning_v3.1",
+    call = parse_tts_call({"timestamp": "2026-03-01T10:00:00.123Z", "request_type": "tts", "model": "lightning_v3.1",
                              "voice_id": "voice_AAAAAAAAAA", "language": "en", "text_len": 42, "credits": 42})
     assert call == TtsCall(datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC), "voice_AAAAAAAAAA", 42,
                            "lightning_v3.1", "en")
-    assert TtsCall.from_api({"timestamp": 1772359200000, "voice_id": "voice_x"}).at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert parse_tts_call({"timestamp": 1772359200000, "voice_id": "voice_x"}).at == datetime(2026, 3, 1, 10, tzinfo=UTC)
     for bad in ({"voice_id": "voice_x"}, {"timestamp": "2026-03-01T10:00:00Z"}, {"timestamp": "soon", "voice_id": "v"}):
         with pytest.raises(ValueError):
-            TtsCall.from_api(bad)
+            parse_tts_call(bad)
 
 
 def test_usage_counts_calls_in_the_window_and_states_quiet_ids() -> None:

@@ -1,0 +1,174 @@
+"""What an answer means when it is not what was asked for, and whether to try again.
+
+Owns the mapping of an `Answer` to the `audit.core.errors` exceptions (`error_for`: 401/403
+→ AuthError, 429 → RateLimited with the server's wait, 410 → Gone, 5xx → ServerError, or
+CreateOutcomeUnknown for a create unless the API says `voice_clone_error`, anything else →
+RequestRejected), the error's text from any of the API's error shapes (`error_text`,
+scrubbed of secrets), the server's wait (`retry_after`), a body that must be a JSON object
+(`json_object`), a short printable description of a body (`describe_body`), and `Backoff`,
+the retry rule stamina asks after each failed attempt:
+
+- idempotent calls (list, tts, delete, health) retry on 429, 5xx and transport errors, with
+  exponential backoff and jitter, never sooner than `retry-after-ms` / `Retry-After` says;
+- a create is retried only when it certainly did not happen (429, or a connection that was
+  never made). A timeout, a dropped connection or a 5xx other than `voice_clone_error`
+  raises `CreateOutcomeUnknown`: the clone may exist, and only the caller can look for it;
+- fail fast where waiting cannot help: a connection refused before the API ever answered
+  (a wrong base URL, no network) gets one more try, not a minute of them.
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from audit.core import secrets
+from audit.core.config import ApiSettings
+from audit.core.errors import (
+    ApiError,
+    AuthError,
+    BadAnswer,
+    CreateOutcomeUnknown,
+    Gone,
+    RateLimited,
+    RequestRejected,
+    RunError,
+    ServerError,
+    TransportError,
+)
+
+from audit.api.body import Answer
+
+log = logging.getLogger(__name__)
+
+
+class Backoff:
+    """stamina's retry hook for one call: whether an error is worth another attempt, and
+    how long to wait first: exponential from backoff_initial_s up to backoff_max_s plus
+    jitter, and never less than the server's Retry-After (capped at backoff_max_s)."""
+
+    def __init__(self, settings: ApiSettings, *, create: bool, answered: Callable[[], bool] = lambda: True,
+                 label: str = "") -> None:
+        self._settings = settings
+        self._create = create
+        self._answered = answered
+        self._label = label
+        self.retries = 0
+
+    def __call__(self, exc: Exception) -> bool | float:
+        if not self._retryable(exc):
+            return False
+        s = self._settings
+        wait = min(s.backoff_max_s, s.backoff_initial_s * 2**self.retries)
+        self.retries += 1
+        wait += random.uniform(0, s.backoff_initial_s)
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            wait = max(wait, min(exc.retry_after, s.backoff_max_s))
+        why = exc.message if isinstance(exc, RunError) else type(exc).__name__
+        log.info("%s: retry %d/%d in %.1f s: %s", self._label, self.retries, s.max_attempts - 1, wait, why)
+        return wait
+
+    def _retryable(self, exc: Exception) -> bool:
+        if isinstance(exc, RateLimited):  # refused before any work: safe for every call
+            return True
+        if isinstance(exc, TransportError) and not exc.request_sent and not self._answered():
+            return self.retries < 1  # nothing ever answered at this address: one more try, not a minute
+        if self._create:  # only when the create certainly did not happen
+            return isinstance(exc, TransportError) and not exc.request_sent
+        return isinstance(exc, ServerError | TransportError)
+
+
+def json_object(answer: Answer, hint: str | None = None) -> Mapping[str, Any]:
+    """The answer's body as a JSON object; BadAnswer when it is not JSON, or not an object."""
+    try:
+        body = json.loads(answer.body)
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+        raise BadAnswer(
+            f"{answer.where} with a body that is not JSON ({describe_body(answer.headers.get('content-type'), answer.body)})",
+            status=answer.status, hint=hint,
+        ) from None
+    if not isinstance(body, Mapping):
+        raise BadAnswer(f"{answer.where} with JSON that is not an object", status=answer.status, hint=hint)
+    return body
+
+
+def describe_body(content_type: str | None, body: bytes, n: int = 32) -> str:
+    """What came back, printable and short: its type, its size, and its first bytes (scrubbed
+    of secrets before they are cut: an echoed key must not survive as its first characters)."""
+    text = body.decode("latin-1")  # one character per byte, so the escapes below name bytes
+    head = "".join(c if 32 <= ord(c) < 127 else f"\\x{ord(c):02x}" for c in secrets.cut(text, n))
+    more = "..." if len(secrets.scrub(text)) > n else ""
+    kind = (content_type or "no Content-Type")[:60].encode("ascii", "replace").decode()
+    return f"{kind}, {len(body):,} bytes, starting '{head}{more}'" if body else f"{kind}, empty"
+
+
+def error_for(answer: Answer, *, is_create: bool) -> ApiError:
+    """The exception an answer that is not 2xx stands for."""
+    status = answer.status
+    text, code = error_text(answer)
+    message = f"{answer.where}: {text}" if text else answer.where
+    if status in (401, 403):
+        return AuthError(message, status=status)
+    if status == 429:
+        return RateLimited(message, retry_after=retry_after(answer.headers))
+    if status == 410:
+        return Gone(message, status=status, error_code=code)
+    if status >= 500:
+        if is_create and code != "voice_clone_error":
+            return CreateOutcomeUnknown(message, status=status, error_code=code)
+        hint = "Try a cleaner, single-speaker sample." if code == "voice_clone_error" else None
+        return ServerError(message, status=status, error_code=code, hint=hint)
+    return RequestRejected(message, status=status, error_code=code)
+
+
+def error_text(answer: Answer) -> tuple[str, str | None]:
+    """The error's text and code from any of the API's error shapes, scrubbed of secrets."""
+    try:
+        body = json.loads(answer.body)
+    except (ValueError, RecursionError):
+        return secrets.cut(answer.body.decode("utf-8", "replace").strip(), 200), None
+    if not isinstance(body, Mapping):
+        return secrets.cut(str(body), 200), None
+    code = body.get("error_code")
+    error = body.get("error")
+    parts: list[str] = []
+    if isinstance(error, list):  # validation issues: [{"path": [...], "message": ...}]
+        for issue in error:
+            if isinstance(issue, Mapping):
+                path = issue.get("path")
+                field = ".".join(str(p) for p in path) if isinstance(path, list) else ""
+                parts.append(f"{field}: {issue.get('message', '')}" if field else str(issue.get("message", "")))
+    elif isinstance(error, str):
+        parts.append(error)
+    if isinstance(body.get("message"), str):
+        parts.append(body["message"])
+    # Scrubbed whole, then cut: a key the server echoed must not survive as its first characters.
+    return secrets.cut("; ".join(p for p in parts if p), 500), secrets.scrub(code) if isinstance(code, str) else None
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `Retry-After` (seconds or an HTTP date)."""
+    if (ms := headers.get("retry-after-ms")) is not None:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
