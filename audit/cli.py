@@ -33,7 +33,7 @@ from audit.pipeline import report as report_flow
 from audit.pipeline import retire as retire_flow
 from audit.pipeline import review as review_flow
 from audit.pipeline import scan as scan_flow
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.api.limiter import level_to_remember
 from audit.core import aio, userstate

@@ -21,7 +21,7 @@ from pathlib import Path
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import scan as scan_flow
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core import aio
 from audit.core.config import Secret, Settings

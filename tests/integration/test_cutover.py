@@ -20,7 +20,7 @@ from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, Secret
 from audit.core.errors import RunError
 from audit.emulator import EmulatorServer, TtsLogRecord
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline.retire import retire_replaced
 from tests.integration.test_cli import clone_audit
 from tests.integration.test_migration import YES, apply, plan, running

@@ -27,7 +27,7 @@ from audit.core.models import Action, ProbeVerdict, SourceProblem, Verdict
 from audit.core.untrusted import file_stem, shown
 from audit.emulator import CloneRecord, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.org import expected_truth
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports

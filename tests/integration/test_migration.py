@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
