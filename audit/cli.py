@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from audit import __version__
+from audit.core.apikey import api_key_from_env
+from audit.core.loading import load_settings
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import cutover as cutover_flow
 from audit.pipeline import history as history_flow
@@ -37,7 +39,7 @@ from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.api.limiter import level_to_remember
 from audit.core import aio, userstate
-from audit.core.config import Settings, api_key_from_env, load_settings
+from audit.core.config import Settings
 from audit.console import REDACTOR, BarProgress, configure_logging, print_error, print_summary, stderr, terminal
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.runfolder import RUN_JSON, latest_scan, write_text

@@ -18,13 +18,14 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from audit.core.secrets import Secret
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import scan as scan_flow
 from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core import aio
-from audit.core.config import Secret, Settings
+from audit.core.config import Settings
 from audit.console import REDACTOR
 from audit.core.models import Progress, marked_origin
 from audit.report.tables import records, voice_frame

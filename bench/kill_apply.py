@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration

@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret, Settings
+from audit.core.config import ApiSettings, Settings
+from audit.core.secrets import Secret
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 from audit.scan.rules import classify
 

@@ -51,7 +51,8 @@ import stamina
 
 from audit import __version__
 from audit.core import secrets
-from audit.core.config import ApiSettings, Secret, check_key_transport
+from audit.core.apikey import check_key_transport
+from audit.core.config import ApiSettings
 from audit.core.errors import (
     ApiError,
     AuthError,
@@ -65,6 +66,7 @@ from audit.core.errors import (
     TransportError,
 )
 from audit.core.models import Clone, CreatedClone, parse_clone_list
+from audit.core.secrets import Secret
 from audit.core.usage import TtsCall, TtsLogs
 
 from audit.api.limiter import Limiter, LimiterReport, start_and_ceiling

@@ -1,7 +1,10 @@
 """The foundation every other package stands on.
 
 Owns the vocabulary (`models`: frozen dataclasses and enums, parsing of the API's loose
-JSON), the exception tree and exit codes (`errors`), settings (`config`), the v3.1
+JSON), the exception tree and exit codes (`errors`), settings (`config`: the dataclasses
+and their allowed values; `loading`: from the TOML file, the environment and flags,
+validated), the API key (`apikey`: read from the environment, sent only over a safe
+link) and secrets (`secrets`: the `Secret` type, the registry, scrubbing), the v3.1
 language list (`languages`), audio decoding and measurement (`audio`), and the layout of
 a run folder with its atomic writes and locks (`runfolder`).
 

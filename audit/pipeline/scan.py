@@ -29,8 +29,9 @@ from pathlib import Path
 from audit import __version__
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
-from audit.core.config import Settings, as_dict, parse_duration
+from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode, RunError
+from audit.core.loading import parse_duration
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from audit.api.client import Backoff, UploadFile, WavesClient
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
 from audit.core.errors import (
     AuthError,
     CreateOutcomeUnknown,
@@ -20,6 +20,7 @@ from audit.core.errors import (
     ServerError,
     TransportError,
 )
+from audit.core.secrets import Secret
 
 BASE = "https://api.test"
 KEY = "sk_test_0123456789abcdef"

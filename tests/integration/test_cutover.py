@@ -17,8 +17,9 @@ import httpx
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
 from audit.core.errors import RunError
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer, TtsLogRecord
 from audit.migrate.selection import ApplyOptions
 from audit.pipeline.retire import retire_replaced

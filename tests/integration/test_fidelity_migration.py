@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import Secret
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Action
+from audit.core.secrets import Secret
 from audit.core.untrusted import file_stem
 from audit.emulator.state import Fault
 from audit.migrate.selection import ApplyOptions

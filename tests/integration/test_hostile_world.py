@@ -22,8 +22,9 @@ import httpx
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
 from audit.core.models import Action, ProbeVerdict, SourceProblem, Verdict
+from audit.core.secrets import Secret
 from audit.core.untrusted import file_stem, shown
 from audit.emulator import CloneRecord, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.org import expected_truth

@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 
 from audit.api.client import UploadFile, WavesClient
-from audit.core.config import Secret
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Action, marker_tag
+from audit.core.secrets import Secret
 from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE
 from audit.emulator import EmulatorServer
 from audit.migrate.selection import ApplyOptions

@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret, Settings
+from audit.core.config import ApiSettings, Settings
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer, generate_org
 from audit.core.errors import AuthError, ExitCode, TransportError
 from audit.core.models import ProbePolicy, ProbeVerdict, Verdict

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import Secret, Settings
+from audit.core.config import Settings
 from audit.core.models import (
     Action,
     Clone,
@@ -25,6 +25,7 @@ from audit.core.models import (
     parse_clone_list,
 )
 from audit.core.provenance import Provenance
+from audit.core.secrets import Secret
 from audit.migrate.planner import build_plan, needs_source, replacements
 from audit.core.models import Upload
 from audit.migrate.document import PlanError, read_plan, stale_reasons

@@ -10,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit.core.config import Secret, Settings
+from audit.core.config import Settings
 from audit.core.errors import UsageError
 from audit.core.models import Action, Clone, CloneStatus, marker_tag
 from audit.core.provenance import Provenance
+from audit.core.secrets import Secret
 from audit.migrate.decide import DecisionOptions, Listing
 from audit.migrate.document import Plan, PlanEntry
 from audit.migrate.selection import ApplyOptions, adoptable, decision_options, select
