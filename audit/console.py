@@ -34,8 +34,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from audit.core.config import Secret
-from audit.core.secrets import REGISTRY
+from audit.core.secrets import REGISTRY, Secret
 from audit.core.untrusted import visible
 
 stderr = Console(stderr=True, highlight=False)

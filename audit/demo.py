@@ -18,20 +18,21 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from audit.runs.record import RunRecord
+from audit.api.client import WavesClient
+from audit.console import REDACTOR
+from audit.core import aio
+from audit.core.config import Settings
+from audit.core.models import Fidelity, Progress, marked_origin
+from audit.core.secrets import Secret
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.emulator.knobs import Fault
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline import apply as apply_flow
 from audit.pipeline import plan as plan_flow
 from audit.pipeline import scan as scan_flow
-from audit.migrate.apply import ApplyOptions
-from audit.api.client import WavesClient
-from audit.core import aio
-from audit.core.config import Secret, Settings
-from audit.console import REDACTOR
-from audit.core.models import Fidelity, Progress, marked_origin
 from audit.report.tables import records, voice_frame
 from audit.report.text import traffic
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from audit.emulator.knobs import Fault
+from audit.runs.record import RunRecord
 
 #: The emulator allows this many TTS calls at once, and the demo client uses as many.
 DEMO_CONCURRENCY = 4

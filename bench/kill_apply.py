@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
 from audit.core.models import MARKER_PREFIX, Action
+from audit.core.secrets import Secret
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.pipeline.plan import plan_migration
 
 # The emulator's creates take 0.05 s and its list lags 0.2 s behind them: a create cut

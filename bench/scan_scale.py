@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,7 +29,8 @@ import time
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret, Settings
+from audit.core.config import ApiSettings, Settings
+from audit.core.secrets import Secret
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 from audit.scan.rules import classify
 

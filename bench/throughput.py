@@ -58,8 +58,9 @@ def _cpu() -> float:
 
 async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, object]:
     from audit.api.client import WavesClient
-    from audit.core.config import ApiSettings, Secret, Settings
+    from audit.core.config import ApiSettings, Settings
     from audit.core.models import ProbeVerdict
+    from audit.core.secrets import Secret
     from audit.pipeline.scan import scan_organisation, write_scan_reports
     from audit.scan import probe
 

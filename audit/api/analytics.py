@@ -17,10 +17,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from audit.api.wire import parse_tts_call
 from audit.core.errors import ApiError
 from audit.core.usage import TtsCall, TtsLogs
-
-from audit.api.wire import parse_tts_call
 
 #: Entries asked for per page: the API's maximum.
 PAGE_SIZE = 100

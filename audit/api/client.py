@@ -19,16 +19,16 @@ from typing import Any
 
 import httpx
 
-from audit.core.config import ApiSettings, Secret
-from audit.core.errors import BadAnswer, CreateOutcomeUnknown, RequestRejected
-from audit.core.models import Clone, CreatedClone
-from audit.core.usage import TtsLogs
-
 from audit.api.analytics import MAX_CALLS, PAGE_SIZE, LogPager
 from audit.api.failures import json_object
 from audit.api.limiter import LimiterReport
 from audit.api.transport import Transport
 from audit.api.wire import create_form, delete_body, parse_clone_list, parse_created_clone, tts_body
+from audit.core.config import ApiSettings
+from audit.core.errors import BadAnswer, CreateOutcomeUnknown, RequestRejected
+from audit.core.models import Clone, CreatedClone
+from audit.core.secrets import Secret
+from audit.core.usage import TtsLogs
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from audit.api.body import Answer
 from audit.core import secrets
 from audit.core.config import ApiSettings
 from audit.core.errors import (
@@ -43,8 +44,6 @@ from audit.core.errors import (
     ServerError,
     TransportError,
 )
-
-from audit.api.body import Answer
 
 log = logging.getLogger(__name__)
 

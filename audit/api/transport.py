@@ -33,12 +33,13 @@ import httpx
 import stamina
 
 from audit import __version__
-from audit.core.config import ApiSettings, Secret, check_key_transport
-from audit.core.errors import ApiError, BadAnswer, CreateOutcomeUnknown, RateLimited, TransportError
-
 from audit.api.body import Answer, Body, Unusable
 from audit.api.failures import Backoff, error_for
 from audit.api.limiter import Limiter, start_and_ceiling
+from audit.core.apikey import check_key_transport
+from audit.core.config import ApiSettings
+from audit.core.errors import ApiError, BadAnswer, CreateOutcomeUnknown, RateLimited, TransportError
+from audit.core.secrets import Secret
 
 log = logging.getLogger(__name__)
 

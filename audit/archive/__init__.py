@@ -1,7 +1,9 @@
 """The operator's archive of original recordings, read and never written.
 
-Owns finding each voice's recording (`index`: manifest, voiceId, display name, path
-safety), checking it (`checks`: type from content, size, duration, speech) and gathering
+Owns finding each voice's recording (`index`: the matching rules, manifest → voiceId →
+display name; `names`: one walk of the folder, names filed for look-up; `manifest`: the
+operator's CSV; `paths`: path safety, opening only regular files, names shown as one
+line), checking it (`checks`: type from content, size, duration, speech) and gathering
 uploads for a plan (`gather`: the I/O half of planning, writing fitted copies into the
 plan's run folder only).
 

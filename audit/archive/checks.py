@@ -50,7 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audit.archive.index import NotRegularFile, SourceMatch, open_regular
+from audit.archive.index import SourceMatch
+from audit.archive.paths import NotRegularFile, open_regular
 from audit.core import audio
 from audit.core.errors import AudioError
 from audit.core.models import FitWindow, SourceCheck, SourceProblem

@@ -20,8 +20,10 @@ from rich.markup import escape
 
 from audit.console import REDACTOR, BarProgress, stderr, terminal
 from audit.core import aio, userstate
-from audit.core.config import Settings, api_key_from_env, load_settings
+from audit.core.apikey import api_key_from_env
+from audit.core.config import Settings
 from audit.core.errors import UsageError
+from audit.core.loading import load_settings
 
 if TYPE_CHECKING:
     from audit.api.client import WavesClient

@@ -1,10 +1,14 @@
 """The foundation every other package stands on.
 
 Owns the vocabulary (`models`: frozen dataclasses and enums; the API's JSON is read into
-it by `audit.api.wire`), the exception tree and exit codes (`errors`), settings
-(`config`), the v3.1 language list (`languages`), audio decoding and measurement
-(`audio`), the layout of a run folder with its atomic writes and locks (`runfolder`), and
-the marker that makes a folder one of the tool's own run folders (`runmarker`).
+it by `audit.api.wire`), the exception tree and exit codes (`errors`), settings (`config`:
+the dataclasses and their allowed values; `loading`: from the TOML file, the environment
+and flags, validated), the API key (`apikey`: read from the environment, sent only over a
+safe link) and secrets (`secrets`: the `Secret` type, the registry, scrubbing, the
+scrubbing SQLite connection), the v3.1 language list (`languages`), audio decoding and
+measurement (`audio`), the layout of a run folder with its atomic writes and locks
+(`runfolder`), and the marker that makes a folder one of the tool's own run folders
+(`runmarker`).
 
 May import: the standard library and third-party libraries only; nothing else of
 `audit`. Every other package may import it.

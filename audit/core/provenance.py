@@ -27,8 +27,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from audit.core.config import Secret
 from audit.core.models import Clone, marked_origin
+from audit.core.secrets import Secret
 from audit.core.untrusted import is_plain_id
 
 PROOF_PREFIX = "clone-audit-proof:"

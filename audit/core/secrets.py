@@ -1,9 +1,11 @@
-"""The registry of secrets, and scrubbing them out of every string that leaves the process.
+"""Secrets: the `Secret` that holds one, the registry of them, and scrubbing them out of every
+string that leaves the process.
 
-Owns the one place a secret is known to be a secret: every `Secret` registers its value
-here when it is made (audit.core.config), and every writer scrubs text through `scrub`
-before it reaches a file or the terminal: `runfolder.write_text` for every report file,
-the ledger for its detail text, the console's logging filter and error printer. A server
+A `Secret` (the API key) never shows itself in logs, reprs or tracebacks. This module owns
+the one place a secret is known to be a secret: every `Secret` registers its value here
+when it is made, and every writer scrubs text through `scrub` before it reaches a file or
+the terminal: `runfolder.write_text` for every report file, the ledger for its detail
+text, the console's logging filter and error printer. A server
 error body may echo the Authorization header, so any text derived from an API answer can
 carry the key; scrubbing at the writers covers them all without tracing each string.
 
@@ -26,6 +28,7 @@ tells a store to refuse such a value rather than keep a masked copy of it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import re
@@ -135,6 +138,32 @@ def scrub(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     """`text` scrubbed, then cut to `limit` characters without leaving a secret's start."""
     return REGISTRY.cut(text, limit)
+
+
+class Secret:
+    """A credential that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+        register(value)  # every writer scrubs registered values out of what it writes
+
+    def reveal(self) -> str:
+        return self._value
+
+    def fingerprint(self) -> str:
+        """16 hex digits of a domain-separated sha256 of the key: names the account in run
+        history without storing the key (nothing can be recovered from it)."""
+        return hashlib.sha256(b"clone-audit account\0" + self._value.encode()).hexdigest()[:16]
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
 
 
 def holds_secret(text: str) -> bool:

@@ -37,9 +37,9 @@ from typing import IO
 
 import platformdirs
 
-from audit.core.config import Secret
 from audit.core.errors import UsageError
 from audit.core.runfolder import exclusive_lock
+from audit.core.secrets import Secret
 
 ENV_STATE_DIR = "CLONE_AUDIT_STATE_DIR"
 APP_NAME = "clone-audit"

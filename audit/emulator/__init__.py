@@ -16,11 +16,11 @@ nothing else of `audit`, so the tool under test and its emulator stay independen
 """
 
 from audit.emulator.app import create_app
+from audit.emulator.clock import Clock, ManualClock, SystemClock
+from audit.emulator.knobs import EmulatorConfig, Fault
 from audit.emulator.org import Org, generate_org
 from audit.emulator.recordings import ArchiveTruth, generate_archive
 from audit.emulator.server import EmulatorServer, serve_forever
-from audit.emulator.clock import Clock, ManualClock, SystemClock
-from audit.emulator.knobs import EmulatorConfig, Fault
 from audit.emulator.state import CloneRecord, EmulatorState, LogEntry
 from audit.emulator.traffic import TtsLogRecord, generate_traffic
 

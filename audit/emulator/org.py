@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_never
 
+from audit.core.models import ProbeVerdict, Verdict
 from audit.emulator.state import CloneRecord, Engine
 from audit.emulator.tts import V31_LANGUAGES
-from audit.core.models import ProbeVerdict, Verdict
 
 ABSENT = object()  # a field left out of the JSON entirely
 

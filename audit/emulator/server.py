@@ -22,9 +22,9 @@ from typing import Any
 import uvicorn
 
 from audit.emulator.app import ConnectionDropped, create_app
-from audit.emulator.org import Org, generate_org
 from audit.emulator.clock import Clock
 from audit.emulator.knobs import EmulatorConfig
+from audit.emulator.org import Org, generate_org
 from audit.emulator.state import EmulatorState
 
 START_TIMEOUT_S = 10.0

@@ -5,8 +5,9 @@ row (or None), what the account listing says about it (`AccountView`: its proven
 replacements, clones whose marker cannot be verified, the ledger's new clone as listed,
 and when that listing was asked for), and the run's options (--retry-failed, whether the
 plan has expired, how long an unknown create may take to show up). It returns one
-`Step`: the action to take. The apply stage (`audit.migrate.apply`) gathers the inputs,
-calls this, and carries the step out; a table of every combination tests it.
+`Step`: the action to take. The apply stage gathers the inputs, calls this, and sorts
+(`audit.migrate.selection`) or carries out (`audit.migrate.executor`) the step; a table
+of every combination tests it.
 
 The rules, in order:
 1. a verified voice is done, and so is a fidelity mismatch a person accepted (`review`);

@@ -18,13 +18,12 @@ import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
-from pathlib import PurePosixPath
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from audit.core.errors import UsageError
-from audit.core.provenance import is_proof_tag
 from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, Upload, marker_tag
+from audit.core.provenance import is_proof_tag
 
 FORMAT = "clone-audit-plan/2"
 #: Slack allowed between expires_at and created_at + expiry_hours (rounding of the ISO times).

@@ -27,7 +27,6 @@ from audit.core.runfolder import exclusive_lock
 from audit.core.secrets import ScrubbedConnection, holds_secret
 from audit.migrate.state import Migration, Review, State
 
-
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS migrations (
     old_voice_id  TEXT PRIMARY KEY,

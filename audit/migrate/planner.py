@@ -20,16 +20,16 @@ from typing import Any, assert_never
 from audit.core.config import Settings
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import (
+    LISTED_TWICE,
     Action,
     Clone,
     CloneStatus,
-    LISTED_TWICE,
     SourceCheck,
+    Upload,
     Verdict,
     VoiceResult,
     marked_origin,
     marker_tag,
-    Upload,
     tag_origin,
 )
 from audit.core.provenance import Markers, is_proof_tag

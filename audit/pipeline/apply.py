@@ -2,7 +2,7 @@
 
     plan.seal + plan.json → where uploads lead → account lock → fresh list → staleness
     → ledger (adopt proven replacements) → upload bytes → confirmation
-    → apply stage (audit.migrate.apply) → mapping.csv/json + report.html
+    → apply stage (audit.migrate.selection, executor, workers) → mapping.csv/json + report.html
 
 A composition root: it checks the plan file (audit.migrate.trust), takes the account
 lock (per user, wherever the plan lives: audit.core.userstate) and the ledger, sequences
@@ -18,7 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.runs.store import check_history
 from audit.core.config import Settings
 from audit.core.errors import CloneAuditError, ExitCode, QuotaReached, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
@@ -26,24 +25,18 @@ from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable
 from audit.core.userstate import account_lock
 from audit.migrate import trust
-from audit.migrate.apply import (
-    ApplyOptions,
-    Migrator,
-    Selection,
-    adopt_marked,
-    decision_options,
-    run_entries,
-    select,
-)
 from audit.migrate.decide import Listing
-from audit.migrate.apply import FidelityVerdict
 from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
+from audit.migrate.executor import FidelityVerdict, Migrator, adopt_marked
 from audit.migrate.ledger import Ledger
+from audit.migrate.selection import ApplyOptions, Selection, decision_options, select
 from audit.migrate.state import Migration, State, is_ready
+from audit.migrate.workers import run_entries
 from audit.pipeline import history
 from audit.report import files, listen
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
+from audit.runs.store import check_history
 from audit.scan.probe import probe_audio
 
 #: (what is about to happen, how many) → whether the user agreed.
@@ -131,7 +124,7 @@ async def apply_plan(
         _check_fresh(the_plan, ledger, clones)
         decisions = decision_options(settings, options, expired=datetime.now(UTC) > the_plan.expires_at)
         adopted = adopt_marked(the_plan, ledger, listing, decisions)
-        selection = select(the_plan, ledger, listing, options, decisions)
+        selection = select(the_plan, ledger.all(), listing, options, decisions)
         if selection.expired and not selection.todo:
             raise PlanError(
                 f"the plan expired at {the_plan.expires_at.isoformat(timespec='seconds')}; "

@@ -42,7 +42,6 @@ from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
 
 
-
 @dataclass(frozen=True)
 class CutoverOptions:
     write: bool = False

@@ -11,8 +11,8 @@ renamed into place, so an interrupted plan leaves no folder behind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,6 @@ from typing import Any
 
 from audit.api.client import WavesClient
 from audit.archive.gather import gather
-from audit.runs.store import check_history
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Clone, NoProgress, ProbeResult, Progress
@@ -37,6 +36,7 @@ from audit.report.tables import voice_frame
 from audit.runs import document
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord, VoiceRow
+from audit.runs.store import check_history
 
 
 @dataclass(frozen=True)

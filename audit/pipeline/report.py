@@ -33,7 +33,6 @@ from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, RunRecord
 
-
 FORMATS = tuple(f.value for f in ReportFormat)
 
 

@@ -16,22 +16,22 @@ from pathlib import Path
 from typing import Any
 
 from audit.api.client import WavesClient
-from audit.runs.store import check_history
 from audit.core.config import Settings
 from audit.core.errors import ExitCode, RunError, UsageError
-from audit.core.runfolder import RunFolder, check_writable
 from audit.core.models import Action
 from audit.core.provenance import Provenance
+from audit.core.runfolder import RunFolder, check_writable
+from audit.core.usage import VoiceUsage, usage_by_voice
 from audit.migrate import trust
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
-from audit.core.usage import VoiceUsage, usage_by_voice
 from audit.migrate.retire import Retired, awaiting_review, retirable, retire, still_called
 from audit.pipeline import history
 from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
+from audit.runs.store import check_history
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.api.client import WavesClient
-from audit.runs.store import check_history
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
-from audit.core.config import Settings, as_dict, parse_duration
+from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
+from audit.core.loading import parse_duration
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
@@ -42,6 +42,7 @@ from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
+from audit.runs.store import check_history
 from audit.scan import rules as scan
 from audit.scan.probe import probe_clone
 from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable

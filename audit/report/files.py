@@ -23,9 +23,9 @@ from typing import Any
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
+from audit.core.models import Verdict
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
-from audit.core.models import Verdict
 from audit.migrate.state import MappingStatus, Migration
 from audit.report.html import report_html_chunks
 from audit.report.listen import clip, listen_rows

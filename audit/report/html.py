@@ -33,8 +33,8 @@ from audit.migrate.state import MappingStatus
 from audit.report import charts
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
-from audit.runs.kind import RunKind
 from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
+from audit.runs.kind import RunKind
 
 PASSING = (Verdict.COMPLIANT, Verdict.MIGRATED)
 #: What the templates compare with: the enums, never a verdict, status or action spelled out.

@@ -18,8 +18,8 @@ from audit.compliance.changes import HistoryView
 from audit.core.models import Verdict
 from audit.core.untrusted import visible
 from audit.report.tables import FINDINGS, records, summary
-from audit.runs.kind import RunKind
 from audit.report.text import headline, human_bytes, incomplete
+from audit.runs.kind import RunKind
 
 MAX_ROWS = 200
 _SPECIAL = str.maketrans({"|": "\\|", "`": "\\`", "*": "\\*", "_": "\\_", "<": "&lt;", ">": "&gt;",

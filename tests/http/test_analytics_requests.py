@@ -10,8 +10,9 @@ import pytest
 import respx
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
 from audit.core.errors import ApiError
+from audit.core.secrets import Secret
 
 BASE = "https://api.test"
 FAST = ApiSettings(base_url=BASE, max_attempts=2, backoff_initial_s=0.0, backoff_max_s=0.01)

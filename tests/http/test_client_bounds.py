@@ -15,9 +15,10 @@ import pytest
 import respx
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ProbeSettings, Secret
+from audit.core.config import ApiSettings, ProbeSettings
 from audit.core.errors import BadAnswer, ConfigError, CreateOutcomeUnknown, ServerError, TransportError
 from audit.core.models import Clone, ProbeVerdict
+from audit.core.secrets import Secret
 from audit.emulator.faults import gzip_bomb_chunks
 from audit.scan.probe import probe_clone
 from tests.conftest import short_wav

@@ -11,7 +11,8 @@ import respx
 
 from audit.api.client import UploadFile, WavesClient
 from audit.api.failures import Backoff
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
+from audit.core.secrets import Secret
 from audit.core.errors import (
     AuthError,
     CreateOutcomeUnknown,

@@ -11,7 +11,7 @@ import pytest
 
 from audit.api.body import Answer
 from audit.api.failures import Backoff, describe_body, error_for, error_text, json_object, retry_after
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
 from audit.core.errors import (
     AuthError,
     BadAnswer,
@@ -22,6 +22,7 @@ from audit.core.errors import (
     ServerError,
     TransportError,
 )
+from audit.core.secrets import Secret
 
 KEY = "sk_test_failures_0123456789"
 SETTINGS = ApiSettings(base_url="https://api.test", backoff_initial_s=0.5, backoff_max_s=30.0)

@@ -14,9 +14,10 @@ import pytest
 
 from audit.api.client import WavesClient
 from audit.cli import main
-from audit.core.config import ApiSettings, ProbeSettings, ReportSettings, Secret, Settings
+from audit.core.config import ApiSettings, ProbeSettings, ReportSettings, Settings
 from audit.core.errors import ExitCode
 from audit.core.models import ProbePolicy, ProbeVerdict, Verdict
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer
 from audit.emulator.state import CloneRecord
 from audit.pipeline.scan import ScanRun, scan_organisation, write_scan_reports

@@ -17,10 +17,11 @@ import httpx
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret
+from audit.core.config import ApiSettings
 from audit.core.errors import RunError
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer, ManualClock, TtsLogRecord
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline.retire import retire_replaced
 from tests.integration.test_cli import clone_audit
 from tests.integration.test_migration import YES, apply, plan, running

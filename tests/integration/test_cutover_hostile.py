@@ -13,11 +13,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from audit.migrate.selection import ApplyOptions
 
 from audit.api.client import WavesClient
-from audit.core.config import Secret
 from audit.core.runmarker import RUN_MARKER
-from audit.migrate.apply import ApplyOptions
+from audit.core.secrets import Secret
 from audit.pipeline.cutover import CutoverOptions, cutover
 from audit.pipeline.retire import retire_replaced
 from tests.integration.test_cli import clone_audit

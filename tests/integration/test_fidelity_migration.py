@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import Secret
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Action
+from audit.core.secrets import Secret
 from audit.core.untrusted import file_stem
 from audit.emulator.knobs import Fault
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.migrate.state import State
 from audit.pipeline.retire import retire_replaced
 from audit.pipeline.review import review_mismatches

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ProbeSettings, Secret, Settings
+from audit.core.config import ApiSettings, ProbeSettings, Settings
 from audit.core.errors import BadAnswer, ExitCode
 from audit.core.models import Clone, ProbePolicy, ProbeVerdict, Verdict
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer, Fault, generate_org
 from audit.emulator.faults import WRONG_SHAPES
 from audit.pipeline.scan import ScanRun, scan_organisation

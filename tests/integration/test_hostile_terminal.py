@@ -18,7 +18,7 @@ from tests.integration.conftest import serve_handler
 
 from audit.cli import main
 from audit.runs.store import History, HistoryRow, history_path
-from audit.core.config import Secret
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer
 from audit.emulator.state import CloneRecord
 

@@ -21,17 +21,18 @@ from typing import Any
 import httpx
 import pytest
 
-from audit.runs.store import list_runs
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
 from audit.core.models import Action, ProbeVerdict, SourceProblem, Verdict
+from audit.core.secrets import Secret
 from audit.core.untrusted import file_stem, shown
 from audit.emulator import CloneRecord, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.org import expected_truth
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
+from audit.runs.store import list_runs
 from tests.unit._audio_files import speech, write_sf
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from audit.migrate.apply import ApplyOptions
+from audit.core.secrets import Secret
+from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
 from audit.emulator import (Clock, EmulatorConfig, EmulatorServer, EmulatorState, ManualClock, generate_archive,
                             generate_org)
 from audit.core.errors import ExitCode, QuotaReached, UsageError

@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 
 from audit.api.client import UploadFile, WavesClient
-from audit.core.config import Secret
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Action, marker_tag
+from audit.core.secrets import Secret
 from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE
 from audit.emulator import EmulatorServer, ManualClock
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.migrate.document import PlanError
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import PlanRun

@@ -157,8 +157,9 @@ def test_a_create_queued_behind_other_voices_then_killed_is_not_made_twice(tmp_p
     from collections import Counter
 
     from audit.api.client import WavesClient
-    from audit.core.config import ApiSettings, ArchiveSettings, Secret, Settings
+    from audit.core.config import ApiSettings, ArchiveSettings, Settings
     from audit.core.models import MARKER_PREFIX, Action
+    from audit.core.secrets import Secret
     from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
     from audit.pipeline.plan import plan_migration
 

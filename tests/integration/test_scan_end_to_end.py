@@ -7,10 +7,11 @@ from dataclasses import replace
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret, Settings
-from audit.emulator import EmulatorServer, generate_org
+from audit.core.config import ApiSettings, Settings
 from audit.core.errors import AuthError, ExitCode, TransportError
 from audit.core.models import ProbePolicy, ProbeVerdict, Verdict
+from audit.core.secrets import Secret
+from audit.emulator import EmulatorServer, generate_org
 from audit.pipeline.scan import scan_organisation
 
 pytestmark = pytest.mark.integration

@@ -19,10 +19,11 @@ import httpx
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import Secret, Settings
+from audit.core.config import Settings
 from audit.core.models import Action
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import ScanRun, scan_organisation, write_scan_reports
 from tests.integration.test_migration import apply, replacements_on, running

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, Secret, Settings
+from audit.core.config import ApiSettings, Settings
 from audit.core.errors import RequestRejected, TransportError
 from audit.core.models import ProbeVerdict
+from audit.core.secrets import Secret
 from audit.emulator import EmulatorServer
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from audit.core.config import Secret
 from audit.core.models import Clone, CloneStatus, marker_tag
 from audit.core.provenance import Provenance
+from audit.core.secrets import Secret
 from audit.migrate.decide import (
     Adopt,
     AwaitUnknownCreate,

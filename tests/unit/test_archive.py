@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.archive.index import ArchiveIndex, normalise_name
+from audit.archive.index import ArchiveIndex
+from audit.archive.names import normalise_name
 from audit.core.config import ArchiveSettings
 from audit.core.errors import ConfigError
 from audit.core.models import Clone, SourceProblem

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from audit.compliance.changes import Mark, compare, first_seen, trend_point
-from audit.runs.store import History, HistoryRow
 from audit.compliance.waivers import apply_waivers, read_exceptions
 from audit.core.errors import ConfigError, ExitCode
 from audit.core.models import Clone, CloneStatus, FailOn, ProbeResult, ProbeVerdict, Verdict, marker_tag
 from audit.report.markdown import render_markdown
 from audit.report.tables import COLUMNS, render_csv, summary, voice_frame
 from audit.report.text import headline, human_bytes, human_duration
+from audit.runs.store import History, HistoryRow
 from audit.scan.rules import classify, decide, exit_code
 
 ROOT = Path(__file__).parents[2]

@@ -10,9 +10,12 @@ from typing import get_type_hints
 
 import pytest
 
-from audit.core.config import RANGES, Bound, OneOf, Secret, Settings, api_key_from_env, load_settings
+from audit.core.apikey import api_key_from_env
+from audit.core.config import RANGES, Bound, OneOf, Settings
 from audit.core.errors import ConfigError
+from audit.core.loading import load_settings
 from audit.core.models import FailOn, ProbePolicy
+from audit.core.secrets import Secret
 
 EXAMPLE = Path(__file__).parents[2] / "config.example.toml"
 

@@ -20,7 +20,8 @@ import pytest
 
 from audit.archive import gather as gathering
 from audit.archive.checks import MAX_SOURCE_BYTES, check_source, make_fitted
-from audit.archive.index import ArchiveIndex, NotRegularFile, open_regular
+from audit.archive.index import ArchiveIndex
+from audit.archive.paths import NotRegularFile, open_regular
 from audit.core import audio
 from audit.core.config import ArchiveSettings
 from audit.core.errors import ConfigError

@@ -10,14 +10,14 @@ from collections.abc import Callable
 
 import pytest
 
-from audit.archive.index import _RUNS, normalise_name
+from audit.archive.names import _RUNS, normalise_name
 from audit.compliance.waivers import _TABLE_HEADER
 from audit.core import secrets
 from audit.core.untrusted import file_stem, is_plain_id, json_visible, shown, visible
 from audit.cutover.mapping import VOICE_ID
 from audit.cutover.matcher import IdMatcher
-from audit.cutover.scanner import _placed
 from audit.cutover.patch import _LINE
+from audit.cutover.scanner import _placed
 from audit.report.text import _reason_group
 
 MB = 1_000_000

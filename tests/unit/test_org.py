@@ -10,10 +10,10 @@ import pytest
 import soundfile as sf
 
 from audit.api.wire import parse_clone
+from audit.core.models import CloneStatus, ProbeVerdict, Verdict
 from audit.emulator.org import CATEGORIES, HOSTILE_NAMES, UNICODE_NAMES, generate_org
 from audit.emulator.recordings import generate_archive
 from audit.emulator.state import EmulatorState
-from audit.core.models import CloneStatus, ProbeVerdict, Verdict
 
 # What a correct scan (probe policy "all") concludes for each kind of clone, written out
 # independently of the generator's own rule function.

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from audit.api.wire import parse_clone_list
-from audit.core.config import Secret, Settings
+from audit.core.config import Settings
+from audit.core.secrets import Secret
 from audit.core.models import (
     Action,
     Clone,

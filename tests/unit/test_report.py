@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 import audit.report
+from audit.core.errors import ExitCode
 from audit.core.models import (
     Action,
     AudioStats,
@@ -23,15 +24,14 @@ from audit.core.models import (
     ProbeVerdict,
     Verdict,
 )
-from audit.core.errors import ExitCode
 from audit.core.runfolder import RunFolder
 from audit.migrate.state import MappingStatus, Review
 from audit.report.files import write_html, write_scan_files
+from audit.report.html import render_report_html
+from audit.report.tables import COLUMNS, Cause, render_csv, voice_frame
 from audit.runs.document import load
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
-from audit.report.html import render_report_html
-from audit.report.tables import COLUMNS, Cause, render_csv, voice_frame
 from audit.scan.rules import classify, decide
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audit.core import audio
+from audit.archive.checks import MAX_UPLOAD_BYTES, best_window, check_source, make_fitted
 from audit.archive.index import ArchiveIndex
+from audit.core import audio
 from audit.core.errors import AudioError
 from audit.core.models import Clone, SourceCheck, SourceProblem
-from audit.archive.checks import MAX_UPLOAD_BYTES, best_window, check_source, make_fitted
 
 from . import _audio_files as files
 

@@ -18,9 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from audit.console import configure_logging, print_error
-from audit.core.config import Secret
 from audit.core.runfolder import RunFolder, write_text
-from audit.core.secrets import SecretRegistry, scrub
+from audit.core.secrets import Secret, SecretRegistry, scrub
 from audit.core.untrusted import file_stem, is_plain_id, visible, visible_name
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State

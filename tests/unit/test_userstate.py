@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.core.config import Secret
 from audit.core.errors import UsageError
+from audit.core.secrets import Secret
 from audit.core.userstate import ENV_STATE_DIR, SEAL_KEY_FILE, account_id, account_lock, seal_key
 from audit.core.userstate import state_dir as user_state_dir
 

@@ -8,10 +8,11 @@ import time
 from rich.markup import escape
 
 from audit.cli.output import print_run
-from audit.cli.session import confirmer, settings as load, with_client
+from audit.cli.session import confirmer, with_client
+from audit.cli.session import settings as load
 from audit.console import BarProgress, stderr, terminal
 from audit.core.errors import UsageError
-from audit.migrate.apply import ApplyOptions
+from audit.migrate.selection import ApplyOptions
 from audit.pipeline import apply as apply_flow
 
 

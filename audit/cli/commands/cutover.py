@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from audit.cli.output import print_lines, print_run
-from audit.cli.session import settings as load, with_client
+from audit.cli.session import settings as load
+from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
 from audit.core.errors import UsageError
 from audit.core.usage import parse_since

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from audit.cli.entry import Interrupted
 from audit.cli.output import print_lines, print_outcome, print_run
-from audit.cli.session import settings as load, with_client
+from audit.cli.session import settings as load
+from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
 from audit.pipeline import plan as plan_flow
 from audit.runs import store

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from audit.cli.output import print_run
-from audit.cli.session import confirmer, settings as load, with_client
+from audit.cli.session import confirmer, with_client
+from audit.cli.session import settings as load
 from audit.console import BarProgress, terminal
 from audit.core.usage import parse_since
 from audit.pipeline import retire as retire_flow

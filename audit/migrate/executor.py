@@ -1,36 +1,35 @@
-"""The apply stage: execute a reviewed plan, one voice at a time per worker, resumably.
+"""The apply stage's executor: take one RECLONE voice as far as it goes, recording every step.
 
-What to do with each voice is decided by `audit.migrate.decide` (pure); this module
+What to do with each voice is decided by `audit.migrate.decide` (pure); the `Migrator`
 gathers its inputs (the ledger row, the latest listing of the account) and carries the
-decision out. Per RECLONE entry: check the upload is the planned bytes, record
-`creating`, create the clone (with its marker and proof tags), record its new id, wait
-(one shared poller lists the account for every waiting voice) until it is completed or
-failed, probe it on v3.1, compare the probe's voice with the uploaded sample
+decision out. Per voice: check the upload is the planned bytes, record `creating`, create
+the clone (with its marker and proof tags), record its new id, wait (one shared poller,
+`audit.migrate.watcher`, lists the account for every waiting voice) until it is completed
+or failed, probe it on v3.1, compare the probe's voice with the uploaded sample
 (audit.fidelity: `match` → verified, `mismatch` → the `mismatch` state, which is not ready
-until a person accepts it with `clone-audit review`), record the verdict and similarity. Every step is committed to the ledger
-before the next call, so a rerun resumes where the last run stopped. No duplicate, ever:
-a create whose outcome is unknown (timeout, dropped connection, 5xx) is followed by
-look-ups of the clone by its proven marker until a listing asked for
-`create_timeout_s + settle_s` after it was sent, before it is sent again; the same holds
-for a create cut off by a crash. Per-voice failures (a refused sample, a quota) are
-recorded and the other voices go on.
+until a person accepts it with `clone-audit review`), record the verdict and similarity.
+Every step is committed to the ledger before the next call, so a rerun resumes where the
+last run stopped. No duplicate, ever: a create whose outcome is unknown (timeout, dropped
+connection, 5xx) is followed by look-ups of the clone by its proven marker until a listing
+asked for `create_timeout_s + settle_s` after it was sent, before it is sent again; the
+same holds for a create cut off by a crash. Per-voice failures (a refused sample, a quota)
+are recorded and the other voices go on. Also records the replacements found on the
+account that the ledger does not know (`adopt_marked`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import assert_never
 
 from audit.api.client import UploadFile, WavesClient
 from audit.core.config import Settings
-from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, RunError, TransportError, UsageError
-from audit.core.models import Action, Clone, CloneStatus, Fidelity, ProbeVerdict
+from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, TransportError
+from audit.core.models import Clone, CloneStatus, Fidelity, ProbeVerdict
 from audit.core.provenance import Provenance
 from audit.fidelity import check as fidelity
 from audit.fidelity.verdict import FidelityVerdict, unchecked
@@ -52,8 +51,10 @@ from audit.migrate.decide import (
 )
 from audit.migrate.document import Plan, PlanEntry
 from audit.migrate.ledger import Ledger
+from audit.migrate.selection import adoptable
 from audit.migrate.state import State
 from audit.migrate.trust import upload_bytes_problem
+from audit.migrate.watcher import StatusWatcher
 
 log = logging.getLogger(__name__)
 
@@ -67,143 +68,21 @@ Verifier = Callable[[Clone], Awaitable[tuple[ProbeVerdict, str, bytes | None]]]
 Heard = Callable[[PlanEntry, FidelityVerdict, bytes, bytes], None]
 
 
-@dataclass(frozen=True)
-class ApplyOptions:
-    only: frozenset[str] = frozenset()
-    limit: int | None = None
-    fail_fast: bool = False
-    retry_failed: bool = False
-    trust_plan_edits: bool = False  # apply a plan whose seal is missing or made with another key
-    listen_all: bool = False  # keep listening clips of every voice, not only flagged and sampled ones
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which RECLONE voices a run works on, and why the others are left alone."""
-
-    todo: list[PlanEntry]
-    verified: list[str]  # done
-    failed: list[str]  # failed or unverified earlier; --retry-failed takes them
-    expired: list[str]  # never started, and the plan has expired: re-plan for them
-    beyond_limit: int  # left for a later run by --limit
-    held: dict[str, str] = field(default_factory=dict)  # voice → why (an unverifiable marker)
-
-
-def decision_options(settings: Settings, options: ApplyOptions, *, expired: bool) -> DecisionOptions:
-    window = timedelta(seconds=settings.api.create_timeout_s + settings.apply.settle_s)
-    return DecisionOptions(retry_failed=options.retry_failed, expired=expired, unknown_create_window=window)
-
-
-def reclone_entries(plan: Plan) -> list[PlanEntry]:
-    return [e for e in plan.entries if e.action is Action.RECLONE]
-
-
 def adopt_marked(plan: Plan, ledger: Ledger, listing: Listing, options: DecisionOptions) -> int:
     """Record replacements found on the account that the ledger does not know (lost ledger,
     or a crash between create and record), for every voice of the plan. Returns how many."""
-    adopted = 0
-    for entry in reclone_entries(plan):
-        row = ledger.get(entry.voice_id)
-        action = decide(row, listing.view(entry.voice_id, row), options)
-        if isinstance(action, Adopt):
-            _record_new(ledger, plan, entry, action.new_voice_id, "found on the account by its marker and proof tags")
-            adopted += 1
-    return adopted
+    found = adoptable(plan, ledger.all(), listing, options)
+    for entry, new_id in found:
+        _record_new(ledger, plan, entry, new_id, "found on the account by its marker and proof tags")
+    return len(found)
 
 
-def select(
-    plan: Plan, ledger: Ledger, listing: Listing, options: ApplyOptions, decisions: DecisionOptions
-) -> Selection:
-    """The RECLONE entries this run works on. An expired plan may still finish voices it
-    started (verify, wait, look up), but starts no new one."""
-    chosen = reclone_entries(plan)
-    if options.only:
-        unknown = sorted(options.only - {e.voice_id for e in chosen})
-        if unknown:
-            actions = {e.voice_id: e.action.value for e in plan.entries}
-            named = ", ".join(f"{v} ({actions[v]})" if v in actions else f"{v} (not in the plan)" for v in unknown)
-            raise UsageError(f"--only names voices this plan does not re-clone: {named}.",
-                             hint="Use old voice ids of RECLONE rows in plan.csv.")
-        chosen = [e for e in chosen if e.voice_id in options.only]
-    todo: list[PlanEntry] = []
-    verified: list[str] = []
-    failed: list[str] = []
-    too_late: list[str] = []
-    held: dict[str, str] = {}
-    for entry in chosen:
-        row = ledger.get(entry.voice_id)
-        action = decide(row, listing.view(entry.voice_id, row), decisions)
-        match action:
-            case SkipDone():
-                verified.append(entry.voice_id)
-            case SkipFailed():
-                failed.append(entry.voice_id)
-            case RefuseExpired():
-                too_late.append(entry.voice_id)
-            case Hold():
-                held[entry.voice_id] = action.reason
-            case Create() | Recreate() | Adopt() | AwaitUnknownCreate() | WaitForCompletion() | Verify():
-                todo.append(entry)
-            case _ as unreachable:
-                assert_never(unreachable)
-    limit = len(todo) if options.limit is None else options.limit
-    return Selection(todo[:limit], verified, failed, too_late, max(0, len(todo) - limit), held)
-
-
-class StatusWatcher:
-    """One list call per interval answers every voice waiting for its clone to finish."""
-
-    def __init__(self, client: WavesClient, interval_s: float,
-                 on_list: Callable[[list[Clone], datetime], None] | None = None) -> None:
-        """`on_list`: told every listing the poller gets, and when it was asked for."""
-        self._client = client
-        self._interval = interval_s
-        self._on_list = on_list
-        self._waiting: dict[str, asyncio.Future[Clone]] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    async def final_state(self, voice_id: str, timeout_s: float) -> Clone | None:
-        future: asyncio.Future[Clone] = asyncio.get_running_loop().create_future()
-        self._waiting[voice_id] = future
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._poll())
-        try:
-            return await asyncio.wait_for(future, timeout_s)
-        except TimeoutError:
-            return None
-        finally:
-            self._waiting.pop(voice_id, None)
-
-    async def aclose(self) -> None:
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _poll(self) -> None:
-        while self._waiting:
-            await asyncio.sleep(self._interval)
-            if not self._waiting:  # the last waiter left while this slept
-                return
-            try:
-                asked = datetime.now(UTC)
-                clones = await self._client.list_clones()
-            except AuthError as exc:
-                for future in self._waiting.values():
-                    if not future.done():
-                        future.set_exception(exc)
-                return
-            except RunError as exc:
-                log.warning("status poll failed, will try again: %s", exc.message)
-                continue
-            if self._on_list is not None:
-                self._on_list(clones, asked)
-            by_id = {c.voice_id: c for c in clones}
-            for voice_id, future in list(self._waiting.items()):
-                clone = by_id.get(voice_id)
-                finished = (CloneStatus.COMPLETED, CloneStatus.FAILED, CloneStatus.MISSING)
-                if clone and clone.status in finished and not future.done():
-                    future.set_result(clone)
+def is_quota_refusal(exc: ApiError) -> bool:
+    """A create refused because the account's clone quota is full ("Voice clone limit reached")."""
+    text = exc.message.lower()
+    return exc.status in (400, 402, 403, 422) and (
+        "limit reached" in text or "quota" in text or (exc.error_code or "").lower() in ("quota_exceeded", "clone_limit")
+    )
 
 
 class Migrator:
@@ -447,55 +326,3 @@ def _record_new(ledger: Ledger, plan: Plan, entry: PlanEntry, new_id: str, detai
         language=entry.new_clone.language if entry.new_clone else None,
         source_sha256=entry.upload.sha256 if entry.upload else None,
     )
-
-
-#: How often an idle worker looks whether the limit has grown enough for it to start a voice.
-WIDEN_POLL_S = 0.1
-
-
-def is_quota_refusal(exc: ApiError) -> bool:
-    """A create refused because the account's clone quota is full ("Voice clone limit reached")."""
-    text = exc.message.lower()
-    return exc.status in (400, 402, 403, 422) and (
-        "limit reached" in text or "quota" in text or (exc.error_code or "").lower() in ("quota_exceeded", "clone_limit")
-    )
-
-
-async def run_entries(
-    migrator: Migrator, entries: Collection[PlanEntry], width: Callable[[], int], workers: int, fail_fast: bool,
-    on_done: Callable[[PlanEntry, State], None],
-) -> bool:
-    """Work through `entries` with up to `workers` workers. Returns True if stopped early.
-
-    `width()` is how many voices may be in progress now (the pipeline passes the limiter's
-    current level plus the voices waiting on processing): worker i takes a voice only while i
-    is below it. A create that then still waits for a slot is stamped again as it goes out
-    (`Migrator._create`), so its unknown-outcome window starts at the send."""
-    queue: asyncio.Queue[PlanEntry] = asyncio.Queue()
-    for entry in entries:
-        queue.put_nowait(entry)
-    stop = asyncio.Event()
-
-    async def worker(index: int) -> None:
-        while not stop.is_set():
-            if index > 0 and index >= width():
-                if queue.empty():
-                    return
-                await asyncio.sleep(WIDEN_POLL_S)
-                continue
-            try:
-                entry = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            state = await migrator.migrate(entry)
-            on_done(entry, state)
-            if (fail_fast and state is not State.VERIFIED) or migrator.quota_reached:
-                stop.set()
-
-    try:
-        async with asyncio.TaskGroup() as group:
-            for index in range(max(1, min(workers, len(entries)))):
-                group.create_task(worker(index))
-    finally:
-        await migrator.aclose()
-    return stop.is_set() and not queue.empty()
