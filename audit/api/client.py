@@ -233,7 +233,7 @@ class WavesClient:
                 break
             answer = await self._transport.call(
                 "GET", self.ANALYTICS_PATH, params={"page": page, "pageSize": PAGE_SIZE}, max_bytes=MAX_OTHER_BYTES)
-            pager.feed(json_object(answer))
+            pager.feed(json_object(answer), len(answer.body))
         logs = pager.logs()
         if logs.skipped:
             log.warning("skipped %d analytics entries without a usable time or voice id", logs.skipped)

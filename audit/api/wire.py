@@ -11,13 +11,14 @@ compliant, and notes what it read as absent in `Clone.odd`. Pure: no I/O.
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
 from audit.core.models import Clone, CloneStatus, CreatedClone
 from audit.core.untrusted import is_plain_id, shown
-from audit.core.usage import TtsCall, parse_timestamp
+from audit.core.usage import TtsCall, read_timestamp
 
 _TEXT_FIELDS = ("displayName", "language", "createdAt", "cloningType", "description", "accent", "_id")
 
@@ -137,11 +138,16 @@ def parse_created_clone(body: Mapping[str, Any]) -> CreatedClone:
 
 
 def parse_tts_call(item: Mapping[str, Any]) -> TtsCall:
-    """One `data` entry of the TTS analytics log; ValueError when it has no usable time or voice id."""
+    """One `data` entry of the TTS analytics log; ValueError when it has no voice id. A time that
+    cannot be read makes a call at an unknown time (it still counts), not a skipped entry."""
     voice_id = item.get("voice_id")
     if not isinstance(voice_id, str) or not voice_id:
         raise ValueError("entry without a voice_id")
-    at = parse_timestamp(item.get("timestamp"))
+    try:
+        at: datetime | None
+        at, zoneless = read_timestamp(item.get("timestamp"))
+    except (ValueError, TypeError, OverflowError):
+        at, zoneless = None, False
     text_len = item.get("text_len")
     characters = int(text_len) if isinstance(text_len, int | float) and not isinstance(text_len, bool) else 0
     model = item.get("model")
@@ -149,7 +155,7 @@ def parse_tts_call(item: Mapping[str, Any]) -> TtsCall:
     return TtsCall(  # the names repeat across a log: one copy of each (sys.intern)
         at=at, voice_id=sys.intern(voice_id), characters=max(0, characters),
         model=sys.intern(model) if isinstance(model, str) else None,
-        language=sys.intern(language) if isinstance(language, str) else None,
+        language=sys.intern(language) if isinstance(language, str) else None, zoneless=zoneless,
     )
 
 

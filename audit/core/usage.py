@@ -14,7 +14,7 @@ by `scan --usage DAYS` (the usage columns of a scan, and the plan's order).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,15 +22,41 @@ from typing import Any
 from audit.core.errors import UsageError
 
 
+#: A time the log gives without a zone is the server's local time, which may lie up to 14 h
+#: behind the moment in UTC (UTC+14 down to UTC-12): such a call counts as possibly this much later.
+ZONELESS_SLACK = timedelta(hours=14)
+
+
 @dataclass(frozen=True, slots=True)
 class TtsCall:
-    """One TTS request as the analytics log records it."""
+    """One TTS request as the analytics log records it.
 
-    at: datetime  # aware, UTC
+    `at` is None when the entry's time could not be read: a call at an unknown time, which
+    counts as a call in any window (a decision that depends on quiet must not ignore it).
+    `zoneless`: the log gave no zone, `at` read it as UTC, and the call may be up to
+    `ZONELESS_SLACK` later."""
+
+    at: datetime | None  # aware, UTC; None: unknown
     voice_id: str
     characters: int
     model: str | None = None
     language: str | None = None
+    zoneless: bool = False
+
+    @property
+    def latest(self) -> datetime | None:
+        """The latest moment the call may have happened (None: unknown)."""
+        if self.at is None:
+            return None
+        return self.at + ZONELESS_SLACK if self.zoneless else self.at
+
+    def may_fall_in(self, since: datetime, until: datetime | None) -> bool:
+        """Whether the call may have happened in [since, until): an unknown time always may."""
+        if self.at is None:
+            return True
+        latest = self.latest
+        assert latest is not None
+        return latest >= since and (until is None or self.at < until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +81,17 @@ class TtsLogs:
 @dataclass(frozen=True, slots=True)
 class VoiceUsage:
     voice_id: str
-    calls: int
+    calls: int  # every call that may fall in the window, those at an unknown or zoneless time included
     characters: int
     last_call: datetime | None
+    unknown_time: int = 0  # of `calls`: entries whose time could not be read
+    zoneless: int = 0  # of `calls`: times given without a zone, counted as possibly 14 h later
 
     def to_json(self) -> dict[str, Any]:
         return {
             "voice_id": self.voice_id, "calls": self.calls, "characters": self.characters,
             "last_call": None if self.last_call is None else self.last_call.isoformat(timespec="seconds"),
+            "unknown_time": self.unknown_time, "zoneless": self.zoneless,
         }
 
 
@@ -70,21 +99,41 @@ def usage_by_voice(
     calls: Iterable[TtsCall], since: datetime, until: datetime | None = None,
     voice_ids: Iterable[str] = (),
 ) -> dict[str, VoiceUsage]:
-    """Calls, characters and last call per voice id within [since, until).
+    """Calls, characters and last call per voice id that may fall within [since, until).
 
-    Every id of `voice_ids` gets a row, with zero calls when it was not called, so that
-    "quiet" is stated rather than implied by absence.
+    Any doubt counts as a call: an entry whose time could not be read is a call at an unknown
+    time (in every window), and a time without a zone may be up to `ZONELESS_SLACK` later than
+    it reads. Every id of `voice_ids` gets a row, with zero calls when it was not called, so
+    that "quiet" is stated rather than implied by absence.
     """
-    counts: dict[str, list[Any]] = {v: [0, 0, None] for v in voice_ids}
+    counts: dict[str, list[Any]] = {v: [0, 0, None, 0, 0] for v in voice_ids}
     for call in calls:
-        if call.at < since or (until is not None and call.at >= until):
+        if not call.may_fall_in(since, until):
             continue
-        row = counts.setdefault(call.voice_id, [0, 0, None])
+        row = counts.setdefault(call.voice_id, [0, 0, None, 0, 0])
         row[0] += 1
         row[1] += call.characters
-        if row[2] is None or call.at > row[2]:
-            row[2] = call.at
-    return {v: VoiceUsage(v, n, chars, last) for v, (n, chars, last) in counts.items()}
+        if call.at is None:
+            row[3] += 1
+        else:
+            row[4] += call.zoneless
+            if row[2] is None or call.at > row[2]:
+                row[2] = call.at
+    return {v: VoiceUsage(v, n, chars, last, unknown, zoneless)
+            for v, (n, chars, last, unknown, zoneless) in counts.items()}
+
+
+def doubts(usage: Mapping[str, VoiceUsage]) -> str:
+    """What a usage summary assumed, in words ("" when it assumed nothing)."""
+    unknown = sum(u.unknown_time for u in usage.values())
+    zoneless = sum(u.zoneless for u in usage.values())
+    said = []
+    if unknown:
+        said.append(f"{unknown} call(s) whose time could not be read count as calls in the window")
+    if zoneless:
+        said.append(f"{zoneless} call time(s) without a zone were read as UTC and counted as possibly up to "
+                    f"{int(ZONELESS_SLACK.total_seconds() // 3600)} h later")
+    return "; ".join(said)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +176,8 @@ def window_usage(
     since = until - timedelta(days=days)
     ids = list(voice_ids) if logs.complete else []
     usage = usage_by_voice(logs.calls, since, until, ids)
-    covered = None if logs.complete or not logs.calls else max(since, min(c.at for c in logs.calls))
+    times = [c.at for c in logs.calls if c.at is not None]
+    covered = None if logs.complete or not times else max(since, min(times))
     window = UsageWindow(
         days=days, since=since, until=until, complete=logs.complete, pages=logs.pages,
         calls=sum(u.calls for u in usage.values()), skipped=logs.skipped, covered_since=covered,
@@ -141,14 +191,39 @@ def unread_window(days: int, until: datetime, error: str) -> UsageWindow:
 
 
 def parse_timestamp(value: Any) -> datetime:
-    """An API timestamp (ISO 8601, `Z` or an offset, or epoch seconds/milliseconds) in UTC."""
+    """An API timestamp in UTC (see `read_timestamp`; a time without a zone is read as UTC)."""
+    return read_timestamp(value)[0]
+
+
+#: Zone names some servers write after a time instead of an offset.
+_UTC_SUFFIXES = (" UTC", " GMT", "UTC", "GMT")
+
+
+def read_timestamp(value: Any) -> tuple[datetime, bool]:
+    """An API timestamp in UTC, and whether it came without a zone (then read as UTC).
+
+    Accepts ISO 8601 with `Z` or an offset, a space instead of `T`, a trailing ` UTC` or ` GMT`,
+    and epoch seconds, milliseconds, microseconds or nanoseconds (by magnitude). ValueError
+    for anything else (None, an empty string, a number out of range)."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value / 1000.0 if value > 1e11 else float(value)
-        return datetime.fromtimestamp(seconds, UTC)
-    if not isinstance(value, str) or not value:
-        raise ValueError("entry without a timestamp")
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        magnitude = abs(value)
+        divisor = 1e9 if magnitude > 1e17 else 1e6 if magnitude > 1e14 else 1e3 if magnitude > 1e11 else 1.0
+        try:
+            return datetime.fromtimestamp(value / divisor, UTC), False
+        except (OverflowError, OSError) as exc:
+            raise ValueError(f"epoch time {value!r} is out of range") from exc
+    if not isinstance(value, str) or not value.strip() or len(value) > 64:
+        raise ValueError("entry without a readable timestamp")
+    text = value.strip()
+
+    for suffix in _UTC_SUFFIXES:
+        if text.endswith(suffix):
+            text = text[: -len(suffix)].strip() + "+00:00"
+            break
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC), True
+    return moment.astimezone(UTC), False
 
 
 def parse_since(value: str, *, flag: str = "--since", now: datetime | None = None) -> datetime:

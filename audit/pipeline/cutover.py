@@ -26,7 +26,7 @@ from audit.core.models import NoProgress, Progress
 from audit.core.runfolder import RunFolder, write_bytes
 from audit.core.secrets import REGISTRY
 from audit.core.untrusted import visible
-from audit.core.usage import TtsLogs, usage_by_voice
+from audit.core.usage import TtsLogs, doubts, usage_by_voice
 from audit.cutover import record
 from audit.cutover.changes import each_change
 from audit.cutover.mapping import VoiceMapping, read_mapping
@@ -291,6 +291,9 @@ def describe_usage(run: UsageRun) -> list[str]:
             lines.append(f"{u.voice_id}  {u.calls} call(s), {u.characters} characters")
         lines.append(f"{len(run.others)} voice id(s) called since {since}.")
     lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls).")
+    counted = {r.old_voice_id: r.old for r in run.rows} if run.rows else {u.voice_id: u for u in run.others}
+    if assumed := doubts(counted):
+        lines.append(f"Assumed, to keep on the safe side: {assumed}.")
     if not run.logs.complete:
         why = run.logs.stopped or "--max-pages"
         lines.append(f"The log was not read back to {since} ({why}): an id without calls is not proven quiet.")

@@ -21,7 +21,7 @@ from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.models import Action
 from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable
-from audit.core.usage import VoiceUsage, usage_by_voice
+from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
@@ -55,6 +55,8 @@ class RetireRun:
             lines.append(f"Kept {len(run.still_called)} legacy clone(s) still called since {since}:")
             lines += [f"  {u.voice_id}  {u.calls} call(s), last {u.last_call:%Y-%m-%d %H:%M} UTC" if u.last_call
                       else f"  {u.voice_id}  {u.calls} call(s)" for u in run.still_called]
+            if assumed := doubts({u.voice_id: u for u in run.still_called}):
+                lines.append(f"  (assumed, to keep on the safe side: {assumed})")
         lines.append(f"Deleted {len(run.deleted)} legacy clone(s).")
         if not run.deleted and not run.for_dashboard:
             lines.append(run.reason)

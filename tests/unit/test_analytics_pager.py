@@ -15,28 +15,31 @@ def _entry(day: int, voice: str = "voice_AAAAAAAAAA") -> dict:
 
 
 def _page(number: int, entries: list[dict], total_pages: int | None = 3, **extra: object) -> dict:
-    body: dict = {"status": "success", "data": entries, "page": number, "pageSize": PAGE_SIZE, **extra}
+    body: dict = {"status": "success", "data": entries, "page": number, "pageSize": PAGE_SIZE}
     if total_pages is not None:
         body["totalPages"], body["totalCount"] = total_pages, 42
-    return body
+    return {**body, **extra}
 
 
 def _read(pager: LogPager, pages: list[list[dict]], **extra: object) -> list[int]:
-    """Feed `pages` as the API would answer them; the pages asked for, in order."""
+    """Feed `pages` as a consistent API would answer them (its page size the longest page, its
+    count every entry); the pages asked for, in order."""
+    shape = {"pageSize": max(1, max(len(p) for p in pages)), "totalCount": sum(len(p) for p in pages)}
     asked = []
     while (number := pager.next_page()) is not None:
         asked.append(number)
-        pager.feed(_page(number, pages[number - 1], total_pages=len(pages), **extra))
+        pager.feed(_page(number, pages[number - 1], total_pages=len(pages), **{**shape, **extra}))
     return asked
 
 
 def test_a_read_asks_for_each_page_in_turn_and_is_complete_at_the_last() -> None:
     pager = LogPager()
     assert pager.next_page() == 1 and not pager.complete
-    assert _read(pager, [[_entry(9), {"voice_id": "no time"}], [_entry(8)], [_entry(7)]]) == [1, 2, 3]
+    assert _read(pager, [[_entry(9), {"voice_id": "no time"}, {"text_len": 3}], [_entry(8)], [_entry(7)]]) == [1, 2, 3]
     logs = pager.logs()
-    assert logs.complete and logs.pages == 3 and logs.total_count == 42 and logs.stopped is None
-    assert [c.at.day for c in logs.calls] == [9, 8, 7] and logs.skipped == 1
+    assert logs.complete and logs.pages == 3 and logs.total_count == 5 and logs.stopped is None
+    # an entry without a voice id is skipped; one without a readable time is a call at an unknown time
+    assert [c.at.day if c.at else None for c in logs.calls] == [9, None, 8, 7] and logs.skipped == 1
 
 
 def test_an_empty_page_ends_the_log_even_without_a_total() -> None:
@@ -92,7 +95,7 @@ def test_a_page_starting_newer_than_the_last_one_ended_means_the_pages_overlap()
 
 def test_a_page_holding_more_than_the_page_size_is_not_counted() -> None:
     pager = LogPager()
-    assert _read(pager, [[_entry(20)], [_entry(19)] * (PAGE_SIZE + 1), [_entry(5)]]) == [1, 2]
+    assert _read(pager, [[_entry(20)], [_entry(19)] * (PAGE_SIZE + 1), [_entry(5)]], pageSize=PAGE_SIZE) == [1, 2]
     assert f"{PAGE_SIZE + 1} entries" in (pager.stopped or "") and len(pager.calls) == 1
 
 
@@ -121,3 +124,42 @@ def test_a_total_that_is_not_a_whole_number_is_not_believed(total: object) -> No
     pager = LogPager()
     pager.feed({"data": [_entry(20)], "totalPages": total, "totalCount": total})
     assert pager.total_pages is None and pager.total_count is None and pager.next_page() == 2
+
+
+def test_pages_whose_totals_contradict_their_content_make_the_read_incomplete() -> None:
+    one_page = LogPager()  # says one page of 100, but 250 entries
+    one_page.feed({"data": [_entry(9)] * 100, "page": 1, "pageSize": 100, "totalPages": 1, "totalCount": 250})
+    assert one_page.next_page() is None and not one_page.complete and "250" in (one_page.stopped or "")
+
+    short = LogPager()  # the last page reached with fewer entries than the count
+    short.feed({"data": [_entry(9)] * 3, "page": 1, "pageSize": 3, "totalPages": 2, "totalCount": 5})
+    short.feed({"data": [_entry(8)] * 1, "page": 2, "pageSize": 3, "totalPages": 2, "totalCount": 5})
+    assert not short.complete and "holds 5" in (short.stopped or "")
+
+    empty = LogPager()  # an empty page before the count is read
+    empty.feed({"data": [_entry(9)] * 2, "page": 1, "pageSize": 2, "totalCount": 6})
+    empty.feed({"data": [], "page": 2, "pageSize": 2, "totalCount": 6})
+    assert not empty.complete and "empty" in (empty.stopped or "")
+
+    resized = LogPager()  # the page size changes between pages
+    resized.feed({"data": [_entry(9)] * 2, "page": 1, "pageSize": 2, "totalPages": 3, "totalCount": 6})
+    resized.feed({"data": [_entry(8)] * 3, "page": 2, "pageSize": 3, "totalPages": 3, "totalCount": 6})
+    assert not resized.complete and resized.stopped is not None
+
+
+def test_the_bytes_read_are_bounded_and_the_bound_makes_the_read_incomplete() -> None:
+    pager = LogPager(max_bytes=1000)
+    pager.feed(_page(1, [_entry(9)], total_pages=3, pageSize=1, totalCount=3), 600)
+    pager.feed(_page(2, [_entry(8)], total_pages=3, pageSize=1, totalCount=3), 600)
+    assert pager.next_page() is None and not pager.complete and "1,000 bytes" in (pager.stopped or "")
+    assert len(pager.calls) == 1
+
+
+def test_an_unreadable_or_zoneless_time_never_ends_a_newest_first_read_early() -> None:
+    since = datetime(2026, 3, 10, tzinfo=UTC)
+    unknown = LogPager(since=since)
+    _read(unknown, [[_entry(20), {"voice_id": "v", "timestamp": None}], [_entry(5)]])
+    assert unknown.page == 2 and unknown.complete  # the unknown time did not stop it after page 1
+    zoneless = LogPager(since=since)  # 21:00 on the 9th without a zone may be 11:00 on the 10th in UTC
+    _read(zoneless, [[_entry(20), {"voice_id": "v", "timestamp": "2026-03-09 21:00:00"}], [_entry(5)]])
+    assert zoneless.page == 2 and zoneless.complete

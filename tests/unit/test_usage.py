@@ -13,7 +13,7 @@ import pytest
 from audit.api.wire import parse_tts_call
 from audit.core.errors import UsageError
 from audit.core.models import Clone, CloneStatus, ProbeResult, ProbeVerdict, VoiceResult
-from audit.core.usage import TtsCall, TtsLogs, VoiceUsage, parse_since, usage_by_voice, window_usage
+from audit.core.usage import doubts, TtsCall, TtsLogs, VoiceUsage, parse_since, usage_by_voice, window_usage
 from audit.cutover import record
 from audit.migrate.retire import still_called
 from audit.report.html import render_report_html
@@ -30,9 +30,11 @@ def test_tts_call_parses_the_api_entry_and_refuses_unusable_ones() -> None:
     assert call == TtsCall(datetime(2026, 3, 1, 10, 0, 0, 123000, tzinfo=UTC), "voice_AAAAAAAAAA", 42,
                            "lightning_v3.1", "en")
     assert parse_tts_call({"timestamp": 1772359200000, "voice_id": "voice_x"}).at == datetime(2026, 3, 1, 10, tzinfo=UTC)
-    for bad in ({"voice_id": "voice_x"}, {"timestamp": "2026-03-01T10:00:00Z"}, {"timestamp": "soon", "voice_id": "v"}):
-        with pytest.raises(ValueError):
-            parse_tts_call(bad)
+    with pytest.raises(ValueError):  # no voice id: not a call of anyone's
+        parse_tts_call({"timestamp": "2026-03-01T10:00:00Z"})
+    for timeless in ({"voice_id": "voice_x"}, {"timestamp": "soon", "voice_id": "v"}, {"timestamp": None, "voice_id": "v"},
+                     {"timestamp": 10 ** 40, "voice_id": "v"}):
+        assert parse_tts_call(timeless).at is None  # a call at an unknown time, never skipped
 
 
 def test_usage_counts_calls_in_the_window_and_states_quiet_ids() -> None:
@@ -148,3 +150,27 @@ def test_the_findings_go_most_called_first_and_the_headline_counts_the_still_cal
     assert plain["usage_calls"].isna().all() and "real callers" not in render_report_html(
         {"run_id": "r1", "finished_at": "2026-03-08", "base_url": "http://x", "version": "0", "exit_code": 1,
          "parameters": {}}, plain)
+
+
+@pytest.mark.parametrize(("stamp", "zoneless"), [
+    ("2026-03-01 10:00:00 UTC", False), ("2026-03-01T10:00:00Z", False), ("2026-03-01T11:00:00+01:00", False),
+    (1772359200, False), (1772359200000, False), (1772359200000000, False), (1772359200000000000, False),
+    ("2026-03-01 10:00:00", True), ("2026-03-01T10:00:00", True),
+])
+def test_every_documented_timestamp_form_is_read(stamp: object, zoneless: bool) -> None:
+    call = parse_tts_call({"timestamp": stamp, "voice_id": "v"})
+    assert call.at == datetime(2026, 3, 1, 10, tzinfo=UTC) and call.zoneless is zoneless
+
+
+def test_any_doubt_in_the_log_counts_as_a_call_since_the_date() -> None:
+    since = T0
+    calls = [
+        TtsCall(None, "unknown", 10),  # its time could not be read
+        TtsCall(T0 - timedelta(hours=13), "zoneless", 10, zoneless=True),  # may be an hour after `since`
+        TtsCall(T0 - timedelta(hours=15), "long_ago", 10, zoneless=True),  # before `since` even 14 h later
+        TtsCall(T0 - timedelta(hours=1), "before", 10),  # a zoned time before `since`
+    ]
+    usage = usage_by_voice(calls, since, voice_ids=["unknown", "zoneless", "long_ago", "before"])
+    assert {v: u.calls for v, u in usage.items()} == {"unknown": 1, "zoneless": 1, "long_ago": 0, "before": 0}
+    assert usage["unknown"].unknown_time == 1 and usage["zoneless"].zoneless == 1
+    assert "could not be read" in doubts(usage) and "14 h later" in doubts(usage)
