@@ -32,7 +32,7 @@ import platformdirs
 
 from audit.core.config import Secret
 from audit.core.errors import UsageError
-from audit.core.runfolder import exclusive_lock
+from audit.core.locks import exclusive_lock
 
 ENV_STATE_DIR = "CLONE_AUDIT_STATE_DIR"
 APP_NAME = "clone-audit"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import UsageError
-from audit.core.runfolder import exclusive_lock
+from audit.core.locks import exclusive_lock
 from audit.core.secrets import scrub
 from audit.migrate.state import Migration, Review, State
 
