@@ -6,8 +6,9 @@ the dataclasses and their allowed values; `loading`: from the TOML file, the env
 and flags, validated), the API key (`apikey`: read from the environment, sent only over a
 safe link) and secrets (`secrets`: the `Secret` type, the registry, scrubbing, the
 scrubbing SQLite connection), the v3.1 language list (`languages`), audio decoding and
-measurement (`audio`), the layout of a run folder with its atomic writes and locks
-(`runfolder`), and the marker that makes a folder one of the tool's own run folders
+measurement (`audio`), the layout of a run folder with its atomic writes (`runfolder`), the
+advisory locks (`locks`), and the marker, sealed with the user's key, that makes a folder
+one of the tool's own run folders
 (`runmarker`).
 
 May import: the standard library and third-party libraries only; nothing else of

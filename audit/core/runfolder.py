@@ -31,7 +31,7 @@ How files get there:
 - `check_writable(out)` is called before any paid work, so an output folder that cannot
   be written fails at once (exit 2) instead of after the probes.
 
-It also owns the advisory lock that keeps two runs from working on one plan at once.
+The advisory lock that keeps two runs from working on one plan at once lives in `locks`.
 What must be unique per account or per user (the account lock, the plan-sealing key)
 lives outside any run folder, in `audit.core.userstate`.
 """
@@ -50,7 +50,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO
 
 from audit.core import runmarker
 from audit.core.errors import UsageError
@@ -358,19 +357,3 @@ def _fsync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def exclusive_lock(path: Path, busy: str | None = None) -> IO[bytes]:
-    """Hold an exclusive advisory lock on `path` until the returned handle is closed.
-    The OS drops it when the process dies, even by SIGKILL. `busy`: the message when
-    another process holds it."""
-    handle = open(path, "ab")  # noqa: SIM115 - held open for as long as the lock is
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise UsageError(
-            busy or f"another clone-audit apply is working on {path.parent} right now.",
-            hint="Wait for it to finish; two applies at once could create a clone twice.",
-        ) from None
-    return handle

@@ -38,7 +38,7 @@ from typing import IO
 import platformdirs
 
 from audit.core.errors import UsageError
-from audit.core.runfolder import exclusive_lock
+from audit.core.locks import exclusive_lock
 from audit.core.secrets import Secret
 
 ENV_STATE_DIR = "CLONE_AUDIT_STATE_DIR"

@@ -9,8 +9,9 @@ needs no following, its target is read where it lives), nor a folder git lists a
 that has become a symlink since. Each file is listed with its root (the given folder, or
 the folder holding a given file): reads and writes go through that root, component by
 component (`confined`). Left alone: `.git`, `.hg` and `.svn` folders, clone-audit's own
-run folders, recognised by their marker (`audit.core.runmarker`; they hold the old ids on
-purpose), the files named in `exclude` (the mapping itself), and files larger than
+run folders, recognised by their sealed marker (`audit.core.runmarker`; they hold the old
+ids on purpose; a folder whose marker this user's key did not seal is not read either, and
+is reported as not checked), the files named in `exclude` (the mapping itself), and files larger than
 `max_bytes` (reported). Each file is listed once, whatever overlaps the paths have.
 """
 
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.core.errors import UsageError
-from audit.core.runmarker import is_run_folder
+from audit.core.runmarker import Marker, marker_of
 
 #: Files larger than this are skipped and reported (`cutover --max-bytes`).
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -88,7 +89,7 @@ class _Walker:
         self.include_ignored = include_ignored
         self.exclude = exclude
         self.seen: set[Path] = set()
-        self.run_folders: dict[Path, bool] = {}
+        self.run_folders: dict[Path, Marker | None] = {}
         self.linked: dict[Path, bool] = {}
         self.root = Path("/")
         self.listing = FileListing()
@@ -100,7 +101,7 @@ class _Walker:
             return
         self.seen.add(folder)
         if self._is_run_folder(folder):
-            self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+            self._skip_run_folder(folder)
             return
         listed, problem = _git_files(folder, self.include_ignored) if ask_git else (None, None)
         if problem:
@@ -168,10 +169,20 @@ class _Walker:
         # a symlink to a file inside the paths: its target is read where it lives
 
     def _is_run_folder(self, folder: Path) -> bool:
-        known = self.run_folders.get(folder)
-        if known is None:
-            known = self.run_folders[folder] = is_run_folder(folder)
-        return known
+        if folder not in self.run_folders:
+            self.run_folders[folder] = marker_of(folder)
+        return self.run_folders[folder] is not None
+
+    def _skip_run_folder(self, folder: Path) -> None:
+        """Report a marked folder: the tool's own run folder is skipped; one whose marker this
+        user's key did not seal (copied, hand-written, another user's) is not read either, but
+        counts as not checked: it may hold ids no one looked for."""
+        if self.run_folders.get(folder) is Marker.OURS:
+            self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+        else:
+            self._skip(folder, "marked as a clone-audit run folder, but not by this user's clone-audit "
+                       "(a copied or hand-written marker, or another user's run): not read, check it by hand",
+                       unchecked=True)
 
     def _excluded_by_folder(self, folder: Path, top: Path) -> bool:
         """Whether a file git listed in `folder` (below `top`) is to be left alone: a folder
@@ -184,8 +195,7 @@ class _Walker:
             if self._is_run_folder(folder):
                 if folder not in self.seen:
                     self.seen.add(folder)
-                    self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)",
-                               unchecked=False)
+                    self._skip_run_folder(folder)
                 return True
             folder = folder.parent
         return False

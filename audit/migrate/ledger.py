@@ -7,15 +7,22 @@ append-only event log. A ledger written before a column existed gains it when op
 committed before the next API call, with WAL and synchronous=FULL, so a crash at any
 moment leaves either the state before a step or the state after it. A voice whose row
 says `creating` may or may not exist on the account: apply looks it up by its marker
-tag before creating it again. Every text value is scrubbed of registered secrets and URL
-query strings on its way in, by the connection itself (`secrets.ScrubbedConnection`): an
-API error may echo the key. Voice ids are acted on later (retire deletes what the ledger
-names), so an id that scrubbing would change is refused (`SecretInId`), never stored masked:
-such an id holds the key, and its masked form could name another voice.
+tag before creating it again. Each write seals its row: an HMAC-SHA256 of the old id, the
+new id, the state and the review, keyed with this user's plan-sealing key
+(`audit.core.userstate`, with a domain of its own); `vouches(row)` says whether a row is
+still as this user's clone-audit left it, so an edited row (a state made `verified`, a new
+id swapped) never makes retire delete a voice. Every text value is scrubbed of registered
+secrets and URL query strings on its way in, by the connection itself
+(`secrets.ScrubbedConnection`): an API error may echo the key. Voice ids are acted on later
+(retire deletes what the ledger names), so an id that scrubbing would change is refused
+(`SecretInId`), never stored masked: such an id holds the key, and its masked form could
+name another voice.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import sqlite3
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -23,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import UsageError
-from audit.core.runfolder import exclusive_lock
+from audit.core.locks import exclusive_lock
 from audit.core.secrets import ScrubbedConnection, holds_secret
+from audit.core.userstate import seal_key
 from audit.migrate.state import Migration, Review, State
 
 _SCHEMA = """
@@ -46,7 +54,8 @@ CREATE TABLE IF NOT EXISTS migrations (
     fidelity      TEXT,
     review        TEXT,
     reviewed_by   TEXT,
-    reviewed_at   TEXT
+    reviewed_at   TEXT,
+    seal          TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,7 +71,8 @@ CREATE TABLE IF NOT EXISTS events (
 _COLUMNS = tuple(f.name for f in fields(Migration))
 #: Columns added since the first ledgers: an older ledger gains them when opened.
 _ADDED_COLUMNS = {"similarity": "REAL", "fidelity": "TEXT", "review": "TEXT", "reviewed_by": "TEXT",
-                  "reviewed_at": "TEXT"}
+                  "reviewed_at": "TEXT", "seal": "TEXT"}
+_SEAL_DOMAIN = b"clone-audit ledger row seal v1\x00"
 
 
 class SecretInId(ValueError):
@@ -156,6 +166,7 @@ class Ledger:
                 "INSERT INTO events (at, old_voice_id, state, new_voice_id, detail) VALUES (?, ?, ?, ?, ?)",
                 (now, old_voice_id, state.value, values.get("new_voice_id"), detail),
             )
+            self._seal(old_voice_id)
 
     def record_review(self, old_voice_id: str, review: Review, by: str) -> None:
         """A person's decision on a voice's replacement, with who and when, and its event."""
@@ -173,6 +184,20 @@ class Ledger:
                 "INSERT INTO events (at, old_voice_id, state, new_voice_id, detail) VALUES (?, ?, ?, ?, ?)",
                 (now, old_voice_id, row.state.value, row.new_voice_id, detail),
             )
+            self._seal(old_voice_id)
+
+    def vouches(self, row: Migration) -> bool:
+        """Whether `row` is as this user's clone-audit wrote it (its seal; see the module docstring)."""
+        key = _key(create=False)
+        return key is not None and row.seal is not None and hmac.compare_digest(row.seal, _row_mac(key, row))
+
+    def _seal(self, old_voice_id: str) -> None:
+        """Seal the row as it now is (inside the caller's transaction); unsealed when no key can be had."""
+        row = self.get(old_voice_id)
+        key = _key(create=True)
+        if row is not None:
+            seal = None if key is None else _row_mac(key, row)
+            self._db.execute("UPDATE migrations SET seal = ? WHERE old_voice_id = ?", (seal, old_voice_id))
 
     def mark_retired(self, old_voice_id: str) -> None:
         with self._transaction():
@@ -205,6 +230,19 @@ def _migration(row: tuple[Any, ...]) -> Migration:
     data = dict(zip(_COLUMNS, row, strict=True))
     data["state"] = State(data["state"])
     return Migration(**data)
+
+
+def _key(*, create: bool) -> bytes | None:
+    try:
+        return seal_key(create=create)
+    except UsageError:
+        return None  # an unusable state folder: rows stay unsealed, and retire deletes none of them
+
+
+def _row_mac(key: bytes, row: Migration) -> str:
+    fields = (row.old_voice_id, row.new_voice_id or "", row.state.value, row.review or "")
+    message = _SEAL_DOMAIN + "\x00".join(fields).encode("utf-8", "surrogateescape")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
 def _now() -> str:

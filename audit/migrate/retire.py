@@ -4,7 +4,8 @@ Owns which old clones may go and the deletion itself. `retirable` lets an old cl
 when three records agree that it was replaced by a clone that works:
 - the sealed plan says to re-clone it (a voice the plan keeps, skips or blocks never goes);
 - the ledger says its replacement is ready (verified, or a fidelity mismatch a person accepted
-  by its id with `clone-audit review`), naming the new clone;
+  by its id with `clone-audit review`), naming the new clone, in a row whose seal shows this
+  user's clone-audit wrote it so (`Ledger.vouches`);
 - the account lists that new clone as completed, carrying the proof tag for this old voice
   (`audit.core.provenance`: only a holder of the organisation's key can make it).
 An old clone where they disagree (an edited ledger, a plan that keeps it, a replacement
@@ -19,7 +20,7 @@ clone that was called in the window: it is neither deleted nor listed for the da
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from audit.api.client import WavesClient
@@ -53,11 +54,12 @@ class Retirable:
 
 
 def retirable(rows: Iterable[Migration], live: Mapping[str, Clone], reclone: Collection[str],
-              markers: Markers) -> Retirable:
+              markers: Markers, vouched: Callable[[Migration], bool]) -> Retirable:
     """Old voice ids that may be deleted (see the module docstring): the sealed plan re-clones
     them (`reclone`), the ledger names a ready replacement, and that replacement is listed
-    completed with the proof for this old voice (`markers`); the old clone is still there and
-    not retired yet. Ready ledger rows where the records disagree come back as `disputed`."""
+    completed with the proof for this old voice (`markers`), in a row this user's clone-audit
+    wrote as it is (`vouched`: its seal); the old clone is still there and not retired yet.
+    Ready ledger rows where the records disagree come back as `disputed`."""
     ready: list[str] = []
     disputed: dict[str, str] = {}
     for r in rows:
@@ -73,6 +75,8 @@ def retirable(rows: Iterable[Migration], live: Mapping[str, Clone], reclone: Col
             disputed[old] = "the ledger names the old clone as its own replacement"
         elif markers.origin(replacement) != old:
             disputed[old] = f"{new} carries no valid proof that it replaces this voice"
+        elif not vouched(r):
+            disputed[old] = "its ledger row is not as this user's clone-audit wrote it (edited, or another user's)"
         else:
             ready.append(old)
     return Retirable(ready, disputed)

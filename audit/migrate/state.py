@@ -44,6 +44,7 @@ class Migration:
     review: str | None = None  # accepted / rejected: a person's decision on a mismatch
     reviewed_by: str | None = None
     reviewed_at: str | None = None
+    seal: str | None = None  # HMAC of who replaces whom and how far it got, keyed with the user's key (ledger)
 
 
 class Review(enum.StrEnum):

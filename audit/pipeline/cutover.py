@@ -270,7 +270,13 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
     elif ready and run.patch_file is None:
         lines.append("Nothing was written: --write rewrites the files (keeping a rollback file), "
                      "--patch FILE writes a patch for git apply.")
-    lines.append(f"{len(run.remaining)} occurrence(s) left." if run.remaining else "No old voice id left in these paths.")
+    if run.remaining:
+        lines.append(f"{len(run.remaining)} occurrence(s) left.")
+    elif scan.unchecked:
+        lines.append(f"No old voice id left in the files read; {len(scan.unchecked)} not checked (above) may still "
+                     "hold some.")
+    else:
+        lines.append("No old voice id left in these paths.")
     return lines
 
 

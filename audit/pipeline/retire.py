@@ -114,7 +114,7 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclo
                   quiet_since: datetime | None, confirm: Confirm) -> Retired:
     clones = await client.list_clones()
     live = {c.voice_id: c for c in clones}
-    agreed = retirable(ledger.all(), live, reclone, Provenance(client.api_key).markers(clones))
+    agreed = retirable(ledger.all(), live, reclone, Provenance(client.api_key).markers(clones), ledger.vouches)
     ready, disputed = agreed.ready, agreed.disputed
     review = tuple(awaiting_review(ledger.all(), live))
     if not ready:
