@@ -12,6 +12,7 @@ are written by `audit.report.files`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from audit.cutover.scanner import Occurrence, ScanResult, scan_files
 from audit.cutover.walk import DEFAULT_MAX_BYTES, list_files
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
+from audit.migrate.state import is_ready
 from audit.pipeline import history
 from audit.report import files
 from audit.runs.kind import RunKind
@@ -98,7 +100,7 @@ def cutover(
     """Scan `paths` for the mapping's old ids; with `options`, write a patch file or the files."""
     progress = progress or NoProgress()
     started = datetime.now(UTC)
-    mapping = read_mapping(mapping_path)
+    mapping = backed(read_mapping(mapping_path))
     base = Path(os.path.realpath(Path.cwd()))
     rollback_dir = _rollback_dir(mapping_path, paths, options) if options.write else None
     listing = list_files(paths, max_bytes=options.max_bytes, include_ignored=options.include_ignored,
@@ -186,6 +188,26 @@ async def usage(
         usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
     )
     return run
+
+
+def backed(mapping: VoiceMapping) -> VoiceMapping:
+    """The mapping with each ready row checked against the sealed ledger beside it, when it lies
+    in a migration folder: a row the ledger does not back (no such voice, another new id, not
+    ready, or a ledger row not as clone-audit sealed it) is not ready, so an edited mapping.csv
+    never puts an id of its choosing into the user's files. A mapping elsewhere is the user's own."""
+    folder = RunFolder(mapping.path.parent)
+    if not (folder.plan_json.is_file() and folder.ledger.is_file()):
+        return mapping
+    with Ledger(folder.ledger) as ledger:
+        rows = []
+        for row in mapping.rows:
+            entry = ledger.get(row.old_voice_id) if row.ready else None
+            if row.ready and (entry is None or not is_ready(entry) or entry.new_voice_id != row.new_voice_id
+                              or not ledger.vouches(entry)):
+                row = dataclasses.replace(row, ready=False, why_not=(
+                    "the ledger beside this mapping does not back this row (edited mapping or ledger?)"))
+            rows.append(row)
+    return dataclasses.replace(mapping, rows=tuple(rows))
 
 
 def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOptions) -> Path:
