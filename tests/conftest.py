@@ -51,3 +51,7 @@ def speech_en() -> bytes:
 @pytest.fixture
 def speech_hi() -> bytes:
     return (FIXTURES / "espeak_hi_hello.wav").read_bytes()
+
+
+# The emulator's fixtures (tests/support/emulator.py), for every test that runs one.
+from tests.support.emulator import connect, emulator, shared_emulator, start_emulator  # noqa: E402, F401

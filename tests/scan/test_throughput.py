@@ -17,7 +17,7 @@ from audit.core.models import ProbeVerdict
 from audit.emulator import EmulatorServer
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 
-from .conftest import StartEmulator
+from tests.support.emulator import StartEmulator
 
 pytestmark = pytest.mark.integration
 

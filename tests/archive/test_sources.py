@@ -16,7 +16,7 @@ from audit.core.errors import AudioError
 from audit.core.models import Clone, SourceCheck, SourceProblem
 from audit.archive.checks import MAX_UPLOAD_BYTES, best_window, check_source, make_fitted
 
-from . import _audio_files as files
+from tests.support import audio as files
 
 VOICE = "voice_dLP5T67Qw7"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import serve_handler
+from tests.support.emulator import serve_handler
 
 KEY = "sk_live_EcHoEd+/=0123456789abcdefXYZ"
 Reply = tuple[int, str, bytes]

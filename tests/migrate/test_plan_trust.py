@@ -33,8 +33,8 @@ from audit.migrate.document import PlanError
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import PlanRun
 from audit.pipeline.scan import scan_organisation, write_scan_reports
-from tests.integration.test_cli import clone_audit
-from tests.integration.test_migration import apply, creates, plan, reclone_ids, replacements_on, running
+from tests.cli.test_cli import clone_audit
+from tests.migrate.test_migration import apply, creates, plan, reclone_ids, replacements_on, running
 
 pytestmark = pytest.mark.integration
 

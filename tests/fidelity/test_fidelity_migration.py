@@ -21,7 +21,7 @@ from audit.pipeline.retire import retire_replaced
 from audit.pipeline.review import review_mismatches
 from audit.api.client import WavesClient
 from audit.fidelity.verdict import THRESHOLD
-from tests.integration.test_migration import YES, apply, plan, running
+from tests.migrate.test_migration import YES, apply, plan, running
 
 pytestmark = pytest.mark.integration
 

@@ -32,7 +32,7 @@ from audit.migrate.apply import ApplyOptions
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
-from tests.unit._audio_files import speech, write_sf
+from tests.support.audio import speech, write_sf
 
 pytestmark = pytest.mark.integration
 

@@ -25,7 +25,7 @@ from audit.emulator import EmulatorServer
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import ScanRun, scan_organisation, write_scan_reports
-from tests.integration.test_migration import apply, replacements_on, running
+from tests.migrate.test_migration import apply, replacements_on, running
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ import soundfile as sf
 from audit.core.audio import resample, wav_pcm16
 from audit.fidelity import check, speaker, vad, verdict
 from audit.fidelity.verdict import Fidelity
-from tests.unit import _codecs
+from tests.support import codecs as _codecs
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 RATE = 16000

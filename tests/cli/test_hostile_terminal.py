@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import serve_handler
+from tests.support.emulator import serve_handler
 
 from audit.cli import main
 from audit.runs.store import History, HistoryRow, history_path

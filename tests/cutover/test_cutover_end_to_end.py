@@ -22,8 +22,8 @@ from audit.core.errors import RunError
 from audit.emulator import EmulatorServer, ManualClock, TtsLogRecord
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.retire import retire_replaced
-from tests.integration.test_cli import clone_audit
-from tests.integration.test_migration import YES, apply, plan, running
+from tests.cli.test_cli import clone_audit
+from tests.migrate.test_migration import YES, apply, plan, running
 
 pytestmark = pytest.mark.integration
 

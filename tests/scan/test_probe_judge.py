@@ -116,7 +116,7 @@ def test_loud_audio_without_speech_is_silent_with_its_speech_ratio(kind: str) ->
 @pytest.mark.parametrize("fixture", ["espeak_en_hello", "espeak_hi_hello", "flite_awb_probe", "flite_slt_probe"])
 def test_real_speech_fixtures_speak_from_their_first_words(fixture: str) -> None:
     """The probe stops listening at the first speech it is sure of, and says where that began."""
-    from tests.unit._audio_files import HELLO
+    from tests.support.audio import HELLO
 
     data = (HELLO.parent / f"{fixture}.wav").read_bytes()
     result = judge_body(data)
@@ -127,7 +127,7 @@ def test_real_speech_fixtures_speak_from_their_first_words(fixture: str) -> None
 
 def test_speech_then_a_tone_still_speaks() -> None:
     """Speech followed by a tone: the detector hears the speech part, the probe says it speaks."""
-    from tests.unit._audio_files import hello
+    from tests.support.audio import hello
 
     speech = hello()
     tone = _loud("a 440 Hz tone", 1.0, 16000)

@@ -27,7 +27,7 @@ from audit.core.errors import ConfigError
 from audit.core.models import Clone, NoProgress, SourceCheck, SourceProblem
 from audit.core.runfolder import RunFolder
 
-from . import _audio_files as files
+from tests.support import audio as files
 
 VOICE = "voice_dLP5T67Qw7"
 GIB = 2**30
