@@ -20,7 +20,7 @@ from audit.core.errors import BadAnswer, ConfigError, CreateOutcomeUnknown, Serv
 from audit.core.models import Clone, ProbeVerdict
 from audit.emulator.faults import gzip_bomb_chunks
 from audit.scan.probe import probe_clone
-from tests.conftest import short_wav
+from tests.support.audio import short_wav
 
 BASE = "https://api.test"
 LIST = f"{BASE}/waves/v1/voice-cloning"

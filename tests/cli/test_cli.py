@@ -4,28 +4,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from tests.support.cli import clone_audit
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk_live_TESTSECRET_0123456789abcdef"
 ANY_KEY = re.compile(r"sk_[A-Za-z0-9_]{6,}")
-
-
-def clone_audit(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
-    return subprocess.run(
-        [sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=120,
-        env={**base, "COLUMNS": "200", **(env or {})}, cwd=cwd,
-    )
 
 
 def written_text(folder: Path) -> str:

@@ -22,8 +22,9 @@ from audit.core.errors import RunError
 from audit.emulator import EmulatorServer, ManualClock, TtsLogRecord
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.retire import retire_replaced
-from tests.cli.test_cli import clone_audit
-from tests.migrate.test_migration import YES, apply, plan, running
+from tests.support.cli import clone_audit
+from tests.support.emulator import running
+from tests.support.migration import YES, apply, plan
 
 pytestmark = pytest.mark.integration
 

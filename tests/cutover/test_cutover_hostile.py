@@ -20,8 +20,9 @@ from audit.core.runmarker import RUN_MARKER
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.cutover import CutoverOptions, cutover
 from audit.pipeline.retire import retire_replaced
-from tests.cli.test_cli import clone_audit
-from tests.migrate.test_migration import YES, apply, plan, running
+from tests.support.cli import clone_audit
+from tests.support.emulator import running
+from tests.support.migration import YES, apply, plan
 
 pytestmark = pytest.mark.integration
 

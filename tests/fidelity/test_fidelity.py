@@ -2,7 +2,7 @@
 
 Speech is real synthetic speech committed under tests/fixtures (flite's slt and awb voices,
 espeak-ng's English voice; regenerate with tests/fixtures/make_fidelity_fixtures.py). Codec
-variants go through real encoders (tests/unit/_codecs.py).
+variants go through real encoders (tests/unit/py).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import soundfile as sf
 from audit.core.audio import resample, wav_pcm16
 from audit.fidelity import check, speaker, vad, verdict
 from audit.fidelity.verdict import Fidelity
-from tests.support import codecs as _codecs
+from tests.support.audio import CODECS, mp3_bytes, round_trip
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 RATE = 16000
@@ -117,7 +117,7 @@ def test_listening_until_the_first_speech_hears_none_in_loud_non_speech(name: st
 
 def test_speech_in_file_bytes_of_any_format() -> None:
     samples, rate = clip(SLT_PROBE)
-    assert check.speech(_codecs.mp3_bytes(samples, rate)).speaks
+    assert check.speech(mp3_bytes(samples, rate)).speaks
     noise = np.random.default_rng(0).standard_normal(3 * RATE).astype(np.float32) * 0.3
     assert not check.speech(wav_pcm16(noise, RATE)).speaks
 
@@ -145,25 +145,25 @@ def test_a_clip_without_speech_has_no_embedding() -> None:
 def test_narrowband_is_told_from_wideband() -> None:
     samples, rate = clip(SLT_PROBE)
     assert not speaker.is_narrowband(samples, rate)
-    assert speaker.is_narrowband(*_codecs.round_trip("phone", samples, rate))
-    assert not speaker.is_narrowband(*_codecs.round_trip("mp3", samples, rate))
+    assert speaker.is_narrowband(*round_trip("phone", samples, rate))
+    assert not speaker.is_narrowband(*round_trip("mp3", samples, rate))
 
 
 # -- the verdict ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("codec", _codecs.CODECS)
+@pytest.mark.parametrize("codec", CODECS)
 def test_the_same_person_over_another_sentence_and_a_codec_is_a_match(codec: str) -> None:
-    result = check.compare_clips(clip(SLT_SOURCE), _codecs.round_trip(codec, *clip(SLT_PROBE)))
+    result = check.compare_clips(clip(SLT_SOURCE), round_trip(codec, *clip(SLT_PROBE)))
     assert result.fidelity is Fidelity.MATCH, result.reason
     assert result.similarity is not None and result.similarity >= verdict.THRESHOLD
     assert ("telephone band" in result.reason) == (codec == "phone")
 
 
-@pytest.mark.parametrize("codec", _codecs.CODECS)
+@pytest.mark.parametrize("codec", CODECS)
 @pytest.mark.parametrize("impostor", [AWB_PROBE, ESPEAK])
 def test_another_person_is_a_mismatch_even_saying_the_same_words(impostor: str, codec: str) -> None:
-    result = check.compare_clips(clip(SLT_SOURCE), _codecs.round_trip(codec, *clip(impostor)))
+    result = check.compare_clips(clip(SLT_SOURCE), round_trip(codec, *clip(impostor)))
     assert result.fidelity is Fidelity.MISMATCH, result.reason
     assert result.similarity is not None and result.similarity < verdict.THRESHOLD
     assert f"{result.similarity:.3f}" in result.reason
@@ -171,7 +171,7 @@ def test_another_person_is_a_mismatch_even_saying_the_same_words(impostor: str, 
 
 def test_file_bytes_are_judged_like_decoded_clips() -> None:
     source = (FIXTURES / SLT_SOURCE).read_bytes()
-    same = _codecs.mp3_bytes(*clip(SLT_PROBE))
+    same = mp3_bytes(*clip(SLT_PROBE))
     other = (FIXTURES / AWB_PROBE).read_bytes()
     assert check.compare(source, same).fidelity is Fidelity.MATCH
     assert check.compare(source, other).fidelity is Fidelity.MISMATCH

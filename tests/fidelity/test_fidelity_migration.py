@@ -21,7 +21,8 @@ from audit.pipeline.retire import retire_replaced
 from audit.pipeline.review import review_mismatches
 from audit.api.client import WavesClient
 from audit.fidelity.verdict import THRESHOLD
-from tests.migrate.test_migration import YES, apply, plan, running
+from tests.support.emulator import running
+from tests.support.migration import YES, apply, plan
 
 pytestmark = pytest.mark.integration
 

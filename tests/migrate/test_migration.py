@@ -4,9 +4,6 @@ one new clone per voice whatever happens, resumable, mapping complete."""
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,9 +12,8 @@ import pytest
 
 from audit.migrate.apply import ApplyOptions
 from audit.api.client import WavesClient
-from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Secret, Settings
-from audit.emulator import (Clock, EmulatorConfig, EmulatorServer, EmulatorState, ManualClock, generate_archive,
-                            generate_org)
+from audit.core.config import Secret, Settings
+from audit.emulator import EmulatorServer, ManualClock
 from audit.core.errors import ExitCode, QuotaReached, UsageError
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration
@@ -25,44 +21,10 @@ from audit.pipeline.scan import scan_organisation, write_scan_reports
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.retire import retire_replaced
 from audit.migrate.document import PlanError
+from tests.support.emulator import running
+from tests.support.migration import YES, apply, creates, plan, reclone_ids, replacements_on
 
 pytestmark = pytest.mark.integration
-
-YES = lambda what, n: True  # noqa: E731
-
-
-@contextmanager
-def running(
-    n: int, seed: int, tmp_path: Path, clock: Clock | None = None, **config: object
-) -> Iterator[tuple[EmulatorServer, Settings]]:
-    """The emulator with a generated org and its archive, and settings pointing at both; the
-    emulator runs on `clock` (a ticking `ManualClock` lets a test skip its waits), real time by default."""
-    org = generate_org(n, seed)
-    generate_archive(org, tmp_path / "archive", seed)
-    base = {"tts_concurrency": 4, "pending_s": 0.05, "processing_s": 0.05, "seed": seed, "retry_after": 0.01}
-    with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones, clock)) as server:
-        yield server, _settings(server, tmp_path)
-
-
-def _settings(server: EmulatorServer, tmp_path: Path) -> Settings:
-    return Settings(
-        api=ApiSettings(base_url=server.base_url, concurrency=4, max_attempts=6, backoff_initial_s=0.01,
-                        backoff_max_s=0.05, timeout_s=10, create_timeout_s=10),
-        archive=ArchiveSettings(folder=str(tmp_path / "archive")),
-        apply=ApplySettings(poll_interval_s=0.05, poll_timeout_s=20, settle_s=0.3),
-    )
-
-
-async def plan(server: EmulatorServer, settings: Settings, out: Path):
-    """A scan (which probes), then a plan from that scan's verdicts."""
-    async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        scanned = write_scan_reports(await scan_organisation(client, settings), out).folder
-        return await plan_migration(client, settings, out, scan_folder=scanned)
-
-
-async def apply(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions | None = None):
-    async with WavesClient(settings.api, Secret(server.api_key)) as client:
-        return await apply_plan(client, settings, plan_path, options or ApplyOptions(), YES)
 
 
 async def apply_unverifiable(server: EmulatorServer, settings: Settings, plan_path: Path, options: ApplyOptions):
@@ -72,14 +34,6 @@ async def apply_unverifiable(server: EmulatorServer, settings: Settings, plan_pa
         return await apply(server, replace(settings, api=replace(settings.api, max_attempts=2)), plan_path, options)
     finally:
         server.state.config = replace(server.state.config, tts_429_every=0)
-
-
-def replacements_on(server: EmulatorServer) -> Counter[str]:
-    return Counter(t[len(MARKER_PREFIX):] for c in server.state.clones() for t in c.tags if t.startswith(MARKER_PREFIX))
-
-
-def creates(server: EmulatorServer) -> int:
-    return len(server.state.requests(method="POST", path="/waves/v1/voice-cloning"))
 
 
 async def test_plan_touches_nothing_and_apply_does_what_it_announced(tmp_path: Path) -> None:
@@ -197,10 +151,6 @@ async def test_retire_deletes_only_verified_or_lists_them_for_the_dashboard(tmp_
     assert not set(run.deleted) & remaining
     if mode == "gone":
         assert "dashboard" in run.reason
-
-
-def reclone_ids(planned) -> list[str]:  # noqa: ANN001
-    return [e.voice_id for e in planned.plan.entries if e.action is Action.RECLONE]
 
 
 async def test_a_refused_sample_fails_that_voice_and_the_run_goes_on(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ from audit.migrate.document import PlanError
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import PlanRun
 from audit.pipeline.scan import scan_organisation, write_scan_reports
-from tests.cli.test_cli import clone_audit
-from tests.migrate.test_migration import apply, creates, plan, reclone_ids, replacements_on, running
+from tests.support.cli import clone_audit
+from tests.support.emulator import running
+from tests.support.migration import apply, creates, plan, reclone_ids, replacements_on
 
 pytestmark = pytest.mark.integration
 

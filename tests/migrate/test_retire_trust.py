@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.migrate.document import read_plan
+from tests.support.cli import clone_audit
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk_live_RETIRETRUST_0123456789abcdef"
-
-
-def clone_audit(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
-    return subprocess.run([sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=180,
-                          env={**base, "COLUMNS": "200", **env})
 
 
 def test_an_edited_ledger_deletes_nothing_the_plan_and_the_proof_do_not_back(tmp_path: Path) -> None:

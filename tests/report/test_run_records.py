@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +17,11 @@ import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.knobs import Fault
+from tests.support.cli import clone_audit
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk_live_RUNRECORDS_0123456789abcdef"
-
-
-def clone_audit(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
-    return subprocess.run([sys.executable, "-m", "audit", *args], capture_output=True, text=True, timeout=180,
-                          env={**base, "COLUMNS": "200", **(env or {})})
 
 
 def history(out: Path) -> list[dict[str, Any]]:

@@ -4,28 +4,16 @@ unknown, the exit code is the documented one, and no traceback or key is ever sh
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.bench import load_bench
+
 pytestmark = pytest.mark.integration
 
-_BENCH = Path(__file__).parents[2] / "bench" / "fault_matrix.py"
-
-
-def _bench():  # noqa: ANN202
-    spec = importlib.util.spec_from_file_location("fault_matrix", _BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-BENCH = _bench()
+BENCH = load_bench("fault_matrix")
 
 
 @pytest.mark.parametrize("row", BENCH.ROWS, ids=lambda r: r.name)

@@ -23,7 +23,7 @@ from audit.emulator import EmulatorServer, Fault, generate_org
 from audit.emulator.faults import WRONG_SHAPES
 from audit.pipeline.scan import ScanRun, scan_organisation
 from audit.scan.probe import probe_clone
-from tests.cli.test_cli import clone_audit
+from tests.support.cli import clone_audit
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import soundfile as sf
 
 from audit.core.models import ProbeVerdict
 from audit.scan.probe import judge_body
-from tests.conftest import short_wav, wav_bytes
+from tests.support.audio import short_wav, wav_bytes
 
 
 def test_real_speech_in_english_speaks(speech_en: bytes) -> None:

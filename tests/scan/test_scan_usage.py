@@ -25,7 +25,8 @@ from audit.emulator import EmulatorServer
 from audit.migrate.apply import ApplyOptions
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import ScanRun, scan_organisation, write_scan_reports
-from tests.migrate.test_migration import apply, replacements_on, running
+from tests.support.emulator import running
+from tests.support.migration import apply, replacements_on
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,8 @@
-"""Fixtures for tests over real HTTP: emulator servers on 127.0.0.1 that stop after the test."""
+"""Servers on 127.0.0.1 for tests over real HTTP, each stopped after its test: the emulator's
+fixtures (`start_emulator(n, seed, **config)`, `emulator`, `shared_emulator`, `connect(server)`,
+registered in tests/conftest.py), `running(n, seed, tmp_path, ...)` (an emulator holding a
+generated org and its archive, with settings pointing at both), and `serve_handler` (a
+hand-written fake API for answers the emulator cannot give)."""
 
 from __future__ import annotations
 
@@ -6,12 +10,14 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from audit.emulator import EmulatorServer
+from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
+from audit.emulator import Clock, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 
 StartEmulator = Callable[..., EmulatorServer]
 
@@ -74,3 +80,25 @@ def serve_handler(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def running(
+    n: int, seed: int, tmp_path: Path, clock: Clock | None = None, **config: object
+) -> Iterator[tuple[EmulatorServer, Settings]]:
+    """The emulator with a generated org and its archive, and settings pointing at both; the
+    emulator runs on `clock` (a ticking `ManualClock` lets a test skip its waits), real time by default."""
+    org = generate_org(n, seed)
+    generate_archive(org, tmp_path / "archive", seed)
+    base = {"tts_concurrency": 4, "pending_s": 0.05, "processing_s": 0.05, "seed": seed, "retry_after": 0.01}
+    with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones, clock)) as server:
+        yield server, _settings(server, tmp_path)
+
+
+def _settings(server: EmulatorServer, tmp_path: Path) -> Settings:
+    return Settings(
+        api=ApiSettings(base_url=server.base_url, concurrency=4, max_attempts=6, backoff_initial_s=0.01,
+                        backoff_max_s=0.05, timeout_s=10, create_timeout_s=10),
+        archive=ArchiveSettings(folder=str(tmp_path / "archive")),
+        apply=ApplySettings(poll_interval_s=0.05, poll_timeout_s=20, settle_s=0.3),
+    )
