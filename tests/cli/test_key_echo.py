@@ -1,5 +1,6 @@
 """An API that echoes the key back in its error bodies, in every form a cut or an encoding
-gives it: no file of the run and no line of the terminal may hold any part of it."""
+gives it, or a display name that holds it: no file of the run and no line of the terminal may
+hold any part of it."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import cli_env, clone_audit
 from tests.support.emulator import serve_handler
 
 KEY = "sk_live_EcHoEd+/=0123456789abcdefXYZ"
@@ -87,3 +89,26 @@ def test_a_key_echoed_cut_or_encoded_reaches_no_file_and_no_terminal(echoing_api
     assert _leaks(done.stdout + done.stderr) == []
     reasons = " ".join(v["reason"] for v in json.loads(next(tmp_path.rglob("run.json")).read_text())["voices"])
     assert "Bearer ****" in reasons and "/tts?[query removed]" in reasons  # the evidence stays, the key goes
+
+
+@pytest.mark.integration  # an emulator over real HTTP
+def test_a_display_name_holding_the_key_leaves_no_part_of_it_in_any_file(tmp_path: Path) -> None:
+    """The findings table shows `display_name | truncate(80, killwords=True)`: a name of 60
+    characters then the key is cut inside the key, after scrubbing found no whole key in the
+    cell, so report.html kept the key's first 17 characters (a prefix of 8 or more is a leak
+    for the key-echo guarantee)."""
+    from audit.emulator import EmulatorServer
+    from audit.emulator.state import CloneRecord
+
+    with EmulatorServer.with_org(n=3, seed=1) as server:
+        key = server.api_key
+        server.state.add_clone(CloneRecord("voice_leak000001", "legacy", {
+            "modelIds": ["lightning-large"], "status": "completed", "language": "en", "displayName": "N" * 60 + key}))
+        done = clone_audit("scan", "--out", "out", env={**cli_env(server), "CLONE_AUDIT_STATE_DIR": str(tmp_path / "state")},
+                           cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    files = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
+    assert any(p.name == "report.html" for p in files)
+    for path in files:
+        text = path.read_bytes().decode("utf-8", "replace")
+        assert [n for n in range(8, len(key) + 1) if key[:n] in text] == [], path.name

@@ -33,6 +33,7 @@ from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 from tests.support.audio import speech, write_sf
+from tests.support.cli import cli_env
 
 pytestmark = pytest.mark.integration
 
@@ -268,3 +269,37 @@ def test_the_emulator_command_stops_on_sigterm_even_as_a_background_job(tmp_path
     emulator.send_signal(signal.SIGTERM)
     emulator.communicate(timeout=30)
     assert emulator.returncode is not None
+
+
+def test_a_plan_stopped_by_sigterm_either_is_written_or_says_so(tmp_path: Path) -> None:
+    """In the foreground SIGTERM cancels the main task, which only takes effect at its next
+    await: planning after the list call has none, so the plan is checked, written and renamed
+    into place whole, and then the run exits 143 saying "no plan was written". A script (or a
+    person) trusting the message plans again; `apply latest` finds the plan it was told does
+    not exist."""
+    import os
+    import signal
+    import time
+
+    from audit.emulator import EmulatorServer, generate_archive, generate_org
+
+    org = generate_org(60, 3)
+    generate_archive(org, tmp_path / "archive", 3)
+    with EmulatorServer.with_org(n=60, seed=3) as server:
+        env = {**cli_env(server), "CLONE_AUDIT_STATE_DIR": str(tmp_path / "state")}
+        out = tmp_path / "out"
+        child = subprocess.Popen([sys.executable, "-m", "audit", "plan", "--archive", str(tmp_path / "archive"),
+                                  "--out", str(out)], env=env, cwd=tmp_path, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while not server.state.requests() and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.2)  # the list has answered: the plan is being checked, locally
+        os.kill(child.pid, signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    written = sorted(p.parent.name for p in out.glob("*/plan.json"))
+    if child.returncode == 143:
+        assert "no plan was written" in err
+        assert written == [], f"exit 143 and 'no plan was written', yet {written} holds a sealed plan"
+    else:
+        assert written, err

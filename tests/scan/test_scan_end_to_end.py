@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from audit.emulator import EmulatorServer, generate_org
 from audit.core.errors import AuthError, ExitCode, TransportError
 from audit.core.models import ProbePolicy, ProbeVerdict, Verdict
 from audit.pipeline.scan import scan_organisation
+from tests.support.cli import cli_env, clone_audit
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +92,18 @@ async def test_an_unreachable_api_stops_the_run() -> None:
     async with WavesClient(settings.api, Secret("sk_x")) as client:
         with pytest.raises(TransportError, match="cannot connect"):
             await scan_organisation(client, settings)
+
+
+def test_a_scan_runs_when_the_state_folder_cannot_be_made(tmp_path: Path) -> None:
+    """The remembered level is "a start hint only: never an error", yet a discovering scan reads
+    it through `state_dir()`, which raises when the folder cannot be created (a read-only home,
+    a container user without one): the scan, which needs no state, exits 2 before any call."""
+    from audit.emulator import EmulatorServer
+
+    (tmp_path / "not-a-folder").write_text("")
+    with EmulatorServer.with_org(n=4, seed=1) as server:
+        env = cli_env(server, CLONE_AUDIT_STATE_DIR=str(tmp_path / "not-a-folder" / "state"))
+        given = clone_audit("scan", "--concurrency", "1", "--out", "given", env=env, cwd=tmp_path)
+        discovering = clone_audit("scan", "--out", "discovering", env=env, cwd=tmp_path)
+    assert given.returncode == 1, given.stderr  # one legacy voice: findings, as expected
+    assert discovering.returncode == given.returncode, discovering.stderr
