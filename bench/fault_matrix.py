@@ -14,7 +14,7 @@ run.json, and stderr. It then checks, per row:
     python bench/fault_matrix.py --only gzip-bomb,list-truncated
 
 Rows that need a small or read-only filesystem mount a tmpfs (root only); without root they
-say so and are skipped. The same rows run in tests/integration/test_fault_matrix.py.
+say so and are skipped. The same rows run in tests/scan/test_fault_matrix.py.
 """
 
 from __future__ import annotations

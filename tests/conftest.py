@@ -1,19 +1,19 @@
-"""Shared test helpers: real audio bytes of each kind the probe must tell apart, and a
-private per-user state folder for every test (never the real one in the home folder)."""
+"""Fixtures every test may use: a private per-user state folder for every test (never the real
+one in the home folder), and the fixtures tests/support provides (registered here by import):
+the emulator's (`start_emulator`, `emulator`, `shared_emulator`, `connect`) and real speech
+(`speech_en`, `speech_hi`). Helpers are imported from tests.support, never from a test module."""
 
 from __future__ import annotations
 
-import io
-import struct
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from audit.core.userstate import ENV_STATE_DIR
+from tests.support.audio import speech_en, speech_hi
+from tests.support.emulator import connect, emulator, shared_emulator, start_emulator
 
-FIXTURES = Path(__file__).parent / "fixtures"
+__all__ = ["connect", "emulator", "shared_emulator", "speech_en", "speech_hi", "start_emulator", "state_dir"]
 
 
 @pytest.fixture(autouse=True)
@@ -23,31 +23,3 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     folder = tmp_path_factory.mktemp("state")
     monkeypatch.setenv(ENV_STATE_DIR, str(folder))
     return folder
-
-
-def wav_bytes(samples: np.ndarray, sample_rate: int = 24000) -> bytes:
-    buffer = io.BytesIO()
-    sf.write(buffer, samples, sample_rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
-
-
-def short_wav(n_samples: int = 50, claimed_bytes: int | None = None, sample_rate: int = 24000) -> bytes:
-    """The symptom: a RIFF header and a few samples; the header may claim far more."""
-    data = (np.sin(np.arange(n_samples) / 3.0) * 3000).astype("<i2").tobytes()
-    size = len(data) if claimed_bytes is None else claimed_bytes
-    header = (
-        b"RIFF" + struct.pack("<I", min(36 + size, 0xFFFFFFFF)) + b"WAVE"
-        + b"fmt " + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
-        + b"data" + struct.pack("<I", size)
-    )
-    return header + data
-
-
-@pytest.fixture
-def speech_en() -> bytes:
-    return (FIXTURES / "espeak_en_hello.wav").read_bytes()
-
-
-@pytest.fixture
-def speech_hi() -> bytes:
-    return (FIXTURES / "espeak_hi_hello.wav").read_bytes()

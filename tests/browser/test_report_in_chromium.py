@@ -9,7 +9,6 @@ skips on a workstation and FAILS in CI (`CI=true`): `.ci/run` installs it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -18,16 +17,9 @@ from typing import Any
 
 import pytest
 
+from tests.support.bench import load_bench
+
 ROOT = Path(__file__).parents[2]
-_BENCH = ROOT / "bench" / "report_scale.py"
-
-
-def _bench() -> Any:
-    spec = importlib.util.spec_from_file_location("report_scale", _BENCH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _missing(what: str) -> None:
@@ -38,7 +30,7 @@ def _missing(what: str) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    bench = _bench()
+    bench = load_bench("report_scale")
     if shutil.which("chromium") is None and not Path(bench.CHROMIUM).exists():
         _missing("chromium")
     try:
@@ -53,7 +45,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _bench().write_reports(400, 3, tmp_path_factory.mktemp("reports"))
+    return load_bench("report_scale").write_reports(400, 3, tmp_path_factory.mktemp("reports"))
 
 
 def _open(browser: Any, report: Path, **context: Any) -> tuple[Any, list[str], list[str]]:

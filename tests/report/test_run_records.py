@@ -1,0 +1,132 @@
+"""Every kind of run records the exit code its process returned, in run.json and in the history.
+
+Driven through the real command line against the emulator: scan, plan, apply, review, retire,
+cutover (dry run, write, rollback), usage, and runs that fail after their arguments were parsed.
+The `Run:` line each prints is the run it wrote, never an older one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.emulator.knobs import Fault
+from tests.support.cli import clone_audit
+
+pytestmark = pytest.mark.integration
+
+KEY = "sk_live_RUNRECORDS_0123456789abcdef"
+
+
+def history(out: Path) -> list[dict[str, Any]]:
+    done = clone_audit("history", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path) -> dict[str, Any]:
+    """The run the command says it wrote (its last stdout line), checked against its exit code
+    in run.json and in `history --json`; returns its run.json."""
+    lines = done.stdout.rstrip("\n").splitlines()
+    assert lines and lines[-1].startswith("Run: "), done.stdout + done.stderr
+    run_json = Path(lines[-1].removeprefix("Run: "))
+    document = json.loads(run_json.read_text(encoding="utf-8"))
+    assert (document["kind"], document["exit_code"]) == (kind, done.returncode), done.stdout + done.stderr
+    (entry,) = [r for r in history(out) if r["run_id"] == document["run_id"]]
+    assert (entry["kind"], entry["exit_code"], entry["failed"]) == (kind, done.returncode, False)
+    assert Path(entry["folder"]).resolve() == run_json.parent.resolve()
+    return document
+
+
+def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: Path) -> None:
+    org = generate_org(24, 6)
+    generate_archive(org, tmp_path / "archive", 6)
+    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2,
+                            wrong_speaker=Fault(every=2), traffic_days=2)
+    out = tmp_path / "out"
+    with EmulatorServer(EmulatorState(config, org.clones)) as server:
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
+        scanned = clone_audit("scan", "--out", str(out), env=env)
+        assert scanned.returncode == 1
+        recorded(scanned, "scan", out)
+
+        planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
+        assert planned.returncode == 1  # some voices are blocked
+        plan = recorded(planned, "plan", out)
+        plan_file = out / plan["run_id"] / "plan.json"
+
+        nothing_yet = clone_audit("retire", str(plan_file), "--yes", env=env)
+        assert nothing_yet.returncode == 2  # no ledger: a failed run, recorded as one
+        (failed,) = [r for r in history(out) if r["failed"]]
+        assert (failed["kind"], failed["exit_code"], failed["folder"]) == ("retire", 2, "")
+        assert "nothing was applied" in failed["error"]
+
+        applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env)
+        assert applied.returncode == 1, applied.stderr  # one of the two speaks as someone else
+        recorded(applied, "apply", out)
+        rows = list(csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8", newline="")))
+        (mismatch,) = [r["old_voice_id"] for r in rows if r["status"] == "mismatch"]
+        (ready,) = [r for r in rows if r["status"] == "ready"]
+
+        kept = clone_audit("retire", str(plan_file), "--yes", env=env)  # deletion is off: the dashboard
+        assert kept.returncode == 1  # the mismatch is kept for a person to review
+        retire = recorded(kept, "retire", out)
+        assert retire["retire"]["awaiting_review"] == [mismatch]
+        assert retire["retire"]["for_dashboard"] == [ready["old_voice_id"]]
+
+        reviewed = clone_audit("review", str(plan_file), "--accept", mismatch, env={"USER": "ann"})
+        assert reviewed.returncode == 0
+        recorded(reviewed, "review", out)
+
+        again = clone_audit("retire", str(plan_file), "--yes", env=env)
+        assert again.returncode == 0
+        recorded(again, "retire", out)
+
+        app = tmp_path / "app"
+        app.mkdir()
+        (app / "voices.py").write_text(f'VOICE = "{ready["old_voice_id"]}"\n', encoding="utf-8")
+        mapping = plan_file.parent / "mapping.csv"
+        dry = clone_audit("cutover", str(mapping), str(app))
+        assert dry.returncode == 1  # the old id is still there
+        recorded(dry, "cutover", out)
+        written = clone_audit("cutover", str(mapping), str(app), "--write")
+        assert written.returncode == 0, written.stdout + written.stderr
+        recorded(written, "cutover", out)
+        rollback_file = next(line.split(": ", 1)[1] for line in written.stdout.splitlines()
+                             if line.startswith("Rollback file: "))
+        undone = clone_audit("cutover", "--rollback", rollback_file)
+        assert undone.returncode == 0
+        recorded(undone, "cutover", out)
+
+        used = clone_audit("usage", str(mapping), "--since", "2000-01-01", env=env)
+        assert used.returncode in (0, 1, 4)
+        recorded(used, "usage", out)
+
+    kinds = [r["kind"] for r in history(out)]
+    assert kinds.count("usage") == 1 and kinds.count("cutover") == 3 and kinds.count("retire") == 3
+
+
+def test_a_run_that_fails_is_recorded_with_its_exit_code(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text("[api]\nmax_attempts = 1\n")
+    done = clone_audit("scan", "--config", str(config), "--out", str(out), "--base-url", "http://127.0.0.1:9",
+                       env={"SMALLEST_API_KEY": KEY})
+    assert done.returncode == 3
+    (run,) = history(out)
+    assert (run["kind"], run["exit_code"], run["failed"], run["base_url"]) == ("scan", 3, True, "http://127.0.0.1:9")
+    assert "cannot connect" in run["error"] and KEY not in json.dumps(run)
+    assert [p.name for p in out.iterdir()] == ["history.sqlite"]  # no half-written run folder
+
+
+def test_a_failed_run_creates_no_output_folder(tmp_path: Path) -> None:
+    done = clone_audit("scan", "--out", str(tmp_path / "never"), "--base-url", "http://127.0.0.1:9")
+    assert done.returncode == 2  # no key
+    assert not (tmp_path / "never").exists()
