@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from tests.support.cli import clone_audit
+from tests.support.cli import clone_audit, planned_account
 
 pytestmark = pytest.mark.integration
 
@@ -18,16 +17,9 @@ KEY = "sk_live_BACKEDMAP_0123456789abcdef"
 
 
 def test_an_edited_mapping_row_is_not_ready_and_writes_nothing(tmp_path: Path) -> None:
-    org = generate_org(20, 6)
-    generate_archive(org, tmp_path / "archive", 6)
-    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2)
-    out = tmp_path / "out"
-    with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
-        clone_audit("scan", "--out", str(out), env=env)
-        clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
-        plan_file = next(out.glob("*/plan.json"))
-        assert clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env).returncode == 0
+    with planned_account(tmp_path, KEY, 20, 6) as account:
+        plan_file = account.plan_file
+        assert clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=account.env).returncode == 0
     mapping = plan_file.parent / "mapping.csv"
     text = mapping.read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))

@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.migrate.document import read_plan
-from tests.support.cli import clone_audit
+from tests.support.cli import clone_audit, planned_account
 
 pytestmark = pytest.mark.integration
 
@@ -20,15 +19,9 @@ KEY = "sk_live_RETIRETRUST_0123456789abcdef"
 
 
 def test_an_edited_ledger_deletes_nothing_the_plan_and_the_proof_do_not_back(tmp_path: Path) -> None:
-    org = generate_org(24, 6)
-    generate_archive(org, tmp_path / "archive", 6)
-    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2, delete_mode="ok")
-    out = tmp_path / "out"
-    with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
-        assert clone_audit("scan", "--out", str(out), env=env).returncode == 1
-        clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
-        plan_file = next(out.glob("*/plan.json"))
+    with planned_account(tmp_path, KEY, 24, 6, delete_mode="ok") as account:
+        server, env, plan_file = account.server, account.env, account.plan_file
+        assert account.scanned.returncode == 1
         applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "3", env=env)
         assert applied.returncode == 0, applied.stdout + applied.stderr
         rows = list(csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8", newline="")))
@@ -59,15 +52,8 @@ def test_an_edited_ledger_deletes_nothing_the_plan_and_the_proof_do_not_back(tmp
 
 
 def test_retire_refuses_a_plan_whose_seal_does_not_match(tmp_path: Path) -> None:
-    org = generate_org(12, 3)
-    generate_archive(org, tmp_path / "archive", 3)
-    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, delete_mode="ok")
-    out = tmp_path / "out"
-    with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
-        clone_audit("scan", "--out", str(out), env=env)
-        clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
-        plan_file = next(out.glob("*/plan.json"))
+    with planned_account(tmp_path, KEY, 12, 3, delete_mode="ok", tts_concurrency=1) as account:
+        server, env, plan_file = account.server, account.env, account.plan_file
         assert clone_audit("apply", str(plan_file), "--yes", "--limit", "1", env=env).returncode == 0
         plan_file.write_text(plan_file.read_text(encoding="utf-8").replace('"KEEP"', '"RECLONE"'), encoding="utf-8")
         before = len(server.state.requests("DELETE"))

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import State
-from tests.support.cli import clone_audit
+from tests.support.cli import clone_audit, planned_account
 
 KEY = "sk_live_RETIRETRUST_0123456789abcdef"
 
@@ -22,15 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_a_ledger_row_edited_to_verified_deletes_nothing(tmp_path: Path) -> None:
-    org = generate_org(16, 4)
-    generate_archive(org, tmp_path / "archive", 4)
-    config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2, delete_mode="ok")
-    out = tmp_path / "out"
-    with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
-        clone_audit("scan", "--out", str(out), env=env)
-        clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
-        plan_file = next(out.glob("*/plan.json"))
+    with planned_account(tmp_path, KEY, 16, 4, delete_mode="ok") as account:
+        server, env, plan_file = account.server, account.env, account.plan_file
         applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env)
         assert applied.returncode == 0, applied.stdout + applied.stderr
         rows = list(csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8", newline="")))

@@ -1,13 +1,17 @@
 """The command line as a user runs it: `clone_audit(*args, env=..., cwd=...)` runs
 `python -m audit` in a child process (the caller's SMALLEST_* variables dropped, a wide
 terminal) and returns what it printed and its exit code; `cli_env(server)` is the environment
-that points it at an emulator."""
+that points it at an emulator; `planned_account(...)` an emulated organisation scanned and
+planned through it."""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +31,31 @@ def cli_env(server: Any, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMALLEST_")}
     env.update(SMALLEST_API_KEY=server.api_key, SMALLEST_BASE_URL=server.base_url, COLUMNS="200", **extra)
     return env
+
+
+@contextlib.contextmanager
+def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) -> Iterator[Planned]:
+    """An emulated organisation of `n` clones (seed `seed`, `config` knobs, creates that finish
+    in a tenth of a second) with its archive, scanned and planned through the command line into
+    `tmp_path/out`: what a migration test starts from."""
+    from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+
+    org = generate_org(n, seed)
+    generate_archive(org, tmp_path / "archive", seed)
+    knobs = {"pending_s": 0.05, "processing_s": 0.05, "tts_concurrency": 2, **config}
+    out = tmp_path / "out"
+    with EmulatorServer(EmulatorState(EmulatorConfig(api_key=key, **knobs), org.clones)) as server:
+        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url}
+        scanned = clone_audit("scan", "--out", str(out), env=env)
+        planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
+        yield Planned(server, env, out, next(out.glob("*/plan.json")), scanned, planned)
+
+
+@dataclasses.dataclass(frozen=True)
+class Planned:
+    server: Any  # the EmulatorServer
+    env: dict[str, str]  # the key and base URL for clone_audit
+    out: Path  # the output folder
+    plan_file: Path
+    scanned: subprocess.CompletedProcess[str]
+    planned: subprocess.CompletedProcess[str]
