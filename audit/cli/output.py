@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from audit.console import print_summary, stderr
 from audit.runs.record import RunRecord
+
+if TYPE_CHECKING:  # the pipeline is imported when a command runs, not at start-up
+    from audit.pipeline.scan import ScanRun
 
 
 def print_lines(lines: Iterable[str]) -> None:
@@ -14,12 +18,10 @@ def print_lines(lines: Iterable[str]) -> None:
         print(line)
 
 
-def print_outcome(run: object, record: RunRecord) -> None:
+def print_outcome(run: ScanRun, record: RunRecord) -> None:
     """A scan's (or a plan's) verdict table, what its probes cost, the concurrency found, its folder."""
-    from audit.pipeline.scan import ScanRun
     from audit.report.tables import summary, voice_frame
 
-    assert isinstance(run, ScanRun)
     print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
     if run.cost is not None:
         reused = f", {run.cost['probes_reused']} reused from earlier scans" if run.cost["probes_reused"] else ""

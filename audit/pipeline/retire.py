@@ -102,10 +102,11 @@ async def retire_replaced(
     with Ledger(folder.ledger) as ledger:
         reclone = {e.voice_id for e in the_plan.entries if e.action is Action.RECLONE}
         retired = await _retire(client, settings, ledger, reclone, quiet_since, confirm)
+        rows = ledger.all()  # as the deletions left them
         if retired.deleted:
-            files.write_migration_files(folder, the_plan, ledger.all())
+            files.write_migration_files(folder, the_plan, rows)
         record = history.write_migration_report(
-            RunKind.RETIRE, client.account, the_plan, folder.path, ledger.all(), started,
+            RunKind.RETIRE, client.account, the_plan, folder.path, rows, started,
             retire_exit_code(retired), settings, changes={"retire": _section(retired, quiet_since)})
     return RetireRun(retired, record)
 
@@ -114,9 +115,10 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclo
                   quiet_since: datetime | None, confirm: Confirm) -> Retired:
     clones = await client.list_clones()
     live = {c.voice_id: c for c in clones}
-    agreed = retirable(ledger.all(), live, reclone, Provenance(client.api_key).markers(clones), ledger.vouches)
+    rows = ledger.all()
+    agreed = retirable(rows, live, reclone, Provenance(client.api_key).markers(clones), ledger.vouches)
     ready, disputed = agreed.ready, agreed.disputed
-    review = tuple(awaiting_review(ledger.all(), live))
+    review = tuple(awaiting_review(rows, live))
     if not ready:
         return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
                        awaiting_review=review, disputed=disputed)

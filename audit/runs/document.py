@@ -66,14 +66,17 @@ def render(record: RunRecord, extra: Mapping[str, Any] | None = None) -> str:
     return "".join(chunks(record, extra))
 
 
-def read(folder: Path) -> tuple[RunRecord, dict[str, Any]]:
-    """The record stored in `folder`'s run.json, and the report's extras beside it.
-    UsageError naming the file when it is missing, not JSON, or not a clone-audit run."""
+def read(folder: Path, *, voices: bool = True) -> tuple[RunRecord, dict[str, Any]]:
+    """The record stored in `folder`'s run.json, and the report's extras beside it (without
+    `voices`: the record alone, its rows neither typed nor kept). UsageError naming the file
+    when it is missing, not JSON, or not a clone-audit run."""
     path = folder / RUN_JSON
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError) as exc:
         raise _not_a_run(path, str(exc)) from None
+    if not voices and isinstance(document, dict):
+        document["voices"] = []
     try:
         record = parse(document)
     except (ValueError, KeyError, TypeError) as exc:
@@ -82,8 +85,8 @@ def read(folder: Path) -> tuple[RunRecord, dict[str, Any]]:
     return record.at(folder), extra
 
 
-def load(folder: Path) -> RunRecord:
-    return read(folder)[0]
+def load(folder: Path, *, voices: bool = True) -> RunRecord:
+    return read(folder, voices=voices)[0]
 
 
 def parse(document: Any) -> RunRecord:

@@ -297,7 +297,7 @@ def latest_scan(out_root: Path, base_url: str, max_age: timedelta) -> Path | Non
         if folder.name.startswith("."):
             continue  # a staging folder: not a finished run
         try:
-            run = document.load(folder)
+            run = document.load(folder, voices=False)  # which run it is: its rows are not needed
         except UsageError:
             continue
         if run.kind is not RunKind.SCAN:

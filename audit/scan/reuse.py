@@ -74,8 +74,7 @@ def reusable(clone: Clone, earlier: EarlierProbe | None, window: timedelta, now:
     """The earlier result, marked reused, if the rule in the module docstring allows it."""
     if earlier is None or earlier.result.verdict not in CONCLUSIVE or earlier.result.probed_at is None:
         return None
-    model_ids = None if clone.model_ids is None else " ".join(clone.model_ids)
-    if (model_ids, clone.raw_status, clone.language) != (earlier.model_ids, earlier.status, earlier.language):
+    if not _unchanged(clone, earlier):
         return None
     try:
         probed = datetime.fromisoformat(earlier.result.probed_at)
@@ -92,11 +91,16 @@ def carried(clone: Clone, earlier: EarlierProbe | None) -> ProbeResult | None:
     changed after a probe heard it fail, an unknown ("changed since"); else None (metadata)."""
     if earlier is None or earlier.result.verdict not in CONCLUSIVE:
         return None
-    model_ids = None if clone.model_ids is None else " ".join(clone.model_ids)
-    if (model_ids, clone.raw_status, clone.language) == (earlier.model_ids, earlier.status, earlier.language):
+    if _unchanged(clone, earlier):
         return replace(earlier.result, reused=True)
     if earlier.result.verdict in FAILING:
         when = (earlier.result.probed_at or "an earlier scan")[:10]
         return ProbeResult(ProbeVerdict.ERROR, f"a probe heard it fail ({earlier.result.verdict.value}) on {when}; "
                            "it changed since and was not probed in this run: probe it to know")
     return None
+
+
+def _unchanged(clone: Clone, earlier: EarlierProbe) -> bool:
+    """Whether the clone's `modelIds`, status and language are what the earlier scan saw."""
+    model_ids = None if clone.model_ids is None else " ".join(clone.model_ids)
+    return (model_ids, clone.raw_status, clone.language) == (earlier.model_ids, earlier.status, earlier.language)

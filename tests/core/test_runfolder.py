@@ -8,13 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from audit.core.errors import ExitCode, UsageError
 from audit.core.runfolder import PathEscape, RunFolder, check_writable, clean_stale_staging, staged
+from audit.runs.document import render
+from audit.runs.kind import RunKind
+from audit.runs.record import RunRecord
 from audit.runs.store import latest_scan
 
 RUN_ID = "20260101T000000Z-abcd"
@@ -77,10 +80,16 @@ def test_a_locked_staging_folder_is_never_removed(tmp_path: Path) -> None:
 
 
 def test_a_staging_folder_is_not_taken_for_a_scan(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    scan = RunRecord(kind=RunKind.SCAN, run_id=RUN_ID, started_at=now, finished_at=now, base_url="https://a",
+                     exit_code=ExitCode.OK)
     staging = tmp_path / f".{RUN_ID}.partial"
     staging.mkdir()
-    (staging / "run.json").write_text('{"finished_at": "2999-01-01T00:00:00+00:00", "base_url": "https://a"}')
-    assert latest_scan(tmp_path, "https://a", timedelta(days=99999)) is None
+    (staging / "run.json").write_text(render(scan), encoding="utf-8")
+    assert latest_scan(tmp_path, "https://a", timedelta(days=1)) is None
+    published = tmp_path / RUN_ID
+    staging.rename(published)
+    assert latest_scan(tmp_path, "https://a", timedelta(days=1)) == published  # the same run, once published
 
 
 @pytest.mark.parametrize("voice_id", ["../../archive/Other", "/etc/passwd", "a/b", "x\x00y", "v" * 300, ""])
