@@ -108,7 +108,7 @@ async def test_gzip_and_deflate_answers_are_decoded(client: WavesClient) -> None
     ("encoding", "content", "message"),
     [
         ("gzip", b"\x1f\x8b\x08\x00garbage-not-deflate" * 4, "gzip compression is corrupt"),
-        ("gzip", gzip.compress(b'{"data": []}' * 100)[:-30], "ends before its end marker"),
+        ("gzip", gzip.compress(b'{"data": []}' * 100, mtime=0)[:-30], "ends before its end marker"),
         ("br", b"\x00\x01", "encoded as 'br', which was not asked for"),
     ],
 )
