@@ -133,7 +133,7 @@ def report_html_chunks(
                 [(r["probe_bytes"], r["probe_verdict"]) for r in rows if r["probe_bytes"] is not None],
                 "Size of each probe answer (log scale): the short-WAV cluster sits far left"),
             "trend": charts.trend(list(context.trend) if context else [], "Compliant share across scans"),
-            "usage": charts.bars(usage, "TTS characters served, by verdict") if usage else None,
+            "usage": charts.bars(usage, "TTS characters served, by verdict", unit="characters") if usage else None,
             "called": _called_chart(rows, window),
         },
         "plan": None if plan is None else _plan_view(plan),
@@ -169,7 +169,7 @@ def _called_chart(rows: list[dict[str, Any]], window: Mapping[str, Any] | None) 
             label += "·"
         bars[label] = int(row["usage_calls"])
     days = (window or {}).get("days")
-    return charts.bars(bars, f"Calls to non-compliant voices in the last {days} days", colour="#b3261e")
+    return charts.bars(bars, f"Calls to non-compliant voices in the last {days} days", colour="#b3261e", unit="calls")
 
 
 def _plan_view(plan: Plan) -> dict[str, Any]:
