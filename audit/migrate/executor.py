@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import assert_never
 
 from audit.api.client import UploadFile, WavesClient
+from audit.api.failures import means_clone_quota
 from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, TransportError
 from audit.core.models import Clone, CloneStatus, Fidelity, ProbeVerdict
@@ -78,11 +79,9 @@ def adopt_marked(plan: Plan, ledger: Ledger, listing: Listing, options: Decision
 
 
 def is_quota_refusal(exc: ApiError) -> bool:
-    """A create refused because the account's clone quota is full ("Voice clone limit reached")."""
-    text = exc.message.lower()
-    return exc.status in (400, 402, 403, 422) and (
-        "limit reached" in text or "quota" in text or (exc.error_code or "").lower() in ("quota_exceeded", "clone_limit")
-    )
+    """A create refused because the account's clone quota is full, in any wording the API has
+    used ("clone limit exceeded, consider upgrading", "Voice clone limit reached", "quota ...")."""
+    return means_clone_quota(exc.status, exc.message, exc.error_code)
 
 
 class Migrator:
@@ -257,6 +256,9 @@ class Migrator:
             self._record(entry, State.CREATING, new_voice_id=None)  # while it waits for a slot
 
         for _ in range(MAX_CREATES):
+            if self.quota_reached and not maybe_sent:  # another voice's create was refused: this one would be too
+                self._record(entry, State.QUEUED, f"not sent: {self.quota_reached}")
+                return None
             sending()
             try:
                 created = await self._client.create_clone(
