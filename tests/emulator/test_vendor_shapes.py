@@ -25,7 +25,7 @@ LOGS = "/waves/v1/analytics/tts/logs"
 #: Every field of an entry of the vendor's TTS log (waves-analytics-openapi.yaml, TextToSpeechLogEntry).
 LOG_FIELDS = {"timestamp", "request_type", "model", "voice_id", "language", "text", "text_len", "credits", "speed",
               "sample_rate", "output_format", "enhancement", "similarity", "consistency", "is_pvc"}
-START = 1_786_000_000.0  # 2026-08-06T06:13:20Z
+START = 1_786_003_200.0  # 2026-08-06T07:06:40Z (a whole second: the log writes seconds)
 
 
 def _wav(seconds: float = 1.0) -> bytes:
@@ -60,7 +60,7 @@ def test_the_tts_log_answers_in_the_vendors_shape(start_emulator: StartEmulator,
     assert (entry["request_type"], entry["model"], entry["voice_id"]) == ("rest", "lightning-v3.1-pro", voice)
     assert (entry["text"], entry["text_len"], entry["sample_rate"], entry["output_format"]) == (
         "Hello there, this is a test.", 28, 24000, "wav")
-    assert entry["timestamp"] == "2026-08-06T06:13:20.000Z"
+    assert entry["timestamp"] == datetime.fromtimestamp(START, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def test_a_generated_history_uses_both_request_types_and_hyphen_models(start_emulator: StartEmulator,
