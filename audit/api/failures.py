@@ -1,11 +1,13 @@
 """What an answer means when it is not what was asked for, and whether to try again.
 
 Owns the mapping of an `Answer` to the `audit.core.errors` exceptions (`error_for`: 401/403
-→ AuthError, 429 → RateLimited with the server's wait, 410 → Gone, 5xx → ServerError, or
+→ AuthError, a 403 with a hint naming both its documented causes (a key without permission, a
+usage limit reached), 429 → RateLimited with the server's wait, 410 → Gone, 5xx → ServerError, or
 CreateOutcomeUnknown for a create unless the API says `voice_clone_error`, anything else →
 RequestRejected), the error's text from any of the API's error shapes (`error_text`,
-scrubbed of secrets), the server's wait (`retry_after`), a body that must be a JSON object
-(`json_object`), a short printable description of a body (`describe_body`), and `Backoff`,
+scrubbed of secrets, never empty when the body says anything), whether a refused create means
+the clone quota, by meaning rather than one wording (`means_clone_quota`), the server's wait
+(`retry_after`), a body that must be a JSON object (`json_object`), a short printable description of a body (`describe_body`), and `Backoff`,
 the retry rule stamina asks after each failed attempt:
 
 - idempotent calls (list, tts, delete, health) retry on 429, 5xx and transport errors, with
@@ -25,6 +27,7 @@ import email.utils
 import json
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -113,7 +116,9 @@ def error_for(answer: Answer, *, is_create: bool) -> ApiError:
     status = answer.status
     text, code = error_text(answer)
     message = f"{answer.where}: {text}" if text else answer.where
-    if status in (401, 403):
+    if status == 403:  # documented: a key without permission here, or a usage limit reached
+        return AuthError(message, status=status, hint=FORBIDDEN_HINT)
+    if status == 401:
         return AuthError(message, status=status)
     if status == 429:
         return RateLimited(message, retry_after=retry_after(answer.headers))
@@ -127,8 +132,45 @@ def error_for(answer: Answer, *, is_create: bool) -> ApiError:
     return RequestRejected(message, status=status, error_code=code)
 
 
+#: What a 403 may mean (the vendor's error reference names both causes).
+FORBIDDEN_HINT = (
+    "A 403 means one of two things: the key lacks permission here (a key of another workspace, or of "
+    "another product), or the trial or workspace usage limit is reached. Check SMALLEST_API_KEY, and the "
+    "workspace's usage in the dashboard: upgrade the plan or contact support if the limit is reached."
+)
+
+#: Wordings of a clone-quota refusal: the vendor's ("clone limit exceeded, consider upgrading")
+#: and the older ones ("Voice clone limit reached", "quota ..."), by meaning rather than one phrase.
+_QUOTA = re.compile(
+    r"quota|consider upgrading|upgrade (?:your |the )?(?:plan|workspace|account|subscription)"
+    r"|\b(?:clone|voice)s? limit|limit (?:reached|exceeded|hit)|(?:reached|exceeded|hit) (?:the |your )?(?:\w+ )?limit"
+    r"|max(?:imum)? (?:number of )?(?:voice )?clones|too many (?:voice )?clones",
+    re.IGNORECASE,
+)
+#: Limits that are not the clone quota: a file's size or length, the request rate.
+_NOT_QUOTA = re.compile(r"\bfile\b|\bsize\b|\bbytes?\b|\d\s*mi?b\b|duration|seconds|characters|rate limit"
+                        r"|concurren|too many requests", re.IGNORECASE)
+#: Error codes that name the clone quota.
+_QUOTA_CODES = ("quota", "clone_limit", "limit_exceeded", "limit_reached")
+
+
+def means_clone_quota(status: int, text: str, code: str | None = None) -> bool:
+    """Whether a refused create says the account holds all the clones its plan allows: a 4xx whose
+    code or text means the clone quota, in any wording the API has used."""
+    if not 400 <= status < 500 or status in (401, 404, 405, 410, 429):
+        return False
+    if code and any(c in code.lower() for c in _QUOTA_CODES):
+        return True
+    return bool(_QUOTA.search(text)) and not _NOT_QUOTA.search(text)
+
+
 def error_text(answer: Answer) -> tuple[str, str | None]:
-    """The error's text and code from any of the API's error shapes, scrubbed of secrets."""
+    """The error's text and code from any of the API's error shapes, scrubbed of secrets.
+
+    Read: `error` as a string or a list of validation issues (`{"path", "message"}`, or plain
+    strings), `errors` (`{"status": false, "errors": [...]}`), `message`, `details` / `detail`
+    (a string, a list or an object). A JSON object none of these name text in is shown as it
+    came (compact, cut), so a reason is never empty when the body says anything."""
     try:
         body = json.loads(answer.body)
     except (ValueError, RecursionError):
@@ -136,20 +178,38 @@ def error_text(answer: Answer) -> tuple[str, str | None]:
     if not isinstance(body, Mapping):
         return secrets.cut(str(body), 200), None
     code = body.get("error_code")
-    error = body.get("error")
     parts: list[str] = []
-    if isinstance(error, list):  # validation issues: [{"path": [...], "message": ...}]
-        for issue in error:
-            if isinstance(issue, Mapping):
-                path = issue.get("path")
-                field = ".".join(str(p) for p in path) if isinstance(path, list) else ""
-                parts.append(f"{field}: {issue.get('message', '')}" if field else str(issue.get("message", "")))
-    elif isinstance(error, str):
-        parts.append(error)
-    if isinstance(body.get("message"), str):
-        parts.append(body["message"])
+    for name in _TEXT_FIELDS:
+        parts += _texts(body.get(name))
+    if not parts and body:
+        parts.append(json.dumps(body, separators=(",", ":"), default=str))
     # Scrubbed whole, then cut: a key the server echoed must not survive as its first characters.
-    return secrets.cut("; ".join(p for p in parts if p), 500), secrets.scrub(code) if isinstance(code, str) else None
+    return secrets.cut("; ".join(dict.fromkeys(p for p in parts if p)), 500), (
+        secrets.scrub(code) if isinstance(code, str) else None)
+
+
+#: The fields of an error body that carry its text, in the order they are shown.
+_TEXT_FIELDS = ("error", "errors", "message", "details", "detail")
+
+
+def _texts(value: Any, depth: int = 0) -> list[str]:
+    """The readable texts in one error field: a string, a validation issue, or lists of them."""
+    if isinstance(value, str):
+        return [value.strip()]
+    if isinstance(value, bool) or value is None or depth > 3:
+        return []
+    if isinstance(value, int | float):
+        return [str(value)]
+    if isinstance(value, list):
+        return [t for item in value[:20] for t in _texts(item, depth + 1)]
+    if isinstance(value, Mapping):
+        path = value.get("path")
+        field = ".".join(str(p) for p in path) if isinstance(path, list) else path if isinstance(path, str) else ""
+        said = [t for key in ("message", "msg", "error", "detail", "reason") for t in _texts(value.get(key), depth + 1)]
+        if not said:
+            said = [json.dumps(value, separators=(",", ":"), default=str)]
+        return [f"{field}: {t}" if field else t for t in said]
+    return [str(value)]
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:

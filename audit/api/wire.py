@@ -138,8 +138,11 @@ def parse_created_clone(body: Mapping[str, Any]) -> CreatedClone:
 
 
 def parse_tts_call(item: Mapping[str, Any]) -> TtsCall:
-    """One `data` entry of the TTS analytics log; ValueError when it has no voice id. A time that
-    cannot be read makes a call at an unknown time (it still counts), not a skipped entry."""
+    """One `data` entry of the TTS analytics log, every documented field read; ValueError when it
+    has no voice id. A time that cannot be read makes a call at an unknown time (it still counts),
+    not a skipped entry; a time without a zone is marked `zoneless` (the server's local time).
+    `text_len` gives the characters, else the length of `text`; the model is kept as written
+    (the log writes `lightning-v3.1`, TTS requests `lightning_v3.1`)."""
     voice_id = item.get("voice_id")
     if not isinstance(voice_id, str) or not voice_id:
         raise ValueError("entry without a voice_id")
@@ -148,15 +151,29 @@ def parse_tts_call(item: Mapping[str, Any]) -> TtsCall:
         at, zoneless = read_timestamp(item.get("timestamp"))
     except (ValueError, TypeError, OverflowError):
         at, zoneless = None, False
-    text_len = item.get("text_len")
-    characters = int(text_len) if isinstance(text_len, int | float) and not isinstance(text_len, bool) else 0
-    model = item.get("model")
-    language = item.get("language")
+    text_len, text = _number(item.get("text_len")), item.get("text")
+    characters = int(text_len) if text_len is not None else len(text) if isinstance(text, str) else 0
+    rate = _number(item.get("sample_rate"))
+    pvc = item.get("is_pvc")
     return TtsCall(  # the names repeat across a log: one copy of each (sys.intern)
         at=at, voice_id=sys.intern(voice_id), characters=max(0, characters),
-        model=sys.intern(model) if isinstance(model, str) else None,
-        language=sys.intern(language) if isinstance(language, str) else None, zoneless=zoneless,
+        model=_name(item.get("model")), language=_name(item.get("language")) or None, zoneless=zoneless,
+        request_type=_name(item.get("request_type")), credits=_number(item.get("credits")),
+        speed=_number(item.get("speed")), sample_rate=int(rate) if rate is not None else None,
+        output_format=_name(item.get("output_format")), is_pvc=pvc if isinstance(pvc, bool) else None,
     )
+
+
+def _number(value: Any) -> float | None:
+    """A finite JSON number, else None (a number written as a string is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value or abs(value) == float("inf"):
+        return None
+    return value
+
+
+def _name(value: Any) -> str | None:
+    """A short name the log repeats (model, language, route kind, format), interned; else None."""
+    return sys.intern(value) if isinstance(value, str) and len(value) <= 64 else None
 
 
 def create_form(

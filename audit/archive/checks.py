@@ -1,7 +1,7 @@
 """Checking an archived recording and making a fitted copy of it for upload.
 
 This module owns the rules that decide whether a recording can seed a new clone
-(docs/api-contract.md, §create: an allow-listed MIME type, at most 5 MB, 5–15 s of clean speech
+(docs/api-contract.md, §create: an allow-listed MIME type, at most 5 MB (5,000,000 bytes), 5–15 s of clean speech
 recommended) and the fitted copy uploaded when the file itself cannot be.
 
 - Only a regular file is opened (`open_regular`: never a folder, a named pipe or a device).
@@ -60,7 +60,8 @@ from audit.fidelity import vad
 
 #: Container → Content-Type for the types the API accepts as they are.
 ACCEPTED_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "mp4": "audio/mp4", "webm": "audio/webm"}
-MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+#: The API's "5 MB", read the smaller way (5,000,000 bytes, not 5 MiB): the vendor does not say which.
+MAX_UPLOAD_BYTES = 5_000_000
 MAX_CLIP_S = 15.0
 MIN_DURATION_S = 5.0
 MIN_SOURCE_SPEECH_S = 3.5
@@ -224,7 +225,8 @@ def _judge(found: SourceCheck, name: str, kind: str, active: np.ndarray, duratio
         reasons.append(f"{duration:.1f} s is longer than {MAX_CLIP_S:.0f} s")
     assert found.n_bytes is not None
     if found.n_bytes > MAX_UPLOAD_BYTES:
-        reasons.append(f"{found.n_bytes / 2**20:.1f} MB is over {MAX_UPLOAD_BYTES // 2**20} MB")
+        reasons.append(f"{found.n_bytes / 1e6:.2f} MB is over {MAX_UPLOAD_BYTES / 1e6:g} MB "
+                       f"({MAX_UPLOAD_BYTES:,} bytes)")
     if kind not in ACCEPTED_MIME:
         reasons.append(f"{kind} is not accepted")
     if not reasons:

@@ -132,7 +132,8 @@ class QuotaReached(RunError):
 
     default_hint = (
         "Delete or retire clones you no longer need (`clone-audit retire` for replaced legacy voices), "
-        "or raise the plan's clone limit, then run apply again: it resumes where it stopped."
+        "or upgrade the plan for a higher clone limit, then run apply again: it resumes where it stopped "
+        "(the voices not sent are still queued)."
     )
 
 

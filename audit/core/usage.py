@@ -3,7 +3,9 @@
 Owns `TtsCall` (one entry of the TTS analytics log; `audit.api.wire` parses the API's JSON),
 `TtsLogs` (what a bounded, paged read of that log returned, and whether it reached back
 far enough), `VoiceUsage` (calls, characters and the last call of one voice id over a
-time window), the pure `usage_by_voice` summary, `UsageWindow` and `window_usage` (a
+time window), the pure `usage_by_voice` summary, `doubts` and `zone_note` (what a summary
+and a read assumed, in words: a time without a zone is the server's local time, counted in
+any window it may fall in, up to `ZONELESS_SLACK` either way), `UsageWindow` and `window_usage` (a
 scan's usage: the DAYS before the run started, so the run's own probes are not counted,
 and what an incomplete read leaves unknown), and `parse_since` (a date or time from the
 command line, in UTC). Pure: no I/O, imports nothing of audit but errors.
@@ -15,15 +17,16 @@ by `scan --usage DAYS` (the usage columns of a scan, and the plan's order).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from audit.core.errors import UsageError
 
 
-#: A time the log gives without a zone is the server's local time, which may lie up to 14 h
-#: behind the moment in UTC (UTC+14 down to UTC-12): such a call counts as possibly this much later.
+#: A time the log gives without a zone is the server's local time (the service runs in more
+#: than one region), anywhere from UTC-12 to UTC+14: read as UTC, the call may really have
+#: happened up to this much later (a server behind UTC) or earlier (a server ahead of UTC).
 ZONELESS_SLACK = timedelta(hours=14)
 
 
@@ -34,7 +37,9 @@ class TtsCall:
     `at` is None when the entry's time could not be read: a call at an unknown time, which
     counts as a call in any window (a decision that depends on quiet must not ignore it).
     `zoneless`: the log gave no zone, `at` read it as UTC, and the call may be up to
-    `ZONELESS_SLACK` later."""
+    `ZONELESS_SLACK` earlier or later. The other fields are the log's own, None when absent
+    or unreadable (`request_type` "rest" or "ws", `credits`, `speed`, `sample_rate`,
+    `output_format`, `is_pvc`); the text itself is read for its length only."""
 
     at: datetime | None  # aware, UTC; None: unknown
     voice_id: str
@@ -42,6 +47,13 @@ class TtsCall:
     model: str | None = None
     language: str | None = None
     zoneless: bool = False
+    # What the log says about the request; not part of which call it is (equality).
+    request_type: str | None = field(default=None, compare=False)
+    credits: float | None = field(default=None, compare=False)
+    speed: float | None = field(default=None, compare=False)
+    sample_rate: int | None = field(default=None, compare=False)
+    output_format: str | None = field(default=None, compare=False)
+    is_pvc: bool | None = field(default=None, compare=False)
 
     @property
     def latest(self) -> datetime | None:
@@ -50,13 +62,20 @@ class TtsCall:
             return None
         return self.at + ZONELESS_SLACK if self.zoneless else self.at
 
-    def may_fall_in(self, since: datetime, until: datetime | None) -> bool:
-        """Whether the call may have happened in [since, until): an unknown time always may."""
+    @property
+    def earliest(self) -> datetime | None:
+        """The earliest moment the call may have happened (None: unknown)."""
         if self.at is None:
+            return None
+        return self.at - ZONELESS_SLACK if self.zoneless else self.at
+
+    def may_fall_in(self, since: datetime, until: datetime | None) -> bool:
+        """Whether the call may have happened in [since, until): an unknown time always may, and a
+        zoneless one whenever any reading of its zone puts it inside."""
+        latest, earliest = self.latest, self.earliest
+        if latest is None or earliest is None:
             return True
-        latest = self.latest
-        assert latest is not None
-        return latest >= since and (until is None or self.at < until)
+        return latest >= since and (until is None or earliest < until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,9 +150,25 @@ def doubts(usage: Mapping[str, VoiceUsage]) -> str:
     if unknown:
         said.append(f"{unknown} call(s) whose time could not be read count as calls in the window")
     if zoneless:
-        said.append(f"{zoneless} call time(s) without a zone were read as UTC and counted as possibly up to "
-                    f"{int(ZONELESS_SLACK.total_seconds() // 3600)} h later")
+        said.append(f"{zoneless} call time(s) without a zone (the server's local time, its zone unknown) were "
+                    f"read as UTC and counted as possibly up to {_SLACK_H} h later or earlier")
     return "; ".join(said)
+
+
+_SLACK_H = int(ZONELESS_SLACK.total_seconds() // 3600)
+
+
+def zone_note(calls: Iterable[TtsCall]) -> str:
+    """What a read of the log assumed about its times' zone, in words."""
+    read = zoneless = 0
+    for call in calls:
+        if call.at is not None:
+            read += 1
+            zoneless += call.zoneless
+    if not zoneless:
+        return "every call time read carried its zone (UTC)" if read else "no call time was read"
+    return (f"{zoneless} of {read} call time(s) carried no zone: read as the server's local time in an unknown "
+            f"zone (UTC-12 to UTC+14), each counted in any window it may fall in (up to {_SLACK_H} h either way)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +189,8 @@ class UsageWindow:
     skipped: int = 0  # log entries without a usable time or voice id
     covered_since: datetime | None = None
     error: str | None = None  # why the log could not be read at all
+    zoneless: int = 0  # call times read without a zone (the server's local time, zone unknown)
+    zone: str = ""  # what the read assumed about its times' zone, in words (`zone_note`)
 
     def as_dict(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -164,6 +201,7 @@ class UsageWindow:
             "complete": self.complete, "pages": self.pages, "calls": self.calls, "skipped": self.skipped,
             "covered_since": moment(self.covered_since), "error": self.error,
             "excludes": "calls from the run's start on (its own probes)",
+            "zoneless": self.zoneless, "zone": self.zone,
         }
 
 
@@ -181,6 +219,7 @@ def window_usage(
     window = UsageWindow(
         days=days, since=since, until=until, complete=logs.complete, pages=logs.pages,
         calls=sum(u.calls for u in usage.values()), skipped=logs.skipped, covered_since=covered,
+        zoneless=sum(c.zoneless for c in logs.calls), zone=zone_note(logs.calls),
     )
     return usage, window
 

@@ -2,17 +2,21 @@
 
 This module owns the analytics route: the account's TTS calls (real calls answered by
 the emulator's TTS route, and any generated or seeded history), newest first, paged by
-`page` (from 1) and `pageSize` (1 to 100), answered as `{"status": "success", "data":
-[{"timestamp", "request_type", "model", "voice_id", "language", "text_len", "credits"}],
-"page", "pageSize", "totalCount", "totalPages"}`. A bad page or page size is a 400 with
-the API's validation-issue array. `EmulatorConfig.analytics_ignores_page` answers page 1 to
-every page.
+`page` (from 1) and `pageSize` (1 to 100, default 50), answered in the vendor's shape:
+`{"status": "success", "data": [entry, ...], "page", "pageSize", "totalCount", "totalPages"}`,
+each entry holding every documented field (`timestamp`, `request_type` "rest" | "ws", `model` in
+the hyphen form `lightning-v3.1` / `lightning-v3.1-pro`, `voice_id`, `language`, `text` (cut),
+`text_len`, `credits`, `speed`, `sample_rate`, `output_format`, `enhancement`, `similarity`,
+`consistency`, `is_pvc`). Times are UTC with `Z`, or with `EmulatorConfig.log_zone_hours` the
+server's local time without a zone (`"2026-08-07 08:17:20"`), that many hours ahead of UTC
+(negative: behind). A bad page or page size is a 400 with the API's validation-issue array.
+`EmulatorConfig.analytics_ignores_page` answers page 1 to every page.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -22,19 +26,34 @@ from audit.emulator.state import EmulatorState
 from audit.emulator.traffic import TtsLogRecord
 
 MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 10
+DEFAULT_PAGE_SIZE = 50
 
 
-def _entry(record: TtsLogRecord) -> dict[str, Any]:
-    moment = datetime.fromtimestamp(record.at, UTC)
+def log_time(at: float, zone_hours: float | None) -> str:
+    """`at` as the log writes it: UTC with `Z`, or local time `zone_hours` from UTC with no zone."""
+    if zone_hours is None:
+        moment = datetime.fromtimestamp(at, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (datetime.fromtimestamp(at, UTC) + timedelta(hours=zone_hours)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _entry(record: TtsLogRecord, zone_hours: float | None) -> dict[str, Any]:
     return {
-        "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z",
-        "request_type": "tts",
-        "model": record.model,
+        "timestamp": log_time(record.at, zone_hours),
+        "request_type": record.request_type,
+        "model": record.model.replace("_", "-"),  # the log names models in the hyphen form
         "voice_id": record.voice_id,
-        "language": record.language,
+        "language": record.language or "",
+        "text": record.text or "",
         "text_len": record.text_len,
         "credits": record.text_len,
+        "speed": record.speed,
+        "sample_rate": record.sample_rate,
+        "output_format": record.output_format,
+        "enhancement": 1,
+        "similarity": 0,
+        "consistency": None,
+        "is_pvc": None,
     }
 
 
@@ -69,7 +88,7 @@ async def tts_logs(request: Request) -> Response:
     newest_first = log[::-1][(page - 1) * size: page * size]
     return JSONResponse({
         "status": "success",
-        "data": [_entry(r) for r in newest_first],
+        "data": [_entry(r, state.config.log_zone_hours) for r in newest_first],
         "page": page,
         "pageSize": size,
         "totalCount": len(log),

@@ -108,7 +108,8 @@ class Gatekeeper:
 async def health(request: Request) -> Response:
     state: EmulatorState = request.app.state.emulator
     await state.delay("health")
-    return JSONResponse({"status": "ok", "service": "waves-emulator", "version": "v1"})
+    connected = {"status": "connected"}
+    return JSONResponse({"status": "ok", "mongo": connected, "redis": connected, "rabbitmq": connected})
 
 
 async def delete_clone(request: Request) -> Response:

@@ -29,7 +29,7 @@ from audit.emulator.tts import V31_LANGUAGES, too_many
 
 ALLOWED_MIME_TYPES = ("audio/mpeg", "audio/mpeg-3", "audio/wav", "audio/wave",
                       "audio/webm", "video/webm", "audio/mp4", "video/mp4")  # fmt: skip
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = 5_000_000  # "5 MB": the smaller reading (docs/api-contract.md, §create)
 CLONE_MODELS = ("lightning-v3.1", "lightning-v3.1-pro")
 V2_DEPRECATED = "Voice cloning for lightning-v2 is deprecated. Please use lightning-v3.1"
 SAMPLE_TEXT = "Hello, this is a sample of my cloned voice. How does it sound?"
@@ -91,7 +91,7 @@ def _checked_fields(form: FormData, state: EmulatorState) -> tuple[str, str | No
         raise CreateRejected("displayName is required and must be between 1 and 500 characters")
     language = _text(form, "language") or None
     if language is not None and language not in V31_LANGUAGES:
-        raise CreateRejected(f"Invalid language '{language}'. Supported languages: {', '.join(V31_LANGUAGES)}")
+        raise CreateRejected(f"Invalid language. Supported: {', '.join(V31_LANGUAGES)}")
     model = _text(form, "model") or CLONE_MODELS[0]
     if model == "lightning-v2":
         raise CreateRejected(V2_DEPRECATED)
@@ -99,7 +99,7 @@ def _checked_fields(form: FormData, state: EmulatorState) -> tuple[str, str | No
         raise CreateRejected(f"Invalid model '{model}'. Supported models: {', '.join(CLONE_MODELS)}")
     quota = state.config.clone_quota
     if len(state.clones()) >= quota:
-        raise CreateRejected(f"Voice clone limit reached: your plan allows {quota} voice clones")
+        raise CreateRejected(state.config.quota_text.replace("{quota}", str(quota)))
     return name, language, model
 
 

@@ -18,6 +18,12 @@ from typing import Literal
 RouteKind = Literal["list", "create", "tts", "delete", "health", "analytics"]
 DeleteMode = Literal["gone", "ok"]
 
+#: The clone-quota refusal as the vendor documents it (400, how-to errors table).
+QUOTA_TEXT = "clone limit exceeded, consider upgrading"
+#: Older wordings of the same refusal a client must still recognise (`quota_text` knob).
+OLDER_QUOTA_TEXTS = ("Voice clone limit reached: your plan allows {quota} voice clones",
+                     "Clone quota exceeded for this plan ({quota} voices)")
+
 
 def _generated_key() -> str:
     return "sk_emulator_" + secrets.token_hex(16)
@@ -124,6 +130,12 @@ class EmulatorConfig:
     slow_s: float = 0.0
     delete_mode: DeleteMode = "gone"
     clone_quota: int = 1000
+    # The 400 text of a create over `clone_quota` (`{quota}` is filled in): the vendor's by
+    # default; an emulator-only knob to send an older wording (OLDER_QUOTA_TEXTS) or any other.
+    quota_text: str = QUOTA_TEXT
+    # Analytics timestamps: None writes UTC with `Z`; a number of hours writes the server's
+    # local time that far ahead of UTC (negative: behind), without a zone, as "YYYY-MM-DD HH:MM:SS".
+    log_zone_hours: float | None = None
     pending_s: float = 0.5
     processing_s: float = 1.0
     new_clone_fail_rate: float = 0.0
@@ -172,6 +184,8 @@ class EmulatorConfig:
         for name in (*TTS_FAULTS, *LIST_FAULTS, "wrong_speaker"):
             if not isinstance(getattr(self, name), Fault):
                 raise ValueError(f"{name} must be a Fault, e.g. Fault(every=3) or Fault(rate=0.2)")
+        if self.log_zone_hours is not None and not -12 <= self.log_zone_hours <= 14:
+            raise ValueError(f"log_zone_hours must be within [-12, 14] (UTC-12 to UTC+14), got {self.log_zone_hours}")
         if not self.trickle_bytes_per_s > 0:
             raise ValueError(f"trickle_bytes_per_s must be greater than 0, got {self.trickle_bytes_per_s}")
         sizes = {"gzip_bomb_bytes": self.gzip_bomb_bytes, "huge_list_bytes": self.huge_list_bytes,

@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 
 from audit.emulator.clock import Clock, SystemClock
 from audit.emulator.knobs import EmulatorConfig, Fault, RouteKind
-from audit.emulator.traffic import TtsLogRecord, generate_traffic
+from audit.emulator.traffic import TEXT_KEPT, TtsLogRecord, generate_traffic
 from audit.emulator.voice import Voice
 
 Engine = Literal["v3.1", "legacy", "silent"]
@@ -153,11 +153,14 @@ class EmulatorState:
 
     # -- TTS analytics log ----------------------------------------------------------------
 
-    def record_tts(self, voice_id: str, model: str, language: str | None, text_len: int) -> None:
+    def record_tts(self, voice_id: str, model: str, language: str | None, text_len: int, *, text: str | None = None,
+                   speed: float = 1.0, sample_rate: int = 44100, output_format: str = "pcm") -> None:
         """Remember one answered TTS call, at the clock's wall-clock time, for the analytics route."""
         at = self.clock.now()
+        kept = None if text is None else text[:TEXT_KEPT]
+        record = TtsLogRecord(at, voice_id, model, language, text_len, kept, "rest", speed, sample_rate, output_format)
         with self._lock:
-            self._tts_log.append(TtsLogRecord(at, voice_id, model, language, text_len))
+            self._tts_log.append(record)
 
     def add_tts_log(self, records: Iterable[TtsLogRecord]) -> None:
         """Add calls to the history (tests seed calls at chosen times)."""

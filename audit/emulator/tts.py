@@ -171,7 +171,8 @@ async def tts(request: Request) -> Response:
         wants_audio = _accepts_wav(request) and fault in (None, "tts_trickle")
         audio = await run_in_threadpool(render, params) if wants_audio else b""
         await state.delay("tts", started)  # rendering is part of the latency: a slot is held L, not L + render
-        state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text))
+        state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text), text=params.text,
+                         speed=params.speed, sample_rate=params.sample_rate, output_format=params.output_format)
         headers = {"X-Request-Id": state.request_uuid(), "X-Session-Id": state.request_uuid()}
         if fault is not None:
             return tts_answer(fault, state.config, audio, headers)

@@ -12,8 +12,10 @@ Every step is committed to the ledger before the next call, so a rerun resumes w
 last run stopped. No duplicate, ever: a create whose outcome is unknown (timeout, dropped
 connection, 5xx) is followed by look-ups of the clone by its proven marker until a listing
 asked for `create_timeout_s + settle_s` after it was sent, before it is sent again; the
-same holds for a create cut off by a crash. Per-voice failures (a refused sample, a quota)
-are recorded and the other voices go on. Also records the replacements found on the
+same holds for a create cut off by a crash. Creates go out one at a time, so a create refused
+for the clone quota (in any wording, `is_quota_refusal`) stops the run before another is sent:
+the voices not sent stay queued. Other per-voice failures (a refused sample) are recorded and
+the other voices go on. Also records the replacements found on the
 account that the ledger does not know (`adopt_marked`).
 """
 
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import assert_never
 
 from audit.api.client import UploadFile, WavesClient
+from audit.api.failures import means_clone_quota
 from audit.core.config import Settings
 from audit.core.errors import ApiError, AuthError, CreateOutcomeUnknown, TransportError
 from audit.core.models import Clone, CloneStatus, Fidelity, ProbeVerdict
@@ -78,11 +81,9 @@ def adopt_marked(plan: Plan, ledger: Ledger, listing: Listing, options: Decision
 
 
 def is_quota_refusal(exc: ApiError) -> bool:
-    """A create refused because the account's clone quota is full ("Voice clone limit reached")."""
-    text = exc.message.lower()
-    return exc.status in (400, 402, 403, 422) and (
-        "limit reached" in text or "quota" in text or (exc.error_code or "").lower() in ("quota_exceeded", "clone_limit")
-    )
+    """A create refused because the account's clone quota is full, in any wording the API has
+    used ("clone limit exceeded, consider upgrading", "Voice clone limit reached", "quota ...")."""
+    return means_clone_quota(exc.status, exc.message, exc.error_code)
 
 
 class Migrator:
@@ -115,6 +116,9 @@ class Migrator:
         self.held: dict[str, str] = {}  # voices held during the run, and why
         self.quota_reached: str | None = None  # the refusal that stopped the run, once the quota is full
         self.waiting = 0  # voices waiting for their new clone to finish processing: they hold no request
+        # Creates go out one at a time: when one is refused for the quota, no other is in flight
+        # (the refusal stops apply before another doomed create is sent, whatever the wording).
+        self._one_create = asyncio.Lock()
 
     async def aclose(self) -> None:
         await self._watcher.aclose()
@@ -257,14 +261,18 @@ class Migrator:
             self._record(entry, State.CREATING, new_voice_id=None)  # while it waits for a slot
 
         for _ in range(MAX_CREATES):
-            sending()
             try:
-                created = await self._client.create_clone(
-                    display_name=fields.display_name,
-                    file=UploadFile(entry.upload.filename, data, entry.upload.mime),
-                    language=fields.language, description=fields.description,
-                    accent=fields.accent, tags=tags, model=fields.model, on_send=sending,
-                )
+                async with self._one_create:
+                    if self.quota_reached and not maybe_sent:  # another voice's create was refused: this one would be
+                        self._record(entry, State.QUEUED, f"not sent: {self.quota_reached}")
+                        return None
+                    sending()
+                    created = await self._client.create_clone(
+                        display_name=fields.display_name,
+                        file=UploadFile(entry.upload.filename, data, entry.upload.mime),
+                        language=fields.language, description=fields.description,
+                        accent=fields.accent, tags=tags, model=fields.model, on_send=sending,
+                    )
             except CreateOutcomeUnknown as exc:
                 log.info("%s: create outcome unknown (%s); looking it up", entry.voice_id, exc.message)
                 maybe_sent = True

@@ -27,7 +27,7 @@ from audit.core.models import NoProgress, Progress
 from audit.core.runfolder import RunFolder, write_bytes
 from audit.core.secrets import REGISTRY
 from audit.core.untrusted import visible
-from audit.core.usage import TtsLogs, doubts, usage_by_voice
+from audit.core.usage import TtsLogs, doubts, usage_by_voice, zone_note
 from audit.cutover import record
 from audit.cutover.changes import each_change
 from audit.cutover.mapping import VoiceMapping, read_mapping
@@ -318,7 +318,8 @@ def describe_usage(run: UsageRun) -> list[str]:
         for u in run.others:
             lines.append(f"{u.voice_id}  {u.calls} call(s), {u.characters} characters")
         lines.append(f"{len(run.others)} voice id(s) called since {since}.")
-    lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls).")
+    lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls); "
+                 f"times: {zone_note(run.logs.calls)}.")
     counted = {r.old_voice_id: r.old for r in run.rows} if run.rows else {u.voice_id: u for u in run.others}
     if assumed := doubts(counted):
         lines.append(f"Assumed, to keep on the safe side: {assumed}.")

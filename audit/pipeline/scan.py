@@ -71,6 +71,8 @@ class ScanRun:
             window = self.usage_window.as_dict()
             rows = records(voice_frame(self.results, self.finished_at, self.usage))
             lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
+            if self.usage_window.zoneless:
+                lines.append(f"Usage: {self.usage_window.zone}.")
         if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines

@@ -10,7 +10,15 @@ import httpx
 import pytest
 
 from audit.api.body import Answer
-from audit.api.failures import Backoff, describe_body, error_for, error_text, json_object, retry_after
+from audit.api.failures import (
+    Backoff,
+    describe_body,
+    error_for,
+    error_text,
+    json_object,
+    means_clone_quota,
+    retry_after,
+)
 from audit.core.config import ApiSettings
 from audit.core.errors import (
     AuthError,
@@ -136,3 +144,60 @@ def test_an_address_that_never_answered_gets_one_more_try_not_a_minute() -> None
     assert hook(refused) is not False and hook(refused) is False
     answered = Backoff(SETTINGS, create=False, answered=lambda: True)
     assert all(answered(refused) is not False for _ in range(5))
+
+
+def test_a_403_hint_names_both_documented_causes() -> None:
+    """A 403 is a key without permission here, or a trial or workspace usage limit reached."""
+    error = error_for(_answer(403, {"error": "Trial or workspace usage limit reached"}), is_create=False)
+    assert isinstance(error, AuthError) and error.exit_code == 3
+    assert "usage limit" in error.hint and "permission" in error.hint and "SMALLEST_API_KEY" in error.hint
+    assert "usage limit reached" in error.message
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ({"status": False, "errors": ["Voice not found"]}, ["Voice not found"]),
+    ({"status": False, "errors": [{"field": "voiceId", "message": "is required"}]}, ["is required"]),
+    ({"error": "Bad request", "details": "displayName must not be empty"}, ["Bad request", "displayName must not"]),
+    ({"error": "Bad request", "details": {"path": ["file"], "message": "too large"}}, ["file: too large"]),
+    ({"error": "Bad request", "details": [{"message": "bad language"}]}, ["bad language"]),
+    ({"message": "Forbidden"}, ["Forbidden"]),
+    ({"error": "Unauthorized", "message": "Bearer token is missing or invalid."}, ["Unauthorized", "Bearer token"]),
+    ({"error": [{"code": "invalid_enum_value", "path": ["model"], "message": "Invalid enum value"}]},
+     ["model: Invalid enum value"]),
+    ({"error": ["text is required"]}, ["text is required"]),
+    ({"status": "error", "error_code": "MODEL_DEPRECATED", "message": "This model is retired."}, ["retired"]),
+    ({"detail": "Not Found"}, ["Not Found"]),
+    ({"status": False, "code": 17}, ['"code":17']),
+])
+def test_every_documented_error_shape_yields_a_reason(body: object, said: list[str]) -> None:
+    error = error_for(_answer(400, body), is_create=False)
+    text, _ = error_text(_answer(400, body))
+    assert text and all(s in text for s in said) and all(s in error.message for s in said)
+
+
+@pytest.mark.parametrize("text", [
+    "clone limit exceeded, consider upgrading",  # the vendor's documented wording
+    "Voice clone limit reached: your plan allows 30 voice clones",
+    "limit reached",
+    "Clone quota exceeded for this plan (30 voices)",
+    "You have reached your voice clone limit",
+    "Maximum number of clones reached. Upgrade your plan.",
+])
+def test_every_wording_of_the_clone_quota_means_the_quota(text: str) -> None:
+    answer = _answer(400, {"error": text})
+    error = error_for(answer, is_create=True)
+    assert means_clone_quota(error.status, error.message, getattr(error, "error_code", None))
+    assert means_clone_quota(422, text) and means_clone_quota(400, "refused", "clone_limit_exceeded")
+
+
+@pytest.mark.parametrize(("status", "text"), [
+    (400, "No file provided"),
+    (400, "File size exceeds the maximum allowed size of 5MB"),
+    (400, "File size limit exceeded"),
+    (400, "Invalid language. Supported: en, hi"),
+    (400, "Voice cloning for lightning-v2 is deprecated. Please use lightning-v3.1"),
+    (429, "Too many concurrent requests. Please retry after some time."),
+    (500, "clone limit exceeded, consider upgrading"),
+])
+def test_other_refusals_are_not_the_quota(status: int, text: str) -> None:
+    assert not means_clone_quota(status, text)

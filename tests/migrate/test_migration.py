@@ -15,6 +15,7 @@ from audit.migrate.selection import ApplyOptions
 from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.emulator import EmulatorServer, ManualClock
+from audit.emulator.knobs import OLDER_QUOTA_TEXTS, QUOTA_TEXT
 from audit.core.errors import ExitCode, QuotaReached, UsageError
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration
@@ -292,8 +293,11 @@ async def test_retire_leaves_a_voice_whose_replacement_is_not_verified(tmp_path:
     assert ids[2] in remaining
 
 
-async def test_a_full_clone_quota_stops_apply_at_once_with_a_hint(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path, clone_quota=32) as (server, settings):
+@pytest.mark.parametrize("wording", [QUOTA_TEXT, *OLDER_QUOTA_TEXTS])
+async def test_a_full_clone_quota_stops_apply_at_once_with_a_hint(tmp_path: Path, wording: str) -> None:
+    """Whatever words the API uses for the quota (the vendor's `clone limit exceeded, consider
+    upgrading`, or an older one), apply stops at the first refusal and leaves the rest queued."""
+    with running(30, 4, tmp_path, clone_quota=32, quota_text=wording) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         assert len(reclone_ids(planned)) > 3
         one_at_a_time = replace(settings, api=replace(settings.api, concurrency=1))
@@ -303,9 +307,27 @@ async def test_a_full_clone_quota_stops_apply_at_once_with_a_hint(tmp_path: Path
                 await apply_plan(client, one_at_a_time, planned.plan_path, ApplyOptions(), YES, on_voice=lines.append)
         # two creates fit, the third is refused, and no doomed create is sent for the rest
         assert creates(server) == 3 and len(replacements_on(server)) == 2
-    assert "clone quota is full" in caught.value.message and "retire" in caught.value.hint
-    assert sum(": verified" in line for line in lines) == 2
-    assert any(": queued: not created: " in line and "limit reached" in line for line in lines)
+    said = wording.replace("{quota}", "32").split(":")[0]
+    assert "clone quota is full" in caught.value.message and said in caught.value.message
+    assert caught.value.exit_code == ExitCode.RUN_FAILED
+    assert all(word in caught.value.hint for word in ("retire", "upgrade", "apply again"))
+    assert sum(": verified" in line for line in lines) == 2 and not any(": failed" in line for line in lines)
+    assert any(": queued: not created: " in line and said in line for line in lines)
+    mapping = (planned.folder / "mapping.csv").read_text(encoding="utf-8")
+    assert ",queued," in mapping and ",failed," not in mapping
+
+
+async def test_the_vendors_quota_text_stops_apply_with_its_default_settings(tmp_path: Path) -> None:
+    """With the account's limit discovered and several voices in progress, the vendor's quota
+    text still stops apply at the first refusal: nothing marked failed, the rest queued."""
+    with running(30, 4, tmp_path, clone_quota=32) as (server, settings):
+        planned = await plan(server, settings, tmp_path / "out")
+        with pytest.raises(QuotaReached) as caught:
+            await apply(server, settings, planned.plan_path)
+        assert creates(server) == 3 and len(replacements_on(server)) == 2
+    assert "clone limit exceeded, consider upgrading" in caught.value.message
+    mapping = (planned.folder / "mapping.csv").read_text(encoding="utf-8")
+    assert ",failed," not in mapping and ",queued," in mapping
 
 
 @pytest.mark.parametrize("most", [1, 6])
