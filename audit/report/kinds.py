@@ -21,7 +21,7 @@ from typing import Any
 from audit.core.models import Action
 from audit.core.runfolder import PLAN_JSON
 from audit.migrate.document import Plan
-from audit.migrate.state import MappingStatus
+from audit.migrate.state import MappingStatus, Review
 from audit.report.text import human_bytes, human_duration
 from audit.runs.kind import RunKind
 
@@ -106,22 +106,22 @@ def _apply(plan: Plan | None, rows: Sequence[Mapping[str, Any]], plan_file: str)
     section = {
         "reclone": len(planned),
         "verified": status.count(MappingStatus.READY),
-        "mismatch": status.count(MappingStatus.MISMATCH),
-        "failed": sum(status.count(s) for s in FAILED),
+        "mismatches": status.count(MappingStatus.MISMATCH),
+        "failures": sum(status.count(s) for s in FAILED),
         "in_progress": sum(status.count(s) for s in IN_PROGRESS),
         "not_started": status.count(MappingStatus.QUEUED) + sum(1 for v in planned if v not in known),
         "blocked": sum(1 for e in plan.entries if e.action is Action.BLOCKED) if plan else None,
     }
     parts = [f"{section['verified']:,} of {len(planned):,} re-clone(s) verified and ready"]
     parts += [f"{section[k]:,} {label}" for k, label in (
-        ("mismatch", "sound unlike their source"), ("failed", "failed or did not verify"),
+        ("mismatches", "sound unlike their source"), ("failures", "failed or did not verify"),
         ("in_progress", "in progress"), ("not_started", "not started")) if section[k]]
     advice = []
     if section["not_started"] or section["in_progress"]:
         advice.append(f"run `clone-audit apply {plan_file}` again to go on")
-    if section["failed"]:
+    if section["failures"]:
         advice.append(f"`clone-audit apply {plan_file} --retry-failed` tries the failed ones again")
-    if section["mismatch"]:
+    if section["mismatches"]:
         advice.append(f"listen, then `clone-audit review {plan_file} --accept ID` or `--reject ID`")
     if planned and section["verified"] == len(planned):
         advice.append("point callers at the new ids (`clone-audit cutover MAPPING PATH`), then retire the old clones")
@@ -135,14 +135,16 @@ def _apply(plan: Plan | None, rows: Sequence[Mapping[str, Any]], plan_file: str)
 
 
 def _review(review: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], plan_file: str) -> tuple[dict[str, Any], str]:
-    accepted, rejected = list(review.get("accepted") or []), list(review.get("rejected") or [])
+    accepted = list(review.get(Review.ACCEPTED.value) or [])
+    rejected = list(review.get(Review.REJECTED.value) or [])
     decided = set(accepted) | set(rejected)
     decisions = [{"old_voice_id": r.get("old_voice_id"), "new_voice_id": r.get("new_voice_id"),
-                  "similarity": r.get("similarity"), "review": "accepted" if r.get("old_voice_id") in accepted else "rejected",
+                  "similarity": r.get("similarity"), "approved": r.get("old_voice_id") in accepted,
+                  "decision": (Review.ACCEPTED if r.get("old_voice_id") in accepted else Review.REJECTED).value,
                   "reviewed_by": r.get("reviewed_by") or review.get("by"), "reviewed_at": r.get("reviewed_at")}
                  for r in rows if r.get("old_voice_id") in decided]
     awaiting = sum(1 for r in rows if r.get("status") == MappingStatus.MISMATCH and not r.get("review"))
-    section = {"by": review.get("by"), "accepted": accepted, "rejected": rejected, "decisions": decisions,
+    section = {"by": review.get("by"), "accepted_ids": accepted, "rejected_ids": rejected, "decisions": decisions,
                "awaiting_review": awaiting}
     text = f"{review.get('by') or 'The reviewer'} accepted {len(accepted):,} and rejected {len(rejected):,} replacement(s)."
     if accepted:
@@ -207,7 +209,7 @@ def _cutover(cutover: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     text += "."
     if scan is not None and scan.get("unchecked_count"):
         text += f" {scan['unchecked_count']:,} file(s) could not be checked and may hold more."
-    if left and write is None and scan is not None and scan.get("ready"):
+    if left and write is None and scan is not None and scan.get(MappingStatus.READY.value):
         text += " `--write` replaces the ready ones (keeping a rollback file), `--patch FILE` writes a patch."
     elif left:
         text += " Those left are of ids whose replacement is not ready, or files that were not written."

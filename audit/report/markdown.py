@@ -17,9 +17,10 @@ from typing import Any
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
-from audit.core.models import Verdict
+from audit.core.models import Action, Verdict
 from audit.core.untrusted import visible
 from audit.migrate.document import Plan
+from audit.migrate.state import MappingStatus
 from audit.report.kinds import KindPage, blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import FINDINGS, records, summary
@@ -107,14 +108,14 @@ def kind_section(kind: KindPage, plan: Plan | None) -> list[str]:
         case RunKind.APPLY:
             out = [f"### Where each re-clone stands ({s['reclone']} in the plan)", "", "| state | voices |", "|---|---:|"]
             out += [f"| {label} | {s[key]} |" for key, label in (
-                ("verified", "verified"), ("mismatch", "mismatch"), ("failed", "failed"),
+                ("verified", "verified"), ("mismatches", MappingStatus.MISMATCH.value), ("failures", MappingStatus.FAILED.value),
                 ("in_progress", "in progress"), ("not_started", "not started"))]
             if s.get("blocked"):
                 out.append(f"| BLOCKED in the plan | {s['blocked']} |")
         case RunKind.REVIEW:
             out = [f"### Decisions taken by {cell(s.get('by'))} ({len(s['decisions'])})", "",
                    "| decision | old voice | new voice | similarity | by | when |", "|---|---|---|---:|---|---|"]
-            out += [f"| {cell(d['review'])} | {code(d['old_voice_id'])} | {code(d['new_voice_id'] or '')} | "
+            out += [f"| {cell(d['decision'])} | {code(d['old_voice_id'])} | {code(d['new_voice_id'] or '')} | "
                     f"{cell(d['similarity'])} | {cell(d['reviewed_by'])} | {cell(d['reviewed_at'])} |" for d in s["decisions"]]
         case RunKind.RETIRE:
             out = ["### What retire did", "", f"- deleted: {len(s['deleted'])}",
@@ -129,8 +130,9 @@ def kind_section(kind: KindPage, plan: Plan | None) -> list[str]:
                 out += [f"- {code(k['voice_id'])}: {cell(k['why'])}" for k in s["kept"]]
         case RunKind.CUTOVER:
             left = s["occurrences_left"]
+            since = " since the rollback" if s["rolled_back"] is not None else ""
             out = ["### This cutover run", "", "| | |", "|---|---:|",
-                   f"| occurrences left | {'unknown' + (' since the rollback' if s['rolled_back'] is not None else '') if left is None else left} |"]
+                   f"| occurrences left | {f'not known{since}' if left is None else left} |"]
             if s["written"] is not None:
                 out.append(f"| replacements written | {s['written']} ({s['files_written']} files) |")
             if s["rolled_back"] is not None:
@@ -157,7 +159,7 @@ def _plan_section(plan: Plan) -> list[str]:
     for problem, ids in blocked_groups(plan):
         out += [f"#### BLOCKED: {cell(problem)} ({len(ids)})", "", "```", *(visible(v).replace("`", "'") for v in ids),
                 "```", ""]
-    acting = [r for r in records(plan_frame(plan)) if r["action"] != "KEEP"]
+    acting = [r for r in records(plan_frame(plan)) if r["action"] != Action.KEEP.value]
     if acting:
         out += [f"### Actions by voice ({len(acting)})", "", "| action | voice | id | source | new clone | reason |",
                 "|---|---|---|---|---|---|"]
