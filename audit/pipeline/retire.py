@@ -2,7 +2,7 @@
 
     plan.json → ledger → fresh list → retirable voices → (--quiet-since: TTS analytics log,
     hold back the ones still called) → confirmation → retire stage (audit.migrate.retire)
-    → mapping.csv/json + report.html
+    → mapping.csv/json + report.html (+ delete-in-dashboard.txt: the ids the API would not delete)
 
 A composition root: which voices may go and how deletion is read is decided in
 `audit.migrate.retire`.

@@ -4,7 +4,8 @@ script that only sorts and filters; the page reads the same without it, and fetc
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
 is an error rather than a blank, and every string shown through `untrusted.visible`, so
 a server string's control or bidi characters cannot reorder or hide what the page says) and
-the report's view: the headline and what to do next, the incomplete-scan banner, what
+the report's view: the run kind's title, heading and headline (`kinds`), the incomplete-scan
+banner, the kind's own first section (a plan's actions, forecast and BLOCKED lists first), what
 changed since the previous scan, the charts, waivers, then, when given, the plan (actions,
 forecast, BLOCKED reasons grouped with copyable ids) and the old → new mapping (before →
 after), the listening section (source and new clone side by side, with similarity and

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
+from audit.cutover import record
+from audit.cutover.rollback import RestoreOutcome
 from audit.emulator.knobs import Fault
+from audit.report.html import render_report_html
+from audit.report.markdown import render_markdown
+from audit.report.tables import COLUMNS
 from tests.support.cli import Planned, clone_audit, planned_account, recorded
 
-pytestmark = pytest.mark.integration
 
 KEY = "sk_live_RUNKINDS_0123456789abcdef"
 SCAN_ADVICE = "plan --archive"  # the scan's headline command
@@ -100,6 +105,7 @@ def _parts(html: str) -> tuple[str, str, str, str]:
     return title.group(1), h1.group(1), _headline(html), _first_h2(html)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("kind", list(NAMED))
 def test_each_kind_names_itself_and_leads_with_its_own_section(runs: Runs, kind: str) -> None:
     page = (runs.folder(kind) / "report.html").read_text(encoding="utf-8")
@@ -121,6 +127,7 @@ def test_each_kind_names_itself_and_leads_with_its_own_section(runs: Runs, kind:
     assert _parts(runs.report(kind, "html")) == (title, h1, headline, first)
 
 
+@pytest.mark.integration
 def test_the_plan_lists_its_actions_forecast_and_reclones_in_every_format(runs: Runs) -> None:
     reclone = [e["voice_id"] for e in runs.plan["entries"] if e["action"] == "RECLONE"]
     blocked = [e["voice_id"] for e in runs.plan["entries"] if e["action"] == "BLOCKED"]
@@ -137,6 +144,7 @@ def test_the_plan_lists_its_actions_forecast_and_reclones_in_every_format(runs: 
     assert sorted(r["voice_id"] for r in table if r["action"] == "RECLONE") == sorted(reclone)
 
 
+@pytest.mark.integration
 def test_a_canary_apply_shows_how_many_voices_were_not_started(runs: Runs) -> None:
     reclone = sum(e["action"] == "RECLONE" for e in runs.plan["entries"])
     assert reclone > 2
@@ -149,6 +157,7 @@ def test_a_canary_apply_shows_how_many_voices_were_not_started(runs: Runs) -> No
     assert f"| not started | {reclone - 2} |" in runs.report("canary", "markdown")
 
 
+@pytest.mark.integration
 def test_an_apply_with_only_blocked_voices_left_does_not_advise_going_on(runs: Runs) -> None:
     document = json.loads(runs.report("apply", "json"))
     assert document["apply"]["not_started"] == 0 and document["apply"]["blocked"] > 0
@@ -157,6 +166,7 @@ def test_an_apply_with_only_blocked_voices_left_does_not_advise_going_on(runs: R
     assert "BLOCKED" in headline
 
 
+@pytest.mark.integration
 def test_retire_saves_the_dashboard_list_and_shows_it(runs: Runs) -> None:
     retire = runs.runs["retire"]["retire"]
     (voice,) = retire["for_dashboard"]
@@ -173,6 +183,7 @@ def test_retire_saves_the_dashboard_list_and_shows_it(runs: Runs) -> None:
     assert voice in runs.report("retire", "markdown")
 
 
+@pytest.mark.integration
 def test_a_review_page_shows_the_decisions(runs: Runs) -> None:
     (accepted,) = runs.runs["review"]["review"]["accepted"]
     page = (runs.folder("review") / "report.html").read_text(encoding="utf-8")
@@ -180,6 +191,7 @@ def test_a_review_page_shows_the_decisions(runs: Runs) -> None:
     assert accepted in first and "accepted" in first and "ann" in first
 
 
+@pytest.mark.integration
 def test_after_a_rollback_the_report_does_not_claim_no_occurrence_is_left(runs: Runs) -> None:
     document = json.loads(runs.report("cutover", "json"))
     assert document["cutover"]["occurrences_left"] == 1  # recounted: the rollback put the old id back
@@ -192,6 +204,7 @@ def test_after_a_rollback_the_report_does_not_claim_no_occurrence_is_left(runs: 
     assert cutover["scan"]["remaining"] == 1
 
 
+@pytest.mark.integration
 def test_a_usage_page_leads_with_the_old_ids_called(runs: Runs) -> None:
     called = [r["old_voice_id"] for r in runs.runs["usage"]["cutover"]["usage"]["rows"] if r["calls"]]
     assert called
@@ -199,3 +212,30 @@ def test_a_usage_page_leads_with_the_old_ids_called(runs: Runs) -> None:
     first = page.split('id="run-usage"', 1)[1].split("</section>", 1)[0]
     assert all(v in first for v in called)
     assert json.loads(runs.report("usage", "json"))["usage"]["still_called"] == len(called)
+
+
+def test_a_rollback_that_cannot_recount_makes_the_count_unknown_never_zero(tmp_path: Path) -> None:
+    """A file already original (or refused) at rollback: its ids were not counted, so the last
+    count is not trusted, on the cutover record's card and on the rollback run's own page."""
+    written = record.merge(None, Path("m.csv"), scan={"at": "t1", "paths": [], "files_scanned": 1, "seconds": 0.1,
+                                                      "binary_skipped": 0, "unchecked": [], "unchecked_count": 0,
+                                                      "occurrences": 2, "ready": 2, "not_ready": 0,
+                                                      "files_with_ids": 2, "remaining": 0, "items": []})
+    outcome = RestoreOutcome(tmp_path / "rollback.json", restored=[tmp_path / "a.py"], already=[tmp_path / "b.py"],
+                             occurrences_restored=1)
+    undone = record.restore_section(outcome, pd.Timestamp("2026-03-02", tz="UTC").to_pydatetime(), tmp_path,
+                                    written["scan"])
+    assert undone["remaining_after"] is None
+    after = record.merge(written, Path("m.csv"), rollback=undone)
+    assert after["scan"]["remaining"] is None
+    meta = {"run_id": "r2", "kind": "cutover", "finished_at": "2026-03-02", "base_url": "http://x", "version": "0",
+            "exit_code": 0, "parameters": {}, "cutover": {"rollback": undone}}
+    frame = pd.DataFrame([], columns=list(COLUMNS))
+    html = render_report_html(meta, frame, cutover=after)
+    assert "occurrences left" in html and '<div class="n">0</div>occurrences left' not in html
+    assert "unknown since the rollback" in html
+    assert "| occurrences left | not known since the rollback |" in render_markdown(meta, frame)
+    exact = record.restore_section(RestoreOutcome(tmp_path / "rollback.json", restored=[tmp_path / "a.py"],
+                                                  occurrences_restored=2), pd.Timestamp("2026-03-02").to_pydatetime(),
+                                   tmp_path, written["scan"])
+    assert exact["remaining_after"] == 2  # every replacement undone put one old id back
