@@ -69,6 +69,7 @@ MAPPING_CSV = "mapping.csv"
 MAPPING_JSON = "mapping.json"
 CUTOVER_JSON = "cutover.json"
 CUTOVER_DIR = "cutover"
+DASHBOARD_TXT = "delete-in-dashboard.txt"  # a retire's ids the API would not delete, one per line
 
 #: A staging folder whose lock is free is left alone this long (it may be just being made).
 STALE_GRACE_S = 10.0
@@ -150,6 +151,10 @@ class RunFolder:
     @property
     def cutover_json(self) -> Path:
         return self.path / CUTOVER_JSON
+
+    @property
+    def dashboard_txt(self) -> Path:
+        return self.path / DASHBOARD_TXT
 
     @property
     def cutover_dir(self) -> Path:

@@ -2,7 +2,8 @@
 
 Owns the sections of `cutover.json` (the last scan, each write, each rollback, the last
 usage check), `merge` (a new section into the existing record: writes and rollbacks
-accumulate, the scan and usage are replaced), and the one-line descriptions the command
+accumulate, the scan and usage are replaced, and a rollback that restored files recounts the
+scan's occurrences left, or makes them unknown), and the one-line descriptions the command
 prints. Pure: results in, JSON-ready dicts and strings out.
 """
 
@@ -78,13 +79,21 @@ def write_section(outcome: WriteOutcome, at: datetime, base: Path) -> dict[str, 
     }
 
 
-def restore_section(outcome: RestoreOutcome, at: datetime, base: Path) -> dict[str, Any]:
+def restore_section(outcome: RestoreOutcome, at: datetime, base: Path,
+                    last_scan: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A rollback, with the occurrences left once it put old ids back (`remaining_after`): the
+    last scan's count plus one per replacement undone, or None (unknown since the rollback) when
+    there is no last count, or a file was refused or already original (its ids not counted)."""
+    before = None if last_scan is None else last_scan.get("remaining")
+    exact = isinstance(before, int) and not outcome.refused and not outcome.already
     return {
         "at": at.isoformat(timespec="seconds"),
         "rollback_file": str(outcome.rollback_file),
         "restored": len(outcome.restored),
         "already": len(outcome.already),
         "refused": [{"path": relative_path(p, base), "reason": r} for p, r in outcome.refused],
+        "occurrences_restored": outcome.occurrences_restored,
+        "remaining_after": before + outcome.occurrences_restored if exact and isinstance(before, int) else None,
     }
 
 
@@ -132,7 +141,11 @@ def merge(existing: Mapping[str, Any] | None, mapping: Path, **sections: Any) ->
     if sections.get("write") is not None:
         record["writes"] = [*record["writes"], sections["write"]]
     if sections.get("rollback") is not None:
-        record["rollbacks"] = [*record["rollbacks"], sections["rollback"]]
+        undone = sections["rollback"]
+        record["rollbacks"] = [*record["rollbacks"], undone]
+        if record["scan"] is not None and undone.get("restored"):  # the files hold old ids again
+            record["scan"] = {**record["scan"], "remaining": undone.get("remaining_after"),
+                              "recounted_at": undone.get("at")}
     return record
 
 

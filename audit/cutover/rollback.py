@@ -92,6 +92,7 @@ class RestoreOutcome:
     restored: list[Path] = field(default_factory=list)
     already: list[Path] = field(default_factory=list)
     refused: list[tuple[Path, str]] = field(default_factory=list)
+    occurrences_restored: int = 0  # old ids put back in the restored files (one per replacement undone)
 
 
 def plan_writes(hits: Iterable[FileHit]) -> tuple[list[PlannedWrite], list[tuple[Path, str]]]:
@@ -161,6 +162,7 @@ def restore(rollback_file: Path) -> RestoreOutcome:
             outcome.refused.append((path, exc.reason))
         else:
             outcome.restored.append(path)
+            outcome.occurrences_restored += len(replacements)
     return outcome
 
 

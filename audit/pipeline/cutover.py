@@ -149,8 +149,14 @@ class RollbackRun:
 
     def lines(self) -> list[str]:
         restored = self.restored
-        return [f"Restored {len(restored.restored)} file(s); {len(restored.already)} already original.",
-                *(_printable(f"  refused {path}: {reason}") for path, reason in restored.refused)]
+        lines = [f"Restored {len(restored.restored)} file(s); {len(restored.already)} already original.",
+                 *(_printable(f"  refused {path}: {reason}") for path, reason in restored.refused)]
+        if self.record is not None:
+            left = self.record.changes.get("cutover", {}).get("rollback", {}).get("remaining_after")
+            lines.append(f"{restored.occurrences_restored} old id(s) put back: {left} occurrence(s) left."
+                         if left is not None else "Occurrences left: unknown since the rollback; recount with "
+                         "`clone-audit cutover MAPPING PATH`.")
+        return lines
 
 
 def rollback(rollback_file: Path) -> RollbackRun:
@@ -161,8 +167,9 @@ def rollback(rollback_file: Path) -> RollbackRun:
     note, run = "", None
     code = ExitCode.FINDINGS if outcome.refused else ExitCode.OK
     if outcome.mapping is not None:
+        last = files.read_cutover(RunFolder(outcome.mapping.parent)) or {}
         note, run = _record(outcome.mapping, RunKind.CUTOVER, code, started,
-                            rollback=record.restore_section(outcome, datetime.now(UTC), base))
+                            rollback=record.restore_section(outcome, datetime.now(UTC), base, last.get("scan")))
     return RollbackRun(outcome, note, run)
 
 

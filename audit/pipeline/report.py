@@ -22,11 +22,14 @@ from audit.compliance.changes import HistoryView
 from audit.core.errors import UsageError
 from audit.core.runfolder import PLAN_JSON, RunFolder
 from audit.core.untrusted import json_visible
-from audit.migrate.document import read_plan
+from audit.migrate.document import Plan, read_plan
 from audit.pipeline import history
+from audit.report import files
 from audit.report.formats import ReportFormat
 from audit.report.html import render_report_html
+from audit.report.kinds import page
 from audit.report.markdown import render_markdown
+from audit.report.migration import plan_frame
 from audit.report.tables import frame_of, records, render_csv, summary
 from audit.report.text import headline
 from audit.runs import document, store
@@ -38,16 +41,22 @@ FORMATS = tuple(f.value for f in ReportFormat)
 
 @dataclass(frozen=True)
 class View:
-    """What every renderer is handed: the run, its voices as a frame, and what changed."""
+    """What every renderer is handed: the run, its voices as a frame, what changed, and the plan
+    it made or worked on (None for a scan, or when its plan.json is gone)."""
 
     record: RunRecord
     frame: pd.DataFrame
     context: HistoryView | None
     bom: bool = False
+    plan: Plan | None = None
 
     @property
     def meta(self) -> dict[str, Any]:
         return document.head(self.record)
+
+    @property
+    def mapping(self) -> pd.DataFrame | None:
+        return pd.DataFrame(self.record.changes["mapping"]) if "mapping" in self.record.changes else None
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,10 @@ def renderer(fmt: ReportFormat) -> Callable[[View], str]:
         case ReportFormat.JSON:
             return _json
         case ReportFormat.MARKDOWN:
-            return lambda view: render_markdown(view.meta, view.frame, view.context)
+            return lambda view: render_markdown(view.meta, view.frame, view.context, plan=view.plan,
+                                                mapping=view.record.changes.get("mapping"))
         case ReportFormat.CSV:
-            return lambda view: render_csv(view.frame, bom=view.bom)
+            return _csv
         case _:
             assert_never(fmt)
 
@@ -93,7 +103,16 @@ def render_run(out_root: Path, run: str, fmt: str, *, against: str | None = None
     else:
         stored = extra.get("history")
         context = HistoryView.from_dict(stored) if isinstance(stored, dict) else None
-    return Rendered(renderer(chosen)(View(record, frame, context, bom)), folder.run_json)
+    return Rendered(renderer(chosen)(View(record, frame, context, bom, plan_of(record))), folder.run_json)
+
+
+def plan_of(record: RunRecord) -> Plan | None:
+    """The plan a run made (a plan) or worked on (a run on a plan), when its plan.json is still there."""
+    if record.kind is RunKind.SCAN:
+        return None
+    plan_json = (record.folder / PLAN_JSON if record.kind is RunKind.PLAN and record.folder
+                 else Path(record.plan.folder if record.plan else "") / PLAN_JSON)
+    return read_plan(plan_json) if plan_json.is_file() else None
 
 
 def _run_id(root: Path, run: str) -> str:
@@ -108,7 +127,13 @@ def _run_id(root: Path, run: str) -> str:
 
 def _json(view: View) -> str:
     counts = summary(view.frame)
-    out = {**view.meta, "summary": counts, "headline": headline(counts, view.context.changes if view.context else None),
+    mapping = view.mapping
+    kind = page(view.meta, counts, view.plan, None if mapping is None else records(mapping),
+                headline(counts, view.context.changes if view.context else None))
+    meta = view.meta
+    # the kind's summary object under its name (retire's and cutover's recorded section kept inside it)
+    section = {**(meta.get(kind.kind.value) or {}), **kind.section} if kind.kind is not RunKind.USAGE else kind.section
+    out = {**meta, kind.kind.value: section, "summary": counts, "headline": kind.headline,
            **({"history": view.context.as_dict()} if view.context else {}), "voices": records(view.frame)}
     # Server strings (a display name with U+202E) are \u escapes here, never raw on a terminal.
     return json_visible(json.dumps(out, ensure_ascii=False, indent=2)) + "\n"
@@ -116,13 +141,16 @@ def _json(view: View) -> str:
 
 def _html(view: View) -> str:
     record = view.record
-    if record.kind is RunKind.SCAN:
-        plan = None
-    else:
-        plan_json = (record.folder / PLAN_JSON if record.kind is RunKind.PLAN and record.folder
-                     else Path(record.plan.folder if record.plan else "") / PLAN_JSON)
-        plan = read_plan(plan_json) if plan_json.is_file() else None
-    mapping = pd.DataFrame(record.changes["mapping"]) if "mapping" in record.changes else None
-    before = record.changes.get("before_after")
-    return render_report_html(view.meta, view.frame, plan, mapping, view.context, before=before)
+    cutover = files.read_cutover(RunFolder(Path(record.plan.folder))) if record.kind.on_plan and record.plan else None
+    return render_report_html(view.meta, view.frame, view.plan, view.mapping, view.context,
+                              before=record.changes.get("before_after"), cutover=cutover)
+
+
+def _csv(view: View) -> str:
+    """The voices (clones.csv's columns); a plan's with the action it takes on each voice and why."""
+    frame = view.frame
+    if view.plan is not None and view.record.kind is RunKind.PLAN:
+        actions = plan_frame(view.plan)[["voice_id", "action", "reason"]].rename(columns={"reason": "plan_reason"})
+        frame = frame.merge(actions, on="voice_id", how="left")
+    return render_csv(frame, bom=view.bom)
 

@@ -2,7 +2,7 @@
 
     plan.json → ledger → fresh list → retirable voices → (--quiet-since: TTS analytics log,
     hold back the ones still called) → confirmation → retire stage (audit.migrate.retire)
-    → mapping.csv/json + report.html
+    → mapping.csv/json + report.html (+ delete-in-dashboard.txt: the ids the API would not delete)
 
 A composition root: which voices may go and how deletion is read is decided in
 `audit.migrate.retire`.
@@ -20,7 +20,7 @@ from audit.core.config import Settings
 from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.models import Action
 from audit.core.provenance import Provenance
-from audit.core.runfolder import RunFolder, check_writable
+from audit.core.runfolder import DASHBOARD_TXT, RunFolder, check_writable
 from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
 from audit.migrate.document import read_plan
@@ -63,6 +63,8 @@ class RetireRun:
         if run.for_dashboard:
             lines.append(f"{run.reason}:")
             lines += [f"  {voice_id}" for voice_id in run.for_dashboard]
+            if self.record.folder is not None:
+                lines.append(f"Saved, one id per line: {self.record.folder / DASHBOARD_TXT}")
         if run.awaiting_review:
             lines.append(f"Kept {len(run.awaiting_review)} legacy clone(s) whose replacement does not sound like its "
                          f"source; listen in report.html, then `clone-audit review {plan_path} --accept ID` or "
@@ -147,6 +149,7 @@ def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
     return {
         "deleted": list(retired.deleted),
         "for_dashboard": list(retired.for_dashboard),
+        "dashboard_file": DASHBOARD_TXT if retired.for_dashboard else None,
         "reason": retired.reason,
         "quiet_since": None if quiet_since is None else quiet_since.isoformat(timespec="seconds"),
         "still_called": [{"voice_id": u.voice_id, "calls": u.calls,

@@ -4,7 +4,7 @@ Renderers return strings; this module puts them where `audit.core.runfolder` say
 they go, each written atomically, confined to its folder and scrubbed of secrets. A folder
 holds one run: clones.csv + run.json (the scan), plan.json + plan.csv (a plan),
 mapping.csv + mapping.json (a migration), listen/ (clips of sources and new clones for a
-reviewer), cutover.json (the cutover of callers), and report.html over all of them. A
+reviewer), delete-in-dashboard.txt (a retire's ids the API would not delete), cutover.json (the cutover of callers), and report.html over all of them. A
 plan's report.html is the reviewed evidence: apply, review, retire and cutover update the
 plan folder's mapping, clips and cutover record but write their own report in their own
 folder.
@@ -105,6 +105,8 @@ def write_migration_run(
     record = dataclasses.replace(record, changes=changes, voices=voice_rows(after))
     folder.write_chunks(folder.run_json, document.chunks(record, report_extras(after, None)))
     folder.write_text(folder.mapping_csv, render_mapping_csv(mapping))
+    if dashboard := record.changes.get("retire", {}).get("for_dashboard"):
+        folder.write_text(folder.dashboard_txt, "".join(f"{voice_id}\n" for voice_id in dashboard))
     meta = document.head(record)
     folder.write_chunks(folder.report_html, report_html_chunks(meta, after, plan, mapping, before=counts, cutover=cutover,
                                                                 listen=listening))

@@ -4,7 +4,8 @@ script that only sorts and filters; the page reads the same without it, and fetc
 Owns the one Jinja2 environment (autoescape on, StrictUndefined, so a missing value
 is an error rather than a blank, and every string shown through `untrusted.visible`, so
 a server string's control or bidi characters cannot reorder or hide what the page says) and
-the report's view: the headline and what to do next, the incomplete-scan banner, what
+the report's view: the run kind's title, heading and headline (`kinds`), the incomplete-scan
+banner, the kind's own first section (a plan's actions, forecast and BLOCKED lists first), what
 changed since the previous scan, the charts, waivers, then, when given, the plan (actions,
 forecast, BLOCKED reasons grouped with copyable ids) and the old → new mapping (before →
 after), the listening section (source and new clone side by side, with similarity and
@@ -31,6 +32,7 @@ from audit.core.untrusted import visible
 from audit.migrate.document import Plan
 from audit.migrate.state import MappingStatus
 from audit.report import charts
+from audit.report.kinds import blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
 from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
@@ -111,10 +113,13 @@ def report_html_chunks(
     changes = context.changes if context else None
     usage = _usage_by_verdict(rows)
     window = meta.get("usage")
+    mapping_rows = None if mapping is None else records(mapping)
+    kind = page(meta, counts, plan, mapping_rows, headline(counts, changes, usage, traffic(rows, window)))
     view = {
         "meta": meta,
         "summary": counts,
-        "headline": headline(counts, changes, usage, traffic(rows, window)),
+        "page": kind,
+        "headline": kind.headline,
         "incomplete": incomplete(rows),
         "usage": window,
         "usage_banner": usage_banner(window),
@@ -137,7 +142,7 @@ def report_html_chunks(
             "called": _called_chart(rows, window),
         },
         "plan": None if plan is None else _plan_view(plan),
-        "mapping": None if mapping is None else records(mapping),
+        "mapping": mapping_rows,
         "before": before,
         "cutover": cutover,
         "listen": listen,
@@ -174,11 +179,6 @@ def _called_chart(rows: list[dict[str, Any]], window: Mapping[str, Any] | None) 
 
 def _plan_view(plan: Plan) -> dict[str, Any]:
     entries = records(plan_frame(plan))
-    blocked: dict[str, list[str]] = {}
-    for entry in plan.entries:
-        if entry.action is Action.BLOCKED:
-            key = entry.source.problem.value if entry.source and entry.source.problem else "other"
-            blocked.setdefault(key, []).append(entry.voice_id)
     return {
         "id": plan.plan_id,
         "expires_at": plan.expires_at.isoformat(timespec="seconds"),
@@ -186,6 +186,6 @@ def _plan_view(plan: Plan) -> dict[str, Any]:
         "forecast": plan.forecast,
         "entries": [e for e in entries if e["action"] != Action.KEEP.value],
         "kept": [e for e in entries if e["action"] == Action.KEEP.value],
-        "blocked": sorted(blocked.items(), key=lambda item: (-len(item[1]), item[0])),
+        "blocked": blocked_groups(plan),
         "usage": plan.parameters.get("usage") if any(e.recent_calls is not None for e in plan.entries) else None,
     }

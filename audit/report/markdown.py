@@ -1,7 +1,9 @@
 """The report as Markdown, for a ticket or a pull request: pure, data in, `str` out.
 
-The headline, the incomplete-scan warning, the counts, what changed since the previous
-scan, and the findings (non-compliant and unknown voices, at most MAX_ROWS; the rest are
+The first heading and headline of the run's kind (`kinds`), the incomplete-scan warning, the
+kind's own first section (a plan's actions, forecast, BLOCKED ids and every voice it acts on;
+an apply's states; a review's decisions; what a retire did; a cutover's counts; the old ids
+called), the counts, what changed since the previous scan, and the findings (non-compliant and unknown voices, at most MAX_ROWS; the rest are
 in clones.csv), then the excepted voices. Server strings are shown through
 `untrusted.visible` and Markdown's table characters are escaped, so a display name cannot
 break the table or hide text.
@@ -9,16 +11,20 @@ break the table or hide text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
 from audit.compliance.changes import HistoryView
-from audit.core.models import Verdict
+from audit.core.models import Action, Verdict
 from audit.core.untrusted import visible
+from audit.migrate.document import Plan
+from audit.migrate.state import MappingStatus
+from audit.report.kinds import KindPage, blocked_groups, page
+from audit.report.migration import plan_frame
 from audit.report.tables import FINDINGS, records, summary
-from audit.report.text import headline, human_bytes, incomplete
+from audit.report.text import headline, human_bytes, human_duration, incomplete
 from audit.runs.kind import RunKind
 
 MAX_ROWS = 200
@@ -32,16 +38,18 @@ def cell(value: Any) -> str:
     return visible(str(value)).translate(_SPECIAL)
 
 
-def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None) -> str:
+def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: HistoryView | None = None, *,
+                    plan: Plan | None = None, mapping: Sequence[Mapping[str, Any]] | None = None) -> str:
     counts = summary(frame)
     rows = records(frame)
     changes = context.changes if context else None
+    kind = page(meta, counts, plan, mapping, headline(counts, changes))
     lines = [
-        f"## clone-audit {cell(meta.get('kind', RunKind.SCAN))} {code(meta.get('run_id'))}",
+        f"## clone-audit {cell(kind.kind)} {code(meta.get('run_id'))} · {cell(kind.heading)}",
         "",
         f"{cell(meta.get('finished_at'))} · API {code(meta.get('base_url'))} · exit code {meta.get('exit_code')}",
         "",
-        f"**{headline(counts, changes)}**",
+        f"**{kind.headline}**",
         "",
     ]
     gap = incomplete(rows)
@@ -49,6 +57,9 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
         why = ", ".join(f"{cell(reason)} ×{n}" for reason, n in gap["reasons"])
         lines += [f"> **Incomplete scan:** {gap['count']} voice(s) could not be checked ({why}); they count as "
                   "unknown and the run exits 4.", ""]
+    lines += kind_section(kind, plan)
+    if kind.kind is not RunKind.SCAN:
+        lines += ["### Voices of the plan's scan, as they stand", ""]
     lines += ["| verdict | voices |", "|---|---:|"]
     lines += [f"| {v} | {n} |" for v, n in counts["verdict"].items() if n]
     lines += [f"| **total** | **{counts['total']}** |", ""]
@@ -83,3 +94,80 @@ def _row(r: Mapping[str, Any]) -> str:
         cell(r["language"]), cell(r["probe_verdict"]), cell(human_bytes(r["probe_bytes"])), cell(r["reason"])[:160],
     )
     return "| " + " | ".join(values) + " |"
+
+
+def kind_section(kind: KindPage, plan: Plan | None) -> list[str]:
+    """The first section of a run that is not a scan: what its kind did (a scan's is its verdicts)."""
+    s = kind.section
+    out: list[str]
+    match kind.kind:
+        case RunKind.SCAN:
+            return []
+        case RunKind.PLAN:
+            return _plan_section(plan) if plan is not None else []
+        case RunKind.APPLY:
+            out = [f"### Where each re-clone stands ({s['reclone']} in the plan)", "", "| state | voices |", "|---|---:|"]
+            out += [f"| {label} | {s[key]} |" for key, label in (
+                ("verified", "verified"), ("mismatches", MappingStatus.MISMATCH.value), ("failures", MappingStatus.FAILED.value),
+                ("in_progress", "in progress"), ("not_started", "not started"))]
+            if s.get("blocked"):
+                out.append(f"| BLOCKED in the plan | {s['blocked']} |")
+        case RunKind.REVIEW:
+            out = [f"### Decisions taken by {cell(s.get('by'))} ({len(s['decisions'])})", "",
+                   "| decision | old voice | new voice | similarity | by | when |", "|---|---|---|---:|---|---|"]
+            out += [f"| {cell(d['decision'])} | {code(d['old_voice_id'])} | {code(d['new_voice_id'] or '')} | "
+                    f"{cell(d['similarity'])} | {cell(d['reviewed_by'])} | {cell(d['reviewed_at'])} |" for d in s["decisions"]]
+        case RunKind.RETIRE:
+            out = ["### What retire did", "", f"- deleted: {len(s['deleted'])}",
+                   f"- to delete in the dashboard: {len(s['for_dashboard'])}"
+                   + (f" (saved in {code(s['dashboard_file'])} beside this report)" if s.get("dashboard_file") else ""),
+                   f"- kept: {len(s['kept'])}"]
+            if s["for_dashboard"]:
+                out += ["", f"#### To delete in the dashboard ({len(s['for_dashboard'])})", "", "```",
+                        *(visible(str(v)).replace("`", "'") for v in s["for_dashboard"]), "```"]
+            if s["kept"]:
+                out += ["", f"#### Kept, and why ({len(s['kept'])})", ""]
+                out += [f"- {code(k['voice_id'])}: {cell(k['why'])}" for k in s["kept"]]
+        case RunKind.CUTOVER:
+            left = s["occurrences_left"]
+            since = " since the rollback" if s["rolled_back"] is not None else ""
+            out = ["### This cutover run", "", "| | |", "|---|---:|",
+                   f"| occurrences left | {f'not known{since}' if left is None else left} |"]
+            if s["written"] is not None:
+                out.append(f"| replacements written | {s['written']} ({s['files_written']} files) |")
+            if s["rolled_back"] is not None:
+                out.append(f"| files rolled back | {s['rolled_back']} ({s['occurrences_restored']} old ids back) |")
+        case RunKind.USAGE:
+            out = [f"### Old voice ids called since {cell(str(s.get('since') or '')[:10])}: "
+                   f"{len(s['called'])} of {s['old_ids']}", ""]
+            out += [f"- {code(c['old_voice_id'])}: {c['calls']} call(s)" + (f", last {cell(c['last_call'])}"
+                    if c.get("last_call") else "") for c in s["called"]]
+    return [*out, ""]
+
+
+def _plan_section(plan: Plan) -> list[str]:
+    """A plan's actions, forecast, BLOCKED ids by reason, and every voice it acts on (KEEP aside)."""
+    s_actions = plan.totals()
+    f = plan.forecast
+    out = [f"### Migration plan {code(plan.plan_id)}", "", "| action | voices |", "|---|---:|"]
+    out += [f"| {action} | {n} |" for action, n in s_actions.items()]
+    calls = f.get("api_calls") or {}
+    out += ["", f"Forecast: {f.get('reclones', 0)} re-clone(s), {human_bytes(f.get('upload_bytes'))} to upload, "
+            f"{calls.get('create', 0)} create and {calls.get('verify_tts', 0)} verification call(s), "
+            f"{f.get('tts_characters', 0)} TTS characters, about {human_duration(f.get('estimated_seconds'))} "
+            f"at concurrency {f.get('concurrency')}; clones {f.get('clones_now')} now → {f.get('clones_after')} after.", ""]
+    for problem, ids in blocked_groups(plan):
+        out += [f"#### BLOCKED: {cell(problem)} ({len(ids)})", "", "```", *(visible(v).replace("`", "'") for v in ids),
+                "```", ""]
+    acting = [r for r in records(plan_frame(plan)) if r["action"] != Action.KEEP.value]
+    if acting:
+        out += [f"### Actions by voice ({len(acting)})", "", "| action | voice | id | source | new clone | reason |",
+                "|---|---|---|---|---|---|"]
+        out += ["| " + " | ".join((cell(r["action"]), cell(r["display_name"])[:60], code(r["voice_id"]),
+                                   code(r["source_path"]) if r["source_path"] else "",
+                                   cell(r["new_display_name"] or r["replacement"])[:60], cell(r["reason"])[:160])) + " |"
+                for r in acting[:MAX_ROWS]]
+        if len(acting) > MAX_ROWS:
+            out.append(f"\n… and {len(acting) - MAX_ROWS} more: see plan.csv.")
+        out.append("")
+    return out

@@ -9,39 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.knobs import Fault
-from tests.support.cli import clone_audit
+from tests.support.cli import clone_audit, recorded, run_history
 
 pytestmark = pytest.mark.integration
 
 KEY = "sk_live_RUNRECORDS_0123456789abcdef"
-
-
-def history(out: Path) -> list[dict[str, Any]]:
-    done = clone_audit("history", "--out", str(out), "--json")
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
-def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path) -> dict[str, Any]:
-    """The run the command says it wrote (its last stdout line), checked against its exit code
-    in run.json and in `history --json`; returns its run.json."""
-    lines = done.stdout.rstrip("\n").splitlines()
-    assert lines and lines[-1].startswith("Run: "), done.stdout + done.stderr
-    run_json = Path(lines[-1].removeprefix("Run: "))
-    document = json.loads(run_json.read_text(encoding="utf-8"))
-    assert (document["kind"], document["exit_code"]) == (kind, done.returncode), done.stdout + done.stderr
-    (entry,) = [r for r in history(out) if r["run_id"] == document["run_id"]]
-    assert (entry["kind"], entry["exit_code"], entry["failed"]) == (kind, done.returncode, False)
-    assert Path(entry["folder"]).resolve() == run_json.parent.resolve()
-    return document
 
 
 def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: Path) -> None:
@@ -63,7 +41,7 @@ def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: 
 
         nothing_yet = clone_audit("retire", str(plan_file), "--yes", env=env)
         assert nothing_yet.returncode == 2  # no ledger: a failed run, recorded as one
-        (failed,) = [r for r in history(out) if r["failed"]]
+        (failed,) = [r for r in run_history(out) if r["failed"]]
         assert (failed["kind"], failed["exit_code"], failed["folder"]) == ("retire", 2, "")
         assert "nothing was applied" in failed["error"]
 
@@ -108,7 +86,7 @@ def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: 
         assert used.returncode in (0, 1, 4)
         recorded(used, "usage", out)
 
-    kinds = [r["kind"] for r in history(out)]
+    kinds = [r["kind"] for r in run_history(out)]
     assert kinds.count("usage") == 1 and kinds.count("cutover") == 3 and kinds.count("retire") == 3
 
 
@@ -120,7 +98,7 @@ def test_a_run_that_fails_is_recorded_with_its_exit_code(tmp_path: Path) -> None
     done = clone_audit("scan", "--config", str(config), "--out", str(out), "--base-url", "http://127.0.0.1:9",
                        env={"SMALLEST_API_KEY": KEY})
     assert done.returncode == 3
-    (run,) = history(out)
+    (run,) = run_history(out)
     assert (run["kind"], run["exit_code"], run["failed"], run["base_url"]) == ("scan", 3, True, "http://127.0.0.1:9")
     assert "cannot connect" in run["error"] and KEY not in json.dumps(run)
     assert [p.name for p in out.iterdir()] == ["history.sqlite"]  # no half-written run folder

@@ -2,12 +2,14 @@
 `python -m audit` in a child process (the caller's SMALLEST_* variables dropped, a wide
 terminal) and returns what it printed and its exit code; `cli_env(server)` is the environment
 that points it at an emulator; `planned_account(...)` an emulated organisation scanned and
-planned through it."""
+planned through it; `run_history(out)` the runs `history --json` lists, and `recorded(done, kind,
+out)` the run.json a command says it wrote, checked against its exit code and the history."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -59,3 +61,24 @@ class Planned:
     plan_file: Path
     scanned: subprocess.CompletedProcess[str]
     planned: subprocess.CompletedProcess[str]
+
+
+def run_history(out: Path) -> list[dict[str, Any]]:
+    """The runs `clone-audit history --out OUT --json` lists."""
+    done = clone_audit("history", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path) -> dict[str, Any]:
+    """The run the command says it wrote (its last stdout line), checked against its exit code
+    in run.json and in `history --json`; returns its run.json."""
+    lines = done.stdout.rstrip("\n").splitlines()
+    assert lines and lines[-1].startswith("Run: "), done.stdout + done.stderr
+    run_json = Path(lines[-1].removeprefix("Run: "))
+    document: dict[str, Any] = json.loads(run_json.read_text(encoding="utf-8"))
+    assert (document["kind"], document["exit_code"]) == (kind, done.returncode), done.stdout + done.stderr
+    (entry,) = [r for r in run_history(out) if r["run_id"] == document["run_id"]]
+    assert (entry["kind"], entry["exit_code"], entry["failed"]) == (kind, done.returncode, False)
+    assert Path(entry["folder"]).resolve() == run_json.parent.resolve()
+    return document
