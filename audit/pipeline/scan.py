@@ -21,6 +21,7 @@ renamed into place): an interrupted scan writes no report. Given the output fold
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptio
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
+from audit.core.owncalls import SentCalls, sent_calls
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
@@ -63,6 +65,7 @@ class ScanRun:
     usage_window: UsageWindow | None = None  # what those numbers cover, and whether the read was complete
     cost: Mapping[str, int] | None = None  # tts_characters, tts_probes, probes_reused
     concurrency: Mapping[str, object] | None = None  # LimiterReport.as_dict()
+    tts_calls: tuple[SentCalls, ...] | None = None  # the TTS calls its probes made, per voice
 
     def lines(self) -> list[str]:
         """What the scan command prints after the verdict table: usage, and what to do next."""
@@ -86,6 +89,7 @@ class ScanRun:
             cost=None if self.cost is None else dict(self.cost),
             concurrency=None if self.concurrency is None else dict(self.concurrency),
             exceptions=None if self.waivers is None else self.waivers.as_dict(),
+            tts_calls=self.tts_calls,
         )
 
 
@@ -101,6 +105,7 @@ async def scan_organisation(
     exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)
+    sent_before = Counter(client.tts_sent)
     progress.start(0, "Listing clones")
     clones = await client.list_clones()
     usage = await read_usage(client, settings, started, clones) if settings.report.usage_days else None
@@ -120,7 +125,7 @@ async def scan_organisation(
     cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
     mismatched = files.mismatched_replacements(out_root) if out_root is not None else {}
     run = replace(assess(clones, probes, settings, started, markers, mismatched), account=client.account, cost=cost,
-                  concurrency=client.concurrency().as_dict())
+                  concurrency=client.concurrency().as_dict(), tts_calls=sent_calls(client.tts_sent, sent_before))
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
     return waive(run, exceptions, settings)
