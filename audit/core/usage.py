@@ -154,6 +154,7 @@ class UsageWindow:
     skipped: int = 0  # log entries without a usable time or voice id
     covered_since: datetime | None = None
     error: str | None = None  # why the log could not be read at all
+    own_calls: int = 0  # calls left out as the output folder's own earlier probes (audit.core.owncalls)
 
     def as_dict(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -164,6 +165,7 @@ class UsageWindow:
             "complete": self.complete, "pages": self.pages, "calls": self.calls, "skipped": self.skipped,
             "covered_since": moment(self.covered_since), "error": self.error,
             "excludes": "calls from the run's start on (its own probes)",
+            "own_calls_left_out": self.own_calls,
         }
 
 

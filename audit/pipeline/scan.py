@@ -32,7 +32,7 @@ from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptio
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
-from audit.core.owncalls import SentCalls, sent_calls
+from audit.core.owncalls import SentCalls, leave_out_own, sent_calls
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
@@ -43,6 +43,7 @@ from audit.report.tables import records, voice_frame
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
 from audit.runs.kind import RunKind
+from audit.runs.owncalls import own_runs
 from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan import rules as scan
@@ -74,6 +75,9 @@ class ScanRun:
             window = self.usage_window.as_dict()
             rows = records(voice_frame(self.results, self.finished_at, self.usage))
             lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
+            if self.usage_window.own_calls:
+                lines.append(f"Usage: left out {self.usage_window.own_calls:,} call(s) made by clone-audit's own earlier "
+                             "probes and verifications recorded in this output folder.")
         if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines
@@ -108,7 +112,7 @@ async def scan_organisation(
     sent_before = Counter(client.tts_sent)
     progress.start(0, "Listing clones")
     clones = await client.list_clones()
-    usage = await read_usage(client, settings, started, clones) if settings.report.usage_days else None
+    usage = await read_usage(client, settings, started, clones, out_root) if settings.report.usage_days else None
     targets = [
         c for c in clones if scan.should_probe(c, scan.classify(c), settings.probe.policy)
     ]
@@ -193,16 +197,20 @@ async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Setti
 
 
 async def read_usage(
-    client: WavesClient, settings: Settings, started: datetime, clones: Sequence[Clone]
+    client: WavesClient, settings: Settings, started: datetime, clones: Sequence[Clone], out_root: Path | None = None,
 ) -> tuple[dict[str, VoiceUsage], UsageWindow]:
     """Calls per voice over the `[report] usage_days` before the run started (its own probes
-    come later and are not counted). A log that cannot be read is said, not fatal."""
+    come later and are not counted, nor are those of the runs `out_root` recorded). A log that
+    cannot be read is said, not fatal."""
     days = settings.report.usage_days
     try:
         logs = await client.tts_logs(since=started - timedelta(days=days), max_pages=settings.report.usage_max_pages)
     except RunError as exc:  # the compliance scan goes on; its report says usage is unknown
         return {}, unread_window(days, started, exc.message)
-    return window_usage(logs, days, started, [c.voice_id for c in clones])
+    earlier = own_runs(out_root, settings.api.base_url, client.account) if out_root is not None else []
+    own = leave_out_own(logs.calls, earlier, started - timedelta(days=days))
+    usage, window = window_usage(replace(logs, calls=own.calls), days, started, [c.voice_id for c in clones])
+    return usage, replace(window, own_calls=own.left_out)
 
 
 def _exceptions(settings: Settings) -> tuple[Waiver, ...] | None:

@@ -1,5 +1,5 @@
 """Through the CLI against the emulator: after a scan (which probes every legacy voice) and an
-apply (which verifies every replacement), `usage` and `retire --quiet-since` do not count
+apply (which verifies every replacement), `usage`, `scan --usage` and `retire --quiet-since` do not count
 clone-audit's own calls as callers, say how many they left out, and still count a real other
 caller."""
 
@@ -41,6 +41,14 @@ def test_usage_and_retire_leave_out_the_tools_own_probes_but_not_another_caller(
                             headers={"Authorization": f"Bearer {KEY}", "Accept": "audio/wav"},
                             json={"text": "Your order has shipped.", "voice_id": called, "model": "lightning_v3.1"})
         assert answer.status_code == 200
+
+        rescan = clone_audit("scan", "--usage", "1", "--out", str(account.out), env=env)
+        assert rescan.returncode in (0, 1), rescan.stdout + rescan.stderr
+        scanned = _run_json(rescan.stdout)
+        calls = {v["voice_id"]: v["usage_calls"] for v in scanned["voices"]}
+        assert calls[called] == 1 and all(calls[v] == 0 for v in old_ids[1:])  # the earlier probes are not callers
+        assert scanned["usage"]["own_calls_left_out"] >= 2 * len(old_ids)
+        assert "left out" in rescan.stdout
 
         used = clone_audit("usage", str(plan_file.parent / "mapping.csv"), "--since", since, env=env)
         assert used.returncode == 1, used.stdout + used.stderr
