@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from audit.api.wire import create_form, delete_body, parse_clone_list, parse_cre
 from audit.core.config import ApiSettings
 from audit.core.errors import BadAnswer, CreateOutcomeUnknown, RequestRejected
 from audit.core.models import Clone, CreatedClone
+from audit.core.owncalls import SentKey
 from audit.core.secrets import Secret
 from audit.core.usage import TtsLogs
 
@@ -75,11 +77,19 @@ class WavesClient:
         self.limiter = self._transport.limiter
         #: TTS characters sent in answered calls: what the run cost.
         self.tts_characters = 0
+        #: Answered TTS calls by (voice, model, language, characters): the run's own calls, which
+        #: usage and retire leave out of the callers (`audit.core.owncalls`).
+        self.tts_sent: Counter[SentKey] = Counter()
 
     @property
     def account(self) -> str:
         """The account's fingerprint (a hash of the key, never the key) for run history."""
         return self._key.fingerprint()
+
+    @property
+    def base_url(self) -> str:
+        """The API this client calls."""
+        return self._settings.base_url
 
     def __repr__(self) -> str:
         return f"WavesClient(base_url={self._settings.base_url!r})"
@@ -165,6 +175,7 @@ class WavesClient:
             too_large_hint="Raise [api] max_audio_bytes if the probe sentence really is that long.",
         )
         self.tts_characters += len(text)
+        self.tts_sent[(voice_id, model, language or None, len(text))] += 1
         return TtsAudio(
             content=answer.body,
             status=answer.status,

@@ -116,6 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="mapping.csv or mapping.json (without it: every voice id called)")
     use.add_argument("--since", required=True, metavar="DATE", help="the cutover date (UTC midnight) or an ISO time")
     use.add_argument("--max-pages", type=int, default=500, metavar="N", help="read at most N pages of 100 calls (default 500)")
+    use.add_argument("--out", help="without a MAPPING: the output folder whose recorded scans' probes are left out "
+                     "(default reports)")
     _api_flags(use)
 
     report = _command(commands, "report", "re-render a past run offline (no API call), or compare two runs")

@@ -191,6 +191,7 @@ class UsageWindow:
     error: str | None = None  # why the log could not be read at all
     zoneless: int = 0  # call times read without a zone (the server's local time, zone unknown)
     zone: str = ""  # what the read assumed about its times' zone, in words (`zone_note`)
+    own_calls: int = 0  # calls left out as the output folder's own earlier probes (audit.core.owncalls)
 
     def as_dict(self) -> dict[str, Any]:
         def moment(value: datetime | None) -> str | None:
@@ -202,6 +203,7 @@ class UsageWindow:
             "covered_since": moment(self.covered_since), "error": self.error,
             "excludes": "calls from the run's start on (its own probes)",
             "zoneless": self.zoneless, "zone": self.zone,
+            "own_calls_left_out": self.own_calls,
         }
 
 

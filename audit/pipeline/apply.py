@@ -12,6 +12,7 @@ each voice is decided in `audit.migrate.decide`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from audit.api.client import WavesClient
 from audit.core.config import Settings
 from audit.core.errors import CloneAuditError, ExitCode, QuotaReached, UsageError
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
+from audit.core.owncalls import sent_calls
 from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable
 from audit.core.userstate import account_lock
@@ -95,6 +97,7 @@ async def apply_plan(
     and why), for a terminal to print as the run goes."""
     progress = progress or NoProgress()
     started = datetime.now(UTC)
+    sent_before = Counter(client.tts_sent)  # its verifications are its own calls, not a caller's
     folder = RunFolder.of_plan(plan_path)
     if plan_path.exists():
         trust.check_seal(folder, trust_edits=options.trust_plan_edits)  # before a byte of it is believed
@@ -168,7 +171,8 @@ async def apply_plan(
     unfinished = sum(1 for r in rows if not is_ready(r))
     code = ExitCode.FINDINGS if unfinished or stopped or selection.expired or held else ExitCode.OK
     record = history.write_migration_report(
-        RunKind.APPLY, client.account, the_plan, folder.path, rows, started, code, settings)
+        RunKind.APPLY, client.account, the_plan, folder.path, rows, started, code, settings,
+        tts_calls=sent_calls(client.tts_sent, sent_before))
     return ApplyRun(
         plan=the_plan, folder=folder.path, states=states, selection=selection, adopted=adopted,
         stopped_early=stopped, held=held, rows=tuple(rows), record=record,

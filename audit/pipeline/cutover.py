@@ -3,7 +3,8 @@
     mapping.csv/json → file listing → one scan → diff / patch file / atomic write
     (rollback file first) → cutover.json + report.html of the migration folder
     rollback file → exact restore → cutover.json + report.html
-    mapping + TTS analytics log → calls per old id since a date → cutover.json + report.html
+    mapping + TTS analytics log − the output folder's own probes → calls per old id since a date
+    → cutover.json + report.html
 
 A composition root: what matches, what is written and how it is undone are decided in
 `audit.cutover`; reading the analytics log is the client's; the record and the report
@@ -27,6 +28,7 @@ from audit.core.models import NoProgress, Progress
 from audit.core.runfolder import RunFolder, write_bytes
 from audit.core.secrets import REGISTRY
 from audit.core.untrusted import visible
+from audit.core.owncalls import LeftOut, leave_out_own
 from audit.core.usage import TtsLogs, doubts, usage_by_voice, zone_note
 from audit.cutover import record
 from audit.cutover.changes import each_change
@@ -41,6 +43,7 @@ from audit.migrate.state import is_ready
 from audit.pipeline import history
 from audit.report import files
 from audit.runs.kind import RunKind
+from audit.runs.owncalls import own_runs
 from audit.runs.record import RunRecord
 
 
@@ -81,6 +84,7 @@ class UsageRun:
     logs: TtsLogs
     rows: list[record.UsageRow]  # per old id, when a mapping was given
     others: list[Any]  # VoiceUsage per called voice id, without a mapping
+    own: LeftOut | None = None  # the calls of the output folder's own runs, left out of the counts
     report_note: str = ""
     record: RunRecord | None = None  # the usage run, when the mapping lies in a migration folder
 
@@ -174,26 +178,30 @@ def rollback(rollback_file: Path) -> RollbackRun:
 
 
 async def usage(
-    client: WavesClient, mapping_path: Path | None, since: datetime, *, max_pages: int = 500
+    client: WavesClient, mapping_path: Path | None, since: datetime, *, max_pages: int = 500,
+    out_root: Path | None = None,
 ) -> UsageRun:
     """Calls per voice id since `since` from the TTS analytics log: per old id of the
-    mapping (with its new id's calls beside it), or per called voice id without one."""
+    mapping (with its new id's calls beside it), or per called voice id without one. The calls
+    the output folder's recorded runs made (the mapping's, else `out_root`) are left out."""
     started = datetime.now(UTC)
     mapping = read_mapping(mapping_path) if mapping_path is not None else None
     logs = await client.tts_logs(since=since, max_pages=max_pages)
     ids = [r.old_voice_id for r in mapping.rows] if mapping else []
-    summary = usage_by_voice(logs.calls, since, voice_ids=ids)
+    home = RunFolder(mapping_path.parent) if mapping_path is not None else None
+    root = home.path.parent if home is not None and home.plan_json.is_file() else out_root
+    own = leave_out_own(logs.calls, own_runs(root, client.base_url, client.account) if root else [], since)
+    summary = usage_by_voice(own.calls, since, voice_ids=ids)
     if mapping is None or mapping_path is None:
         others = sorted(summary.values(), key=lambda u: (-u.calls, u.voice_id))
-        return UsageRun(since, logs, [], others)
+        return UsageRun(since, logs, [], others, own)
     rows = record.usage_rows(
         ((r.old_voice_id, r.display_name, r.new_voice_id, r.ready) for r in mapping.rows), summary
     )
-    run = UsageRun(since, logs, rows, [])
-    run.report_note, run.record = _record(
-        mapping_path, RunKind.USAGE, run.exit_code, started,
-        usage=record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages),
-    )
+    run = UsageRun(since, logs, rows, [], own)
+    section = record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages)
+    run.report_note, run.record = _record(mapping_path, RunKind.USAGE, run.exit_code, started,
+                                          usage={**section, "own_calls": own.as_dict()})
     return run
 
 
@@ -327,6 +335,8 @@ def describe_usage(run: UsageRun) -> list[str]:
         lines.append(f"{len(run.others)} voice id(s) called since {since}.")
     lines.append(f"Read {run.logs.pages} page(s) of the TTS analytics log ({len(run.logs.calls)} calls); "
                  f"times: {zone_note(run.logs.calls)}.")
+    if run.own is not None and (left_out := run.own.describe()):
+        lines.append(left_out)
     counted = {r.old_voice_id: r.old for r in run.rows} if run.rows else {u.voice_id: u for u in run.others}
     if assumed := doubts(counted):
         lines.append(f"Assumed, to keep on the safe side: {assumed}.")

@@ -22,6 +22,7 @@ import pandas as pd
 from audit.compliance.changes import Changes, HistoryView, Mark, compare, trend_point
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
+from audit.core.owncalls import SentCalls
 from audit.core.runfolder import RunFolder, new_run_id, staged
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
@@ -76,18 +77,20 @@ def _run(history: store.History, run_id: str) -> store.HistoryRow:
 def write_migration_report(
     kind: RunKind, account: str, plan: Plan, plan_folder: Path, rows: Sequence[Migration], started: datetime,
     exit_code: ExitCode, settings: Settings | None, changes: Mapping[str, Any] | None = None,
+    tts_calls: tuple[SentCalls, ...] | None = None,
 ) -> RunRecord:
     """A run made on an applied plan (apply, review, retire, cutover, usage) in its own folder
     (run.json, mapping.csv, report.html with before → after and the plan folder's cutover
     record), beside the plan's, whose reviewed report is never overwritten; filed in the
     history with `exit_code`, the code the process exits with. `settings` is None for an
-    offline command. Returns the record as written."""
+    offline command; `tts_calls` the TTS calls the run made (apply's verifications). Returns the
+    record as written."""
     out_root = plan_folder.parent
     record = RunRecord(
         kind=kind, run_id=new_run_id(started), started_at=started, finished_at=datetime.now(UTC),
         base_url=plan.base_url, exit_code=exit_code, account=account,
         parameters=as_dict(settings) if settings else {}, plan=PlanRef(plan.plan_id, str(plan_folder)),
-        changes=dict(changes or {}),
+        changes=dict(changes or {}), tts_calls=tts_calls,
     )
     _, frame = files.read_run(RunFolder(plan_folder))
     with staged(out_root, record.run_id) as folder:

@@ -1,7 +1,8 @@
 """The retire pipeline: delete the legacy clones a verified migration replaced.
 
     plan.json → ledger → fresh list → retirable voices → (--quiet-since: TTS analytics log,
-    hold back the ones still called) → confirmation → retire stage (audit.migrate.retire)
+    hold back the ones still called, leaving out the calls this output folder's recorded scans
+    and verifications made) → confirmation → retire stage (audit.migrate.retire)
     → mapping.csv/json + report.html (+ delete-in-dashboard.txt: the ids the API would not delete)
 
 A composition root: which voices may go and how deletion is read is decided in
@@ -10,7 +11,9 @@ A composition root: which voices may go and how deletion is read is decided in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ from audit.core.config import Settings
 from audit.core.errors import ExitCode, RunError, UsageError
 from audit.core.models import Action
 from audit.core.provenance import Provenance
+from audit.core.owncalls import LeftOut, OwnRun, leave_out_own
 from audit.core.runfolder import DASHBOARD_TXT, RunFolder, check_writable
 from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
@@ -31,6 +35,7 @@ from audit.pipeline.apply import Confirm, same_account
 from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
+from audit.runs import owncalls
 from audit.runs.store import check_history
 
 
@@ -40,6 +45,7 @@ class RetireRun:
 
     retired: Retired
     record: RunRecord
+    own_calls: LeftOut | None = None  # with --quiet-since: the tool's own probes left out of the callers
 
     @property
     def exit_code(self) -> ExitCode:
@@ -50,6 +56,8 @@ class RetireRun:
         dashboard, kept for review."""
         run = self.retired
         lines: list[str] = []
+        if self.own_calls is not None and (said := self.own_calls.describe()):
+            lines.append(said)
         if run.still_called:
             since = self.record.changes.get("retire", {}).get("quiet_since") or "the date given"
             lines.append(f"Kept {len(run.still_called)} legacy clone(s) still called since {since}:")
@@ -103,18 +111,22 @@ async def retire_replaced(
     check_history(folder.path.parent)
     with Ledger(folder.ledger) as ledger:
         reclone = {e.voice_id for e in the_plan.entries if e.action is Action.RECLONE}
-        retired = await _retire(client, settings, ledger, reclone, quiet_since, confirm)
+        own_runs = partial(owncalls.own_runs, folder.path.parent, settings.api.base_url, client.account)
+        retired, own = await _retire(client, settings, ledger, reclone, quiet_since, confirm, own_runs)
         rows = ledger.all()  # as the deletions left them
         if retired.deleted:
             files.write_migration_files(folder, the_plan, rows)
         record = history.write_migration_report(
             RunKind.RETIRE, client.account, the_plan, folder.path, rows, started,
-            retire_exit_code(retired), settings, changes={"retire": _section(retired, quiet_since)})
-    return RetireRun(retired, record)
+            retire_exit_code(retired), settings, changes={"retire": _section(retired, quiet_since, own)})
+    return RetireRun(retired, record, own)
 
 
 async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclone: set[str],
-                  quiet_since: datetime | None, confirm: Confirm) -> Retired:
+                  quiet_since: datetime | None, confirm: Confirm,
+                  own_runs: Callable[[], list[OwnRun]]) -> tuple[Retired, LeftOut | None]:
+    """What retire did, and (with `quiet_since`) the calls of the output folder's own runs it
+    left out of the callers."""
     clones = await client.list_clones()
     live = {c.voice_id: c for c in clones}
     rows = ledger.all()
@@ -123,8 +135,9 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclo
     review = tuple(awaiting_review(rows, live))
     if not ready:
         return Retired((), (), "no legacy clone with a verified, completed replacement awaits retirement",
-                       awaiting_review=review, disputed=disputed)
+                       awaiting_review=review, disputed=disputed), None
     called: list[VoiceUsage] = []
+    own: LeftOut | None = None
     if quiet_since is not None:
         logs = await client.tts_logs(since=quiet_since, max_pages=settings.report.usage_max_pages)
         if not logs.complete:
@@ -134,17 +147,18 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclo
                 f"({logs.pages} pages read{why}): whether the old ids are quiet is unknown, nothing was deleted.",
                 hint="Choose a later --quiet-since date, or check the calls with `clone-audit usage`.",
             )
-        ready, called = still_called(ready, usage_by_voice(logs.calls, quiet_since, voice_ids=ready))
+        own = leave_out_own(logs.calls, own_runs(), quiet_since)  # a scan's probes are not callers
+        ready, called = still_called(ready, usage_by_voice(own.calls, quiet_since, voice_ids=ready))
         if not ready:
             return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
-                           tuple(called), review, disputed)
+                           tuple(called), review, disputed), own
     if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
         raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
     outcome = await retire(client, ledger, ready)
-    return replace(outcome, still_called=tuple(called), awaiting_review=review, disputed=disputed)
+    return replace(outcome, still_called=tuple(called), awaiting_review=review, disputed=disputed), own
 
 
-def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
+def _section(retired: Retired, quiet_since: datetime | None, own: LeftOut | None) -> dict[str, Any]:
     """retire's part of its run.json: what went, what the dashboard must delete, what stayed and why."""
     return {
         "deleted": list(retired.deleted),
@@ -157,4 +171,5 @@ def _section(retired: Retired, quiet_since: datetime | None) -> dict[str, Any]:
                          for u in retired.still_called],
         "awaiting_review": list(retired.awaiting_review),
         "disputed": [{"voice_id": v, "why": why} for v, why in sorted(retired.disputed.items())],
+        "own_calls": None if own is None else own.as_dict(),  # the tool's own probes, not counted as callers
     }

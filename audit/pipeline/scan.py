@@ -21,6 +21,7 @@ renamed into place): an interrupted scan writes no report. Given the output fold
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -31,6 +32,7 @@ from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptio
 from audit.core.config import Settings, as_dict
 from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
+from audit.core.owncalls import SentCalls, leave_out_own, sent_calls
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
@@ -41,6 +43,7 @@ from audit.report.tables import records, voice_frame
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
 from audit.runs.kind import RunKind
+from audit.runs.owncalls import own_runs
 from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan import rules as scan
@@ -63,6 +66,7 @@ class ScanRun:
     usage_window: UsageWindow | None = None  # what those numbers cover, and whether the read was complete
     cost: Mapping[str, int] | None = None  # tts_characters, tts_probes, probes_reused
     concurrency: Mapping[str, object] | None = None  # LimiterReport.as_dict()
+    tts_calls: tuple[SentCalls, ...] | None = None  # the TTS calls its probes made, per voice
 
     def lines(self) -> list[str]:
         """What the scan command prints after the verdict table: usage, and what to do next."""
@@ -73,6 +77,9 @@ class ScanRun:
             lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
             if self.usage_window.zoneless:
                 lines.append(f"Usage: {self.usage_window.zone}.")
+            if self.usage_window.own_calls:
+                lines.append(f"Usage: left out {self.usage_window.own_calls:,} call(s) made by clone-audit's own earlier "
+                             "probes and verifications recorded in this output folder.")
         if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines
@@ -88,6 +95,7 @@ class ScanRun:
             cost=None if self.cost is None else dict(self.cost),
             concurrency=None if self.concurrency is None else dict(self.concurrency),
             exceptions=None if self.waivers is None else self.waivers.as_dict(),
+            tts_calls=self.tts_calls,
         )
 
 
@@ -103,9 +111,10 @@ async def scan_organisation(
     exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)
+    sent_before = Counter(client.tts_sent)
     progress.start(0, "Listing clones")
     clones = await client.list_clones()
-    usage = await read_usage(client, settings, started, clones) if settings.report.usage_days else None
+    usage = await read_usage(client, settings, started, clones, out_root) if settings.report.usage_days else None
     targets = [
         c for c in clones if scan.should_probe(c, scan.classify(c), settings.probe.policy)
     ]
@@ -122,7 +131,7 @@ async def scan_organisation(
     cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
     mismatched = files.mismatched_replacements(out_root) if out_root is not None else {}
     run = replace(assess(clones, probes, settings, started, markers, mismatched), account=client.account, cost=cost,
-                  concurrency=client.concurrency().as_dict())
+                  concurrency=client.concurrency().as_dict(), tts_calls=sent_calls(client.tts_sent, sent_before))
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
     return waive(run, exceptions, settings)
@@ -190,16 +199,20 @@ async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Setti
 
 
 async def read_usage(
-    client: WavesClient, settings: Settings, started: datetime, clones: Sequence[Clone]
+    client: WavesClient, settings: Settings, started: datetime, clones: Sequence[Clone], out_root: Path | None = None,
 ) -> tuple[dict[str, VoiceUsage], UsageWindow]:
     """Calls per voice over the `[report] usage_days` before the run started (its own probes
-    come later and are not counted). A log that cannot be read is said, not fatal."""
+    come later and are not counted, nor are those of the runs `out_root` recorded). A log that
+    cannot be read is said, not fatal."""
     days = settings.report.usage_days
     try:
         logs = await client.tts_logs(since=started - timedelta(days=days), max_pages=settings.report.usage_max_pages)
     except RunError as exc:  # the compliance scan goes on; its report says usage is unknown
         return {}, unread_window(days, started, exc.message)
-    return window_usage(logs, days, started, [c.voice_id for c in clones])
+    earlier = own_runs(out_root, settings.api.base_url, client.account) if out_root is not None else []
+    own = leave_out_own(logs.calls, earlier, started - timedelta(days=days))
+    usage, window = window_usage(replace(logs, calls=own.calls), days, started, [c.voice_id for c in clones])
+    return usage, replace(window, own_calls=own.left_out)
 
 
 def _exceptions(settings: Settings) -> tuple[Waiver, ...] | None:

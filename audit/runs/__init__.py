@@ -4,6 +4,7 @@
     record.py    RunRecord (frozen) and VoiceRow, the typed rows of its voices
     document.py  the only code that turns a RunRecord into run.json and back
     store.py     the output folder's runs: history.sqlite, find / list / latest, failed runs
+    owncalls.py  the TTS calls the output folder's recorded runs made, and when (usage and retire leave them out)
 
 Each pipeline builds its RunRecord with the exit code decided once inside it; the CLI exits
 with that code and prints the record's own run.json path. Reports render records.

@@ -3,7 +3,8 @@
 The file is one JSON object: the record's fields at the top (`tool`, `version`, `kind`,
 `run_id`, times, `base_url`, `account`, `parameters`, `exit_code`, and what the kind has:
 `exceptions`, `usage`, `cost`, `concurrency`, `plan_id` / `plan_folder`, `before_after`,
-`mapping`, `review`, `retire`, `cutover`, `error`), then what a report adds beside it (`summary`,
+`mapping`, `review`, `retire`, `cutover`, `error`, `tts_calls`: the TTS calls the run made, per
+voice; absent in a run.json written before it was recorded), then what a report adds beside it (`summary`,
 `history`: handed in by the writer), then `voices`, one object per row in `VOICE_COLUMNS`
 order. `chunks` streams it a voice at a time; `load` reads it back, checking every field's
 type and naming the file when one is wrong.
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.errors import ExitCode, UsageError
+from audit.core.owncalls import SentCalls
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, PlanRef, RunRecord, VoiceRow
 
@@ -48,6 +50,8 @@ def head(record: RunRecord) -> dict[str, Any]:
             out[key] = record.changes[key]
     if record.error is not None:
         out["error"] = record.error
+    if record.tts_calls is not None:
+        out["tts_calls"] = [c.as_dict() for c in record.tts_calls]
     return out
 
 
@@ -118,7 +122,17 @@ def parse(document: Any) -> RunRecord:
         plan=PlanRef(str(plan_id), str(plan_folder or "")) if isinstance(plan_id, str) else None,
         changes={k: document[k] for k in CHANGE_KEYS if k in document},
         error=document["error"] if isinstance(document.get("error"), str) else None,
+        tts_calls=_tts_calls(document),
     )
+
+
+def _tts_calls(document: Mapping[str, Any]) -> tuple[SentCalls, ...] | None:
+    value = document.get("tts_calls")
+    if value is None:
+        return None
+    if not isinstance(value, list):
+        raise TypeError("tts_calls is not a list")
+    return tuple(SentCalls.of(_row(v)) for v in value)
 
 
 def _not_a_run(path: Path, why: str) -> UsageError:

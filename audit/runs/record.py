@@ -18,6 +18,7 @@ from typing import Any
 from audit import __version__
 from audit.core.errors import ExitCode
 from audit.core.models import ProbeResult, ProbeVerdict, Verdict
+from audit.core.owncalls import SentCalls
 from audit.runs.kind import RunKind
 
 RUN_JSON = "run.json"
@@ -140,6 +141,9 @@ class RunRecord:
     #: retire's deleted / for_dashboard / kept, cutover's and usage's sections.
     changes: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None  # set when the run failed: what stopped it
+    #: The answered TTS calls the run made (its probes, apply's verifications), per voice, model,
+    #: language and text length: what usage and retire leave out of the callers. None: not recorded.
+    tts_calls: tuple[SentCalls, ...] | None = None
     folder: Path | None = None  # where its run.json was written (None: recorded in the history only)
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from audit.cli.output import print_lines, print_run
 from audit.cli.session import settings as load
@@ -46,7 +47,9 @@ def run_usage(args: argparse.Namespace) -> int:
     since = parse_since(args.since)
     if args.max_pages < 1:
         raise UsageError(f"--max-pages {args.max_pages} must be at least 1.")
-    run = with_client(settings, lambda c: cutover_flow.usage(c, args.mapping, since, max_pages=args.max_pages))
+    out_root = Path(settings.report.out_dir)  # without a mapping: whose recorded probes to leave out
+    run = with_client(settings, lambda c: cutover_flow.usage(c, args.mapping, since, max_pages=args.max_pages,
+                                                             out_root=out_root if out_root.is_dir() else None))
     print_lines(run.lines())
     if run.report_note:
         stderr.print(run.report_note)
