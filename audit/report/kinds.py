@@ -165,7 +165,8 @@ def _retire(retire: Mapping[str, Any], plan_file: str) -> tuple[dict[str, Any], 
     kept += [{"voice_id": d.get("voice_id"), "why": d.get("why")} for d in retire.get("disputed") or []]
     deleted, dashboard = list(retire.get("deleted") or []), list(retire.get("for_dashboard") or [])
     section = {"deleted": deleted, "for_dashboard": dashboard, "dashboard_file": retire.get("dashboard_file"),
-               "kept": kept, "reason": retire.get("reason")}
+               "kept": kept, "reason": retire.get("reason"),
+               "own_calls_left_out": (retire.get("own_calls") or {}).get("left_out", 0)}
     text = f"Deleted {len(deleted):,} legacy clone(s)."
     if dashboard:
         where = f" (listed in {retire['dashboard_file']})" if retire.get("dashboard_file") else ""

@@ -3,9 +3,8 @@ one new clone per voice whatever happens, resumable, mapping complete."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from audit.core.errors import ExitCode, QuotaReached, UsageError
 from audit.core.models import MARKER_PREFIX, Action
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
+import audit.pipeline.apply as apply_pipeline
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.retire import retire_replaced
 from audit.migrate.document import PlanError
@@ -266,13 +266,25 @@ async def test_a_replacement_deleted_after_it_completed_is_made_again(tmp_path: 
     assert second.states["verified"] == 1 and list(made.values()) == [1] and creates(server) == 2
 
 
-async def test_an_expired_plan_finishes_what_it_started_and_starts_nothing(tmp_path: Path) -> None:
+def _later_by(shift: timedelta) -> type[datetime]:
+    """A `datetime` whose `now` is `shift` ahead: the apply pipeline's clock, moved past an expiry."""
+    class Later(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Later:
+            moved = datetime.now(tz) + shift
+            return cls.fromtimestamp(moved.timestamp(), tz)
+    return Later
+
+
+async def test_an_expired_plan_finishes_what_it_started_and_starts_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with running(30, 4, tmp_path) as (server, settings):
-        brief = replace(settings, plan=replace(settings.plan, expiry_hours=2 / 3600))  # two seconds
-        planned = await plan(server, brief, tmp_path / "out")
+        planned = await plan(server, settings, tmp_path / "out")
         first = await apply_unverifiable(server, settings, planned.plan_path, ApplyOptions(limit=2))
         assert first.states["completed"] == 2
-        await asyncio.sleep(max(0.0, (planned.plan.expires_at - datetime.now(UTC)).total_seconds()) + 0.1)
+        # the plan's expiry passes between the two applies (apply reads the time once, to decide)
+        expiry = planned.plan.expires_at - datetime.now(UTC)
+        monkeypatch.setattr(apply_pipeline, "datetime", _later_by(expiry + timedelta(minutes=1)))
         second = await apply(server, settings, planned.plan_path)
         assert creates(server) == 2
     assert second.states["verified"] == 2
