@@ -137,7 +137,7 @@ async def apply_plan(
                                 f"creating a clone for each that has none yet{source}", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        progress.watch(client.limiter.status)
+        progress.watch(client.status)
         migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
 
         def done(entry: PlanEntry, state: State) -> None:

@@ -29,7 +29,7 @@ from pathlib import Path
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
-from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
+from audit.core.errors import ApiWentAway, CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
@@ -113,8 +113,11 @@ async def scan_organisation(
     chosen = {c.voice_id for c in targets}
     _carry([c for c in clones if c.voice_id not in chosen], settings, out_root, probes)
     progress.start(len(todo), "Probing on lightning-v3.1")
-    progress.watch(client.limiter.status)
-    await _probe_all(client, todo, settings, probes, progress)
+    progress.watch(client.status)
+    try:
+        await _probe_all(client, todo, settings, probes, progress)
+    except ApiWentAway as exc:  # no half report passed off as whole: say what was done, write nothing
+        raise went_away(exc, len(clones), len(todo), sum(1 for c in todo if c.voice_id in probes)) from None
     progress.watch(None)
     markers = Provenance(client.api_key).markers(clones)
     cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
@@ -124,6 +127,14 @@ async def scan_organisation(
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
     return waive(run, exceptions, settings)
+
+
+def went_away(exc: ApiWentAway, voices: int, todo: int, done: int) -> ApiWentAway:
+    """The breaker's error with what the scan did before the API went away, and what it did not."""
+    return ApiWentAway(
+        f"{exc.message}. The scan stopped: {done:,} of {todo:,} probes were made ({voices:,} voices listed), "
+        f"{todo - done:,} voices were not checked; no report was written (it would be incomplete).",
+        hint="Check the network and the API's status page, then run `clone-audit scan` again.")
 
 
 def _earlier(settings: Settings, out_root: Path, window: timedelta) -> dict[str, EarlierProbe]:
