@@ -36,7 +36,7 @@ from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
-from audit.report import files
+from audit.report import files, unchecked
 from audit.report.tables import records, voice_frame
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
@@ -71,9 +71,20 @@ class ScanRun:
             window = self.usage_window.as_dict()
             rows = records(voice_frame(self.results, self.finished_at, self.usage))
             lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
-        if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
+        if self.exit_code is not ExitCode.PARTIAL and any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines
+
+    def warnings(self) -> list[str]:
+        """What the scan says on stderr at its end: how many voices could not be checked, by cause
+        with the advice for each, and what the verdicts rest on when probes were off or partial.
+        (No `Next:` follows an incomplete scan: it is scanned again first.)"""
+        rows = records(voice_frame(self.results, self.finished_at, self.usage))
+        lines = unchecked.terminal_lines(unchecked.incomplete(rows))
+        if self.exit_code is ExitCode.PARTIAL:
+            lines.append("Scan again before planning: an incomplete scan is not a basis for a plan (exit 4).")
+        basis = unchecked.evidence(rows, self.settings.probe.policy.value)
+        return [*lines, *([f"Evidence: {basis}"] if basis else [])]
 
     def record(self, kind: RunKind = RunKind.SCAN, exit_code: ExitCode | None = None,
                parameters: Mapping[str, object] | None = None) -> RunRecord:

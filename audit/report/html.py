@@ -33,7 +33,8 @@ from audit.migrate.state import MappingStatus
 from audit.report import charts
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
-from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
+from audit.report.text import headline, human_bytes, human_duration, percent, traffic, usage_banner
+from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
 PASSING = (Verdict.COMPLIANT, Verdict.MIGRATED)
@@ -116,6 +117,7 @@ def report_html_chunks(
         "summary": counts,
         "headline": headline(counts, changes, usage, traffic(rows, window)),
         "incomplete": incomplete(rows),
+        "evidence": evidence(rows, policy(meta)),
         "usage": window,
         "usage_banner": usage_banner(window),
         "findings": [r for r in rows if r["verdict"] in FINDINGS],

@@ -1,6 +1,7 @@
 """The report as Markdown, for a ticket or a pull request: pure, data in, `str` out.
 
-The headline, the incomplete-scan warning, the counts, what changed since the previous
+The headline, the incomplete-run warning (one count, causes and advice), what the verdicts
+rest on when probes were off or partial, the counts, what changed since the previous
 scan, and the findings (non-compliant and unknown voices, at most MAX_ROWS; the rest are
 in clones.csv), then the excepted voices. Server strings are shown through
 `untrusted.visible` and Markdown's table characters are escaped, so a display name cannot
@@ -18,7 +19,8 @@ from audit.compliance.changes import HistoryView
 from audit.core.models import Verdict
 from audit.core.untrusted import visible
 from audit.report.tables import FINDINGS, records, summary
-from audit.report.text import headline, human_bytes, incomplete
+from audit.report.text import headline, human_bytes
+from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
 MAX_ROWS = 200
@@ -46,9 +48,11 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     ]
     gap = incomplete(rows)
     if gap:
-        why = ", ".join(f"{cell(reason)} ×{n}" for reason, n in gap["reasons"])
-        lines += [f"> **Incomplete scan:** {gap['count']} voice(s) could not be checked ({why}); they count as "
-                  "unknown and the run exits 4.", ""]
+        lines += [f"> **Incomplete:** {gap['sentence']}; they count as unknown, never as compliant.", ">"]
+        lines += [f"> - {g['count']:,} × {cell(g['label'])}: {cell(g['advice'])}." for g in gap["causes"]]
+        lines += [""]
+    if basis := evidence(rows, policy(meta)):
+        lines += [f"> **Evidence:** {cell(basis)}", ""]
     lines += ["| verdict | voices |", "|---|---:|"]
     lines += [f"| {v} | {n} |" for v, n in counts["verdict"].items() if n]
     lines += [f"| **total** | **{counts['total']}** |", ""]
