@@ -36,12 +36,12 @@ CAUSES: dict[str, tuple[str, str]] = {
     "not-audio": ("HTTP 200 but no usable audio (empty, JSON, HTML or undecodable)",
                   "something between you and the API (a proxy) or the API itself answered without audio; "
                   "scan again, and report it with its X-Request-Id if it persists"),
-    "rejected": ("the request was refused (HTTP 4xx)",
+    "refused-4xx": ("the request was refused (HTTP 4xx)",
                  "check the voice in the dashboard (its language, its status), then scan again"),
-    "pending": ("the clone is still being created", "scan again once it has completed"),
+    "still-creating": ("the clone is still being created", "scan again once it has completed"),
     "changed": ("a probe heard it fail before, and it changed since",
                 "scan with probes on (--probe all) to know"),
-    "not-probed": ("not probed, and its metadata does not say", "scan with probes on (--probe all) to know"),
+    "unprobed": ("not probed, and its metadata does not say", "scan with probes on (--probe all) to know"),
     "list": ("the clone list could not be read for it (unreadable or repeated entry)",
              "check the account in the dashboard, and ask support to fix the list if it persists"),
     "other": ("another error", "scan again; run with -v to see each error"),
@@ -111,9 +111,9 @@ def _cause(row: Mapping[str, Any]) -> str:
     if reason.startswith("the clone list holds an entry") or reason.startswith(LISTED_TWICE):
         return "list"
     if row.get("cause") == Cause.PENDING:
-        return "pending"
+        return "still-creating"
     if row.get("probe_verdict") == ProbeVerdict.NOT_PROBED:
-        return "not-probed"
+        return "unprobed"
     if "changed since and was not probed" in probe:
         return "changed"
     return _probe_cause(probe, row.get("probe_http_status"))
@@ -134,7 +134,7 @@ def _probe_cause(reason: str, status: Any) -> str:
     if code == 200:
         return "not-audio"
     if code is not None and 400 <= code < 500:
-        return "rejected"
+        return "refused-4xx"
     if "cannot connect" in reason or "ConnectError" in reason or "went away" in reason:
         return "connection"
     if "no answer within" in reason or "Timeout" in reason:
