@@ -95,7 +95,8 @@ class BarProgress:
 
     Shows a spinner while the total is unknown (listing), then the bar with done/total, rate,
     ETA, live counts by outcome (`advance(outcome)`) and the pipeline's note (`watch`), such as
-    "waiting on rate limits (2 at once)". It redraws twice a second: a faster refresh costs
+    "waiting on rate limits (2 at once)", "connection refused, retry 3/8" or "holding back 1
+    cut-off create(s) until 12:04:31 UTC"; the ETA is never shorter than a wait `watch` names. It redraws twice a second: a faster refresh costs
     CPU on every probe for nothing a person can read.
     """
 
@@ -104,12 +105,13 @@ class BarProgress:
     def __init__(self) -> None:
         self._bar = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), _Eta(self),
             TextColumn("{task.fields[counts]}"), _Note(self),
             console=stderr, transient=True, refresh_per_second=self.REFRESH_PER_SECOND,
         )
         self._task: Any = None
         self._status: Callable[[], str] | None = None
+        self._at_least: Callable[[], float | None] | None = None
         self._counts: collections.Counter[str] = collections.Counter()
         self.done = 0
         self.total = 0
@@ -138,8 +140,12 @@ class BarProgress:
         self._counts.clear()
         self.done, self.total, self.description = 0, total, description
 
-    def watch(self, status: Callable[[], str] | None) -> None:
-        self._status = status
+    def watch(self, status: Callable[[], str] | None, at_least: Callable[[], float | None] | None = None) -> None:
+        self._status, self._at_least = status, at_least
+
+    def eta_floor(self) -> float | None:
+        """Seconds of a known wait (a held-back create) the ETA may not be shorter than."""
+        return self._at_least() if self._at_least is not None else None
 
     def advance(self, outcome: str | None = None) -> None:
         self.done += 1
@@ -155,6 +161,24 @@ class BarProgress:
         return self._status() if self._status is not None else ""
 
 
+class _Eta(TimeRemainingColumn):
+    """rich's time remaining, but never shorter than a wait the pipeline knows of (a create held
+    back until a set time), so a bar at 29/30 does not say 0:00:01 for minutes."""
+
+    def __init__(self, bar: BarProgress) -> None:
+        super().__init__()
+        self._owner = bar
+
+    def render(self, task: Task) -> Text:
+        floor = self._owner.eta_floor()
+        if floor is None or task.finished:
+            return super().render(task)
+        seconds = max(floor, task.time_remaining or 0.0)
+        minutes, secs = divmod(int(seconds + 0.999), 60)
+        hours, minutes = divmod(minutes, 60)
+        return Text(f"{hours}:{minutes:02d}:{secs:02d}", style="progress.remaining")
+
+
 class _Note(ProgressColumn):
     """The pipeline's note, asked for at every redraw (so "waiting on rate limits" shows while
     nothing advances)."""
@@ -165,7 +189,7 @@ class _Note(ProgressColumn):
 
     def render(self, task: Task) -> Text:
         note = self._owner.note()
-        return Text(note, style="yellow" if note.startswith("waiting") else "dim")
+        return Text(note, style="yellow" if note.startswith(("waiting", "holding")) or "retry" in note else "dim")
 
 
 def print_summary(summary: Mapping[str, Any], title: str) -> None:

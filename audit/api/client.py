@@ -255,3 +255,8 @@ class WavesClient:
     def concurrency(self) -> LimiterReport:
         """How the run used the account's concurrency: the level found, requests, 429s."""
         return self.limiter.report()
+
+    def status(self) -> str:
+        """A progress bar's note: the level in use (or the wait on a 429's window), and the latest
+        retry with its cause ("connection refused, retry 3/8") while it is recent."""
+        return "; ".join(n for n in (self.limiter.status(), self._transport.breaker.note()) if n)

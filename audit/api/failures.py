@@ -37,6 +37,7 @@ from audit.core import secrets
 from audit.core.config import ApiSettings
 from audit.core.errors import (
     ApiError,
+    ApiWentAway,
     AuthError,
     BadAnswer,
     CreateOutcomeUnknown,
@@ -57,11 +58,14 @@ class Backoff:
     jitter, and never less than the server's Retry-After (capped at backoff_max_s)."""
 
     def __init__(self, settings: ApiSettings, *, create: bool, answered: Callable[[], bool] = lambda: True,
-                 label: str = "") -> None:
+                 label: str = "", on_retry: Callable[[str, int, int], None] | None = None,
+                 until_verdict: Callable[[], float | None] = lambda: None) -> None:
         self._settings = settings
         self._create = create
         self._answered = answered
         self._label = label
+        self._on_retry = on_retry  # told (why, retry, of) as each retry is scheduled: a progress note
+        self._until_verdict = until_verdict  # seconds until the breaker decides the API went away
         self.retries = 0
 
     def __call__(self, exc: Exception) -> bool | float:
@@ -73,11 +77,17 @@ class Backoff:
         wait += random.uniform(0, s.backoff_initial_s)
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             wait = max(wait, min(exc.retry_after, s.backoff_max_s))
+        elif isinstance(exc, TransportError) and not exc.request_sent and (left := self._until_verdict()) is not None:
+            wait = min(wait, left + 0.1)  # try again as the breaker's window closes: stop on time
         why = exc.message if isinstance(exc, RunError) else type(exc).__name__
         log.info("%s: retry %d/%d in %.1f s: %s", self._label, self.retries, s.max_attempts - 1, wait, why)
+        if self._on_retry is not None:
+            self._on_retry(short_cause(exc), self.retries, s.max_attempts - 1)
         return wait
 
     def _retryable(self, exc: Exception) -> bool:
+        if isinstance(exc, ApiWentAway):  # the breaker opened: the run stops
+            return False
         if isinstance(exc, RateLimited):  # refused before any work: safe for every call
             return True
         if isinstance(exc, TransportError) and not exc.request_sent and not self._answered():
@@ -85,6 +95,20 @@ class Backoff:
         if self._create:  # only when the create certainly did not happen
             return isinstance(exc, TransportError) and not exc.request_sent
         return isinstance(exc, ServerError | TransportError)
+
+
+def short_cause(exc: Exception) -> str:
+    """A few words for why a call failed, for a progress bar: "connection refused", "HTTP 503"."""
+    if isinstance(exc, RateLimited):
+        return "HTTP 429 (over the account's limit)"
+    if isinstance(exc, ApiError):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, TransportError):
+        if not exc.request_sent:
+            return "connection refused"
+        return "no answer in time" if "no answer within" in exc.message or "Timeout" in exc.message \
+            else "connection dropped"
+    return type(exc).__name__
 
 
 def json_object(answer: Answer, hint: str | None = None) -> Mapping[str, Any]:

@@ -12,6 +12,8 @@ what went wrong into an `audit.core.errors` exception:
   body was still arriving, or a body over the cap or corrupt, is a `BadAnswer`, never retried;
 - a refused connection or a name that does not resolve is a `TransportError` with
   `request_sent=False`, and before the API ever answered it names the base URL (fail fast);
+  once no attempt has connected for `[api] unreachable_s`, the `breaker.Breaker` opens and
+  every attempt raises `ApiWentAway` at once (the run stops and says what it did);
 - other transport errors after a create's upload started are `CreateOutcomeUnknown`;
 - an error answer (not 2xx) becomes `failures.error_for`, even when its body was unreadable.
 
@@ -34,6 +36,7 @@ import stamina
 
 from audit import __version__
 from audit.api.body import Answer, Body, Unusable
+from audit.api.breaker import Breaker
 from audit.api.failures import Backoff, error_for
 from audit.api.limiter import Limiter, start_and_ceiling
 from audit.core.apikey import check_key_transport
@@ -83,6 +86,7 @@ class Transport:
         start, ceiling, discover = start_and_ceiling(settings.concurrency, settings.max_concurrency, remembered_limit)
         self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover, remembered=remembered_limit is not None)
         self.answered = False  # the API has answered at least once (a wrong URL fails fast before)
+        self.breaker = Breaker(settings.unreachable_s)  # the API went away: stop, do not retry for minutes
         self._http = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s),
@@ -117,7 +121,8 @@ class Transport:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
         call = Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint,
                     label or f"{method} {path}", on_send)
-        backoff = Backoff(s, create=create, answered=lambda: self.answered, label=call.label)
+        backoff = Backoff(s, create=create, answered=lambda: self.answered, label=call.label,
+                          on_retry=self.breaker.retrying, until_verdict=self.breaker.remaining)
         async for attempt in stamina.retry_context(on=backoff, attempts=s.max_attempts, timeout=None):
             with attempt:
                 if not auth:
@@ -154,6 +159,7 @@ class Transport:
 
     async def _send_once(self, call: Call, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
         """One attempt: send, read the body within the cap, all within the call's deadline."""
+        self.breaker.check()  # the API went away: no attempt goes out
         if call.on_send is not None:
             call.on_send()
         request = self._http.build_request(call.method, call.path, headers=headers, timeout=call.deadline_s, **kwargs)
@@ -169,7 +175,8 @@ class Transport:
                     await response.aclose()
         except TimeoutError:
             raise self._late(call, response, body) from None
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            self.breaker.refused(self._settings.base_url)  # raises ApiWentAway once nothing connected for long
             raise TransportError(
                 f"{call.name}: cannot connect to {self._settings.base_url}: {exc}", request_sent=False,
                 hint=None if self.answered else (
@@ -190,6 +197,7 @@ class Transport:
             raise _unusable(call, response.status_code, str(exc), hint=call.too_large_hint
                             if exc.too_large else None) from None
         self.answered = True
+        self.breaker.answered()
         answer = Answer(call.method, call.path, response.status_code, response.headers, content)
         log.debug("%s -> %d, %d bytes in %.3fs", call.name, answer.status, len(content), time.monotonic() - started)
         if answer.is_success:

@@ -32,6 +32,8 @@ class ApiSettings:
     max_attempts: int = 8  # per call, counting the first (0.5 s doubling to 30 s: about a minute)
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 30.0
+    # Stop the run when no call could even connect for this long (the API went away mid-run).
+    unreachable_s: float = 10.0
     # Byte caps on decoded answers (after gzip): a bigger answer is an error, never retried.
     max_list_bytes: int = 32 * 1024 * 1024  # 10,000 clones list in ~3 MB; room for 3 KB each
     max_audio_bytes: int = 8 * 1024 * 1024  # a probe answer is tens to hundreds of KB (~95 s at 44.1 kHz)
@@ -131,6 +133,7 @@ RANGES: dict[str, dict[str, Bound | OneOf]] = {
         "max_concurrency": Bound(1, 256),
         "timeout_s": Bound(0, HOUR, above=True),
         "create_timeout_s": Bound(0, DAY, above=True),
+        "unreachable_s": Bound(0, HOUR, above=True),
         "max_attempts": Bound(1, 100),
         "backoff_initial_s": Bound(0, HOUR),
         "backoff_max_s": Bound(0, HOUR),

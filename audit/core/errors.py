@@ -17,6 +17,7 @@ edge where they occur, so the rest of the package and the CLI only ever see thes
     │   │   └── ServerError         5xx
     │   │       └── CreateOutcomeUnknown   a create failed in a way that may have created the clone
     │   ├── TransportError          no usable answer: connection refused or dropped, timeout
+    │   │   └── ApiWentAway         no call could connect for [api] unreachable_s: the run stops
     │   └── QuotaReached            the account holds all the clones its plan allows: apply stops
     └── AudioError                  bytes that do not decode as audio (a per-voice finding, not fatal)
 
@@ -124,6 +125,17 @@ class TransportError(RunError):
     def __init__(self, message: str, *, request_sent: bool = True, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.request_sent = request_sent  # False: the connection was never made
+
+
+class ApiWentAway(TransportError):
+    """Every call failed to connect for `[api] unreachable_s` after the API had answered: it
+    went away mid-run. The run stops at once (never retried) and says what was done."""
+
+    default_hint = ("The API stopped accepting connections. Check the network and the API's status page, "
+                    "then run the command again.")
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, request_sent=False, hint=hint)
 
 
 class QuotaReached(RunError):

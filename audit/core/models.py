@@ -20,12 +20,13 @@ class Progress(Protocol):
 
     `advance(outcome)` may name what the item ended as (a verdict), for live counts;
     `watch(status)` hands over a function the bar calls when it redraws, returning a short
-    note such as "waiting on rate limits (2 at once)" or "" when there is nothing to say.
+    note such as "waiting on rate limits (2 at once)" or "" when there is nothing to say, and
+    optionally `at_least`, the seconds of a known wait the ETA may not be shorter than.
     """
 
     def start(self, total: int, description: str) -> None: ...
     def advance(self, outcome: str | None = None) -> None: ...
-    def watch(self, status: Callable[[], str] | None) -> None: ...
+    def watch(self, status: Callable[[], str] | None, at_least: Callable[[], float | None] | None = None) -> None: ...
 
 
 class NoProgress:
@@ -35,7 +36,7 @@ class NoProgress:
     def advance(self, outcome: str | None = None) -> None:
         pass
 
-    def watch(self, status: Callable[[], str] | None) -> None:
+    def watch(self, status: Callable[[], str] | None, at_least: Callable[[], float | None] | None = None) -> None:
         pass
 
 

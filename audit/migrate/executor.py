@@ -114,6 +114,7 @@ class Migrator:
         self._heard = heard
         self._watcher = StatusWatcher(client, settings.apply.poll_interval_s, on_list=self._saw)
         self.held: dict[str, str] = {}  # voices held during the run, and why
+        self.holding: dict[str, datetime] = {}  # cut-off creates held back now, until when they may go out
         self.quota_reached: str | None = None  # the refusal that stopped the run, once the quota is full
         self.waiting = 0  # voices waiting for their new clone to finish processing: they hold no request
         # Creates go out one at a time: when one is refused for the quota, no other is in flight
@@ -167,16 +168,46 @@ class Migrator:
         account until a listing asked for after then, so that none is ever made twice.
         Returns the decision once the voice no longer waits."""
         step = max(self._settings.apply.settle_s, self._settings.apply.poll_interval_s)
-        while True:
-            asked = datetime.now(UTC)
-            self._saw(await self._client.list_clones(), asked)
-            row = self._ledger.get(entry.voice_id)
-            action = decide(row, self._listing.view(entry.voice_id, row), self._decisions)
-            if not isinstance(action, AwaitUnknownCreate):
-                return action
-            remaining = (action.until - datetime.now(UTC)).total_seconds()
-            log.info("%s: a create may still finish; looking again for up to %.0f s", entry.voice_id, remaining)
-            await asyncio.sleep(min(max(remaining, 0.0), step))
+        try:
+            while True:
+                asked = datetime.now(UTC)
+                self._saw(await self._client.list_clones(), asked)
+                row = self._ledger.get(entry.voice_id)
+                action = decide(row, self._listing.view(entry.voice_id, row), self._decisions)
+                if not isinstance(action, AwaitUnknownCreate):
+                    return action
+                self._holding_back(entry, action.until)
+                remaining = (action.until - datetime.now(UTC)).total_seconds()
+                log.info("%s: a create may still finish; looking again for up to %.0f s", entry.voice_id, remaining)
+                await asyncio.sleep(min(max(remaining, 0.0), step))
+        finally:
+            self.holding.pop(entry.voice_id, None)
+
+    def _holding_back(self, entry: PlanEntry, until: datetime) -> None:
+        """Say once per voice that a create cut off earlier is held back, and until when."""
+        if self.holding.get(entry.voice_id) == until:
+            return
+        self.holding[entry.voice_id] = until
+        s = self._settings
+        log.warning("%s: holding back a create that was cut off (it may still finish on the server) until %s UTC, "
+                    "%.0f s after it was sent ([api] create_timeout_s %.0f s + [apply] settle_s %.0f s), so the "
+                    "clone is never made twice; it is sent again then unless the clone appears first",
+                    entry.voice_id, until.strftime("%H:%M:%S"), s.api.create_timeout_s + s.apply.settle_s,
+                    s.api.create_timeout_s, s.apply.settle_s)
+
+    def hold_remaining(self) -> float | None:
+        """Seconds until the last held-back create may go out again (None when none is held)."""
+        if not self.holding:
+            return None
+        return max(0.0, (max(self.holding.values()) - datetime.now(UTC)).total_seconds())
+
+    def note(self) -> str:
+        """A progress bar's note while a cut-off create is held back: how many, and until when."""
+        if not self.holding:
+            return ""
+        until = max(self.holding.values())
+        return (f"holding back {len(self.holding)} cut-off create(s) until {until.strftime('%H:%M:%S')} UTC "
+                "(no duplicate clone)")
 
     def _saw(self, clones: list[Clone], asked: datetime) -> None:
         if asked >= self._listing.listed_at:

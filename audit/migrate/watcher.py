@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from audit.api.client import WavesClient
-from audit.core.errors import AuthError, RunError
+from audit.core.errors import ApiWentAway, AuthError, RunError
 from audit.core.models import Clone, CloneStatus
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class StatusWatcher:
             try:
                 asked = datetime.now(UTC)
                 clones = await self._client.list_clones()
-            except AuthError as exc:
+            except (AuthError, ApiWentAway) as exc:  # every other poll would fail too
                 for future in self._waiting.values():
                     if not future.done():
                         future.set_exception(exc)

@@ -140,8 +140,9 @@ async def apply_plan(
                                 f"creating a clone for each that has none yet{source}", len(todo)):
             raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
         progress.start(len(todo), "Re-cloning")
-        progress.watch(client.limiter.status)
         migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
+        progress.watch(lambda: "; ".join(n for n in (migrator.note(), client.status()) if n),
+                       at_least=migrator.hold_remaining)  # a held-back create counts in the ETA
 
         def done(entry: PlanEntry, state: State) -> None:
             progress.advance(state.value)

@@ -30,7 +30,7 @@ from pathlib import Path
 from audit.api.client import WavesClient
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
-from audit.core.errors import CloneAuditError, ExitCode, RunError, UsageError
+from audit.core.errors import ApiWentAway, CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
 from audit.core.owncalls import SentCalls, leave_out_own, sent_calls
 from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
@@ -38,7 +38,7 @@ from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
-from audit.report import files
+from audit.report import files, unchecked
 from audit.report.tables import records, voice_frame
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
@@ -80,9 +80,20 @@ class ScanRun:
             if self.usage_window.own_calls:
                 lines.append(f"Usage: left out {self.usage_window.own_calls:,} call(s) made by clone-audit's own earlier "
                              "probes and verifications recorded in this output folder.")
-        if any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
+        if self.exit_code is not ExitCode.PARTIAL and any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines
+
+    def warnings(self) -> list[str]:
+        """What the scan says on stderr at its end: how many voices could not be checked, by cause
+        with the advice for each, and what the verdicts rest on when probes were off or partial.
+        (No `Next:` follows an incomplete scan: it is scanned again first.)"""
+        rows = records(voice_frame(self.results, self.finished_at, self.usage))
+        lines = unchecked.terminal_lines(unchecked.incomplete(rows))
+        if self.exit_code is ExitCode.PARTIAL:
+            lines.append("Scan again before planning: an incomplete scan is not a basis for a plan (exit 4).")
+        basis = unchecked.evidence(rows, self.settings.probe.policy.value)
+        return [*lines, *([f"Evidence: {basis}"] if basis else [])]
 
     def record(self, kind: RunKind = RunKind.SCAN, exit_code: ExitCode | None = None,
                parameters: Mapping[str, object] | None = None) -> RunRecord:
@@ -124,8 +135,11 @@ async def scan_organisation(
     chosen = {c.voice_id for c in targets}
     _carry([c for c in clones if c.voice_id not in chosen], settings, out_root, probes)
     progress.start(len(todo), "Probing on lightning-v3.1")
-    progress.watch(client.limiter.status)
-    await _probe_all(client, todo, settings, probes, progress)
+    progress.watch(client.status)
+    try:
+        await _probe_all(client, todo, settings, probes, progress)
+    except ApiWentAway as exc:  # no half report passed off as whole: say what was done, write nothing
+        raise went_away(exc, len(clones), len(todo), sum(1 for c in todo if c.voice_id in probes)) from None
     progress.watch(None)
     markers = Provenance(client.api_key).markers(clones)
     cost = {"tts_characters": client.tts_characters, "tts_probes": len(todo), "probes_reused": reused}
@@ -135,6 +149,14 @@ async def scan_organisation(
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
     return waive(run, exceptions, settings)
+
+
+def went_away(exc: ApiWentAway, voices: int, todo: int, done: int) -> ApiWentAway:
+    """The breaker's error with what the scan did before the API went away, and what it did not."""
+    return ApiWentAway(
+        f"{exc.message}. The scan stopped: {done:,} of {todo:,} probes were made ({voices:,} voices listed), "
+        f"{todo - done:,} voices were not checked; no report was written (it would be incomplete).",
+        hint="Check the network and the API's status page, then run `clone-audit scan` again.")
 
 
 def _earlier(settings: Settings, out_root: Path, window: timedelta) -> dict[str, EarlierProbe]:

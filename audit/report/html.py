@@ -35,7 +35,8 @@ from audit.report import charts
 from audit.report.kinds import blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
-from audit.report.text import headline, human_bytes, human_duration, incomplete, percent, traffic, usage_banner
+from audit.report.text import headline, human_bytes, human_duration, percent, traffic, usage_banner
+from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
 PASSING = (Verdict.COMPLIANT, Verdict.MIGRATED)
@@ -121,6 +122,7 @@ def report_html_chunks(
         "page": kind,
         "headline": kind.headline,
         "incomplete": incomplete(rows),
+        "evidence": evidence(rows, policy(meta)),
         "usage": window,
         "usage_banner": usage_banner(window),
         "findings": [r for r in rows if r["verdict"] in FINDINGS],

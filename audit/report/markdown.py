@@ -1,9 +1,11 @@
 """The report as Markdown, for a ticket or a pull request: pure, data in, `str` out.
 
-The first heading and headline of the run's kind (`kinds`), the incomplete-scan warning, the
+The first heading and headline of the run's kind (`kinds`), the incomplete-run warning (one
+count, causes and advice), what the verdicts rest on when probes were off or partial, the
 kind's own first section (a plan's actions, forecast, BLOCKED ids and every voice it acts on;
 an apply's states; a review's decisions; what a retire did; a cutover's counts; the old ids
-called), the counts, what changed since the previous scan, and the findings (non-compliant and unknown voices, at most MAX_ROWS; the rest are
+called), the counts, what changed since the previous scan, and the findings (non-compliant
+and unknown voices, at most MAX_ROWS; the rest are
 in clones.csv), then the excepted voices. Server strings are shown through
 `untrusted.visible` and Markdown's table characters are escaped, so a display name cannot
 break the table or hide text.
@@ -24,7 +26,8 @@ from audit.migrate.state import MappingStatus
 from audit.report.kinds import KindPage, blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import FINDINGS, records, summary
-from audit.report.text import headline, human_bytes, human_duration, incomplete
+from audit.report.text import headline, human_bytes, human_duration
+from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
 MAX_ROWS = 200
@@ -54,9 +57,11 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     ]
     gap = incomplete(rows)
     if gap:
-        why = ", ".join(f"{cell(reason)} ×{n}" for reason, n in gap["reasons"])
-        lines += [f"> **Incomplete scan:** {gap['count']} voice(s) could not be checked ({why}); they count as "
-                  "unknown and the run exits 4.", ""]
+        lines += [f"> **Incomplete:** {gap['sentence']}; they count as unknown, never as compliant.", ">"]
+        lines += [f"> - {g['count']:,} × {cell(g['label'])}: {cell(g['advice'])}." for g in gap["causes"]]
+        lines += [""]
+    if basis := evidence(rows, policy(meta)):
+        lines += [f"> **Evidence:** {cell(basis)}", ""]
     lines += kind_section(kind, plan)
     if kind.kind is not RunKind.SCAN:
         lines += ["### Voices of the plan's scan, as they stand", ""]

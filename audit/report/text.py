@@ -1,20 +1,18 @@
-"""Words and numbers a person reads: the headline, the incomplete-scan banner, sizes and durations.
+"""Words and numbers a person reads: the headline, the usage banner, sizes and durations.
 
 Pure. `headline` is the one sentence at the top of every report saying where the account
 stands and what to do next; `traffic` says how many failing voices are still called (from a
 scan's usage numbers), `usage_banner` what an incomplete read of the TTS log leaves unknown;
-`incomplete` says how many voices could not be checked and why, grouped; `human_bytes` (`240 MB`) and `human_duration` (`4 h 35 min`) format numbers.
+what could not be checked is `audit.report.unchecked`'s; `human_bytes` (`240 MB`) and `human_duration` (`4 h 35 min`) format numbers.
 """
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from audit.compliance.changes import Changes
-from audit.core.models import ProbeVerdict, Verdict
+from audit.core.models import Verdict
 from audit.report.tables import Cause
 
 PLAN_COMMAND = "clone-audit plan --archive DIR"
@@ -138,21 +136,3 @@ def _calls(row: Mapping[str, Any]) -> int:
 
 def _days(days: Any) -> str:
     return "1 day" if days == 1 else f"{days} days"
-
-
-def incomplete(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """How many voices could not be checked (a probe error, not waived) and why, grouped."""
-    reasons: Counter[str] = Counter()
-    for row in rows:
-        if row.get("probe_verdict") == ProbeVerdict.ERROR and row.get("verdict") != Verdict.EXCEPTED:
-            reasons[_reason_group(str(row.get("probe_reason") or row.get("reason") or ""))] += 1
-    if not reasons:
-        return None
-    return {"count": sum(reasons.values()), "reasons": reasons.most_common()}
-
-
-def _reason_group(reason: str) -> str:
-    status = re.search(r"\bHTTP (\d{3})\b", reason)
-    if status:
-        return f"HTTP {status.group(1)}"
-    return re.sub(r"\d+(\.\d+)?", "N", reason.split(":")[0])[:60] or "unknown error"

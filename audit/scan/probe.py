@@ -9,8 +9,8 @@ a tone or music is `silent`, with the measured speech ratio in the reason.
 What the body is comes from its magic bytes (`audio.sniff`), not from its Content-Type or
 its size: only a RIFF/WAVE with too few frames is the symptom; an empty body, JSON, HTML,
 text or anything else that is not audio is an `error` (could not tell) naming what came back.
-A per-voice failure becomes a ProbeResult; only an authentication failure, which would
-fail every other voice too, propagates.
+A per-voice failure becomes a ProbeResult; only an authentication failure or the API gone
+away (`ApiWentAway`), which would fail every other voice too, propagates.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from audit.api.client import WavesClient
 from audit.api.failures import describe_body
 from audit.core import audio
 from audit.core.config import ProbeSettings
-from audit.core.errors import ApiError, AudioError, AuthError, TransportError
+from audit.core.errors import ApiError, ApiWentAway, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
 from audit.fidelity import vad
@@ -143,7 +143,7 @@ async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings
             clone.voice_id, text, model=settings.model, sample_rate=settings.sample_rate,
             language=language, output_format=PROBE_FORMAT,
         )
-    except AuthError:
+    except (AuthError, ApiWentAway):  # every other voice would fail too: the run stops
         raise
     except ApiError as exc:
         return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status), None

@@ -18,7 +18,7 @@ from audit.cutover.mapping import VOICE_ID
 from audit.cutover.matcher import IdMatcher
 from audit.cutover.patch import _LINE
 from audit.cutover.scanner import _placed
-from audit.report.text import _reason_group
+from audit.report.unchecked import _probe_cause
 
 MB = 1_000_000
 BOUND_S = 1.0  # generous: each of these takes a few hundredths of a second
@@ -59,7 +59,7 @@ FUNCTIONS: dict[str, Callable[[str], object]] = {
     "cutover patch lines": _LINE.findall,
     "archive normalise_name": normalise_name,
     "archive name runs": _RUNS.findall,
-    "report error grouping": _reason_group,
+    "report error grouping": lambda text: _probe_cause(text, None),
     "exceptions file table lines": lambda text: [_TABLE_HEADER.match(line) for line in text.splitlines()],
 }
 

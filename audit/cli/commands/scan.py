@@ -9,7 +9,7 @@ from audit.cli.entry import Interrupted
 from audit.cli.output import print_lines, print_outcome, print_run
 from audit.cli.session import settings as load
 from audit.cli.session import with_client
-from audit.console import BarProgress
+from audit.console import BarProgress, stderr
 from audit.pipeline import scan as scan_flow
 
 
@@ -26,6 +26,8 @@ def run_scan(args: argparse.Namespace) -> int:
                               "Run `clone-audit scan` again; the scan starts over (each probe costs ~45 "
                               "TTS characters).") from None
     print_outcome(run, record)
+    for warning in run.warnings():  # on stderr: what could not be checked and why, what verdicts rest on
+        stderr.print(warning, markup=False, highlight=False)
     print_lines(run.lines())
     print_run(record)
     return int(record.exit_code)
