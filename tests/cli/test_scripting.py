@@ -7,10 +7,12 @@ the module (apply with a mismatch, review, retire, cutover, usage; then scan and
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import subprocess
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import pytest
 
 from audit.core.userstate import ENV_STATE_DIR
 from audit.emulator.knobs import Fault
+from audit.report.tables import DATE_COLUMNS
 from tests.support.cli import Planned, clone_audit, planned_account
 
 pytestmark = pytest.mark.integration
@@ -84,6 +87,13 @@ def test_migration_commands_end_with_their_run_under_quiet_and_json(
 
     rows = json.loads((planned.plan_file.parent / "mapping.json").read_text(encoding="utf-8"))["mapping"]
     (mismatch,) = [r["old_voice_id"] for r in rows if r["status"] == "mismatch"]
+    listed = clone_audit("review", plan, env=env)  # no id: what awaits a decision, and where to listen
+    assert listed.returncode == 0, listed.stderr
+    waiting = json.loads(clone_audit("review", plan, "--json", env=env).stdout)["awaiting_review"]
+    assert [w["old_voice_id"] for w in waiting] == [mismatch]
+    (line,) = [line for line in listed.stdout.splitlines() if mismatch in line]
+    assert f"{waiting[0]['similarity']:.2f}" in line
+    assert all(Path(clip).is_file() and clip in line for clip in waiting[0]["clips"])
     reviewed = summary(clone_audit("review", plan, "--accept", mismatch, "--json", env={**env, "USER": "ann"}), "review")
     assert reviewed["review"] == {"accepted": 1, "rejected": 0}
 
@@ -105,6 +115,13 @@ def test_migration_commands_end_with_their_run_under_quiet_and_json(
     used = summary(clone_audit("usage", mapping, "--since", "2000-01-01", "--json", env=env), "usage")
     assert used["cutover"]["usage"]["old_ids"] == len(rows)
 
+    scan_folder = Path(planned.scanned.stdout.splitlines()[-1].removeprefix("Run: ")).parent
+    for table in (planned.plan_file.parent / "mapping.csv", scan_folder / "clones.csv", planned.plan_file.parent / "clones.csv"):
+        for row in csv.DictReader(table.open(encoding="utf-8", newline="")):
+            for column in DATE_COLUMNS & row.keys():
+                if row[column]:
+                    datetime.fromisoformat(row[column])  # a date or a time, nothing else
+
 
 def test_scan_and_plan_end_with_their_run_under_quiet_and_json(
     applied: tuple[Planned, subprocess.CompletedProcess[str]],
@@ -115,6 +132,11 @@ def test_scan_and_plan_end_with_their_run_under_quiet_and_json(
     quiet(clone_audit("scan", "--out", out, "--quiet", env=env), "scan")
     scanned = summary(clone_audit("scan", "--out", out, "--json", env=env), "scan")
     assert scanned["voices"] == 24 and sum(scanned["verdicts"].values()) == 24  # a replacement is not a voice
+
+    before = sorted(planned.out.glob("*/plan.json"))
+    no_archive = clone_audit("plan", "--out", out, env=env)
+    assert no_archive.returncode == 2 and "--archive" in no_archive.stderr and "[archive]" in no_archive.stderr
+    assert sorted(planned.out.glob("*/plan.json")) == before  # no plan was written
 
     archive = str(planned.plan_file.parent.parent.parent / "archive")
     quiet(clone_audit("plan", "--archive", archive, "--out", out, "--quiet", env=env), "plan")
