@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        with routed(quiet=getattr(args, "quiet", False), as_json=getattr(args, "json", False)):
+        writes_run = RunKind.parse(args.command) is not None  # its --json: one document, the rest on stderr
+        with routed(quiet=getattr(args, "quiet", False), as_json=writes_run and getattr(args, "json", False)):
             return int(command(args.command)(args))
     except Interrupted as exc:
         print_error(f"interrupted: {exc.kept}", exc.hint)
