@@ -10,21 +10,22 @@ the code the process exits with (`audit.cli.failures`).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import errno
 import importlib
 import logging
-import os
 import signal
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from audit.cli import failures
+from audit.cli.output import print_json, routed
 from audit.cli.parser import COMMANDS, build_parser
-from audit.console import configure_logging, print_error, stderr
+from audit.console import configure_logging, print_error
 from audit.core.errors import CloneAuditError, ExitCode
+from audit.runs.kind import RunKind
+from audit.runs.summary import summary
 
 log = logging.getLogger(__name__)
 
@@ -63,35 +64,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        with _quiet(getattr(args, "quiet", False)):
+        writes_run = RunKind.parse(args.command) is not None  # its --json: one document, the rest on stderr
+        with routed(quiet=getattr(args, "quiet", False), as_json=writes_run and getattr(args, "json", False)):
             return int(command(args.command)(args))
     except Interrupted as exc:
         print_error(f"interrupted: {exc.kept}", exc.hint)
         code = EXIT_SIGTERM if terminated else EXIT_SIGINT
-        failures.record(args, started, code, f"interrupted: {exc.kept}")
-        return code
+        return _failed(args, started, code, f"interrupted: {exc.kept}")
     except BaseException as exc:  # the one place where every failure becomes an exit code
         if isinstance(exc, SystemExit):
             raise
         code, message = _report_failure(exc, EXIT_SIGTERM if terminated else EXIT_SIGINT)
-        failures.record(args, started, code, message)
-        return code
+        return _failed(args, started, code, message)
     finally:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def _quiet(quiet: bool) -> Iterator[None]:
-    """--quiet: nothing on stdout or stderr while the command runs; errors print after it."""
-    if not quiet:
-        yield
-        return
-    stderr.quiet = True
-    try:
-        with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-            yield
-    finally:
-        stderr.quiet = False
+def _failed(args: argparse.Namespace, started: datetime, code: int, message: str) -> int:
+    """Record a failed run; under --json its one JSON document still goes to stdout."""
+    failures.record(args, started, code, message)
+    kind = RunKind.parse(getattr(args, "command", None))
+    if getattr(args, "json", False) and kind is not None:
+        print_json(summary(None, kind=kind, exit_code=code, error=message))
+    return code
 
 
 def _report_failure(exc: BaseException, interrupted_code: int) -> tuple[int, str]:

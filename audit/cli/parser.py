@@ -36,7 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="clone-audit",
         description="Find Smallest AI voice clones that are silent on lightning-v3.1, and re-clone them.",
         epilog="Exit codes: 0 nothing to flag, 1 findings, 2 usage/config error, "
-        "3 run could not complete, 4 some voices could not be checked.",
+        "3 run could not complete, 4 some voices could not be checked. A command that writes a run "
+        "(scan, plan, apply, retire, review, cutover, usage) ends with the line `Run: <its run.json>`, "
+        "under --quiet too; with --json it prints one JSON document instead (the run's folder in it).",
     )
     parser.add_argument("--version", action="version", version=f"clone-audit {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -53,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "non-compliant voices still called lead the report ([report] usage_days; 0: off)")
     scan.add_argument("--reuse-probes", metavar="DURATION",
                       help="keep a probe younger than DURATION (12h, 7d) of a voice unchanged since (default off)")
-    _output_flags(scan)
+    _output_flags(scan, writes_run=True)
 
     plan = _command(commands, "plan", "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--archive", help="folder of the original recordings ([archive] folder)")
     plan.add_argument("--manifest", help="CSV voice_id,path[,language,display_name] ([archive] manifest)")
     plan.add_argument("--out", help="report folder; each plan writes a subfolder (default reports)")
-    _output_flags(plan)
+    _output_flags(plan, writes_run=True)
 
     apply = _command(commands, "apply", "re-clone exactly what a plan says, verify, record old → new")
     apply.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json a plan run wrote")
@@ -80,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "the folder the plan was made from)")
     apply.add_argument("--archive", help="folder of the original recordings ([archive] folder); with "
                        "--trust-plan-edits it must be the plan's archive folder")
-    apply.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _result_flags(apply)
 
     retire = _command(commands, "retire", "delete legacy clones whose replacement is verified (asks first)")
     retire.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     retire.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     retire.add_argument("--quiet-since", metavar="DATE",
                         help="only old clones the TTS analytics log shows no call to since DATE (UTC)")
-    retire.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _result_flags(retire)
 
     review = _command(commands, "review", "accept or reject replacements that do not sound like their source (after listening)")
     review.add_argument("plan_file", type=Path, metavar="PLAN", help="the plan.json that was applied")
@@ -97,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--reject", nargs="+", metavar="ID", default=[],
                         help="old voice ids whose mismatched replacement you refuse (the original stays)")
     review.add_argument("--by", help="the reviewer's name recorded in the ledger (default: $USER)")
+    _result_flags(review)
 
     cut = _command(commands, "cutover", "find old voice ids in code and config, patch them (dry run by default)")
     cut.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING", help="the mapping.csv or mapping.json apply wrote")
@@ -110,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"skip (and report) files larger than N bytes (default {DEFAULT_MAX_BYTES})")
     cut.add_argument("--include-ignored", action="store_true",
                      help="also read files .gitignore excludes (say, .env files) in git work trees")
+    _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")
     use.add_argument("mapping", nargs="?", type=Path, metavar="MAPPING",
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_argument("--out", help="without a MAPPING: the output folder whose recorded scans' probes are left out "
                      "(default reports)")
     _api_flags(use)
+    _result_flags(use)
 
     report = _command(commands, "report", "re-render a past run offline (no API call), or compare two runs")
     report.add_argument("run_ref", metavar="RUN", help="a run id (see `clone-audit history`), its folder, or `latest`")
@@ -128,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)")
     report.add_argument("--out", help="the output folder holding the runs and their history (default reports)")
     report.add_argument("--config", type=Path, help="TOML config file (see config.example.toml)")
-    _output_flags(report)
+    _output_flags(report, writes_run=False)
 
     hist = _command(commands, "history", "list past runs of this output folder, one line each")
     hist.add_argument("--out", help="the output folder (default reports)")
@@ -166,10 +171,23 @@ def _command(commands: argparse._SubParsersAction, name: str, text: str) -> argp
     return sub
 
 
-def _output_flags(sub: argparse.ArgumentParser) -> None:
+def _output_flags(sub: argparse.ArgumentParser, *, writes_run: bool) -> None:
     sub.add_argument("--excel", action="store_true", default=None,
                      help="CSV starts with a UTF-8 BOM so Excel shows non-Latin names ([report] csv_bom)")
-    sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    if writes_run:
+        _result_flags(sub)
+    else:
+        sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
+def _result_flags(sub: argparse.ArgumentParser) -> None:
+    """--quiet and --json of a command that writes a run."""
+    sub.add_argument("--quiet", action="store_true",
+                     help="print nothing but errors and, last, the `Run: <run.json>` line")
+    sub.add_argument("--json", action="store_true",
+                     help="print one JSON document on stdout (kind, run_id, run_folder, run_json, exit_code, "
+                     "counts) and nothing else: no `Run:` line (the folder is in it); progress and "
+                     "messages go to stderr")
 
 
 def _api_flags(sub: argparse.ArgumentParser) -> None:

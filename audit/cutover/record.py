@@ -58,6 +58,8 @@ def scan_section(
         "files_scanned": result.files_scanned,
         "seconds": round(result.seconds, 3),
         "binary_skipped": result.binary,
+        "gitignored": result.gitignored,
+        "gitignored_env": [relative_path(p, base) for p in result.gitignored_env][:50],
         "unchecked": [{"path": relative_path(s.path, base), "reason": s.reason} for s in result.unchecked][:50],
         "unchecked_count": len(result.unchecked),
         "occurrences": len(occurrences),

@@ -64,6 +64,8 @@ class ScanResult:
     binary: int = 0
     notes: list[str] = field(default_factory=list)
     git_trees: int = 0
+    gitignored: int = 0  # untracked files .gitignore hid (not read)
+    gitignored_env: list[Path] = field(default_factory=list)  # those named .env*
     seconds: float = 0.0
 
     @property
@@ -82,7 +84,8 @@ def scan_files(
     rows = mapping.by_old
     ready = mapping.ready
     matcher = IdMatcher(rows)
-    result = ScanResult(skipped=list(listing.skipped), notes=list(listing.notes), git_trees=listing.git_trees)
+    result = ScanResult(skipped=list(listing.skipped), notes=list(listing.notes), git_trees=listing.git_trees,
+                        gitignored=listing.gitignored, gitignored_env=list(listing.gitignored_env))
     for entry in listing.files:
         if advance is not None:
             advance()

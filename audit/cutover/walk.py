@@ -3,7 +3,8 @@
 Owns `list_files(paths, …)`. Inside a git work tree the files are what
 `git ls-files -co --exclude-standard` lists (tracked files, and untracked ones that
 `.gitignore` does not exclude; with `include_ignored`, ignored files too), run once per
-work tree; elsewhere the folders are walked. Never followed: a symlink, to a file or a
+work tree (and how many untracked files `.gitignore` hid is counted, `.env*` files named);
+elsewhere the folders are walked. Never followed: a symlink, to a file or a
 folder (one pointing outside the given paths is reported as skipped; one pointing inside
 needs no following, its target is read where it lives), nor a folder git lists a file in
 that has become a symlink since. Each file is listed with its root (the given folder, or
@@ -55,6 +56,8 @@ class FileListing:
     skipped: list[Skipped] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     git_trees: int = 0
+    gitignored: int = 0  # untracked files .gitignore hid from the read (0 with include_ignored)
+    gitignored_env: list[Path] = field(default_factory=list)  # those named .env*: secrets, config
 
 
 def list_files(
@@ -110,6 +113,10 @@ class _Walker:
             self._walk(folder)
             return
         self.listing.git_trees += 1
+        if not self.include_ignored:
+            hidden = _git_ignored(folder)
+            self.listing.gitignored += len(hidden)
+            self.listing.gitignored_env += [folder / n for n in hidden if n.rsplit("/", 1)[-1].startswith(".env")]
         for name in listed:
             path = folder / name.rstrip("/")
             try:
@@ -232,3 +239,14 @@ def _git_files(folder: Path, include_ignored: bool) -> tuple[Iterator[str] | Non
         error = os.fsdecode(done.stderr).strip()
         return None, (None if "not a git repository" in error else error.splitlines()[-1][:200] if error else "failed")
     return iter(os.fsdecode(name) for name in done.stdout.split(b"\0") if name), None
+
+
+def _git_ignored(folder: Path) -> list[str]:
+    """The untracked files `.gitignore` hides under `folder` (relative names): what a cutover
+    does not read unless --include-ignored; none when git cannot say."""
+    command = ["git", "-C", str(folder), "ls-files", "-o", "-i", "--exclude-standard", "-z"]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=GIT_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [os.fsdecode(n) for n in done.stdout.split(b"\0") if n] if done.returncode == 0 else []

@@ -107,6 +107,8 @@ def cutover(
     mapping = backed(read_mapping(mapping_path))
     base = Path(os.path.realpath(Path.cwd()))
     rollback_dir = _rollback_dir(mapping_path, paths, options) if options.write else None
+    if options.patch_file is not None:
+        _check_patch_file(options.patch_file, paths)
     listing = list_files(paths, max_bytes=options.max_bytes, include_ignored=options.include_ignored,
                          exclude=[mapping_path])
     progress.start(len(listing.files), "Reading files")
@@ -244,6 +246,22 @@ def _rollback_dir(mapping_path: Path, paths: Sequence[Path], options: CutoverOpt
     return chosen
 
 
+def _check_patch_file(patch_file: Path, paths: Sequence[Path]) -> None:
+    """--patch FILE goes into an existing folder, outside the scanned paths (a patch inside
+    them would be read as a caller's file, and a `git clean` or checkout could remove it)."""
+    if not patch_file.parent.is_dir() or patch_file.is_dir():
+        raise UsageError(f"--patch {patch_file}: " + ("it is a folder." if patch_file.is_dir() else
+                         f"the folder {patch_file.parent} does not exist."),
+                         hint="Name a file in an existing folder outside the scanned paths, e.g. --patch cutover.patch.")
+    real = Path(os.path.realpath(patch_file))
+    for path in paths:
+        root = Path(os.path.realpath(path))
+        if real == root or real.is_relative_to(root):
+            raise UsageError(f"--patch {patch_file} lies inside {path}, which is being scanned.",
+                             hint="Write the patch outside the scanned paths (say, in the parent folder), "
+                             "then `git apply` it from there.")
+
+
 def _record(mapping_path: Path, kind: RunKind, code: ExitCode, started: datetime,
             **sections: Any) -> tuple[str, RunRecord | None]:
     """Add `sections` to the migration folder's cutover.json and write a run of its own
@@ -292,6 +310,11 @@ def _describe_outcome(run: CutoverRun) -> list[str]:
         f"({rate:,.0f} files/s; .gitignore applied in {scan.git_trees} git work tree(s)); "
         f"{scan.binary} binary file(s) skipped; {len(scan.unchecked)} not checked."
     )
+    if scan.gitignored:
+        env = [record.relative_path(p, base) for p in scan.gitignored_env]
+        named = f", among them {', '.join(env[:10])}{' …' if len(env) > 10 else ''}" if env else ""
+        lines.append(f".gitignore hid {scan.gitignored} file(s) from this read{named}: "
+                     "--include-ignored reads them too.")
     lines.append(
         f"Found {len(occurrences)} occurrence(s) of {len({o.old_voice_id for o in occurrences})} old id(s) in "
         f"{len(scan.hits)} file(s): {ready} ready to replace, {len(occurrences) - ready} not ready."

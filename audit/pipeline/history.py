@@ -50,12 +50,13 @@ def scan_context(
     """What changed since the previous scan of this account (or since `against`), the trend
     up to this scan, and the frame with its `change` and `first_noncompliant` columns."""
     current = marks_of(frame)
+    today = run.finished_at.date().isoformat()  # the date this run first found a voice non-compliant
     point = trend_point(run.run_id, run.finished_at.isoformat(timespec="seconds"), current)
     path = store.history_path(out_root)
     if not path.exists():
         if against:
             raise UsageError(f"no run history in {out_root} to compare against.", hint="Pass --out DIR.")
-        return HistoryView(Changes(None, None), (point,), recorded=False), with_history(frame, {}, {})
+        return HistoryView(Changes(None, None), (point,), recorded=False), with_history(frame, {}, {}, today)
     with store.History(path) as history:
         earlier = history.scans_before(run.account, run.base_url, run.run_id)
         other = _run(history, against) if against else (earlier[-1] if earlier else None)
@@ -64,7 +65,7 @@ def scan_context(
         trend = tuple(history.trend(run.account, run.base_url, run.run_id)) + (point,)
     changes = compare(previous, current, other.run_id if other else None, other.finished_at if other else None)
     labels = {v: label for v in current if (label := changes.change_of(v))}
-    return HistoryView(changes, trend), with_history(frame, labels, first)
+    return HistoryView(changes, trend), with_history(frame, labels, first, today)
 
 
 def _run(history: store.History, run_id: str) -> store.HistoryRow:

@@ -91,6 +91,11 @@ async def plan_migration(
                   usage=usage, usage_window=None)
     existing = plan.replacements([r.clone for r in run.results], markers)
     wanted = [r.clone for r in run.results if plan.needs_source(r, existing, markers)]
+    if wanted and not settings.archive.folder:
+        raise UsageError(f"{len(wanted)} voice(s) need their original recording to be re-cloned, and no archive "
+                         "of recordings is configured: no plan was written.",
+                         hint="Pass --archive DIR (the folder of the original recordings), or set folder under "
+                         "[archive] in the config file (--config FILE; see config.example.toml).")
     archive = str(Path(settings.archive.folder).resolve()) if settings.archive.folder else None
     with staged(out_root, run.run_id) as folder:
         sourced = gather(wanted, settings.archive, folder, progress or NoProgress())

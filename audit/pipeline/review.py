@@ -9,7 +9,8 @@ is not its source's, audit.fidelity) is never ready and never retires its origin
 person listened (report.html's listening section) and accepted it by its old voice id. A
 rejected one stays not ready; delete the wrong clone in the dashboard and
 `apply --retry-failed` makes it again. Nothing is recorded when any named id is not a mismatch
-of this plan.
+of this plan. Without ids, `awaiting_review` lists the mismatches no one has decided on, with
+their similarity and listening clips.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from audit.core.errors import ExitCode, UsageError
 from audit.core.runfolder import RunFolder, check_writable
@@ -49,6 +51,52 @@ class Reviewed:
         if self.rejected:
             lines.append(f"Rejected by {self.by}: {', '.join(self.rejected)} (not ready; the originals stay).")
         return [*lines, f"Mapping: {self.folder / 'mapping.csv'}"]
+
+
+@dataclass(frozen=True)
+class Awaiting:
+    """A mismatch no one has decided on yet: whose replacement, how like its source, where to listen."""
+
+    old_voice_id: str
+    display_name: str
+    new_voice_id: str | None
+    similarity: float | None
+    clips: tuple[Path, Path] | None  # the source's and the new clone's listening clips, when kept
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"old_voice_id": self.old_voice_id, "new_voice_id": self.new_voice_id,
+                "display_name": self.display_name, "similarity": self.similarity,
+                "clips": None if self.clips is None else [str(c) for c in self.clips]}
+
+    def line(self) -> str:
+        similar = "unknown" if self.similarity is None else f"{self.similarity:.2f}"
+        listen = (f"  listen: {self.clips[0]}  {self.clips[1]}" if self.clips
+                  else "  (no listening clip kept: compare in the dashboard)")
+        return f"{self.old_voice_id} → {self.new_voice_id or '?'}  similarity {similar}  ({self.display_name}){listen}"
+
+
+def awaiting_review(plan_path: Path) -> list[Awaiting]:
+    """The mismatches of an applied plan that await a person's decision, least similar first."""
+    read_plan(plan_path)
+    folder = RunFolder.of_plan(plan_path)
+    if not folder.ledger.exists():
+        raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
+    with Ledger(folder.ledger) as ledger:
+        rows = [r for r in ledger.all() if r.state is State.MISMATCH and r.review is None]
+    clips = files.listen_clips(folder, [r.old_voice_id for r in rows])
+    found = [Awaiting(r.old_voice_id, r.display_name or "", r.new_voice_id, r.similarity,
+                      (folder.path / clips[r.old_voice_id][0], folder.path / clips[r.old_voice_id][1])
+                      if r.old_voice_id in clips else None) for r in rows]
+    return sorted(found, key=lambda a: (a.similarity is None, a.similarity or 0.0, a.old_voice_id))
+
+
+def awaiting_lines(found: Sequence[Awaiting], plan_path: Path) -> list[str]:
+    """What `review PLAN` without ids prints."""
+    if not found:
+        return ["No mismatch awaits review in this migration."]
+    return [*(a.line() for a in found),
+            f"{len(found)} mismatch(es) await review. Listen, then: clone-audit review {plan_path} "
+            "--accept ID (keep the new clone) or --reject ID (keep the original)."]
 
 
 def review_mismatches(plan_path: Path, accept: Sequence[str], reject: Sequence[str], by: str) -> Reviewed:

@@ -144,18 +144,20 @@ def voice_frame(
     return frame.loc[ordered.index].reset_index(drop=True)
 
 
-def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[str, str]) -> pd.DataFrame:
+def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[str, str],
+                 today: str | None = None) -> pd.DataFrame:
     """The frame with `change` (new, fixed, regressed, still failing) and `first_noncompliant`
-    (the date an earlier scan, or this one, first found the voice non-compliant) filled in."""
+    (the date an earlier scan, or this one, on `today`, first found the voice non-compliant:
+    a date and nothing else, so the CSV column parses as dates) filled in."""
     out = frame.copy()
     out["change"] = [change.get(v) for v in out["voice_id"]]
-    today: list[str | None] = [None] * len(out)
+    since: list[str | None] = [None] * len(out)
     for i, (voice_id, verdict) in enumerate(zip(out["voice_id"], out["verdict"], strict=True)):
         if voice_id in first:
-            today[i] = first[voice_id][:10]
-        elif verdict == Verdict.NON_COMPLIANT:
-            today[i] = "this run"
-    out["first_noncompliant"] = today
+            since[i] = first[voice_id][:10]
+        elif verdict == Verdict.NON_COMPLIANT and today is not None:
+            since[i] = today[:10]
+    out["first_noncompliant"] = since
     return out
 
 
@@ -184,8 +186,18 @@ def summary(frame: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+#: CSV columns that hold a date or a time (clones.csv, mapping.csv): ISO 8601 or empty, never other text.
+DATE_COLUMNS = frozenset({"created_at", "exception_expires", "first_noncompliant", "usage_last_call", "probed_at",
+                          "verified_at", "retired_at", "reviewed_at"})
+
+
 def render_csv(frame: pd.DataFrame, *, bom: bool = False) -> str:
-    """RFC 4180; `bom` starts it with a UTF-8 byte order mark, so Excel reads non-Latin names."""
+    """RFC 4180; `bom` starts it with a UTF-8 byte order mark, so Excel reads non-Latin names.
+    A date column holds an ISO date or timestamp, or nothing (a server's unreadable date stays
+    in run.json, not in the CSV a spreadsheet sorts by date)."""
+    dated = [c for c in frame.columns if c in DATE_COLUMNS]
+    if dated:
+        frame = frame.assign(**{c: frame[c].map(_iso) for c in dated})
     safe = frame.map(_safe_cell)
     text = safe.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return ("\ufeff" + text) if bom else text
@@ -222,6 +234,18 @@ def _safe_cell(value: Any) -> Any:
     if value.startswith(_FORMULA_START):
         value = "'" + value
     return visible(value, keep_lines=True)
+
+
+def _iso(value: Any) -> str | None:
+    """An ISO date (as given) or timestamp (to the second; as given when it names no zone), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when.date().isoformat() if len(text) == 10 else when.isoformat(timespec="seconds")
 
 
 def _age_days(created_at: str | None, now: datetime) -> int | None:

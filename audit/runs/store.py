@@ -238,15 +238,23 @@ def marks_of(record: RunRecord) -> list[Mark]:
             for r in rows if isinstance(r, dict) and isinstance(r.get("old_voice_id"), str)]
 
 
+def tally(run: RunRecord, marks: list[Mark] | None = None) -> tuple[int, dict[str, int]]:
+    """The run's voices (a replacement listed beside its original is not one) and how many
+    have each verdict (a scan, a plan) or mapping status (a migration run)."""
+    marks = marks_of(run) if marks is None else marks
+    listed = {m.voice_id for m in marks}
+    voices = [m for m in marks if not (m.replaces and m.replaces in listed)]
+    counts: dict[str, int] = {}
+    for mark in voices:
+        counts[mark.verdict] = counts.get(mark.verdict, 0) + 1
+    return len(voices), counts
+
+
 def record(out_root: Path, run: RunRecord, counts: Mapping[str, int] | None = None) -> None:
     """File `run` in `<out_root>/history.sqlite`: its index row (exit code, counts by verdict or
     state unless `counts` gives them) and one mark per voice."""
     marks = marks_of(run)
-    listed = {m.voice_id for m in marks}
-    voices = [m for m in marks if not (m.replaces and m.replaces in listed)]  # a replacement is not a voice
-    tally: dict[str, int] = {}
-    for mark in voices:
-        tally[mark.verdict] = tally.get(mark.verdict, 0) + 1
+    total, tallied = tally(run, marks)
     parameters = dict(run.parameters)
     if run.plan is not None:
         parameters.setdefault("plan_id", run.plan.plan_id)
@@ -254,8 +262,8 @@ def record(out_root: Path, run: RunRecord, counts: Mapping[str, int] | None = No
         run_id=run.run_id, kind=run.kind.value, account=run.account, base_url=run.base_url,
         started_at=run.started_at.isoformat(timespec="seconds"),
         finished_at=run.finished_at.isoformat(timespec="seconds"), exit_code=int(run.exit_code),
-        folder="" if run.folder is None else str(run.folder), counts=dict(counts if counts is not None else tally),
-        total=len(voices), parameters=parameters, error=run.error,
+        folder="" if run.folder is None else str(run.folder), counts=dict(counts if counts is not None else tallied),
+        total=total, parameters=parameters, error=run.error,
     )
     with History(history_path(out_root)) as store:
         store.record(row, marks)

@@ -355,3 +355,37 @@ def test_cutover_command_exits_0_when_no_old_id_is_left(tmp_path: Path, mapping:
     (tmp_path / "clean" / "a.yaml").write_text(f"voice: {NEW_A}\n")
     assert main(["cutover", str(mapping), str(tmp_path / "clean")]) == 0
     assert "No old voice id left in these paths." in capsys.readouterr().out
+
+
+def test_cutover_says_how_many_files_gitignore_hid_and_names_env_files(
+    tmp_path: Path, mapping: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from audit.cli import main
+
+    root = tmp_path / "tree"
+    _make_tree(root, git=True)
+    (root / ".gitignore").write_bytes(GITIGNORE + b".env*\n")
+    (root / "app/.env.local").write_text(f"TTS_VOICE={OLD_A}\n")
+    assert main(["cutover", str(mapping), str(root / "app")]) == 1
+    out = capsys.readouterr().out
+    (hid,) = [line for line in out.splitlines() if ".gitignore hid" in line]
+    assert " 4 file(s)" in hid  # ignored.log, node_modules/lib.js, .env, .env.local
+    assert "app/.env," in hid and "app/.env.local" in hid and "--include-ignored" in hid
+    run = cutover(mapping, [root / "app"], CutoverOptions(include_ignored=True))
+    assert run.scan.gitignored == 0  # read, not hidden
+
+
+@pytest.mark.parametrize("where", ["inside", "the-folder", "missing-folder"])
+def test_a_patch_file_inside_the_scanned_paths_or_in_a_missing_folder_is_refused(
+    tmp_path: Path, mapping: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    from audit.cli import main
+
+    root = tmp_path / "tree"
+    files = _make_tree(root, git=False)
+    patch = {"inside": root / "app" / "flows" / "cutover.patch", "the-folder": root / "app",
+             "missing-folder": tmp_path / "missing" / "cutover.patch"}[where]
+    assert main(["cutover", str(mapping), str(root / "app"), "--patch", str(patch)]) == 2
+    assert "hint:" in capsys.readouterr().err
+    assert _bytes(root, files) == files and not (root / "app" / "flows" / "cutover.patch").exists()
+    assert not (tmp_path / "missing").exists() and not (mapping.parent / "clone-audit-rollback").exists()

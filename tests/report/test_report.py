@@ -147,3 +147,30 @@ def test_mapping_and_listening_rows_are_coloured_by_their_status() -> None:
     html = render_report_html(meta, voice_frame(_results(), NOW), mapping=mapping, listen=listen)
     assert '<td class="v compliant">ready</td>' in html and '<td class="v non-compliant">mismatch</td>' in html
     assert '<td class="v compliant">match<br>' in html and '<td class="v non-compliant">mismatch<br>' in html
+
+
+def test_csv_date_columns_hold_iso_dates_or_nothing() -> None:
+    """A spreadsheet sorts clones.csv and mapping.csv by date: no "this run", no server text."""
+    from audit.report.tables import DATE_COLUMNS, frame_of, with_history
+    from audit.runs.record import VoiceRow
+
+    rows = [VoiceRow("voice_new0000001", created_at="2024-01-01T14:17:16.000Z", verdict="non-compliant"),
+            VoiceRow("voice_old0000001", created_at="last Tuesday", verdict="non-compliant"),
+            VoiceRow("voice_fine000001", created_at="2025-06-07", verdict="compliant", probed_at="2026-12-06T10:00:00Z")]
+    frame = with_history(frame_of(rows), {}, {"voice_old0000001": "2026-11-01T09:00:00+00:00"},
+                         "2026-12-06T10:00:00+00:00")
+    mapping = pd.DataFrame([{"old_voice_id": "voice_old0000001", "verified_at": "2026-12-06T10:00:00.123456+00:00",
+                             "retired_at": None, "reviewed_at": "soon"}])
+    for text in (render_csv(frame), render_csv(mapping)):
+        table = list(csv.DictReader(io.StringIO(text)))
+        dated = [c for c in table[0] if c in DATE_COLUMNS]
+        assert dated
+        for row in table:
+            for column in dated:
+                if row[column]:
+                    datetime.fromisoformat(row[column])  # raises on anything but an ISO date or time
+    table = {r["voice_id"]: r for r in csv.DictReader(io.StringIO(render_csv(frame)))}
+    assert table["voice_new0000001"]["first_noncompliant"] == "2026-12-06"  # found in this run, on its date
+    assert table["voice_old0000001"]["first_noncompliant"] == "2026-11-01"
+    assert table["voice_new0000001"]["created_at"] == "2024-01-01T14:17:16+00:00"
+    assert table["voice_old0000001"]["created_at"] == ""  # not a date: kept in run.json only

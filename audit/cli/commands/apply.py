@@ -7,13 +7,14 @@ import time
 
 from rich.markup import escape
 
-from audit.cli.output import print_run
+from audit.cli.output import finish
 from audit.cli.session import confirmer, with_client
 from audit.cli.session import settings as load
 from audit.console import BarProgress, stderr, terminal
 from audit.core.errors import UsageError
 from audit.migrate.selection import ApplyOptions
 from audit.pipeline import apply as apply_flow
+from audit.runs.kind import RunKind
 
 
 def run_apply(args: argparse.Namespace) -> int:
@@ -34,5 +35,4 @@ def run_apply(args: argparse.Namespace) -> int:
         stderr.print(f"{len(run.selection.todo) / minutes:.1f} voice(s) worked on per minute.")
     for line in run.lines():
         print(terminal(line, one_line=True))
-    print_run(run.record)
-    return int(run.exit_code)
+    return finish(args, run.record, RunKind.APPLY, run.exit_code)

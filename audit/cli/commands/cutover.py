@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.cli.output import print_lines, print_run
+from audit.cli.output import finish, print_lines
 from audit.cli.session import settings as load
 from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
 from audit.core.errors import UsageError
 from audit.core.usage import parse_since
 from audit.pipeline import cutover as cutover_flow
+from audit.runs.kind import RunKind
 
 
 def run_cutover(args: argparse.Namespace) -> int:
@@ -22,8 +23,7 @@ def run_cutover(args: argparse.Namespace) -> int:
         print_lines(undone.lines())
         if undone.report_note:
             stderr.print(undone.report_note)
-        print_run(undone.record)
-        return int(undone.exit_code)
+        return finish(args, undone.record, RunKind.CUTOVER, undone.exit_code)
     if args.mapping is None or not args.paths:
         raise UsageError("cutover needs a MAPPING and at least one PATH.",
                          hint="clone-audit cutover reports/<id>/mapping.csv ./app ./config")
@@ -38,8 +38,8 @@ def run_cutover(args: argparse.Namespace) -> int:
     print_lines(run.lines(diff=not args.write and args.patch is None))
     if run.report_note:
         stderr.print(run.report_note)
-    print_run(run.record)
-    return int(run.exit_code)
+    return finish(args, run.record, RunKind.CUTOVER, run.exit_code, occurrences=len(run.scan.occurrences),
+                  occurrences_left=len(run.remaining))
 
 
 def run_usage(args: argparse.Namespace) -> int:
@@ -53,5 +53,4 @@ def run_usage(args: argparse.Namespace) -> int:
     print_lines(run.lines())
     if run.report_note:
         stderr.print(run.report_note)
-    print_run(run.record)
-    return int(run.exit_code)
+    return finish(args, run.record, RunKind.USAGE, run.exit_code)

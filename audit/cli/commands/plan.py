@@ -7,12 +7,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from audit.cli.entry import Interrupted
-from audit.cli.output import print_lines, print_outcome, print_run
+from audit.cli.output import finish, print_lines, print_outcome
 from audit.cli.session import settings as load
 from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
 from audit.pipeline import plan as plan_flow
 from audit.runs import store
+from audit.runs.kind import RunKind
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -38,5 +39,5 @@ def run_plan(args: argparse.Namespace) -> int:
     print_lines(planned.lines())
     for warning in planned.warnings():
         stderr.print(f"[yellow]{warning}[/]")
-    print_run(planned.record)
-    return int(planned.exit_code)
+    return finish(args, planned.record, RunKind.PLAN, planned.exit_code, actions=planned.plan.totals(),
+                  plan_file=str(planned.plan_path))

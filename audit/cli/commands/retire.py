@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from audit.cli.output import print_run
+from audit.cli.output import finish
 from audit.cli.session import confirmer, with_client
 from audit.cli.session import settings as load
 from audit.console import BarProgress, terminal
 from audit.core.usage import parse_since
 from audit.pipeline import retire as retire_flow
+from audit.runs.kind import RunKind
 
 
 def run_retire(args: argparse.Namespace) -> int:
@@ -20,5 +21,4 @@ def run_retire(args: argparse.Namespace) -> int:
             c, settings, args.plan_file, confirmer(args.yes, bar), quiet_since=quiet_since))
     for line in run.lines(args.plan_file):
         print(terminal(line, one_line=True))
-    print_run(run.record)
-    return int(run.exit_code)
+    return finish(args, run.record, RunKind.RETIRE, run.exit_code)

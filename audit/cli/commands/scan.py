@@ -6,11 +6,12 @@ import argparse
 from pathlib import Path
 
 from audit.cli.entry import Interrupted
-from audit.cli.output import print_lines, print_outcome, print_run
+from audit.cli.output import finish, print_lines, print_outcome
 from audit.cli.session import settings as load
 from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
 from audit.pipeline import scan as scan_flow
+from audit.runs.kind import RunKind
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -29,5 +30,4 @@ def run_scan(args: argparse.Namespace) -> int:
     for warning in run.warnings():  # on stderr: what could not be checked and why, what verdicts rest on
         stderr.print(warning, markup=False, highlight=False)
     print_lines(run.lines())
-    print_run(record)
-    return int(record.exit_code)
+    return finish(args, record, RunKind.SCAN, record.exit_code)
