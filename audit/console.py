@@ -204,6 +204,9 @@ def print_summary(summary: Mapping[str, Any], title: str) -> None:
 
 
 def print_error(message: str, hint: str) -> None:
-    stderr.print(f"[bold red]error:[/] {escape(terminal(message))}")
+    """One error line and its hint; wrapped to the terminal's width only on a terminal, so a log
+    or a script reading stderr gets each whole (a path is never split by an inserted line break)."""
+    wrap = not stderr.is_terminal
+    stderr.print(f"[bold red]error:[/] {escape(terminal(message))}", soft_wrap=wrap)
     if hint:
-        stderr.print(f"[bold]hint:[/] {escape(terminal(hint))}")
+        stderr.print(f"[bold]hint:[/] {escape(terminal(hint))}", soft_wrap=wrap)

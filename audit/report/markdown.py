@@ -55,16 +55,13 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
         f"**{kind.headline}**",
         "",
     ]
-    gap = incomplete(rows)
-    if gap:
-        lines += [f"> **Incomplete:** {gap['sentence']}; they count as unknown, never as compliant.", ">"]
-        lines += [f"> - {g['count']:,} × {cell(g['label'])}: {cell(g['advice'])}." for g in gap["causes"]]
-        lines += [""]
-    if basis := evidence(rows, policy(meta)):
-        lines += [f"> **Evidence:** {cell(basis)}", ""]
+    # a scan warns first; any other kind leads with its own section, then what its scan could not tell
+    if kind.kind is RunKind.SCAN:
+        lines += _warnings(rows, meta, of_scan=False)
     lines += kind_section(kind, plan)
     if kind.kind is not RunKind.SCAN:
         lines += ["### Voices of the plan's scan, as they stand", ""]
+        lines += _warnings(rows, meta, of_scan=True)
     lines += ["| verdict | voices |", "|---|---:|"]
     lines += [f"| {v} | {n} |" for v, n in counts["verdict"].items() if n]
     lines += [f"| **total** | **{counts['total']}** |", ""]
@@ -75,6 +72,20 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     lines += _table("Findings", findings)
     lines += _table("Excepted by waiver", [r for r in rows if r["verdict"] == Verdict.EXCEPTED])
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _warnings(rows: list[dict[str, Any]], meta: Mapping[str, Any], *, of_scan: bool) -> list[str]:
+    """What the voices' verdicts could not tell (one count, by cause with advice) and what they
+    rest on; `of_scan`: on a page of another kind, they speak of the plan's scan."""
+    about, whose = ("in the plan's scan, ", " of the plan's scan") if of_scan else ("", "")
+    lines: list[str] = []
+    if gap := incomplete(rows):
+        lines += [f"> **Incomplete:** {about}{gap['sentence']}; they count as unknown, never as compliant.", ">"]
+        lines += [f"> - {g['count']:,} × {cell(g['label'])}: {cell(g['advice'])}." for g in gap["causes"]]
+        lines += [""]
+    if basis := evidence(rows, policy(meta)):
+        lines += [f"> **Evidence{whose}:** {cell(basis)}", ""]
+    return lines
 
 
 def code(value: Any) -> str:

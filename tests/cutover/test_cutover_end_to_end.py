@@ -58,7 +58,7 @@ async def test_the_analytics_log_is_read_page_by_page_and_records_real_calls() -
     assert everything.complete and everything.total_count == len(history) + 1
     assert len(everything.calls) == len(history) + 1 and everything.pages == math.ceil((len(history) + 1) / 100)
     newest = everything.calls[0]
-    assert newest.voice_id == voice and newest.characters == len("Hello there.") and newest.model == "lightning_v3.1"
+    assert newest.voice_id == voice and newest.characters == len("Hello there.") and newest.model == "lightning-v3.1"  # the log names models in the hyphen form
     assert recent.complete and recent.pages <= 2  # newest first: it stopped at the window's edge
     assert not first_page.complete and len(first_page.calls) == 100
     assert all(e.status == 200 for e in calls)
