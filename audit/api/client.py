@@ -26,7 +26,7 @@ from audit.api.limiter import LimiterReport
 from audit.api.transport import Transport
 from audit.api.wire import create_form, delete_body, parse_clone_list, parse_created_clone, tts_body
 from audit.core.config import ApiSettings
-from audit.core.errors import BadAnswer, CreateOutcomeUnknown, RequestRejected
+from audit.core.errors import AuthError, BadAnswer, CreateOutcomeUnknown, Gone, RequestRejected
 from audit.core.models import Clone, CreatedClone
 from audit.core.owncalls import SentKey
 from audit.core.secrets import Secret
@@ -38,6 +38,9 @@ LIST_PATH = "/waves/v1/voice-cloning"
 CREATE_PATH = "/waves/v1/voice-cloning"
 TTS_PATH = "/waves/v1/tts"
 DELETE_PATH = "/waves/v1/lightning-large"
+#: The API-key delete route the vendor announced as DELETE_PATH's successor (dashboard token only
+#: today: it answers 401 to an API key). Tried first; DELETE_PATH is the fallback.
+DELETE_POST_PATH = "/waves/v1/voice-cloning/delete"
 HEALTH_PATH = "/waves/v1/health"
 
 #: Cap on answers that are neither the list nor audio (create, delete, health): small JSON.
@@ -80,6 +83,8 @@ class WavesClient:
         #: Answered TTS calls by (voice, model, language, characters): the run's own calls, which
         #: usage and retire leave out of the callers (`audit.core.owncalls`).
         self.tts_sent: Counter[SentKey] = Counter()
+        #: The status DELETE_POST_PATH refused a delete with (then it is not tried again); None: not refused.
+        self.delete_post_refused: int | None = None
 
     @property
     def account(self) -> str:
@@ -212,9 +217,24 @@ class WavesClient:
                 f"create answered {answer.status} without a usable body: {text}", status=answer.status
             ) from None
 
-    async def delete_clone(self, voice_id: str) -> None:
-        """Delete a clone. Raises Gone (410), or RequestRejected (404/405) where unsupported."""
-        await self._transport.call("DELETE", DELETE_PATH, json=delete_body(voice_id), max_bytes=MAX_OTHER_BYTES)
+    async def delete_clone(self, voice_id: str) -> str:
+        """Delete a clone; the path of the route that deleted it.
+
+        First `POST DELETE_POST_PATH` (`{"voiceId"}`), the route announced for API keys; a 4xx
+        there (401 while it takes a dashboard token only) is remembered in `delete_post_refused`
+        and never asked again this run, and the clone goes to `DELETE DELETE_PATH`, whose refusal
+        is raised as it came: Gone (410), AuthError (401/403) or RequestRejected (404/405, 400).
+        On a delete route those statuses mean "not deletable by API key", not a bad key: the
+        caller decides (`audit.migrate.retire`)."""
+        body = delete_body(voice_id)
+        if self.delete_post_refused is None:
+            try:
+                await self._transport.call("POST", DELETE_POST_PATH, json=body, max_bytes=MAX_OTHER_BYTES)
+                return DELETE_POST_PATH
+            except (AuthError, Gone, RequestRejected) as exc:
+                self.delete_post_refused = exc.status
+        await self._transport.call("DELETE", DELETE_PATH, json=body, max_bytes=MAX_OTHER_BYTES)
+        return DELETE_PATH
 
     # -- analytics ---------------------------------------------------------------------
 

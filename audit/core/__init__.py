@@ -5,7 +5,8 @@ it by `audit.api.wire`), the exception tree and exit codes (`errors`), settings 
 the dataclasses and their allowed values; `loading`: from the TOML file, the environment
 and flags, validated), the API key (`apikey`: read from the environment, sent only over a
 safe link) and secrets (`secrets`: the `Secret` type, the registry, scrubbing, the
-scrubbing SQLite connection), the v3.1 language list (`languages`), audio decoding and
+scrubbing SQLite connection), the v3.1 language list (`languages`), the voice pools
+(`pools`: a clone's pool from its `modelIds` and the TTS model it speaks on), audio decoding and
 measurement (`audio`), the layout of a run folder with its atomic writes (`runfolder`), the
 advisory locks (`locks`), and the marker, sealed with the user's key, that makes a folder
 one of the tool's own run folders

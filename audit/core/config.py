@@ -70,6 +70,7 @@ class PlanSettings:
     expiry_hours: float = 24.0  # apply refuses an older plan
     clone_quota: int = 0  # the plan's clone limit, when known; 0: unknown
     create_estimate_s: float = 30.0  # one create + completion + verification, for the forecast
+    target_model: str = "lightning-v3.1"  # the pool re-clones go to: lightning-v3.1 or lightning-v3.1-pro
 
 
 @dataclass(frozen=True)

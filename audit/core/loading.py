@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from audit.core.apikey import ENV_API_KEY, check_key_transport
 from audit.core.config import DAY, DEFAULT_BASE_URL, HOUR, RANGES, SECTIONS, Settings
 from audit.core.errors import ConfigError
+from audit.core.pools import CLONE_MODELS
 
 ENV_BASE_URL = "SMALLEST_BASE_URL"
 
@@ -54,7 +55,7 @@ def load_settings(
             url_from = "--base-url"
     built = {name: _build(cls, tables[name], name) for name, cls in SECTIONS.items()}
     settings = Settings(**built)
-    _check(settings, url_from)
+    _check(settings, url_from, path)
     return settings
 
 
@@ -125,7 +126,7 @@ def _coerce(value: Any, kind: Any, where: str) -> Any:
     raise ConfigError(f"{where} = {value!r} has the wrong type.")
 
 
-def _check(settings: Settings, url_from: str = "[api] base_url") -> None:
+def _check(settings: Settings, url_from: str = "[api] base_url", path: Path | None = None) -> None:
     _check_url(settings.api.base_url, url_from)
     for section, bounds in RANGES.items():
         values = getattr(settings, section)
@@ -147,6 +148,12 @@ def _check(settings: Settings, url_from: str = "[api] base_url") -> None:
         raise ConfigError(
             f"[probe] model = {probe.model!r} must be lightning_v3.1 or lightning_v3.1_pro "
             "(TTS takes the underscore form)."
+        )
+    if settings.plan.target_model not in CLONE_MODELS:
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(
+            f"{where}[plan] target_model = {settings.plan.target_model!r} must be "
+            f"{' or '.join(CLONE_MODELS)} (the pool re-clones are made on; create takes the hyphen form)."
         )
 
 

@@ -165,6 +165,7 @@ class ProbeResult:
     request_id: str | None = None
     probed_at: str | None = None  # ISO time (UTC) the TTS answer came back
     reused: bool = False  # kept from an earlier scan (`--reuse-probes`), not probed in this run
+    model: str | None = None  # the TTS model it was probed on (underscore form): the clone's pool's
 
 
 @dataclass(frozen=True, slots=True)

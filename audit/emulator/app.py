@@ -9,6 +9,8 @@ This module owns `create_app(state)` and everything that is not one endpoint's b
   handler raises `ConnectionDropped`; uvicorn closes the socket and the client sees a
   transport error (httpx: `RemoteProtocolError`, incomplete body).
 - The small routes: health, `DELETE /waves/v1/lightning-large` (410 or the documented 200),
+  `POST /waves/v1/voice-cloning/delete` (401 to an API key, as the vendor documents it today,
+  or open to the key: knob `delete_post_mode`),
   410 MODEL_DEPRECATED on every other `/waves/v1/lightning-large/*` and `/waves/v1/lightning-v2/*`
   route, and 410 `ENDPOINT_RETIRED` on the per-model `/waves/v1/lightning-v3.1/get_speech`
   routes, retired in favour of `POST /waves/v1/tts`. Unknown routes answer JSON 404.
@@ -117,6 +119,19 @@ async def delete_clone(request: Request) -> Response:
     await state.delay("delete")
     if state.config.delete_mode == "gone":
         return JSONResponse(DEPRECATED, status_code=410)
+    return await _delete(request, state)
+
+
+async def delete_clone_post(request: Request) -> Response:
+    """The announced API-key delete: today it takes a dashboard token only, so an API key gets 401."""
+    state: EmulatorState = request.app.state.emulator
+    await state.delay("delete")
+    if state.config.delete_post_mode == "jwt_only":
+        return JSONResponse({"error": "Unauthorized"}, status_code=401)
+    return await _delete(request, state)
+
+
+async def _delete(request: Request, state: EmulatorState) -> Response:
     voice_id = _json_field(await request.body(), "voiceId")
     if not voice_id:
         return JSONResponse({"error": "Voice ID required"}, status_code=400)
@@ -154,6 +169,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route(HEALTH_PATH, health, methods=["GET"]),
         Route("/waves/v1/voice-cloning", list_clones, methods=["GET"]),
         Route("/waves/v1/voice-cloning", create_clone, methods=["POST"]),
+        Route("/waves/v1/voice-cloning/delete", delete_clone_post, methods=["POST"]),
         Route("/waves/v1/tts", tts, methods=["POST"]),
         Route("/waves/v1/analytics/tts/logs", tts_logs, methods=["GET"]),
         Route("/waves/v1/lightning-large", delete_clone, methods=["DELETE"]),

@@ -1,7 +1,7 @@
 """The emulator's knobs: how the emulated account behaves, checked once when it is made.
 
 This module owns `EmulatorConfig` (a frozen dataclass: key, limits, faults, latency, clone
-lifecycle, delete mode, seed) and its validation, `Fault` (which requests of a route get one kind
+lifecycle, delete modes, the wrong-pool answer, seed) and its validation, `Fault` (which requests of a route get one kind
 of hostile answer), the fault orders `TTS_FAULTS` / `LIST_FAULTS`, and the names of route kinds
 (`RouteKind`) that latency and the request limit are keyed by. It holds no runtime state: that is
 `state.EmulatorState`, which reads a config and never changes it.
@@ -17,6 +17,8 @@ from typing import Literal
 
 RouteKind = Literal["list", "create", "tts", "delete", "health", "analytics"]
 DeleteMode = Literal["gone", "ok"]
+WrongPoolAnswer = Literal["short", "garbage"]
+DeletePostMode = Literal["jwt_only", "open"]
 
 #: The clone-quota refusal as the vendor documents it (400, how-to errors table).
 QUOTA_TEXT = "clone limit exceeded, consider upgrading"
@@ -129,6 +131,12 @@ class EmulatorConfig:
     slow_rate: float = 0.0
     slow_s: float = 0.0
     delete_mode: DeleteMode = "gone"
+    # POST /waves/v1/voice-cloning/delete: "jwt_only" answers 401 to an API key, as the vendor
+    # documents it today (dashboard token only); "open" deletes with the key, as announced.
+    delete_post_mode: DeletePostMode = "jwt_only"
+    # What TTS answers for a v3.1 clone asked on the other pool's model: the vendor warns of wrong
+    # or empty audio; "short" sends the short-WAV symptom, "garbage" full-length noise, not speech.
+    wrong_pool_answer: WrongPoolAnswer = "short"
     clone_quota: int = 1000
     # The 400 text of a create over `clone_quota` (`{quota}` is filled in): the vendor's by
     # default; an emulator-only knob to send an older wording (OLDER_QUOTA_TEXTS) or any other.
@@ -178,6 +186,10 @@ class EmulatorConfig:
             raise ValueError(f"limit_counts must hold 'tts' and may add 'list', 'create'; got {self.limit_counts!r}")
         if self.delete_mode not in ("gone", "ok"):
             raise ValueError(f"delete_mode must be 'gone' or 'ok', got {self.delete_mode!r}")
+        if self.delete_post_mode not in ("jwt_only", "open"):
+            raise ValueError(f"delete_post_mode must be 'jwt_only' or 'open', got {self.delete_post_mode!r}")
+        if self.wrong_pool_answer not in ("short", "garbage"):
+            raise ValueError(f"wrong_pool_answer must be 'short' or 'garbage', got {self.wrong_pool_answer!r}")
         if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
                           self.traffic_days)):
             raise ValueError("durations and tts_429_every must not be negative")

@@ -1,7 +1,8 @@
 """The emulator's memory: the organisation's clones and what happened, on an injectable clock.
 
 This module owns `CloneRecord` (one clone as the server stores it, including the hidden `engine`
-that decides what TTS answers, and the `CloneLifecycle` of a clone created through the API) and
+that decides what TTS answers, the pools it speaks on, and the `CloneLifecycle` of a clone
+created through the API) and
 `EmulatorState` (the clones, the request log, the TTS log behind the analytics route, the TTS
 concurrency gate, the seeded random source, and the `Clock` every timed behaviour reads: clone
 lifecycles, the list lag, timestamps, latency). The knobs it runs by are `knobs.EmulatorConfig`.
@@ -28,6 +29,10 @@ Engine = Literal["v3.1", "legacy", "silent"]
 """What a clone's TTS really answers: speech, the short-WAV symptom, or full-length silence."""
 
 Outcome = Literal["completed", "failed"]
+
+#: The TTS model (underscore form) of each pool a clone can be made on (hyphen form, as
+#: `modelIds` names it): a clone speaks properly only on its pool's model (vendor TTS spec).
+POOL_TTS_MODELS = {"lightning-v3.1": "lightning_v3.1", "lightning-v3.1-pro": "lightning_v3.1_pro"}
 
 ALPHANUMERIC = string.ascii_letters + string.digits
 
@@ -82,6 +87,14 @@ class CloneRecord:
         if self.lifecycle is not None:
             body["status"] = self.lifecycle.status(now)
         return body
+
+    def speaks_on(self, tts_model: str) -> bool:
+        """Whether `tts_model` is the model of a pool this clone is on (its `modelIds`); a clone
+        whose `modelIds` name no pool (legacy, empty, absent, odd) is on the standard one."""
+        models = self.fields.get("modelIds")
+        listed = models if isinstance(models, list) else []
+        pools = [POOL_TTS_MODELS[m] for m in listed if m in POOL_TTS_MODELS] or [POOL_TTS_MODELS["lightning-v3.1"]]
+        return tts_model in pools
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ request validation answered as zod-style issue arrays (`{"error": [{"code", "pat
 "message", …}]}`), the `Accept` trap (without `audio/wav` or `audio/*` the answer is an
 empty 200) and the audio each clone engine answers: speech for "v3.1" (its uploaded sample's
 voice, or a stock speaker: voice.py), the short-WAV
-symptom for "legacy", full-length near-silence for "silent". Every answered call is
+symptom for "legacy", full-length near-silence for "silent". A "v3.1" clone speaks only on
+the TTS model of its pool (`CloneRecord.speaks_on`); asked on the other pool's model it answers
+the short-WAV symptom, or full-length noise (knob `wrong_pool_answer`). Every answered call is
 recorded in the state's TTS log, which the analytics route serves. A valid request may get
 one of the configured TTS faults instead (faults.py: trickle, gzip bomb, endless, JSON,
 HTML, empty).
@@ -23,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 from audit.emulator import voice
 from audit.emulator.faults import tts_answer
-from audit.emulator.knobs import TTS_FAULTS
+from audit.emulator.knobs import TTS_FAULTS, WrongPoolAnswer
 from audit.emulator.state import CloneRecord, EmulatorState
 from audit.emulator.voice import OutputFormat
 
@@ -123,9 +125,14 @@ def validate(body: Any, state: EmulatorState) -> TtsParams | list[Issue]:
     )
 
 
-def render(params: TtsParams) -> bytes:
-    """The audio bytes the clone's engine answers."""
+def render(params: TtsParams, wrong_pool: WrongPoolAnswer = "short") -> bytes:
+    """The audio bytes the clone's engine answers on the model asked for (`wrong_pool`: what a
+    v3.1 clone answers on another pool's model)."""
     clone, rate, fmt = params.clone, params.sample_rate, params.output_format
+    if clone.engine == "v3.1" and not clone.speaks_on(params.model):
+        if wrong_pool == "short":
+            return voice.short_answer(clone.voice_id, rate, fmt)
+        return voice.encode(voice.garbage(clone.voice_id, params.text, rate, params.speed), rate, fmt)
     match clone.engine:
         case "legacy":
             return voice.short_answer(clone.voice_id, rate, fmt)
@@ -169,7 +176,7 @@ async def tts(request: Request) -> Response:
             return JSONResponse({"error": params}, status_code=400)
         fault = state.pick_fault("tts", TTS_FAULTS)
         wants_audio = _accepts_wav(request) and fault in (None, "tts_trickle")
-        audio = await run_in_threadpool(render, params) if wants_audio else b""
+        audio = await run_in_threadpool(render, params, state.config.wrong_pool_answer) if wants_audio else b""
         await state.delay("tts", started)  # rendering is part of the latency: a slot is held L, not L + render
         state.record_tts(params.clone.voice_id, params.model, params.language, len(params.text), text=params.text,
                          speed=params.speed, sample_rate=params.sample_rate, output_format=params.output_format)

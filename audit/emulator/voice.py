@@ -14,7 +14,8 @@ generated archive are made of. A `Voice` is 16 kHz mono speech with its median p
 
 `speech` cuts an answer out of a voice: as long as the text takes to say (CHARS_PER_SECOND),
 starting where the text's hash says, looped, faded at both ends, at about -20 dBFS RMS, at the
-requested sample rate. `silence` (full length, ±1 LSB dither), `encode` (the five output formats)
+requested sample rate. `silence` (full length, ±1 LSB dither), `garbage` (full length, loud
+noise: the wrong pool's answer as a knob), `encode` (the five output formats)
 and `short_answer` (the legacy-clone symptom: a ~100-200 byte answer, sometimes with a streaming
 header that claims ~2 GB) complete it. Same inputs, same bytes.
 """
@@ -151,6 +152,14 @@ def silence(voice_id: str, text: str, sample_rate: int, speed: float = 1.0) -> n
     n = int(speech_duration_s(text, speed) * sample_rate)
     rng = np.random.default_rng(_digest("silence", voice_id, text))
     return np.asarray(rng.integers(-1, 2, n) / 32768.0, dtype=np.float32)
+
+
+def garbage(voice_id: str, text: str, sample_rate: int, speed: float = 1.0) -> np.ndarray:
+    """Audio of the normal length and a speech-like level that is no voice: loud noise, what a
+    clone asked on the wrong pool's model may answer instead of speech."""
+    n = int(speech_duration_s(text, speed) * sample_rate)
+    rng = np.random.default_rng(_digest("garbage", voice_id, text))
+    return np.asarray(np.clip(rng.standard_normal(n) * 10 ** (SPEECH_RMS_DBFS / 20), -1.0, 1.0), dtype=np.float32)
 
 
 def encode(samples: np.ndarray, sample_rate: int, output_format: OutputFormat) -> bytes:

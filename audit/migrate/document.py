@@ -23,6 +23,7 @@ from typing import Any
 
 from audit.core.errors import UsageError
 from audit.core.models import MARKER_PREFIX, Action, Clone, FitWindow, SourceCheck, SourceProblem, Upload, marker_tag
+from audit.core.pools import CLONE_MODELS, STANDARD_MODEL
 from audit.core.provenance import is_proof_tag
 
 FORMAT = "clone-audit-plan/2"
@@ -43,7 +44,7 @@ class NewClone:
     description: str | None
     accent: str | None
     tags: tuple[str, ...]
-    model: str = "lightning-v3.1"
+    model: str = STANDARD_MODEL  # the pool it is created on (hyphen form): `[plan] target_model`
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,9 @@ def plan_problems(plan: Plan) -> list[str]:
         if entry.upload is None or entry.new_clone is None:
             problems.append(f"{entry.voice_id} is RECLONE without an upload and new clone fields")
             continue
+        if entry.new_clone.model not in CLONE_MODELS:
+            problems.append(f"{entry.voice_id}'s new clone model {entry.new_clone.model!r} is not "
+                            f"{' or '.join(CLONE_MODELS)}")
         if any(is_proof_tag(t) for t in entry.new_clone.tags if isinstance(t, str)):
             problems.append(f"{entry.voice_id}'s new clone tags hold a proof tag: only apply adds one")
         if not all(isinstance(t, str) for t in entry.new_clone.tags) or (

@@ -5,7 +5,7 @@ gathers its inputs (the ledger row, the latest listing of the account) and carri
 decision out. Per voice: check the upload is the planned bytes, record `creating`, create
 the clone (with its marker and proof tags), record its new id, wait (one shared poller,
 `audit.migrate.watcher`, lists the account for every waiting voice) until it is completed
-or failed, probe it on v3.1, compare the probe's voice with the uploaded sample
+or failed, probe it on the TTS model of the pool it was made on, compare its voice with the sample
 (audit.fidelity: `match` → verified, `mismatch` → the `mismatch` state, which is not ready
 until a person accepts it with `clone-audit review`), record the verdict and similarity.
 Every step is committed to the ledger before the next call, so a rerun resumes where the
@@ -235,7 +235,8 @@ class Migrator:
         or could not be compared (verified), speaks as someone else (mismatch), does not speak
         (unverified), or the probe itself failed (stays completed, so the next run checks again)."""
         language = entry.new_clone.language if entry.new_clone else None
-        verdict, reason, audio = await self._verify(Clone(voice_id=new_id, language=language))
+        pool = (entry.new_clone.model,) if entry.new_clone else None  # heard on the pool it was made on
+        verdict, reason, audio = await self._verify(Clone(voice_id=new_id, language=language, model_ids=pool))
         if verdict is ProbeVerdict.ERROR:
             self._record(entry, State.COMPLETED, f"verification could not run ({reason}); run apply again",
                          new_voice_id=new_id)

@@ -3,7 +3,7 @@
 Pure functions. In: the scan's verdicts, what the archive holds for the voices that
 need re-cloning, and the replacement clones already on the account (found by their
 marker tag, counted only when its proof verifies: `audit.core.provenance`). Out: a `Plan` with one action per voice (RECLONE, KEEP, SKIP, BLOCKED and
-why), the fields of every new clone, totals and a forecast. With usage numbers (calls per
+why), the fields of every new clone (on the pool `[plan] target_model` names), totals and a forecast. With usage numbers (calls per
 voice in the scan's usage window, handed in as data) the entries are ordered most called
 first (`by_usage`), so `apply --limit N` migrates the busiest voices first. Reading the archive and
 writing fitted copies happen before this, in the pipeline; nothing here does I/O.
@@ -32,6 +32,7 @@ from audit.core.models import (
     marker_tag,
     tag_origin,
 )
+from audit.core.pools import STANDARD_MODEL
 from audit.core.provenance import Markers, is_proof_tag
 from audit.core.untrusted import shown
 from audit.migrate.document import NewClone, Plan, PlanEntry, clone_fingerprint, inventory_fingerprint
@@ -93,7 +94,7 @@ def build_plan(
     hints = manifest or {}
     entries = tuple(
         _listed_twice(r) if r.clone.voice_id in twice
-        else _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {}))
+        else _entry(r, existing, markers, sources, uploads, hints.get(r.clone.voice_id, {}), settings.plan.target_model)
         for r in _first_of_each_id(results)
     )
     if usage is not None:
@@ -144,6 +145,7 @@ def _entry(
     sources: Mapping[str, SourceCheck],
     uploads: Mapping[str, Upload],
     manifest: Mapping[str, str],
+    target_model: str,
 ) -> PlanEntry:
     clone = result.clone
     base: dict[str, Any] = {
@@ -186,18 +188,18 @@ def _entry(
         problem = source.problem.value if source is not None and source.problem else "missing"
         return PlanEntry(**base, action=Action.BLOCKED, reason=f"{problem}: {detail}", source=source)
     upload = uploads[clone.voice_id]
-    new_clone = new_clone_fields(clone, manifest)
+    new_clone = new_clone_fields(clone, manifest, target_model)
     fitted = f"; uploads a fitted copy ({source.fit.reason})" if source.fit else ""
     language = "" if new_clone.language else "; language unknown, the new clone gets none"
     return PlanEntry(
         **base, action=Action.RECLONE, source=source, upload=upload, new_clone=new_clone,
-        reason=f"{result.reason} → re-clone from {source.path}{fitted}{language}",
+        reason=f"{result.reason} → re-clone from {source.path} onto {target_model}{fitted}{language}",
     )
 
 
-def new_clone_fields(clone: Clone, manifest: Mapping[str, str]) -> NewClone:
-    """The replacement keeps the old clone's name, language and labels, plus the marker;
-    the archive manifest fills in a name or language the clone lacks."""
+def new_clone_fields(clone: Clone, manifest: Mapping[str, str], model: str = STANDARD_MODEL) -> NewClone:
+    """The replacement keeps the old clone's name, language and labels, plus the marker, and
+    goes to the pool of `model`; the archive manifest fills in a name or language the clone lacks."""
     name = (clone.display_name.strip() or manifest.get("display_name", "").strip())[:MAX_DISPLAY_NAME]
     language = next((lang for lang in (clone.language, manifest.get("language")) if lang in V31_LANGUAGES), None)
     # Tags travel as one comma-separated string on create: a comma inside a tag would split it.
@@ -205,7 +207,7 @@ def new_clone_fields(clone: Clone, manifest: Mapping[str, str]) -> NewClone:
     tags = tuple(t for t in kept if t) + (marker_tag(clone.voice_id),)
     return NewClone(
         display_name=name or clone.voice_id, language=language, description=clone.description,
-        accent=clone.accent, tags=tags,
+        accent=clone.accent, tags=tags, model=model,
     )
 
 
@@ -222,6 +224,7 @@ def forecast(entries: Sequence[PlanEntry], clones_now: int, settings: Settings) 
     )
     return {
         "reclones": n,
+        "target_model": settings.plan.target_model,
         "api_calls": {
             "create": n,
             "verify_tts": n,

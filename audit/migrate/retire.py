@@ -11,9 +11,11 @@ when three records agree that it was replaced by a clone that works:
 An old clone where they disagree (an edited ledger, a plan that keeps it, a replacement
 without its proof) is kept, with the reason. `awaiting_review`: the mismatches that hold their
 original back. The deletion itself
-reads the API's refusals: deletion by API key is switched off today (410, or 404/405
-on some deployments), and then the remaining ids are handed back for the dashboard
-instead of failing the run. Every deletion is recorded in the ledger at once.
+reads the API's refusals: the client tries the announced API-key route, then the old one
+(`WavesClient.delete_clone`); deletion by API key is switched off today (410, or 404/405 on
+some deployments; 401/403 from a route that takes a dashboard token only), and then the
+remaining ids are handed back for the dashboard instead of failing the run: a 401 or 403 on a
+delete route says "not by this route", never that the key is bad (every other call took it). Every deletion is recorded in the ledger at once.
 With a usage summary (`retire --quiet-since`), `still_called` holds back every old
 clone that was called in the window: it is neither deleted nor listed for the dashboard.
 """
@@ -23,16 +25,16 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from audit.api.client import WavesClient
-from audit.core.errors import Gone, RequestRejected
+from audit.api.client import DELETE_PATH, DELETE_POST_PATH, WavesClient
+from audit.core.errors import ApiError
 from audit.core.models import Clone, CloneStatus
 from audit.core.provenance import Markers
 from audit.core.usage import VoiceUsage
 from audit.migrate.ledger import Ledger
 from audit.migrate.state import Migration, State, is_ready
 
-#: Statuses with which the API says "this route does not delete": hand over to the dashboard.
-NOT_DELETABLE_STATUSES = (404, 405)
+#: Statuses with which a delete route says "not deletable by API key": hand over to the dashboard.
+NOT_DELETABLE_STATUSES = (401, 403, 404, 405, 410)
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,18 @@ async def retire(client: WavesClient, ledger: Ledger, old_voice_ids: Sequence[st
     for index, old in enumerate(old_voice_ids):
         try:
             await client.delete_clone(old)
-        except (Gone, RequestRejected) as exc:
-            if isinstance(exc, RequestRejected) and exc.status not in NOT_DELETABLE_STATUSES:
+        except ApiError as exc:
+            if exc.status not in NOT_DELETABLE_STATUSES:
                 raise
-            reason = f"the API does not delete clones ({exc.status}): delete these in the dashboard"
-            return Retired(tuple(deleted), tuple(old_voice_ids[index:]), reason)
+            return Retired(tuple(deleted), tuple(old_voice_ids[index:]), _not_deletable(client, exc.status))
         ledger.mark_retired(old)
         deleted.append(old)
     return Retired(tuple(deleted), (), "deleted")
+
+
+def _not_deletable(client: WavesClient, status: int) -> str:
+    """Why the rest go to the dashboard: what each delete route answered."""
+    tried = [f"DELETE {DELETE_PATH}: {status}"]
+    if client.delete_post_refused is not None:
+        tried.insert(0, f"POST {DELETE_POST_PATH}: {client.delete_post_refused}")
+    return f"deletion is not available by API key ({'; '.join(tried)}): delete these in the dashboard"

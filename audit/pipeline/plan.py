@@ -23,6 +23,7 @@ from audit.archive.gather import gather
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
 from audit.core.models import Clone, NoProgress, ProbeResult, Progress
+from audit.core.pools import Pool, pool_of, probe_model
 from audit.core.provenance import Provenance
 from audit.core.runfolder import RunFolder, check_writable, staged
 from audit.core.usage import VoiceUsage, parse_timestamp
@@ -56,7 +57,8 @@ class PlanRun:
         forecast = self.plan.forecast
         return [
             " · ".join(f"{k} {v}" for k, v in self.plan.totals().items()),
-            f"Would create {forecast['reclones']} clone(s) (~{forecast['estimated_seconds']} s); nothing was changed.",
+            f"Would create {forecast['reclones']} clone(s) on {self.plan.forecast.get('target_model', 'lightning-v3.1')} "
+            f"(~{forecast['estimated_seconds']} s); nothing was changed.",
             f"Plan: {self.plan_path}   review it, then: clone-audit apply {self.plan_path}",
         ]
 
@@ -128,7 +130,7 @@ def _prior_scan(
     if scan.kind is not RunKind.SCAN:
         raise UsageError(f"{folder} holds a {scan.kind.value} run, not a scan.",
                          hint="Pass --scan with the folder of a `clone-audit scan` run.")
-    probes = {row.voice_id: row.probe_result for row in scan.voices}
+    probes = _on_their_pools(scan, clones)
     same_url = scan.base_url.rstrip("/") == base_url.rstrip("/")
     if not same_url or (probes and clones and not probes.keys() & {c.voice_id for c in clones}):
         raise UsageError(
@@ -139,6 +141,22 @@ def _prior_scan(
     if not isinstance(window, Mapping) or window.get("error"):
         return probes, None, None
     return probes, usage_from_rows(scan.voices), dict(window)
+
+
+def _on_their_pools(scan: RunRecord, clones: Sequence[Clone]) -> dict[str, ProbeResult]:
+    """The scan's probe results, but those made on another pool's model than the voice's now
+    (a scan from before pools heard a Pro clone on the standard model): no evidence, so the
+    voice rests on its metadata instead of being called broken."""
+    setting = scan.parameters.get("probe")
+    configured = setting.get("model") if isinstance(setting, Mapping) else None
+    pools = {c.voice_id: c.model_ids for c in clones if pool_of(c.model_ids) is not Pool.UNKNOWN}
+    probes: dict[str, ProbeResult] = {}
+    for row in scan.voices:
+        heard_on = row.probe_model or configured
+        if row.voice_id in pools and heard_on != probe_model(pools[row.voice_id], ""):
+            continue
+        probes[row.voice_id] = row.probe_result
+    return probes
 
 
 def usage_from_rows(rows: Sequence[VoiceRow]) -> dict[str, VoiceUsage]:

@@ -48,7 +48,7 @@ from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan import rules as scan
 from audit.scan.probe import probe_clone
-from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable
+from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable, same_model
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,7 @@ async def scan_organisation(
     todo = [c for c in targets if c.voice_id not in probes]
     chosen = {c.voice_id for c in targets}
     _carry([c for c in clones if c.voice_id not in chosen], settings, out_root, probes)
-    progress.start(len(todo), "Probing on lightning-v3.1")
+    progress.start(len(todo), "Probing each clone on its pool")
     progress.watch(client.status)
     try:
         await _probe_all(client, todo, settings, probes, progress)
@@ -168,7 +168,7 @@ def _earlier(settings: Settings, out_root: Path, window: timedelta) -> dict[str,
         last = document.load(folder)
     except UsageError:
         return {}  # an unreadable earlier scan only means probing again
-    return earlier_probes([v.as_dict() for v in last.voices], last.parameters, settings.probe.model)
+    return earlier_probes([v.as_dict() for v in last.voices], last.parameters)
 
 
 def _carry(unprobed: Sequence[Clone], settings: Settings, out_root: Path | None,
@@ -180,7 +180,7 @@ def _carry(unprobed: Sequence[Clone], settings: Settings, out_root: Path | None,
         return
     earlier = _earlier(settings, out_root, CARRY_WINDOW)
     for clone in unprobed:
-        kept = carried(clone, earlier.get(clone.voice_id))
+        kept = carried(clone, same_model(clone, earlier.get(clone.voice_id), settings.probe.model))
         if kept is not None:
             probes[clone.voice_id] = kept
 
@@ -194,7 +194,7 @@ def _reuse(targets: Sequence[Clone], settings: Settings, out_root: Path | None,
     earlier = _earlier(settings, out_root, window)
     now = datetime.now(UTC)
     for clone in targets:
-        kept = reusable(clone, earlier.get(clone.voice_id), window, now)
+        kept = reusable(clone, same_model(clone, earlier.get(clone.voice_id), settings.probe.model), window, now)
         if kept is not None:
             probes[clone.voice_id] = kept
     return len(probes)

@@ -96,8 +96,8 @@ def code(value: Any) -> str:
 def _table(title: str, rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
-    out = [f"### {title} ({len(rows)})", "", "| verdict | cause | voice | id | lang | probe | bytes | reason |",
-           "|---|---|---|---|---|---|---:|---|"]
+    out = [f"### {title} ({len(rows)})", "", "| verdict | cause | voice | id | lang | pool | probe | bytes | reason |",
+           "|---|---|---|---|---|---|---|---:|---|"]
     out += [_row(r) for r in rows[:MAX_ROWS]]
     if len(rows) > MAX_ROWS:
         out.append(f"\n… and {len(rows) - MAX_ROWS} more: see clones.csv.")
@@ -107,7 +107,7 @@ def _table(title: str, rows: list[dict[str, Any]]) -> list[str]:
 def _row(r: Mapping[str, Any]) -> str:
     values: Iterable[str] = (
         cell(r["verdict"]), cell(r["cause"]), cell(r["display_name"])[:60], code(r["voice_id"]),
-        cell(r["language"]), cell(r["probe_verdict"]), cell(human_bytes(r["probe_bytes"])), cell(r["reason"])[:160],
+        cell(r["language"]), cell(r.get("pool")), cell(r["probe_verdict"]), cell(human_bytes(r["probe_bytes"])), cell(r["reason"])[:160],
     )
     return "| " + " | ".join(values) + " |"
 

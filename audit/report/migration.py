@@ -22,7 +22,7 @@ from audit.report.tables import render_csv
 PLAN_COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "verdict", "probe_verdict", "action", "reason", "source_path",
     "matched_by", "source_type", "source_seconds", "source_speech_seconds", "source_sha256",
-    "fitted", "upload_sha256", "new_display_name", "new_language", "new_tags", "replacement",
+    "fitted", "upload_sha256", "new_display_name", "new_language", "new_tags", "new_model", "replacement",
     "recent_calls",
 )  # fmt: skip
 MAPPING_COLUMNS: tuple[str, ...] = (
@@ -53,6 +53,7 @@ def plan_row(entry: PlanEntry) -> dict[str, Any]:
         "new_display_name": new.display_name if new else None,
         "new_language": new.language if new else None,
         "new_tags": ",".join(new.tags) if new else None,
+        "new_model": new.model if new else None,  # the pool the re-clone is made on
         "replacement": entry.replacement,
         "recent_calls": entry.recent_calls,
     }

@@ -1,7 +1,7 @@
 """Per-voice rows and summary counts, as plain data and as pandas frames.
 
 Owns the columns of clones.csv and of run.json's `voices`, their order (failures
-first), each voice's `cause` (why it fails, independent of a waiver), the links between a
+first), each voice's pool (from its `modelIds`) and the TTS model its probe used, each voice's `cause` (why it fails, independent of a waiver), the links between a
 replacement clone and the voice it replaces, the history columns (`change`,
 `first_noncompliant`), the usage columns (calls, characters, last call in the usage window;
 the findings most called first), the summary counts (replacement clones are not extra voices), and
@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from audit.core.models import CloneStatus, Compatibility, ProbeVerdict, Verdict, VoiceResult, marked_origin
+from audit.core.pools import pool_of
 from audit.core.untrusted import visible
 from audit.core.usage import VoiceUsage
 from audit.runs.record import VOICE_COLUMNS, VoiceRow
@@ -70,7 +71,9 @@ def voice_row(result: VoiceResult, now: datetime) -> dict[str, Any]:
         "created_at": clone.created_at,
         "age_days": _age_days(clone.created_at, now),
         "compatibility": result.compatibility.value,
+        "pool": pool_of(clone.model_ids).value,
         "probe_verdict": probe.verdict.value,
+        "probe_model": probe.model,
         "probe_http_status": probe.http_status,
         "probe_bytes": probe.n_bytes,
         "probe_duration_s": None if stats is None else round(stats.duration_s, 3),

@@ -36,7 +36,9 @@ class VoiceRow:
     created_at: str | None = None
     age_days: int | None = None
     compatibility: str | None = None
+    pool: str | None = None  # standard, pro, both or unknown (audit.core.pools.Pool); None: a run before pools
     probe_verdict: str = ProbeVerdict.NOT_PROBED.value
+    probe_model: str | None = None  # the TTS model the probe used (its pool's); None: not probed, or an older run
     probe_http_status: int | None = None
     probe_bytes: int | None = None
     probe_duration_s: float | None = None
@@ -85,7 +87,7 @@ class VoiceRow:
             verdict = ProbeVerdict.NOT_PROBED
         return ProbeResult(verdict=verdict, reason=self.probe_reason or "", http_status=self.probe_http_status,
                            n_bytes=self.probe_bytes, probed_at=self.probed_at or None,
-                           reused=bool(self.probe_reused))
+                           reused=bool(self.probe_reused), model=self.probe_model or None)
 
 
 VOICE_COLUMNS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(VoiceRow))

@@ -1,6 +1,8 @@
 """The probe stage: ask lightning-v3.1 to speak as a clone and judge the audio itself.
 
-Owns the choice of sentence and language for a clone, the TTS call, and the judgement
+Owns the choice of sentence, language and TTS model for a clone (its pool's model,
+`audit.core.pools.probe_model`: a Pro clone is heard on `lightning_v3.1_pro`, one whose pool
+is unknown on `[probe] model`), the TTS call, and the judgement
 of the answer from the frames actually decoded (never from the status code or the
 WAV header): `speaks`, `short-wav` (the legacy-clone symptom), `silent`, or `error`.
 Speech, not energy: audio of real length that passes the level checks is `speaks` only
@@ -27,6 +29,7 @@ from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, ApiWentAway, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
+from audit.core.pools import probe_model
 from audit.fidelity import vad
 from audit.fidelity.vad import SpeechActivity
 
@@ -138,16 +141,17 @@ async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings
 async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings) -> tuple[ProbeResult, bytes | None]:
     """The probe and the audio bytes it judged (None when no 200 came back), for a fidelity check."""
     text, language = probe_text(clone, settings.texts)
+    model = probe_model(clone.model_ids, settings.model)
     try:
         answer = await client.tts(
-            clone.voice_id, text, model=settings.model, sample_rate=settings.sample_rate,
+            clone.voice_id, text, model=model, sample_rate=settings.sample_rate,
             language=language, output_format=PROBE_FORMAT,
         )
     except (AuthError, ApiWentAway):  # every other voice would fail too: the run stops
         raise
     except ApiError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status), None
+        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status, model=model), None
     except TransportError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message), None
+        return ProbeResult(ProbeVerdict.ERROR, exc.message, model=model), None
     judged = await asyncio.get_running_loop().run_in_executor(_JUDGE, judge_body, answer.content, answer.content_type)
-    return replace(judged, http_status=answer.status, request_id=answer.request_id), answer.content
+    return replace(judged, http_status=answer.status, request_id=answer.request_id, model=model), answer.content

@@ -5,7 +5,9 @@ the one function that turns an earlier scan's stored rows into `EarlierProbe`s
 (`earlier_probes`; the scan pipeline finds and reads that scan through `audit.runs`).
 
 A voice keeps its earlier result (`reusable`) only when all of these hold:
-- the earlier scan is of the same account (base URL) and probed with the same TTS model;
+- the earlier scan is of the same account (base URL) and probed the voice with the TTS model
+  this scan would use for it (its pool's: `audit.core.pools.probe_model`; a row written
+  before rows named their model counts as probed with that scan's `[probe] model`);
 - its `voiceId`, `modelIds`, `status` and `language` are what they were then;
 - the earlier probe was conclusive (`speaks`, `short-wav`, `silent`: an `error` or a voice
   not probed is probed again) and younger than the window, counted from when its TTS answer
@@ -15,7 +17,8 @@ The result is marked `reused` with that date, and the report says so.
 A voice the scan's policy does not probe at all (`--probe none`, or a v3.1 voice under
 `--probe legacy`) is not judged on metadata alone when an earlier scan heard it (`carried`):
 unchanged since, it keeps that conclusive evidence with its date, however old; changed since
-after a probe heard it fail, it is unknown until probed again. So a run without probes never
+after a probe heard it fail, it is unknown until probed again. A probe made on another pool's
+model is no evidence at all (a Pro clone heard on the standard model fails although it works). So a run without probes never
 reports a voice a probe heard fail as compliant, nor as fixed.
 """
 
@@ -27,6 +30,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from audit.core.models import Clone, ProbeResult, ProbeVerdict
+from audit.core.pools import probe_model
 
 CONCLUSIVE = frozenset({ProbeVerdict.SPEAKS, ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
 FAILING = frozenset({ProbeVerdict.SHORT_WAV, ProbeVerdict.SILENT})
@@ -44,34 +48,41 @@ class EarlierProbe:
     result: ProbeResult
 
 
-def earlier_probes(rows: Iterable[Mapping[str, Any]], parameters: Mapping[str, Any],
-                   model: str) -> dict[str, EarlierProbe]:
+def earlier_probes(rows: Iterable[Mapping[str, Any]], parameters: Mapping[str, Any]) -> dict[str, EarlierProbe]:
     """The probes of an earlier scan (its voice rows and parameters, as the pipeline read
-    them from the newest recent scan of the account) made with `model`, by voice id; empty
-    when that scan probed with another model."""
+    them from the newest recent scan of the account), by voice id, each with the TTS model
+    it was made with (the row's, else that scan's `[probe] model`)."""
     probe = parameters.get("probe")
-    if not isinstance(probe, Mapping) or probe.get("model") != model:
-        return {}
+    configured = probe.get("model") if isinstance(probe, Mapping) else None
     try:
-        return {str(row["voice_id"]): _earlier(row) for row in rows if row.get("probed_at")}
+        return {str(row["voice_id"]): _earlier(row, configured) for row in rows if row.get("probed_at")}
     except (ValueError, KeyError, TypeError, AttributeError):
         return {}  # an unreadable earlier scan only means probing again
 
 
-def _earlier(row: Mapping[str, Any]) -> EarlierProbe:
+def _earlier(row: Mapping[str, Any], configured: Any) -> EarlierProbe:
     size = row.get("probe_bytes")
+    model = row.get("probe_model") or configured
     return EarlierProbe(
         model_ids=row.get("model_ids"), status=row.get("status"), language=row.get("language"),
         result=ProbeResult(
             ProbeVerdict(row["probe_verdict"]), str(row.get("probe_reason") or ""),
             http_status=row.get("probe_http_status"), n_bytes=size if isinstance(size, int) else None,
-            probed_at=str(row["probed_at"]),
+            probed_at=str(row["probed_at"]), model=model if isinstance(model, str) else None,
         ),
     )
 
 
+def same_model(clone: Clone, earlier: EarlierProbe | None, configured: str) -> EarlierProbe | None:
+    """`earlier` when it was probed with the model a probe of `clone` uses now, else None."""
+    if earlier is None or earlier.result.model != probe_model(clone.model_ids, configured):
+        return None
+    return earlier
+
+
 def reusable(clone: Clone, earlier: EarlierProbe | None, window: timedelta, now: datetime) -> ProbeResult | None:
-    """The earlier result, marked reused, if the rule in the module docstring allows it."""
+    """The earlier result, marked reused, if the rule in the module docstring allows it
+    (the caller has kept only probes made on the model of the voice's pool: `same_model`)."""
     if earlier is None or earlier.result.verdict not in CONCLUSIVE or earlier.result.probed_at is None:
         return None
     if not _unchanged(clone, earlier):

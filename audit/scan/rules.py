@@ -91,10 +91,11 @@ def _decide(clone: Clone, compatibility: Compatibility, probe: ProbeResult) -> t
     match probe.verdict:
         case ProbeVerdict.SPEAKS:
             note = "" if compatibility is Compatibility.V31 else f" although its {_models_text(clone)}"
-            return Verdict.COMPLIANT, f"speaks on v3.1{note}: {probe.reason}"
+            return Verdict.COMPLIANT, f"speaks on {probe.model or 'v3.1'}{note}: {probe.reason}"
         case ProbeVerdict.SHORT_WAV | ProbeVerdict.SILENT:
             note = " (metadata claims v3.1)" if compatibility is Compatibility.V31 else ""
-            return Verdict.NON_COMPLIANT, f"{probe.reason}{note}"
+            heard = f" on {probe.model}" if probe.model else ""
+            return Verdict.NON_COMPLIANT, f"{probe.reason}{heard}{note}"
         case ProbeVerdict.ERROR:
             return Verdict.UNKNOWN, f"could not be checked: {probe.reason}"
         case ProbeVerdict.NOT_PROBED:

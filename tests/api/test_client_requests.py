@@ -195,11 +195,32 @@ async def test_create_is_retried_when_it_certainly_did_not_happen(client: WavesC
 
 @respx.mock
 async def test_retired_routes_map_to_gone(client: WavesClient) -> None:
+    respx.post(f"{BASE}/waves/v1/voice-cloning/delete").respond(401, json={"error": "Unauthorized"})
     respx.delete(f"{BASE}/waves/v1/lightning-large").respond(410, json={
         "status": "error", "error_code": "MODEL_DEPRECATED", "message": "This model is retired."})
     with pytest.raises(Gone) as caught:
         await client.delete_clone("voice_abcdefghij")
     assert caught.value.error_code == "MODEL_DEPRECATED" and caught.value.status == 410
+
+
+@respx.mock
+async def test_delete_tries_the_announced_post_route_first_with_the_voice_id(client: WavesClient) -> None:
+    post = respx.post(f"{BASE}/waves/v1/voice-cloning/delete").respond(200, json={"success": True})
+    old = respx.delete(f"{BASE}/waves/v1/lightning-large").respond(200, json={"success": True})
+    assert await client.delete_clone("voice_abcdefghij") == "/waves/v1/voice-cloning/delete"
+    assert json.loads(post.calls.last.request.content) == {"voiceId": "voice_abcdefghij"}
+    assert post.calls.last.request.headers["authorization"].startswith("Bearer ")
+    assert old.call_count == 0
+
+
+@respx.mock
+async def test_a_post_delete_refused_to_the_key_falls_back_once_and_is_not_asked_again(client: WavesClient) -> None:
+    post = respx.post(f"{BASE}/waves/v1/voice-cloning/delete").respond(401, json={"error": "Unauthorized"})
+    old = respx.delete(f"{BASE}/waves/v1/lightning-large").respond(200, json={"success": True})
+    assert await client.delete_clone("voice_aaaaaaaaaa") == "/waves/v1/lightning-large"
+    assert await client.delete_clone("voice_bbbbbbbbbb") == "/waves/v1/lightning-large"
+    assert (post.call_count, old.call_count, client.delete_post_refused) == (1, 2, 401)
+    assert json.loads(old.calls.last.request.content) == {"voiceId": "voice_bbbbbbbbbb"}
 
 
 @respx.mock

@@ -66,6 +66,24 @@ def test_bad_config_is_an_error_naming_the_key(tmp_path: Path, text: str, expect
     assert caught.value.exit_code == 2
 
 
+@pytest.mark.parametrize("value", ["lightning-v3.1", "lightning-v3.1-pro"])
+def test_plan_target_model_takes_either_pool(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(f'[plan]\ntarget_model = "{value}"\n')
+    assert load_settings(config, env={}).plan.target_model == value
+    assert Settings().plan.target_model == "lightning-v3.1"
+
+
+@pytest.mark.parametrize("value", ["lightning_v3.1_pro", "lightning-large", ""])
+def test_a_bad_plan_target_model_names_the_file_and_the_key(tmp_path: Path, value: str) -> None:
+    config = tmp_path / "pools.toml"
+    config.write_text(f'[plan]\ntarget_model = "{value}"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, env={})
+    assert "pools.toml" in caught.value.message and "[plan] target_model" in caught.value.message
+    assert "lightning-v3.1-pro" in caught.value.message and caught.value.exit_code == 2
+
+
 def test_a_key_in_the_config_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text('[api]\napi_key = "sk_abcdef"\n')

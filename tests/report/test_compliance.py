@@ -113,7 +113,7 @@ def test_markdown_escapes_server_strings_so_a_name_cannot_break_the_table() -> N
     results = [_result("voice_x", ProbeVerdict.SHORT_WAV, name="a | b ` **bold** <img>\n| forged | row |")]
     text = render_markdown({"run_id": "r1", "base_url": "http://x", "exit_code": 1}, voice_frame(results, NOW))
     (row,) = [line for line in text.splitlines() if "voice" in line and line.startswith("| non-compliant")]
-    assert row.count(" | ") == 7  # eight cells, none added by the name
+    assert row.count(" | ") == 8  # nine cells (pool among them), none added by the name
     assert "<img>" not in text and "**bold**" not in text
 
 
