@@ -2,7 +2,8 @@
 every call for a minute; and the latest retry, for a progress bar's note.
 
 Owns `Breaker`. Every attempt that could not even connect (refused, the name gone, a connect
-timeout) is told (`refused`); every answer, whatever its status, closes the streak (`answered`).
+timeout) is told (`refused`); every answer's arrival (its status line, before its body is read),
+whatever its status, closes the streak (`answered`), so a slow but working API never opens it.
 Once no attempt has connected for `window_s` since the first refusal of the streak, the breaker
 opens: that attempt and every later one raise `ApiWentAway` at once, never retried, so the
 run stops and says what it did. The retry note ("connection refused, retry 3/8") is what a

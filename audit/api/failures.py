@@ -163,29 +163,34 @@ FORBIDDEN_HINT = (
     "workspace's usage in the dashboard: upgrade the plan or contact support if the limit is reached."
 )
 
-#: Wordings of a clone-quota refusal: the vendor's ("clone limit exceeded, consider upgrading")
-#: and the older ones ("Voice clone limit reached", "quota ..."), by meaning rather than one phrase.
-_QUOTA = re.compile(
-    r"quota|consider upgrading|upgrade (?:your |the )?(?:plan|workspace|account|subscription)"
-    r"|\b(?:clone|voice)s? limit|limit (?:reached|exceeded|hit)|(?:reached|exceeded|hit) (?:the |your )?(?:\w+ )?limit"
-    r"|max(?:imum)? (?:number of )?(?:voice )?clones|too many (?:voice )?clones",
-    re.IGNORECASE,
-)
-#: Limits that are not the clone quota: a file's size or length, the request rate.
-_NOT_QUOTA = re.compile(r"\bfile\b|\bsize\b|\bbytes?\b|\d\s*mi?b\b|duration|seconds|characters|rate limit"
-                        r"|concurren|too many requests", re.IGNORECASE)
-#: Error codes that name the clone quota.
-_QUOTA_CODES = ("quota", "clone_limit", "limit_exceeded", "limit_reached")
+#: Wordings of a clone-quota refusal, by meaning rather than one phrase: the vendor's ("clone
+#: limit exceeded, consider upgrading") and the older ones ("Voice clone limit reached", "Clone
+#: quota exceeded", "Maximum number of clones reached", "exceeded the number of voice clones
+#: allowed"). A quota, or clones with a limit, maximum or allowance; matched on the text with
+#: `_` and `-` read as spaces, so `CLONE_LIMIT_EXCEEDED` and `clone-limit-exceeded` read alike.
+_QUOTA = re.compile(r"\bquota")
+_CLONES = re.compile(r"\bclones?\b")
+_LIMIT = re.compile(r"\blimit|\bmax(?:imum)?\b|too many|\ballow(?:ed|s)?\b|number of")
+#: Limits that are not the clone quota: a field's or a file's size or length, the request rate,
+#: the credits; such a refusal is that voice's own (recorded failed), never a stop of the run.
+_NOT_QUOTA = re.compile(r"\bfile\b|\bsize\b|\bbytes?\b|\d\s*mi?b\b|duration|seconds|characters|length"
+                        r"|\btags?\b|description|\bname\b|rate limit|concurren|too many requests|per request"
+                        r"|credit")
 
 
 def means_clone_quota(status: int, text: str, code: str | None = None) -> bool:
     """Whether a refused create says the account holds all the clones its plan allows: a 4xx whose
-    code or text means the clone quota, in any wording the API has used."""
+    code or text means the clone quota, in any wording the API has used, and not a limit of one
+    request's own fields (tags, description, name, file size), the rate or the credits."""
     if not 400 <= status < 500 or status in (401, 404, 405, 410, 429):
         return False
-    if code and any(c in code.lower() for c in _QUOTA_CODES):
-        return True
-    return bool(_QUOTA.search(text)) and not _NOT_QUOTA.search(text)
+    for said in (code or "", text):
+        plain = said.lower().replace("_", " ").replace("-", " ")
+        if _NOT_QUOTA.search(plain):
+            continue
+        if _QUOTA.search(plain) or (_CLONES.search(plain) and _LIMIT.search(plain)):
+            return True
+    return False
 
 
 def error_text(answer: Answer) -> tuple[str, str | None]:

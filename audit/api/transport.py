@@ -169,6 +169,7 @@ class Transport:
         try:
             async with asyncio.timeout(call.deadline_s):
                 response = await self._http.send(request, stream=True)
+                self.breaker.answered()  # it connected and answered: the API is there, however slow its body
                 try:
                     content = await body.read(response)
                 finally:

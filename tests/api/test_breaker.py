@@ -4,6 +4,7 @@ every call for a minute; and each retry is named on the progress bar's note with
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import httpx
@@ -94,3 +95,43 @@ async def test_the_api_going_away_stops_a_call_within_the_window_not_after_every
     assert took < 2.0  # the window (0.5 s) and a retry, not 99 attempts of backoff
     assert len(sent) < 40
     assert any("connection refused, retry" in note for note in notes)
+
+
+class _SlowBody(httpx.AsyncByteStream):
+    """An answer whose status line comes at once and whose body takes `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        yield b'{"status": '
+        await asyncio.sleep(self.seconds)
+        yield b'"ok"}'
+
+
+@respx.mock
+async def test_a_slow_answer_that_connected_keeps_the_breaker_closed() -> None:
+    """A call that connected and is still reading its (slow) body proves the API is there:
+    refusals around it, further apart than the window, never open the breaker."""
+    modes = iter(["ok", "refused", "slow", "refused"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        mode = next(modes)
+        if mode == "refused":
+            raise httpx.ConnectError("Connection refused", request=request)
+        if mode == "slow":
+            return httpx.Response(200, headers={"Content-Type": "application/json"}, stream=_SlowBody(1.0))
+        return httpx.Response(200, json={"status": "ok"})
+
+    respx.get("https://api.test/waves/v1/health").mock(side_effect=handler)
+    settings = ApiSettings(base_url="https://api.test", max_attempts=1, unreachable_s=0.5)
+    async with WavesClient(settings, Secret(KEY)) as client:
+        await client.health()
+        with pytest.raises(TransportError):
+            await client.health()  # refused: the streak starts
+        slow = asyncio.create_task(client.health())  # connects, then reads for a second
+        await asyncio.sleep(0.7)
+        with pytest.raises(TransportError) as refused:  # 0.7 s after the first refusal
+            await client.health()
+        assert not isinstance(refused.value, ApiWentAway)
+        await slow

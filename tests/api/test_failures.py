@@ -178,8 +178,9 @@ def test_every_documented_error_shape_yields_a_reason(body: object, said: list[s
 @pytest.mark.parametrize("text", [
     "clone limit exceeded, consider upgrading",  # the vendor's documented wording
     "Voice clone limit reached: your plan allows 30 voice clones",
-    "limit reached",
     "Clone quota exceeded for this plan (30 voices)",
+    "You have exceeded the number of voice clones allowed",
+    "CLONE_LIMIT_EXCEEDED",
     "You have reached your voice clone limit",
     "Maximum number of clones reached. Upgrade your plan.",
 ])
@@ -188,6 +189,7 @@ def test_every_wording_of_the_clone_quota_means_the_quota(text: str) -> None:
     error = error_for(answer, is_create=True)
     assert means_clone_quota(error.status, error.message, getattr(error, "error_code", None))
     assert means_clone_quota(422, text) and means_clone_quota(400, "refused", "clone_limit_exceeded")
+    assert means_clone_quota(400, "refused", "clone-limit-exceeded") and means_clone_quota(400, "", "QUOTA_EXCEEDED")
 
 
 @pytest.mark.parametrize(("status", "text"), [
@@ -198,6 +200,16 @@ def test_every_wording_of_the_clone_quota_means_the_quota(text: str) -> None:
     (400, "Voice cloning for lightning-v2 is deprecated. Please use lightning-v3.1"),
     (429, "Too many concurrent requests. Please retry after some time."),
     (500, "clone limit exceeded, consider upgrading"),
+    # limits of one request's own fields, the rate or the credits: that voice's refusal, not a stop
+    (400, "Tag limit exceeded: at most 10 tags"),
+    (400, "Description limit exceeded"),
+    (400, "display name length limit exceeded"),
+    (403, "Credit limit reached"),
+    (400, "Voice limit per request exceeded"),
+    (400, "language not supported on your plan, consider upgrading"),
+    (400, "limit reached"),
 ])
 def test_other_refusals_are_not_the_quota(status: int, text: str) -> None:
     assert not means_clone_quota(status, text)
+    assert not means_clone_quota(400, "refused", "rate_limit_exceeded")
+    assert not means_clone_quota(400, "refused", "size_limit_exceeded")
