@@ -136,9 +136,14 @@ def leave_out_own(calls: Iterable[TtsCall], runs: Sequence[OwnRun], since: datet
             for i in found[: sent.calls]:
                 taken.add(i)
                 by_voice[sent.voice_id] += 1
+    sent_to: list[dict[str, list[SentCalls]]] = [{} for _ in runs]  # per run: voice id → what it sent it
+    for run, to in zip(runs, sent_to, strict=True):
+        for made in run.sent:
+            to.setdefault(made.voice_id, []).append(made)
     doubtful = sum(1 for i, c in enumerate(calls) if i not in taken and (c.at is None or c.zoneless)
                    and any(c.may_fall_in(r.started_at - margin, r.finished_at + margin)
-                           and any(s.made(c) for s in r.sent) for r in runs))
+                           and any(s.made(c) for s in to.get(c.voice_id, ()))
+                           for r, to in zip(runs, sent_to, strict=True)))
     kept = tuple(c for i, c in enumerate(calls) if i not in taken)
     return LeftOut(kept, len(taken), dict(by_voice), len(runs), doubtful)
 

@@ -102,3 +102,26 @@ def test_run_json_keeps_the_calls_a_run_made_and_the_history_finds_their_windows
     assert set(runs) == {"apply-1", "scan-0"}
     assert runs["apply-1"].sent == made and runs["apply-1"].started_at == START
     assert runs["scan-0"].sent == (SentCalls("voice_a", 1),)
+
+
+def test_a_run_json_claiming_more_than_a_run_could_have_made_leaves_nothing_out(tmp_path: Path) -> None:
+    """run.json is not sealed: one edited (or damaged) to claim a month-long window, a thousand
+    calls to a voice, calls that name no model, or a window history.sqlite did not record,
+    never hides a caller from retire."""
+    out = tmp_path / "out"
+    _write(out, _run(RunKind.SCAN, "honest", out / "honest", tts_calls=(PROBE,)))
+    _write(out, _run(RunKind.SCAN, "many", out / "many", tts_calls=(SentCalls("voice_legacy", 1000, 61, "lightning_v3.1"),)))
+    _write(out, _run(RunKind.SCAN, "loose", out / "loose", tts_calls=(SentCalls("voice_legacy", 1),)))
+    month = _run(RunKind.SCAN, "month", out / "month", tts_calls=(PROBE,))
+    _write(out, month)
+    # edited after it was filed: its run.json now claims a 30-day window the history never recorded
+    edited = RunRecord(kind=RunKind.SCAN, run_id="month", started_at=START - timedelta(days=30), finished_at=END,
+                       base_url="http://api.test", exit_code=ExitCode.OK, tts_calls=(PROBE,)).at(out / "month")
+    (out / "month" / "run.json").write_text(document.render(edited), encoding="utf-8")
+    long = RunRecord(kind=RunKind.SCAN, run_id="long", started_at=START - timedelta(days=30), finished_at=END,
+                     base_url="http://api.test", exit_code=ExitCode.OK, tts_calls=(PROBE,)).at(out / "long")
+    _write(out, long)  # filed consistently, but longer than any run is believed to take
+    assert [r.run_id for r in own_runs(out, "http://api.test")] == ["honest"]
+    callers = [_call(START - timedelta(days=d)) for d in (1, 5, 20)]
+    left = leave_out_own(callers, own_runs(out, "http://api.test"))
+    assert left.left_out == 0 and len(left.calls) == 3
