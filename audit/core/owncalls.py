@@ -101,7 +101,9 @@ class LeftOut:
                 f"({self.runs} recorded scan(s) and verification(s) of this output folder); every other call counts.")
         if self.doubtful:
             said += (f" {self.doubtful} call(s) to probed voices at a time without a zone or unread could not be "
-                     "told from them and count as callers.")
+                     "told from them and count as callers: to prove those voices quiet, choose a date more than "
+                     "14 h after the last recorded scan or verification ended (a time without a zone may be off "
+                     "by up to 14 h).")
         return said
 
     def as_dict(self) -> dict[str, Any]:

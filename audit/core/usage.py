@@ -106,6 +106,14 @@ class VoiceUsage:
     unknown_time: int = 0  # of `calls`: entries whose time could not be read
     zoneless: int = 0  # of `calls`: times given without a zone, counted as possibly 14 h later
 
+    def last_seen(self) -> str:
+        """The last call's time as read, with its zone: UTC, or the server's clock (zone unknown)
+        when times came without a zone ("" when no call has a readable time)."""
+        if self.last_call is None:
+            return ""
+        zone = "server time, zone unknown" if self.zoneless else "UTC"
+        return f"{self.last_call:%Y-%m-%d %H:%M} {zone}"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "voice_id": self.voice_id, "calls": self.calls, "characters": self.characters,

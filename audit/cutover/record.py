@@ -145,7 +145,8 @@ def merge(existing: Mapping[str, Any] | None, mapping: Path, **sections: Any) ->
     if sections.get("rollback") is not None:
         undone = sections["rollback"]
         record["rollbacks"] = [*record["rollbacks"], undone]
-        if record["scan"] is not None and undone.get("restored"):  # the files hold old ids again
+        # the files may hold old ids again: restored now, or already put back (by hand, by git)
+        if record["scan"] is not None and (undone.get("restored") or undone.get("already") or undone.get("refused")):
             record["scan"] = {**record["scan"], "remaining": undone.get("remaining_after"),
                               "recounted_at": undone.get("at")}
     return record

@@ -253,7 +253,8 @@ def _check_patch_file(patch_file: Path, paths: Sequence[Path]) -> None:
         raise UsageError(f"--patch {patch_file}: " + ("it is a folder." if patch_file.is_dir() else
                          f"the folder {patch_file.parent} does not exist."),
                          hint="Name a file in an existing folder outside the scanned paths, e.g. --patch cutover.patch.")
-    real = Path(os.path.realpath(patch_file))
+    # where the file itself will be (the write replaces a link at that name, never follows it)
+    real = Path(os.path.realpath(patch_file.parent)) / patch_file.name
     for path in paths:
         root = Path(os.path.realpath(path))
         if real == root or real.is_relative_to(root):
@@ -345,7 +346,7 @@ def describe_usage(run: UsageRun) -> list[str]:
     lines: list[str] = []
     if run.rows:
         for r in run.rows:
-            last = f", last {r.old.last_call:%Y-%m-%d %H:%M} UTC" if r.old.last_call else ""
+            last = f", last {r.old.last_seen()}" if r.old.last_call else ""
             new = f"; new {r.new_voice_id}: {r.new.calls} call(s)" if r.new_voice_id and r.new else ""
             state = "" if r.ready else " (not ready)"
             lines.append(f"{r.old_voice_id}{state}  {r.old.calls} call(s), {r.old.characters} characters{last}"

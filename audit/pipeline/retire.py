@@ -61,7 +61,7 @@ class RetireRun:
         if run.still_called:
             since = self.record.changes.get("retire", {}).get("quiet_since") or "the date given"
             lines.append(f"Kept {len(run.still_called)} legacy clone(s) still called since {since}:")
-            lines += [f"  {u.voice_id}  {u.calls} call(s), last {u.last_call:%Y-%m-%d %H:%M} UTC" if u.last_call
+            lines += [f"  {u.voice_id}  {u.calls} call(s), last {u.last_seen()}" if u.last_call
                       else f"  {u.voice_id}  {u.calls} call(s)" for u in run.still_called]
             if assumed := doubts({u.voice_id: u for u in run.still_called}):
                 lines.append(f"  (assumed, to keep on the safe side: {assumed})")

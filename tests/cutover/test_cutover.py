@@ -375,7 +375,7 @@ def test_cutover_says_how_many_files_gitignore_hid_and_names_env_files(
     assert run.scan.gitignored == 0  # read, not hidden
 
 
-@pytest.mark.parametrize("where", ["inside", "the-folder", "missing-folder"])
+@pytest.mark.parametrize("where", ["inside", "the-folder", "missing-folder", "link-inside"])
 def test_a_patch_file_inside_the_scanned_paths_or_in_a_missing_folder_is_refused(
     tmp_path: Path, mapping: Path, capsys: pytest.CaptureFixture[str], where: str
 ) -> None:
@@ -383,9 +383,15 @@ def test_a_patch_file_inside_the_scanned_paths_or_in_a_missing_folder_is_refused
 
     root = tmp_path / "tree"
     files = _make_tree(root, git=False)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    # a link inside the scanned tree pointing out of it: the write would replace the link, inside
+    (root / "app" / "flows" / "out.patch").symlink_to(outside / "cutover.patch")
     patch = {"inside": root / "app" / "flows" / "cutover.patch", "the-folder": root / "app",
-             "missing-folder": tmp_path / "missing" / "cutover.patch"}[where]
+             "missing-folder": tmp_path / "missing" / "cutover.patch",
+             "link-inside": root / "app" / "flows" / "out.patch"}[where]
     assert main(["cutover", str(mapping), str(root / "app"), "--patch", str(patch)]) == 2
     assert "hint:" in capsys.readouterr().err
     assert _bytes(root, files) == files and not (root / "app" / "flows" / "cutover.patch").exists()
     assert not (tmp_path / "missing").exists() and not (mapping.parent / "clone-audit-rollback").exists()
+    assert (root / "app" / "flows" / "out.patch").is_symlink() and not (outside / "cutover.patch").exists()

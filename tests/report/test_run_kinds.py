@@ -241,3 +241,7 @@ def test_a_rollback_that_cannot_recount_makes_the_count_unknown_never_zero(tmp_p
                                                   occurrences_restored=2), pd.Timestamp("2026-03-02").to_pydatetime(),
                                    tmp_path, written["scan"])
     assert exact["remaining_after"] == 2  # every replacement undone put one old id back
+    # every file already put back (by hand, by git): nothing restored, yet "0 left" is stale too
+    by_hand = record.restore_section(RestoreOutcome(tmp_path / "rollback.json", already=[tmp_path / "a.py"]),
+                                     pd.Timestamp("2026-03-02").to_pydatetime(), tmp_path, written["scan"])
+    assert record.merge(written, Path("m.csv"), rollback=by_hand)["scan"]["remaining"] is None
