@@ -41,6 +41,8 @@ DELETE_PATH = "/waves/v1/lightning-large"
 #: The API-key delete route the vendor announced as DELETE_PATH's successor (dashboard token only
 #: today: it answers 401 to an API key). Tried first; DELETE_PATH is the fallback.
 DELETE_POST_PATH = "/waves/v1/voice-cloning/delete"
+#: Answers of DELETE_POST_PATH that close it to the key for the run (not about one voice).
+ROUTE_CLOSED = frozenset({401, 403, 405, 410})
 HEALTH_PATH = "/waves/v1/health"
 
 #: Cap on answers that are neither the list nor audio (create, delete, health): small JSON.
@@ -220,19 +222,22 @@ class WavesClient:
     async def delete_clone(self, voice_id: str) -> str:
         """Delete a clone; the path of the route that deleted it.
 
-        First `POST DELETE_POST_PATH` (`{"voiceId"}`), the route announced for API keys; a 4xx
-        there (401 while it takes a dashboard token only) is remembered in `delete_post_refused`
-        and never asked again this run, and the clone goes to `DELETE DELETE_PATH`, whose refusal
-        is raised as it came: Gone (410), AuthError (401/403) or RequestRejected (404/405, 400).
-        On a delete route those statuses mean "not deletable by API key", not a bad key: the
-        caller decides (`audit.migrate.retire`)."""
+        First `POST DELETE_POST_PATH` (`{"voiceId"}`), the route announced for API keys. A
+        refusal that closes the route to the key (401 while it takes a dashboard token only, 403,
+        405, 410) is remembered in `delete_post_refused` and the route is not asked again this
+        run; any other 4xx there (a 404 or 400 about this one voice) is about this voice only.
+        Either way the clone goes to `DELETE DELETE_PATH`, whose refusal is raised as it came:
+        Gone (410), AuthError (401/403) or RequestRejected (404/405, 400). On a delete route those
+        statuses mean "not deletable by API key", not a bad key: the caller decides
+        (`audit.migrate.retire`)."""
         body = delete_body(voice_id)
         if self.delete_post_refused is None:
             try:
                 await self._transport.call("POST", DELETE_POST_PATH, json=body, max_bytes=MAX_OTHER_BYTES)
                 return DELETE_POST_PATH
             except (AuthError, Gone, RequestRejected) as exc:
-                self.delete_post_refused = exc.status
+                if exc.status in ROUTE_CLOSED:
+                    self.delete_post_refused = exc.status
         await self._transport.call("DELETE", DELETE_PATH, json=body, max_bytes=MAX_OTHER_BYTES)
         return DELETE_PATH
 

@@ -45,6 +45,14 @@ V31_MODEL_IDS = frozenset({"lightning-v3.1", "lightning-v3.1-pro"})
 LEGACY_MODEL_ID = "lightning-large"
 
 
+def model_key(name: str) -> str:
+    """A model name with spaces, case and `_` for `-` aside: `Lightning_V3.1_Pro` is
+    `lightning-v3.1-pro`. Which pool to probe a clone on reads `modelIds` this way (a spelling
+    is never a reason to probe on the wrong pool); whether metadata alone proves a clone works
+    does not (`audit.scan.rules.classify`: only the documented spelling does)."""
+    return name.strip().lower().replace("_", "-")
+
+
 class Compatibility(enum.StrEnum):
     """What the clone's listed model ids claim (not proof: only a probe is)."""
 

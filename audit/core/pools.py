@@ -14,6 +14,8 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 
+from audit.core.models import model_key
+
 STANDARD_MODEL = "lightning-v3.1"
 PRO_MODEL = "lightning-v3.1-pro"
 #: The models a clone can be created on (hyphen form), the default first.
@@ -32,7 +34,7 @@ class Pool(enum.StrEnum):
 
 
 def pool_of(model_ids: Iterable[str] | None) -> Pool:
-    models = set(model_ids or ())
+    models = {model_key(m) for m in model_ids or ()}
     standard, pro = STANDARD_MODEL in models, PRO_MODEL in models
     if standard and pro:
         return Pool.BOTH

@@ -228,3 +228,17 @@ async def test_health_needs_no_key(client: WavesClient) -> None:
     route = respx.get(f"{BASE}/waves/v1/health").respond(200, json={"status": "ok"})
     assert (await client.health())["status"] == "ok"
     assert "authorization" not in route.calls.last.request.headers
+
+
+@respx.mock
+async def test_a_post_delete_refused_for_one_voice_keeps_the_route_for_the_others(client: WavesClient) -> None:
+    """A 404 or 400 about one voice on the open route is about that voice: the next voice is
+    still deleted through it (not sent to the legacy route, which would list it for the dashboard)."""
+    answers = iter([httpx.Response(404, json={"error": "Voice not found"}), httpx.Response(200, json={"success": True})])
+    post = respx.post(f"{BASE}/waves/v1/voice-cloning/delete").mock(side_effect=lambda request: next(answers))
+    old = respx.delete(f"{BASE}/waves/v1/lightning-large").respond(410, json={"error_code": "MODEL_DEPRECATED"})
+    with pytest.raises(Gone):
+        await client.delete_clone("voice_aaaaaaaaaa")
+    assert client.delete_post_refused is None
+    assert await client.delete_clone("voice_bbbbbbbbbb") == "/waves/v1/voice-cloning/delete"
+    assert (post.call_count, old.call_count) == (2, 1)

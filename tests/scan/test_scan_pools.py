@@ -129,6 +129,11 @@ async def test_a_run_json_written_before_pools_still_loads(server: EmulatorServe
     (("lightning-large",), Pool.UNKNOWN, "configured"),
     ((), Pool.UNKNOWN, "configured"),
     (None, Pool.UNKNOWN, "configured"),
+    # any spelling of a pool's model is that pool: never probed on the other pool and called broken
+    # (an odd spelling is still not compliant on metadata alone: scan.rules.classify; it is probed)
+    (("lightning_v3.1_pro",), Pool.PRO, "lightning_v3.1_pro"),
+    (("Lightning-V3.1-Pro",), Pool.PRO, "lightning_v3.1_pro"),
+    ((" lightning-v3.1 ",), Pool.STANDARD, "lightning_v3.1"),
 ])
 def test_the_pool_and_probe_model_come_from_model_ids(model_ids: tuple[str, ...] | None, pool: Pool,
                                                       model: str) -> None:
