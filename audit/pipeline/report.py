@@ -129,7 +129,8 @@ def _json(view: View) -> str:
     counts = summary(view.frame)
     mapping = view.mapping
     kind = page(view.meta, counts, view.plan, None if mapping is None else records(mapping),
-                headline(counts, view.context.changes if view.context else None))
+                headline(counts, view.context.changes if view.context else None,
+                         partial=view.meta.get("exit_code") == 4))
     meta = view.meta
     # the kind's summary object under its name (retire's and cutover's recorded section kept inside it)
     section = {**(meta.get(kind.kind.value) or {}), **kind.section} if kind.kind is not RunKind.USAGE else kind.section

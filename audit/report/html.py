@@ -115,7 +115,7 @@ def report_html_chunks(
     usage = _usage_by_verdict(rows)
     window = meta.get("usage")
     mapping_rows = None if mapping is None else records(mapping)
-    kind = page(meta, counts, plan, mapping_rows, headline(counts, changes, usage, traffic(rows, window)))
+    kind = page(meta, counts, plan, mapping_rows, headline(counts, changes, usage, traffic(rows, window), partial=meta.get("exit_code") == 4))
     view = {
         "meta": meta,
         "summary": counts,

@@ -46,7 +46,7 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     counts = summary(frame)
     rows = records(frame)
     changes = context.changes if context else None
-    kind = page(meta, counts, plan, mapping, headline(counts, changes))
+    kind = page(meta, counts, plan, mapping, headline(counts, changes, partial=meta.get("exit_code") == 4))
     lines = [
         f"## clone-audit {cell(kind.kind)} {code(meta.get('run_id'))} · {cell(kind.heading)}",
         "",

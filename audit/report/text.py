@@ -55,10 +55,11 @@ def percent(part: int, whole: int) -> str:
 
 
 def headline(summary: Mapping[str, Any], changes: Changes | None = None,
-             usage: Mapping[str, int] | None = None, calls: str | None = None) -> str:
+             usage: Mapping[str, int] | None = None, calls: str | None = None, *, partial: bool = False) -> str:
     """Where the account stands and what to do next, in one or two sentences.
     `usage` (verdict → TTS characters served) adds how much traffic the failing voices carry;
-    `calls` (`traffic`'s sentence) how many of them are still called, before anything else."""
+    `calls` (`traffic`'s sentence) how many of them are still called, before anything else;
+    `partial`: the run exited 4 (voices it could not check), so it is scanned again before planning."""
     total, verdicts, causes = summary["total"], summary["verdict"], summary.get("cause", {})
     bad, unknown = verdicts.get(Verdict.NON_COMPLIANT, 0), verdicts.get(Verdict.UNKNOWN, 0)
     excepted = verdicts.get(Verdict.EXCEPTED, 0)
@@ -74,6 +75,9 @@ def headline(summary: Mapping[str, Any], changes: Changes | None = None,
                         f"Re-clone them from their recordings, most called first: `{PLAN_COMMAND}`.")
         elif usage and usage.get(Verdict.NON_COMPLIANT):
             sentence += f" They served {usage[Verdict.NON_COMPLIANT]:,} TTS characters in the usage window."
+        if partial and unknown:  # plan from a whole scan: what could not be checked is checked first
+            sentence = (f"{bad:,} of {total:,} voices ({percent(bad, total)}) {what} on v3.1, and {unknown:,} "
+                        "could not be checked: scan again (see why below), then plan re-cloning from the whole scan.")
     elif unknown:
         sentence = (f"No voice is known to fail on v3.1, but {unknown:,} of {total:,} could not be checked: "
                     "scan again (see why below).")

@@ -81,3 +81,14 @@ def test_a_scan_without_probes_says_what_its_verdicts_rest_on() -> None:
 def test_a_fully_probed_scan_has_no_evidence_banner() -> None:
     results = [_result(i, ProbeResult(ProbeVerdict.SPEAKS, "1.8 s of speech")) for i in range(3)]
     assert 'id="evidence"' not in render_report_html({**META, "exit_code": 0}, voice_frame(results, NOW))
+
+
+def test_an_incomplete_scan_with_failing_voices_advises_scanning_again_before_planning() -> None:
+    """Exit 4: the page does not send the reader to `plan` from a scan that could not check
+    every voice; a whole scan (exit 1) does."""
+    broken = [_result(40 + i, ProbeResult(ProbeVerdict.SHORT_WAV, "148-byte WAV", http_status=200)) for i in range(3)]
+    frame = voice_frame([*_results(), *broken], NOW)
+    for rendered in (render_markdown(META, frame), render_report_html(META, frame)):
+        assert "clone-audit plan --archive DIR" not in rendered and "scan again" in rendered
+    whole = {**META, "exit_code": 1}
+    assert "clone-audit plan --archive DIR" in render_markdown(whole, frame)
