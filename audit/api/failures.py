@@ -210,6 +210,7 @@ def error_text(answer: Answer) -> tuple[str, str | None]:
     parts: list[str] = []
     for name in _TEXT_FIELDS:
         parts += _texts(body.get(name))
+    parts = [p for p in parts if p]  # `{"error": ""}` says nothing: the body as it came does
     if not parts and body:
         parts.append(json.dumps(body, separators=(",", ":"), default=str))
     # Scrubbed whole, then cut: a key the server echoed must not survive as its first characters.

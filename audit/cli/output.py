@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.console import print_summary, stderr
+from audit.core.secrets import scrub
 from audit.core.untrusted import json_visible
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
@@ -91,5 +92,5 @@ def finish(args: Any, record: RunRecord | None, kind: RunKind, exit_code: int, *
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout (under --quiet too), server text in it made visible."""
-    text = json_visible(json.dumps(document, ensure_ascii=False, indent=2, default=str))
+    text = scrub(json_visible(json.dumps(document, ensure_ascii=False, indent=2, default=str)))
     print(text, file=_result(), flush=True)

@@ -97,6 +97,15 @@ class UsageRun:
     def lines(self) -> list[str]:
         return describe_usage(self)
 
+    def facts(self) -> dict[str, Any]:
+        """What `--json` adds to the summary: the read, the calls counted, the own calls left out
+        (without a mapping there is no run record, so this is the whole answer)."""
+        called = [r.old.to_json() for r in self.rows if r.old.calls] if self.rows else \
+            [u.to_json() for u in self.others]
+        return {"since": self.since.isoformat(timespec="seconds"), "complete": self.logs.complete,
+                "pages": self.logs.pages, "log_calls": len(self.logs.calls), "called": called,
+                "own_calls": None if self.own is None else self.own.as_dict()}
+
 
 def cutover(
     mapping_path: Path, paths: Sequence[Path], options: CutoverOptions, progress: Progress | None = None,

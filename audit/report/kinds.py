@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.core.models import Action
-from audit.core.runfolder import PLAN_JSON
+from audit.core.runfolder import DASHBOARD_TXT, PLAN_JSON
 from audit.migrate.document import Plan
 from audit.migrate.state import MappingStatus, Review
 from audit.report.text import human_bytes, human_duration
@@ -164,12 +164,12 @@ def _retire(retire: Mapping[str, Any], plan_file: str) -> tuple[dict[str, Any], 
              for v in retire.get("awaiting_review") or []]
     kept += [{"voice_id": d.get("voice_id"), "why": d.get("why")} for d in retire.get("disputed") or []]
     deleted, dashboard = list(retire.get("deleted") or []), list(retire.get("for_dashboard") or [])
-    section = {"deleted": deleted, "for_dashboard": dashboard, "dashboard_file": retire.get("dashboard_file"),
+    section = {"deleted": deleted, "for_dashboard": dashboard, "dashboard_file": DASHBOARD_TXT if retire.get("dashboard_file") else None,
                "kept": kept, "reason": retire.get("reason"),
                "own_calls_left_out": (retire.get("own_calls") or {}).get("left_out", 0)}
     text = f"Deleted {len(deleted):,} legacy clone(s)."
     if dashboard:
-        where = f" (listed in {retire['dashboard_file']})" if retire.get("dashboard_file") else ""
+        where = f" (listed in {DASHBOARD_TXT})" if retire.get("dashboard_file") else ""  # the name is ours, not run.json's
         text += f" {len(dashboard):,} to delete in the dashboard by hand{where}: the API does not delete them."
     if kept:
         text += f" Kept {len(kept):,}: see why below."

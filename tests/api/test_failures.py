@@ -213,3 +213,9 @@ def test_other_refusals_are_not_the_quota(status: int, text: str) -> None:
     assert not means_clone_quota(status, text)
     assert not means_clone_quota(400, "refused", "rate_limit_exceeded")
     assert not means_clone_quota(400, "refused", "size_limit_exceeded")
+
+
+@pytest.mark.parametrize("body", [{"error": ""}, {"error": "   ", "code": 7}, {"message": "", "errors": []}])
+def test_an_error_field_that_says_nothing_still_gives_a_reason(body: dict[str, object]) -> None:
+    text, _ = error_text(_answer(400, body))
+    assert text.strip()

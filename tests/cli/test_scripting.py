@@ -114,6 +114,10 @@ def test_migration_commands_end_with_their_run_under_quiet_and_json(
     quiet(clone_audit("usage", mapping, "--since", "2000-01-01", "--quiet", env=env), "usage")
     used = summary(clone_audit("usage", mapping, "--since", "2000-01-01", "--json", env=env), "usage")
     assert used["cutover"]["usage"]["old_ids"] == len(rows)
+    # without a mapping there is no run: the document itself holds what the log said
+    bare = clone_audit("usage", "--since", "2000-01-01", "--out", str(planned.out), "--json", env=env)
+    read = json.loads(bare.stdout)["usage"]
+    assert read["complete"] is True and read["called"] and read["own_calls"]["runs"] >= 1
 
     scan_folder = Path(planned.scanned.stdout.splitlines()[-1].removeprefix("Run: ")).parent
     for table in (planned.plan_file.parent / "mapping.csv", scan_folder / "clones.csv", planned.plan_file.parent / "clones.csv"):

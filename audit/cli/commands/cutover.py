@@ -53,4 +53,4 @@ def run_usage(args: argparse.Namespace) -> int:
     print_lines(run.lines())
     if run.report_note:
         stderr.print(run.report_note)
-    return finish(args, run.record, RunKind.USAGE, run.exit_code)
+    return finish(args, run.record, RunKind.USAGE, run.exit_code, usage=run.facts())
