@@ -10,24 +10,19 @@ the code the process exits with (`audit.cli.failures`).
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
-import logging
 import signal
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from audit.cli import failures
-from audit.cli.output import print_json, routed
 from audit.cli.parser import COMMANDS, build_parser
-from audit.console import configure_logging, print_error
 from audit.core.errors import CloneAuditError, ExitCode
 from audit.runs.kind import RunKind
-from audit.runs.summary import summary
 
-log = logging.getLogger(__name__)
+# Start-up imports only the parser: `--version` and `--help` answer before anything else is
+# loaded. The console (rich), the output routing and the failure records (sqlite, the run
+# store) are imported once a command runs, or when a failure needs them.
 
 #: Exit status after Ctrl-C (SIGINT) and SIGTERM, the shell's 128 + signal number.
 EXIT_SIGINT, EXIT_SIGTERM = int(ExitCode.INTERRUPTED), int(ExitCode.TERMINATED)
@@ -50,6 +45,9 @@ def command(name: str) -> Callable[[argparse.Namespace], int]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
+    from audit.cli.output import routed
+    from audit.console import configure_logging
+
     configure_logging(args.verbose)
     terminated: list[int] = []
     started = datetime.now(UTC)
@@ -68,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with routed(quiet=getattr(args, "quiet", False), as_json=writes_run and getattr(args, "json", False)):
             return int(command(args.command)(args))
     except Interrupted as exc:
+        from audit.console import print_error
+
         print_error(f"interrupted: {exc.kept}", exc.hint)
         code = EXIT_SIGTERM if terminated else EXIT_SIGINT
         return _failed(args, started, code, f"interrupted: {exc.kept}")
@@ -82,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _failed(args: argparse.Namespace, started: datetime, code: int, message: str) -> int:
     """Record a failed run; under --json its one JSON document still goes to stdout."""
+    from audit.cli import failures
+    from audit.cli.output import print_json
+    from audit.runs.summary import summary
+
     failures.record(args, started, code, message)
     kind = RunKind.parse(getattr(args, "command", None))
     if getattr(args, "json", False) and kind is not None:
@@ -91,6 +95,10 @@ def _failed(args: argparse.Namespace, started: datetime, code: int, message: str
 
 def _report_failure(exc: BaseException, interrupted_code: int) -> tuple[int, str]:
     """Print what went wrong in one line with a hint; the exit code it maps to, and the line."""
+    import logging
+
+    from audit.console import print_error
+
     leaf = _first_leaf(exc)
     if isinstance(leaf, CloneAuditError):
         print_error(leaf.message, leaf.hint)
@@ -98,7 +106,7 @@ def _report_failure(exc: BaseException, interrupted_code: int) -> tuple[int, str
     if isinstance(leaf, KeyboardInterrupt):
         print_error("interrupted", "Run the same command again: finished work is kept.")
         return interrupted_code, "interrupted"
-    log.debug("unexpected failure", exc_info=leaf)
+    logging.getLogger(__name__).debug("unexpected failure", exc_info=leaf)
     message, hint = _describe(leaf)
     print_error(message, hint)
     return int(ExitCode.RUN_FAILED), message
@@ -113,6 +121,9 @@ def _first_leaf(exc: BaseException) -> BaseException:
 
 def _describe(exc: BaseException) -> tuple[str, str]:
     """(message, hint) for a failure outside the program's own error tree."""
+    import errno
+    import sqlite3
+
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
         reason = exc.strerror or str(exc) or type(exc).__name__

@@ -1,6 +1,6 @@
 """The argument parser: every command, its flags and help, and which module runs it.
 
-Imports only light modules (enums and constants), never a pipeline: `COMMANDS` names the
+Imports only light modules (enums and constants: `audit.core.choices`), never a pipeline: `COMMANDS` names the
 module of `audit.cli.commands` and the function that runs each command, imported by
 `audit.cli.entry` when that command is chosen.
 """
@@ -11,8 +11,7 @@ import argparse
 from pathlib import Path
 
 from audit import __version__
-from audit.core.models import FailOn, ProbePolicy
-from audit.cutover.walk import DEFAULT_MAX_BYTES
+from audit.core.choices import DEFAULT_MAX_BYTES, FailOn, ProbePolicy
 from audit.report.formats import ReportFormat
 
 #: command → (module in audit.cli.commands, function)

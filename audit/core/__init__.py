@@ -1,7 +1,8 @@
 """The foundation every other package stands on.
 
 Owns the vocabulary (`models`: frozen dataclasses and enums; the API's JSON is read into
-it by `audit.api.wire`), the exception tree and exit codes (`errors`), settings (`config`:
+it by `audit.api.wire`; `choices`: the enums and defaults the argument parser offers, in a
+module that imports nothing else, so `--help` loads fast), the exception tree and exit codes (`errors`), settings (`config`:
 the dataclasses and their allowed values; `loading`: from the TOML file, the environment
 and flags, validated), the API key (`apikey`: read from the environment, sent only over a
 safe link) and secrets (`secrets`: the `Secret` type, the registry, scrubbing, the

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
+from audit.core.choices import FailOn as FailOn  # the parser's choices, in a module that loads fast
+from audit.core.choices import ProbePolicy as ProbePolicy
+
 
 class Progress(Protocol):
     """Where long work reports how far it got (a terminal bar, or nothing).
@@ -95,20 +98,6 @@ class Fidelity(enum.StrEnum):
     MATCH = "match"
     MISMATCH = "mismatch"
     UNCHECKED = "unchecked"
-
-
-class ProbePolicy(enum.StrEnum):
-    ALL = "all"  # probe every clone that could speak
-    LEGACY = "legacy"  # probe only clones whose metadata is not v3.1
-    NONE = "none"  # metadata only
-
-
-class FailOn(enum.StrEnum):
-    """Which findings turn into exit code 1."""
-
-    NON_COMPLIANT = "non-compliant"
-    UNKNOWN = "unknown"  # non-compliant or unknown
-    NEVER = "never"
 
 
 #: Why a later entry of a voice id the list already named is `unknown`, and its voice not planned.

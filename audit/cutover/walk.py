@@ -25,11 +25,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from audit.core.choices import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # files larger are skipped
 from audit.core.errors import UsageError
 from audit.core.runmarker import Marker, marker_of
-
-#: Files larger than this are skipped and reported (`cutover --max-bytes`).
-DEFAULT_MAX_BYTES = 5 * 1024 * 1024
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
 GIT_TIMEOUT_S = 120
