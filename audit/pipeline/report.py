@@ -147,11 +147,31 @@ def _html(view: View) -> str:
                               before=record.changes.get("before_after"), cutover=cutover)
 
 
+#: The mapping's columns a run made on a plan adds to its voices in CSV (renamed where clones.csv
+#: already has the name): what the migration did with each voice.
+_MAPPING_CSV = {"new_voice_id": "new_voice_id", "status": "migration_status", "detail": "migration_detail",
+                "verified_at": "verified_at", "similarity": "similarity", "fidelity": "fidelity",
+                "review": "review", "retired_at": "retired_at"}
+
+
 def _csv(view: View) -> str:
-    """The voices (clones.csv's columns); a plan's with the action it takes on each voice and why."""
-    frame = view.frame
-    if view.plan is not None and view.record.kind is RunKind.PLAN:
+    """The voices (clones.csv's columns), with what the run's kind did to each: a plan's action
+    and why; an apply's, review's, cutover's or usage's mapping row (new id, state, similarity,
+    review); a retire's outcome (deleted, to delete in the dashboard, or kept and why)."""
+    frame, kind = view.frame, view.record.kind
+    if view.plan is not None and kind is RunKind.PLAN:
         actions = plan_frame(view.plan)[["voice_id", "action", "reason"]].rename(columns={"reason": "plan_reason"})
         frame = frame.merge(actions, on="voice_id", how="left")
+    mapping = view.mapping
+    if kind.on_plan and mapping is not None and "old_voice_id" in mapping:
+        columns = {k: v for k, v in _MAPPING_CSV.items() if k in mapping}
+        rows = mapping[["old_voice_id", *columns]].rename(columns={"old_voice_id": "voice_id", **columns})
+        frame = frame.merge(rows.drop_duplicates("voice_id"), on="voice_id", how="left")
+    if kind is RunKind.RETIRE:
+        section = page(view.meta, summary(view.frame), view.plan).section
+        outcome = {v: "deleted" for v in section["deleted"]}
+        outcome |= {v: "delete in the dashboard" for v in section["for_dashboard"]}
+        outcome |= {k["voice_id"]: f"kept: {k['why']}" for k in section["kept"]}
+        frame = frame.assign(retire_outcome=frame["voice_id"].map(outcome).fillna(""))
     return render_csv(frame, bom=view.bom)
 

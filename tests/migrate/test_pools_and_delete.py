@@ -15,6 +15,7 @@ import io
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 import respx
@@ -26,7 +27,7 @@ from audit.core.secrets import Secret
 from audit.migrate.ledger import Ledger
 from audit.migrate.retire import retire
 from audit.migrate.selection import ApplyOptions
-from audit.pipeline.retire import retire_replaced
+from audit.pipeline.retire import RetireRun, retire_replaced
 from tests.support.emulator import running
 from tests.support.migration import YES, apply, plan
 
@@ -56,16 +57,22 @@ async def test_a_plan_onto_the_pro_pool_creates_there_and_apply_verifies_there(t
     assert run.states["verified"] == 2
 
 
-@pytest.mark.integration
-async def test_retire_lists_for_the_dashboard_when_the_post_route_refuses_the_key(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path) as (server, settings):  # POST delete 401 to a key, DELETE 410: as today
+async def _retire_three(tmp_path: Path, **knobs: Any) -> tuple[RetireRun, list[Any], list[Any], set[str]]:
+    """Plan 30 clones, apply three, retire them: the run, the POST and DELETE delete requests the
+    emulator saw, and the clones still on the account."""
+    with running(30, 4, tmp_path, **knobs) as (server, settings):
         planned = await plan(server, settings, tmp_path / "out")
         await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
         async with WavesClient(settings.api, Secret(server.api_key)) as client:
             run = await retire_replaced(client, settings, planned.plan_path, YES)
-        posts = server.state.requests("POST", POST_DELETE)
-        deletes = server.state.requests("DELETE", OLD_DELETE)
-        remaining = {c.voice_id for c in server.state.clones()}
+        return (run, server.state.requests("POST", POST_DELETE), server.state.requests("DELETE", OLD_DELETE),
+                {c.voice_id for c in server.state.clones()})
+
+
+@pytest.mark.integration
+async def test_retire_lists_for_the_dashboard_when_the_post_route_refuses_the_key(tmp_path: Path) -> None:
+    # POST delete 401 to a key, DELETE 410: as the vendor's routes answer today
+    run, posts, deletes, remaining = await _retire_three(tmp_path)
     assert run.exit_code is ExitCode.OK and not run.retired.deleted
     assert len(run.retired.for_dashboard) == 3 and set(run.retired.for_dashboard) <= remaining
     assert [e.status for e in posts] == [401] and [e.status for e in deletes] == [410]  # POST asked once
@@ -75,14 +82,7 @@ async def test_retire_lists_for_the_dashboard_when_the_post_route_refuses_the_ke
 
 @pytest.mark.integration
 async def test_retire_deletes_through_the_post_route_once_it_is_open_to_the_key(tmp_path: Path) -> None:
-    with running(30, 4, tmp_path, delete_post_mode="open") as (server, settings):
-        planned = await plan(server, settings, tmp_path / "out")
-        await apply(server, settings, planned.plan_path, ApplyOptions(limit=3))
-        async with WavesClient(settings.api, Secret(server.api_key)) as client:
-            run = await retire_replaced(client, settings, planned.plan_path, YES)
-        posts = server.state.requests("POST", POST_DELETE)
-        deletes = server.state.requests("DELETE", OLD_DELETE)
-        remaining = {c.voice_id for c in server.state.clones()}
+    run, posts, deletes, remaining = await _retire_three(tmp_path, delete_post_mode="open")
     assert len(run.retired.deleted) == 3 and not run.retired.for_dashboard and run.exit_code is ExitCode.OK
     assert not set(run.retired.deleted) & remaining
     assert [e.status for e in posts] == [200] * 3 and not deletes

@@ -157,6 +157,9 @@ def test_a_canary_apply_shows_how_many_voices_were_not_started(runs: Runs) -> No
     page = (runs.folder("canary") / "report.html").read_text(encoding="utf-8")
     assert f'<div class="n">{reclone - 2}</div>not started' in page
     assert f"| not started | {reclone - 2} |" in runs.report("canary", "markdown")
+    rows = list(csv.DictReader(io.StringIO(runs.report("canary", "csv"))))
+    states = sorted(r["migration_status"] for r in rows if r["migration_status"])
+    assert states == ["mismatch", "ready"] and all(r["new_voice_id"] for r in rows if r["migration_status"])
 
 
 @pytest.mark.integration
@@ -183,6 +186,10 @@ def test_retire_saves_the_dashboard_list_and_shows_it(runs: Runs) -> None:
     document = json.loads(runs.report("retire", "json"))
     assert document["retire"]["for_dashboard"] == [voice] and len(document["retire"]["kept"]) == 1
     assert voice in runs.report("retire", "markdown")
+    # the CSV says what retire did with each voice, one column a spreadsheet can filter on
+    outcomes = {r["voice_id"]: r["retire_outcome"] for r in csv.DictReader(io.StringIO(runs.report("retire", "csv")))}
+    assert outcomes[voice] == "delete in the dashboard"
+    assert sum(o.startswith("kept: ") for o in outcomes.values()) == 1
 
 
 @pytest.mark.integration
