@@ -12,8 +12,9 @@ This module owns `create_app(state)` and everything that is not one endpoint's b
   `POST /waves/v1/voice-cloning/delete` (401 to an API key, as the vendor documents it today,
   or open to the key: knob `delete_post_mode`),
   410 MODEL_DEPRECATED on every other `/waves/v1/lightning-large/*` and `/waves/v1/lightning-v2/*`
-  route, and 410 `ENDPOINT_RETIRED` on the per-model `/waves/v1/lightning-v3.1/get_speech`
-  routes, retired in favour of `POST /waves/v1/tts`. Unknown routes answer JSON 404.
+  route (the vendor's text), and the per-model `POST /waves/v1/lightning-v3.1/get_speech`,
+  hidden from the vendor's reference but unchanged on the wire: the TTS route's answer on
+  lightning_v3.1. Unknown routes answer JSON 404.
 """
 
 from __future__ import annotations
@@ -33,21 +34,16 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from audit.emulator.analytics import tts_logs
 from audit.emulator.cloning import create_clone, list_clones
 from audit.emulator.state import EmulatorState
-from audit.emulator.tts import tts
+from audit.emulator.tts import per_model_speech, tts
 
 HEALTH_PATH = "/waves/v1/health"
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+#: The vendor's answer on the retired legacy routes (its changelog of 2026-05-19).
 DEPRECATED = {
     "status": "error",
     "error_code": "MODEL_DEPRECATED",
-    "message": "This model is retired. Voices and speech now run on lightning-v3.1; re-clone legacy voices.",
-    "recommended_endpoint": "/waves/v1/voice-cloning",
-}
-RETIRED = {
-    "status": "error",
-    "error_code": "ENDPOINT_RETIRED",
-    "message": "Per-model speech routes are retired. Use POST /waves/v1/tts with the model in the body.",
-    "recommended_endpoint": "/waves/v1/tts",
+    "message": "This model is retired. Please migrate to lightning-v3.1 via /waves/v1/lightning-v3.1/get_speech.",
+    "recommended_endpoint": "/waves/v1/lightning-v3.1/get_speech",
 }
 
 
@@ -153,10 +149,6 @@ async def deprecated(request: Request) -> Response:
     return JSONResponse(DEPRECATED, status_code=410)
 
 
-async def retired(request: Request) -> Response:
-    return JSONResponse(RETIRED, status_code=410)
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     message = "Not found" if exc.status_code == 404 else exc.detail
@@ -177,8 +169,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/waves/v1/lightning-large/{rest:path}", deprecated, methods=ALL_METHODS),
         Route("/waves/v1/lightning-v2", deprecated, methods=ALL_METHODS),
         Route("/waves/v1/lightning-v2/{rest:path}", deprecated, methods=ALL_METHODS),
-        Route("/waves/v1/lightning-v3.1/get_speech", retired, methods=ALL_METHODS),
-        Route("/waves/v1/lightning-v3.1/get_speech/{rest:path}", retired, methods=ALL_METHODS),
+        Route("/waves/v1/lightning-v3.1/get_speech", per_model_speech, methods=["POST"]),
     ]
     app = Starlette(
         routes=routes,

@@ -165,12 +165,24 @@ async def _read_json(request: Request) -> Any:
 
 
 async def tts(request: Request) -> Response:
+    return await _speak(request, await _read_json(request))
+
+
+async def per_model_speech(request: Request) -> Response:
+    """`POST /waves/v1/lightning-v3.1/get_speech`: hidden from the vendor's reference since
+    2026-07-16 but, its changelog says, unchanged on the wire: the unified route's answer with
+    the model the path names (a model in the body is ignored)."""
+    body = await _read_json(request)
+    return await _speak(request, {**body, "model": "lightning_v3.1"} if isinstance(body, dict) else body)
+
+
+async def _speak(request: Request, body: Any) -> Response:
     state: EmulatorState = request.app.state.emulator
     if not state.admit_tts():
         return too_many(state)
     try:
         started = state.now()
-        params = validate(await _read_json(request), state)
+        params = validate(body, state)
         if isinstance(params, list):
             await state.delay("tts", started)
             return JSONResponse({"error": params}, status_code=400)

@@ -377,10 +377,17 @@ def test_legacy_routes_are_gone(shared_emulator: EmulatorServer, connect: Connec
     assert answer.json()["message"].startswith("This model is retired.")
 
 
-def test_per_model_speech_route_is_retired(shared_emulator: EmulatorServer, connect: Connect) -> None:
-    answer = connect(shared_emulator).post("/waves/v1/lightning-v3.1/get_speech", json={})
-    assert answer.status_code == 410
-    assert answer.json()["recommended_endpoint"] == "/waves/v1/tts"
+def test_the_per_model_speech_route_still_speaks_as_the_vendor_says(shared_emulator: EmulatorServer,
+                                                                     connect: Connect) -> None:
+    """Hidden from the vendor's reference, unchanged on the wire (its changelog): the unified
+    route's answer on lightning_v3.1; the legacy routes point to it."""
+    client = connect(shared_emulator)
+    voice = voice_id(shared_emulator, "v3.1")
+    answer = client.post("/waves/v1/lightning-v3.1/get_speech", json={"text": "Hello there.", "voice_id": voice, "output_format": "wav"},
+                         headers={"Accept": "audio/wav"})
+    assert answer.status_code == 200 and answer.content[:4] == b"RIFF" and len(answer.content) > 10_000
+    gone = client.post("/waves/v1/lightning-large/get_speech", json={})
+    assert gone.json()["recommended_endpoint"] == "/waves/v1/lightning-v3.1/get_speech"
 
 
 def test_delete_is_gone_by_default_and_keeps_the_clone(emulator: EmulatorServer, connect: Connect) -> None:
