@@ -92,6 +92,7 @@ class ConfinedReader:
     def __init__(self) -> None:
         self._parts: list[str] = []  # the folder held open, as components from `/`
         self._fds: list[int] = []  # `/`, then one per component of `_parts`
+        self._folder_path = ""  # `_parts` as text, once the folder is open
 
     def __enter__(self) -> ConfinedReader:
         return self
@@ -100,9 +101,18 @@ class ConfinedReader:
         self.close()
 
     def read(self, root: Path, path: Path) -> tuple[bytes, Identity]:
-        parts = parts_below(root, path)
-        folder = self._folder((*root.parts[1:], *parts[:-1]))
-        with _open_file(folder, parts[-1]) as (fd, info):
+        """The bytes of `path` (inside `root`), read without following any symlink."""
+        folder, _, name = str(path).rpartition("/")
+        top = str(root)
+        below = folder[len(top):] + "/"  # a Path's text has no empty or "." part; ".." is looked for
+        if not (top.startswith("/") and folder.startswith(top) and below[0] == "/"
+                and name not in ("", ".", "..") and "/../" not in below):
+            parts_below(root, path)  # says why it is refused (or it is fine after all, and read slowly)
+            return read_confined(root, path)
+        if folder != self._folder_path:
+            self._folder(tuple(folder.split("/")[1:]))
+            self._folder_path = folder
+        with _open_file(self._fds[-1], name) as (fd, info):
             return _read_all(fd, info.st_size), Identity.of(info)
 
     def close(self) -> None:
@@ -131,6 +141,7 @@ class ConfinedReader:
 
     def _keep(self, depth: int) -> None:
         """Close the folders held below the first `depth` components."""
+        self._folder_path = ""
         while len(self._parts) > depth:
             self._parts.pop()
             os.close(self._fds.pop())
