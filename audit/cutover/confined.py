@@ -109,11 +109,16 @@ class ConfinedReader:
                 and name not in ("", ".", "..") and "/../" not in below):
             parts_below(root, path)  # says why it is refused (or it is fine after all, and read slowly)
             return read_confined(root, path)
-        if folder != self._folder_path:
-            self._folder(tuple(folder.split("/")[1:]))
-            self._folder_path = folder
-        with _open_file(self._fds[-1], name) as (fd, info):
+        with _open_file(self.folder(folder), name) as (fd, info):
             return _read_all(fd, info.st_size), Identity.of(info)
+
+    def folder(self, folder: str) -> int:
+        """A descriptor of `folder` (absolute, as a Path writes it), every component opened
+        without following a symlink, valid until the next call; Refused otherwise."""
+        if folder != self._folder_path:
+            self._folder(tuple(part for part in folder.split("/") if part))
+            self._folder_path = folder
+        return self._fds[-1]
 
     def close(self) -> None:
         self._keep(0)

@@ -21,12 +21,14 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from audit.core.choices import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES  # files larger are skipped
 from audit.core.errors import UsageError
+from audit.cutover.confined import ConfinedReader, Refused
 from audit.core.runmarker import LEGACY_RUN_JSON, RUN_MARKER, Marker, marker_of
 
 VCS_DIRS = frozenset({".git", ".hg", ".svn"})
@@ -124,25 +126,23 @@ class _Walker:
             self._skip_run_folder(folder)
             return
         ask_git = ask_git or (names is not None and ".git" in names)
+        ignored = _GitIgnored(folder) if ask_git and not self.include_ignored else None  # git's two walks at once
         listed, problem = _git_files(folder, self.include_ignored) if ask_git else (None, None)
+        hidden = None if ignored is None else ignored.result()
         if problem:
             self.listing.notes.append(f"{folder}: git ls-files failed ({problem}); .gitignore not applied there")
         if listed is not None:
-            self._git_tree(folder, listed)
+            self._git_tree(folder, listed, hidden)
         elif entries is None:
             self._skip(folder, f"cannot list: {failure}", unchecked=True)
         else:
             self._walk(folder, entries)
 
-    def _git_tree(self, top: str, listed: list[str]) -> None:
+    def _git_tree(self, top: str, listed: list[str], hidden: list[str] | None) -> None:
         self.listing.git_trees += 1
-        hidden: list[str] | None = None
-        if not self.include_ignored:
-            hidden = _git_ignored(top)
-            if hidden is not None:
-                self.listing.gitignored += len(hidden)
-                self.listing.gitignored_env += [
-                    Path(top) / n for n in hidden if n.rsplit("/", 1)[-1].startswith(".env")]
+        if hidden is not None:
+            self.listing.gitignored += len(hidden)
+            self.listing.gitignored_env += [Path(top) / n for n in hidden if n.rsplit("/", 1)[-1].startswith(".env")]
         # every file git knows of is in `listed` (or, ignored, in `hidden`): a folder with no
         # marker and no run.json among them is no run folder, and is not opened to ask
         marked = None if hidden is None and not self.include_ignored else {
@@ -150,22 +150,32 @@ class _Walker:
             if name.rpartition("/")[2] in (RUN_MARKER, LEGACY_RUN_JSON)}
         excluded = _GitFolders(self, top, marked)
         base = top.rstrip("/") + "/"
-        for name in listed:
-            name = name.rstrip("/")
-            path = base + name
-            try:
-                info = os.lstat(path)
-            except FileNotFoundError:
-                continue  # tracked but deleted in the work tree
-            except OSError as exc:
-                self._skip(path, f"cannot read: {exc.strerror}", unchecked=True)
-                continue
-            if excluded.holds(name.rpartition("/")[0]):
-                continue
-            if stat.S_ISDIR(info.st_mode):
-                self.folder(path, ask_git=True)  # a submodule or a nested repository: its own rules
-            else:
-                self.file(path, info)
+        with ConfinedReader() as folders:
+            for name in listed:
+                self._git_entry(base, name.rstrip("/"), excluded, folders)
+
+    def _git_entry(self, base: str, name: str, excluded: _GitFolders, folders: ConfinedReader) -> None:
+        """One name git listed: stat-ed in its folder, held open while the names in it last
+        (a folder that opens without a symlink on the way is known to be none)."""
+        path = base + name
+        parent, _, own = name.rpartition("/")
+        try:
+            fd: int | None = folders.folder((base + parent).rstrip("/"))
+        except (Refused, OSError):
+            fd = None  # through a symlink, or gone: looked at the slow way below
+        try:
+            info = os.lstat(path) if fd is None else os.stat(own, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return  # tracked but deleted in the work tree
+        except OSError as exc:
+            self._skip(path, f"cannot read: {exc.strerror}", unchecked=True)
+            return
+        if excluded.holds(parent, symlink_free=fd is not None):
+            return
+        if stat.S_ISDIR(info.st_mode):
+            self.folder(path, ask_git=True)  # a submodule or a nested repository: its own rules
+        else:
+            self.file(path, info)
 
     def _walk(self, folder: str, entries: list[os.DirEntry[str]]) -> None:
         base = folder.rstrip("/") + "/"
@@ -234,10 +244,18 @@ class _GitFolders:
         self.linked: dict[str, bool] = {"": False}
         self.verdicts: dict[str, bool] = {"": False}
 
-    def holds(self, folder: str) -> bool:
-        """Whether the files git lists in `folder` (relative to `top`; "" for top) are left alone."""
+    def holds(self, folder: str, *, symlink_free: bool = False) -> bool:
+        """Whether the files git lists in `folder` (relative to `top`; "" for top) are left
+        alone; `symlink_free`: it was just opened with no symlink on the way (nothing to ask)."""
         if any(part in ("", ".", "..") for part in folder.split("/")) and folder:
             return True
+        if symlink_free:
+            chain, above = [], folder
+            while above not in self.linked:
+                chain.append(above)
+                above = above.rpartition("/")[0]
+            if not self.linked[above]:
+                self.linked.update(dict.fromkeys(chain, False))
         return self._through_symlink(folder) or self._in_run_folder(folder)
 
     def _through_symlink(self, folder: str) -> bool:
@@ -285,6 +303,22 @@ def _git_files(folder: str, include_ignored: bool) -> tuple[list[str] | None, st
         error = os.fsdecode(done.stderr).strip()
         return None, (None if "not a git repository" in error else error.splitlines()[-1][:200] if error else "failed")
     return [os.fsdecode(name) for name in done.stdout.split(b"\0") if name], None
+
+
+class _GitIgnored:
+    """`_git_ignored(folder)` run in a thread while git lists the files to read."""
+
+    def __init__(self, folder: str) -> None:
+        self._hidden: list[str] | None = None
+        self._thread = threading.Thread(target=self._run, args=(folder,), daemon=True)
+        self._thread.start()
+
+    def _run(self, folder: str) -> None:
+        self._hidden = _git_ignored(folder)
+
+    def result(self) -> list[str] | None:
+        self._thread.join()
+        return self._hidden
 
 
 def _git_ignored(folder: str) -> list[str] | None:
