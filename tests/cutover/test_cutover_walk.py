@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from audit.core.runmarker import RUN_MARKER, mark
+from audit.cutover.confined import ConfinedReader, Refused, ThroughSymlink
 from audit.cutover.mapping import MappingRow, VoiceMapping
 from audit.cutover.scanner import scan_files
 from audit.cutover.walk import list_files
@@ -96,3 +97,23 @@ def test_the_walk_lists_every_file_of_a_deep_tree_once_in_order(tmp_path: Path) 
 
     assert [str(f.path.relative_to(root)) for f in listing.files] == names
     assert not listing.skipped
+
+
+def test_the_scan_reads_through_held_folders_but_never_through_a_symlink(tmp_path: Path) -> None:
+    base = Path(os.path.realpath(tmp_path))
+    root, outside = base / "app", base / "outside"
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "one.txt").write_text("one\n")
+    (root / "a" / "b" / "two.txt").write_text("two\n")
+    outside.mkdir()
+    (outside / "three.txt").write_text("secret\n")
+    (root / "a" / "c").symlink_to(outside, target_is_directory=True)
+
+    with ConfinedReader() as reader:
+        assert reader.read(root, root / "a" / "b" / "one.txt")[0] == b"one\n"
+        assert reader.read(root, root / "a" / "b" / "two.txt")[0] == b"two\n"
+        with pytest.raises(ThroughSymlink):
+            reader.read(root, root / "a" / "c" / "three.txt")
+        with pytest.raises(Refused):
+            reader.read(root / "a" / "b", root / "a" / "c" / "three.txt")  # outside its root
+        assert reader.read(root, root / "a" / "b" / "one.txt")[0] == b"one\n"
