@@ -1,12 +1,16 @@
 """Reading and rewriting a file only through the folder the user named, no symlink followed.
 
-Owns `read_confined` and `replace_confined`. A file is addressed by a root (an absolute
+Owns `read_confined`, `ConfinedReader` and `replace_confined`. A file is addressed by a root (an absolute
 folder, symlink-free, that the user named or that holds the file the user named) and
 its path below that root. Every open walks the path one component at a time from `/`:
 each folder is opened with O_DIRECTORY | O_NOFOLLOW relative to its parent's descriptor,
 the file itself with O_NOFOLLOW (and O_NONBLOCK, so a FIFO swapped in cannot hang the
 run) and must be a regular file. A symlink anywhere on the way, put there before the
 scan or swapped in after it, fails the open: nothing behind it is read or written.
+`ConfinedReader` reads many files in listing order the same way, but keeps the folders on
+the way open while the next file lies in them too: one open per folder, not one per
+component of every file (a folder it holds open is the very folder it opened, wherever a
+rename takes it; a symlink put in its place later is never followed).
 
 A rewrite happens only when the file is still the one expected: the same device and
 inode as when it was scanned (when that is known), bytes the caller's check accepts
@@ -79,6 +83,73 @@ def read_confined(root: Path, path: Path) -> tuple[bytes, Identity]:
     parts = parts_below(root, path)
     with _folder(root, parts[:-1]) as folder, _open_file(folder, parts[-1]) as (fd, info):
         return _read_all(fd, info.st_size), Identity.of(info)
+
+
+class ConfinedReader:
+    """Reads files below their roots like `read_confined`, the folders shared by consecutive
+    files opened once. Close it (or use it as a context manager) to release them."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []  # the folder held open, as components from `/`
+        self._fds: list[int] = []  # `/`, then one per component of `_parts`
+        self._folder_path = ""  # `_parts` as text, once the folder is open
+
+    def __enter__(self) -> ConfinedReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def read(self, root: Path, path: Path) -> tuple[bytes, Identity]:
+        """The bytes of `path` (inside `root`), read without following any symlink."""
+        folder, _, name = str(path).rpartition("/")
+        top = str(root)
+        below = folder[len(top):] + "/"  # a Path's text has no empty or "." part; ".." is looked for
+        if not (top.startswith("/") and folder.startswith(top) and below[0] == "/"
+                and name not in ("", ".", "..") and "/../" not in below):
+            parts_below(root, path)  # says why it is refused (or it is fine after all, and read slowly)
+            return read_confined(root, path)
+        with _open_file(self.folder(folder), name) as (fd, info):
+            return _read_all(fd, info.st_size), Identity.of(info)
+
+    def folder(self, folder: str) -> int:
+        """A descriptor of `folder` (absolute, as a Path writes it), every component opened
+        without following a symlink, valid until the next call; Refused otherwise."""
+        if folder != self._folder_path:
+            self._folder(tuple(part for part in folder.split("/") if part))
+            self._folder_path = folder
+        return self._fds[-1]
+
+    def close(self) -> None:
+        self._keep(0)
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
+
+    def _folder(self, want: tuple[str, ...]) -> int:
+        if not self._fds:
+            self._fds.append(os.open("/", _DIR_FLAGS))
+        shared = 0
+        for have, part in zip(self._parts, want, strict=False):
+            if have != part:
+                break
+            shared += 1
+        self._keep(shared)
+        for part in want[shared:]:
+            try:
+                child = os.open(part, _DIR_FLAGS, dir_fd=self._fds[-1])
+            except OSError as exc:
+                raise _why_not(self._fds[-1], part, Path("/", *self._parts, part), exc) from None
+            self._fds.append(child)
+            self._parts.append(part)
+        return self._fds[-1]
+
+    def _keep(self, depth: int) -> None:
+        """Close the folders held below the first `depth` components."""
+        self._folder_path = ""
+        while len(self._parts) > depth:
+            self._parts.pop()
+            os.close(self._fds.pop())
 
 
 def replace_confined(root: Path, path: Path, rewrite: Callable[[bytes], bytes], *,

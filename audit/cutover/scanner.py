@@ -1,7 +1,8 @@
 """One pass over the listed files: every occurrence of an old voice id, and what was skipped.
 
 Owns `scan_files(listing, mapping)`: each file is read once, through its root without
-following a symlink (`confined`), judged binary or text (`textfile`), given a fast first
+following a symlink (`confined.ConfinedReader`: the folders consecutive files share are
+opened once), judged binary or text (`textfile`), given a fast first
 look on its raw bytes, and only when that finds a candidate decoded and searched for
 whole-token ids (`matcher`). An occurrence of a ready id carries its new id; one of any
 other id is reported as not ready, with why. What is kept of a file that holds ids is
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audit.cutover.confined import Identity, Refused, ThroughSymlink, read_confined
+from audit.cutover.confined import ConfinedReader, Identity, Refused, ThroughSymlink
 from audit.cutover.mapping import VoiceMapping
 from audit.cutover.matcher import IdMatcher, Span
 from audit.cutover.textfile import Encoding, decode, sniff
@@ -86,36 +87,37 @@ def scan_files(
     matcher = IdMatcher(rows)
     result = ScanResult(skipped=list(listing.skipped), notes=list(listing.notes), git_trees=listing.git_trees,
                         gitignored=listing.gitignored, gitignored_env=list(listing.gitignored_env))
-    for entry in listing.files:
-        if advance is not None:
-            advance()
-        try:
-            data, identity = read_confined(entry.root, entry.path)
-        except Refused as exc:
-            result.skipped.append(Skipped(entry.path, exc.reason, unchecked=not isinstance(exc, ThroughSymlink)))
-            continue
-        result.files_scanned += 1
-        result.bytes_scanned += len(data)
-        encoding = sniff(data)
-        if encoding is None:
-            result.binary += 1
-            continue
-        if not encoding.is_utf16 and not matcher.might_contain(data):
-            continue
-        try:
-            text = decode(data, encoding)
-        except ValueError:
-            result.skipped.append(Skipped(entry.path, f"{encoding.value} that does not decode exactly", unchecked=True))
-            continue
-        spans = matcher.find(text)
-        if not spans:
-            continue
-        occurrences = tuple(
-            Occurrence(entry.path, line, column, span.start, span.voice_id, ready.get(span.voice_id),
-                       rows[span.voice_id].display_name, rows[span.voice_id].why_not, context)
-            for span, line, column, context in _placed(text, spans)
-        )
-        result.hits.append(FileHit(entry, encoding, hashlib.sha256(data).hexdigest(), identity, occurrences))
+    with ConfinedReader() as reader:
+        for entry in listing.files:
+            if advance is not None:
+                advance()
+            try:
+                data, identity = reader.read(entry.root, entry.path)
+            except Refused as exc:
+                result.skipped.append(Skipped(entry.path, exc.reason, unchecked=not isinstance(exc, ThroughSymlink)))
+                continue
+            result.files_scanned += 1
+            result.bytes_scanned += len(data)
+            encoding = sniff(data)
+            if encoding is None:
+                result.binary += 1
+                continue
+            if not encoding.is_utf16 and not matcher.might_contain(data):
+                continue
+            try:
+                text = decode(data, encoding)
+            except ValueError:
+                result.skipped.append(Skipped(entry.path, f"{encoding.value} that does not decode exactly", unchecked=True))
+                continue
+            spans = matcher.find(text)
+            if not spans:
+                continue
+            occurrences = tuple(
+                Occurrence(entry.path, line, column, span.start, span.voice_id, ready.get(span.voice_id),
+                           rows[span.voice_id].display_name, rows[span.voice_id].why_not, context)
+                for span, line, column, context in _placed(text, spans)
+            )
+            result.hits.append(FileHit(entry, encoding, hashlib.sha256(data).hexdigest(), identity, occurrences))
     result.seconds = time.perf_counter() - started
     return result
 
