@@ -158,6 +158,7 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
         return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording is "
                        f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
     meter: audio.LevelMeter | None = None
+    kept: list[np.ndarray] | None = []  # the samples while they could still be uploaded whole
     try:
         for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
             if meter is None:
@@ -165,6 +166,10 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
                     return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
                 meter = audio.LevelMeter(decoder.sample_rate)
             meter.feed(block)
+            if kept is not None and meter.frames <= MAX_CLIP_S * decoder.sample_rate:
+                kept.append(block)
+            else:
+                kept = None
     except AudioError:
         return replace(found, problem=SourceProblem.CORRUPT,
                        detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
@@ -181,21 +186,34 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
     file.seek(0)
     found = replace(found, sha256=hashlib.file_digest(file, "sha256").hexdigest())
     judged = _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
-    return judged if judged.problem is not None else _hear(judged, name, kind, file)
+    if judged.problem is not None:
+        return judged
+    whole = (np.concatenate(kept), rate) if kept and judged.fit is None else None
+    return _hear(judged, name, kind, file, whole)
 
 
-def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader) -> SourceCheck:
-    """SILENT when the speech detector hears nobody in the span that would be uploaded."""
+def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader,
+          whole: tuple[np.ndarray, int] | None) -> SourceCheck:
+    """SILENT when the speech detector hears nobody in the span that would be uploaded.
+
+    Only that span is listened to: the fitted window (decoded again, up to its end), or the
+    whole file when it is uploaded as it is (`whole`: its samples, kept from the measuring pass).
+    The detector stops at the first run of speech long enough to count (`vad.first_speech`:
+    the same rule as scoring every window, so the same verdict).
+    """
     assert found.duration_s is not None
     start_s, end_s = (found.fit.start_s, found.fit.end_s) if found.fit else (0.0, found.duration_s)
-    file.seek(0)
-    try:
-        with audio.Decoder(file, kind) as decoder:
-            clip, rate = _window(decoder, start_s, end_s)
-    except AudioError:
-        return replace(found, problem=SourceProblem.CORRUPT,
-                       detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
-    heard = vad.detect(clip, rate)
+    if whole is not None:
+        clip, rate = whole
+    else:
+        file.seek(0)
+        try:
+            with audio.Decoder(file, kind) as decoder:
+                clip, rate = _window(decoder, start_s, end_s)
+        except AudioError:
+            return replace(found, problem=SourceProblem.CORRUPT,
+                           detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    heard = vad.first_speech(clip, rate)
     if heard.speaks:
         return found
     if found.fit:
