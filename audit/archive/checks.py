@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audit.archive.cache import CheckCache, Remembered
 from audit.archive.index import SourceMatch
 from audit.archive.paths import NotRegularFile, open_regular
 from audit.core import audio
@@ -99,12 +100,21 @@ class FittedAudio:
     duration_s: float
 
 
-def check_source(match: SourceMatch) -> SourceCheck:
-    """Open, identify, measure (streaming, bounded) and hash the file a SourceMatch found."""
+def shown_name(match: SourceMatch) -> str:
+    """The file's name as a check's detail shows it."""
+    return visible_name(match.relative or str(match.path))
+
+
+def check_source(match: SourceMatch, cache: CheckCache | None = None) -> SourceCheck:
+    """Open, identify, measure (streaming, bounded) and hash the file a SourceMatch found.
+
+    With a `cache`, a file whose fresh sha256 and size match a kept full check is not
+    decoded again: that check is returned, with this match's path and name.
+    """
     found = SourceCheck(match.problem, match.detail, path=match.relative, matched_by=match.matched_by)
     if match.problem is not None or match.path is None:
         return replace(found, problem=match.problem or SourceProblem.MISSING)
-    name = visible_name(match.relative or str(match.path))
+    name = shown_name(match)
     try:
         file = open_regular(match.path)
     except FileNotFoundError:
@@ -118,13 +128,13 @@ def check_source(match: SourceMatch) -> SourceCheck:
                        detail=f"{name} cannot be read ({exc.strerror}); check its permissions")
     with file:
         try:
-            return _check_file(found, name, file)
+            return _check_file(found, name, file, cache)
         except OSError as exc:  # an I/O error part way: a failing disk, a vanished mount
             return replace(found, problem=SourceProblem.CORRUPT,
                            detail=f"{name} cannot be read ({exc.strerror}); check the disk it is on")
 
 
-def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> SourceCheck:
+def _check_file(found: SourceCheck, name: str, file: io.BufferedReader, cache: CheckCache | None) -> SourceCheck:
     size = os.fstat(file.fileno()).st_size
     head = file.read(_HEAD)
     kind = audio.sniff(head)
@@ -136,6 +146,11 @@ def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> Sourc
         return replace(found, problem=SourceProblem.TOO_LONG,
                        detail=f"{name} is a {size / 2**30:.1f} GiB {kind} file, more than "
                        f"{MAX_SOURCE_S / 60:.0f} min of audio takes; {_TRIM}")
+    if cache is not None:
+        file.seek(0)
+        known = cache.recall(hashlib.file_digest(file, "sha256").hexdigest(), size)
+        if known is not None and known.check.kind == kind:
+            return _recalled(found, name, known)
     file.seek(0)
     try:
         decoder = audio.Decoder(file, kind)
@@ -149,6 +164,12 @@ def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> Sourc
                        detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
     with decoder:
         return _measure(found, name, kind, decoder, file)
+
+
+def _recalled(found: SourceCheck, name: str, known: Remembered) -> SourceCheck:
+    """A kept check for this file's bytes, where and under which name it is found now."""
+    detail = known.check.detail if known.name == name else known.check.detail.replace(known.name, name)
+    return replace(known.check, path=found.path, matched_by=found.matched_by, detail=detail)
 
 
 def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, file: io.BufferedReader) -> SourceCheck:
