@@ -70,6 +70,7 @@ def main() -> None:
         print(f"read      {read:6.2f} s  ({size / 1e6:.0f} MB hashed)")
         serial, before = timed_gather(legacy, settings, root / "out", "serial", workers=1, cache=None)
         print(f"serial    {serial:6.2f} s  ×{serial / read:.1f} read")
+        (root / "state").mkdir(mode=0o700)
         cache = CheckCache.open(root / "state" / "checks.sqlite")
         cold, after_cold = timed_gather(legacy, settings, root / "out", "cold", workers=args.workers, cache=cache)
         print(f"cold      {cold:6.2f} s  ×{cold / read:.1f} read, {cold / serial:.2f} of serial")
