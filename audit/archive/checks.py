@@ -70,6 +70,7 @@ MAX_SOURCE_S = 600.0  # the longest recording the tool analyses and fits
 MAX_SOURCE_BYTES = 1 << 30  # 10 min of 192 kHz stereo float is 0.9 GiB
 SOURCE_RATES = (4000, 768000)  # sample rates a recording can have, in Hz
 PAD_S = 0.2  # silence kept around the speech of a fitted window
+KEEP_SAMPLES = 60 * 48000  # samples (11.5 MB) a check keeps to listen to, instead of decoding again
 MAX_RATE = 44100
 _HEAD = 64  # bytes `audio.sniff` looks at
 _EXPORT = "export it as WAV or MP3"
@@ -179,21 +180,28 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
         return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording is "
                        f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
     meter: audio.LevelMeter | None = None
-    kept: list[np.ndarray] | None = []  # the samples while they could still be uploaded whole
+    kept: list[np.ndarray] | None = []  # the samples while they are few: the window is cut from them
+    pending: list[np.ndarray] = []  # fed to the meter a ½ s at a time, not per (mp3) frame
+    seen = 0
     try:
         for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
             if meter is None:
                 if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
                     return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
                 meter = audio.LevelMeter(decoder.sample_rate)
-            meter.feed(block)
-            if kept is not None and meter.frames <= MAX_CLIP_S * decoder.sample_rate:
+            pending.append(block)
+            seen += block.shape[0]
+            if len(pending) >= 16 or block.shape[0] >= decoder.sample_rate // 4:
+                meter.feed(np.concatenate(pending))
+                pending = []
+            kept = kept if seen <= KEEP_SAMPLES else None
+            if kept is not None:
                 kept.append(block)
-            else:
-                kept = None
     except AudioError:
         return replace(found, problem=SourceProblem.CORRUPT,
                        detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    if meter is not None and pending:
+        meter.feed(np.concatenate(pending))
     if meter is None or meter.frames == 0:
         return replace(found, problem=SourceProblem.CORRUPT, detail=f"{name} is a {kind} file with "
                        f"no audio frames (truncated?); {_EXPORT} again")
@@ -209,23 +217,24 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
     judged = _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
     if judged.problem is not None:
         return judged
-    whole = (np.concatenate(kept), rate) if kept and judged.fit is None else None
-    return _hear(judged, name, kind, file, whole)
+    return _hear(judged, name, kind, file, (np.concatenate(kept), rate) if kept else None)
 
 
 def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader,
-          whole: tuple[np.ndarray, int] | None) -> SourceCheck:
+          decoded: tuple[np.ndarray, int] | None) -> SourceCheck:
     """SILENT when the speech detector hears nobody in the span that would be uploaded.
 
-    Only that span is listened to: the fitted window (decoded again, up to its end), or the
-    whole file when it is uploaded as it is (`whole`: its samples, kept from the measuring pass).
+    Only that span is listened to: the fitted window, or the whole file when it is uploaded
+    as it is, cut from the samples the measuring pass kept (`decoded`, up to KEEP_SAMPLES),
+    or decoded again up to the window's end for a longer recording.
     The detector stops at the first run of speech long enough to count (`vad.first_speech`:
     the same rule as scoring every window, so the same verdict).
     """
     assert found.duration_s is not None
     start_s, end_s = (found.fit.start_s, found.fit.end_s) if found.fit else (0.0, found.duration_s)
-    if whole is not None:
-        clip, rate = whole
+    if decoded is not None:
+        samples, rate = decoded
+        clip = samples[round(start_s * rate):round(end_s * rate)]
     else:
         file.seek(0)
         try:
