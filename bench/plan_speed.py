@@ -10,7 +10,7 @@ Generates an org (`audit.emulator.generate_org`, default 2,000 clones) and its a
 Each figure is printed with its ratio to `read` and to `serial`. The verdicts of all three
 `gather` runs are compared: they must be the same.
 
-    python bench/plan_speed.py --clones 2000
+    python bench/plan_speed.py --clones 2000 [--archive FOLDER]
 """
 
 from __future__ import annotations
@@ -53,19 +53,22 @@ def main() -> None:
     parser.add_argument("--clones", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--workers", type=int, default=None, help="processes for checks (default: one per core)")
+    parser.add_argument("--archive", type=Path, help="generate the archive here, or reuse the one already here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         started = time.perf_counter()
         org = generate_org(args.clones, args.seed)
-        generate_archive(org, root / "archive", args.seed)
+        archive = args.archive or root / "archive"
+        if not (archive.is_dir() and any(archive.iterdir())):
+            generate_archive(org, archive, args.seed)
         legacy = [Clone(voice_id=c.voice_id, display_name=str(c.fields.get("displayName", "")))
                   for c in org.clones if c.engine == "legacy"]
-        print(f"{args.clones} clones, {len(legacy)} needing a recording; archive generated in "
-              f"{time.perf_counter() - started:.1f} s")
-        settings = ArchiveSettings(folder=str(root / "archive"))
+        print(f"{args.clones} clones, {len(legacy)} needing a recording; archive ready in "
+              f"{time.perf_counter() - started:.1f} s", flush=True)
+        settings = ArchiveSettings(folder=str(archive))
         started = time.perf_counter()
-        size = read_all(root / "archive")
+        size = read_all(archive)
         read = time.perf_counter() - started
         print(f"read      {read:6.2f} s  ({size / 1e6:.0f} MB hashed)")
         serial, before = timed_gather(legacy, settings, root / "out", "serial", workers=1, cache=None)
