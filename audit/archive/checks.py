@@ -18,16 +18,17 @@ recommended) and the fitted copy uploaded when the file itself cannot be.
   at most 10 min, and the tool fits it; or to 5–15 s). Headers can lie, so a header only
   decides whether to read: the decode itself streams block by block (`audio.Decoder`)
   and stops after MAX_SOURCE_S; a file that decodes to more is TOO_LONG too. Only the 20 ms
-  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), never the
-  samples. The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
+  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), and the samples
+  only while they are few (KEEP_SAMPLES, 11.5 MB). The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
 - Duration and speech come from the decoded samples: `speech_s` is the number of active
   20 ms frames (`audio.speech_frames`) times 20 ms. No active frame is SILENT. Less than
   MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
 - Speech, not energy: once a recording passes those checks, the span that would be uploaded
-  (the whole file, or its fitted window: at most 15 s, decoded again, never the whole file)
-  goes through the speech detector (audit.fidelity.vad, Silero). A span in which it hears no
+  (the whole file, or its fitted window: at most 15 s, cut from the kept samples or decoded
+  again, never the whole file) goes through the speech detector (audit.fidelity.vad, Silero),
+  which stops at the first run of speech long enough to count. A span in which it hears no
   speech (noise, hum, a tone, music) is SILENT, with the measured speech ratio in the detail.
   The window itself is chosen by level, so a recording whose longest loud stretch is not the
   voice is SILENT too (the operator trims it), never uploaded as a tone.
@@ -181,7 +182,7 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
                        f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
     meter: audio.LevelMeter | None = None
     kept: list[np.ndarray] | None = []  # the samples while they are few: the window is cut from them
-    pending: list[np.ndarray] = []  # fed to the meter a ½ s at a time, not per (mp3) frame
+    pending: list[np.ndarray] = []  # small (mp3) blocks fed to the meter 16 at a time
     seen = 0
     try:
         for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
