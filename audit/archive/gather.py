@@ -39,7 +39,7 @@ from audit.core.runfolder import PathEscape, RunFolder
 from audit.core.untrusted import is_plain_id, shown
 from audit.core.userstate import state_dir
 
-POOL_FROM = 8  # fewer files are checked here: starting workers would cost more than it saves
+POOL_FROM = 48  # fewer files are checked here: starting workers (~0.5 s each) would cost more than it saves
 _STATE = object()  # gather's default cache: the one in the per-user state folder
 #: One file's outcome from a worker: its check, and its fitted copy or why that failed (message, hint).
 Checked = tuple[SourceCheck, FittedAudio | tuple[str, str] | None]

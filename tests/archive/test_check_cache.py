@@ -156,8 +156,11 @@ def test_an_implausible_cache_entry_is_checked_again(folder: Path, tmp_path: Pat
     assert check(folder, cache).problem is SourceProblem.SILENT
 
 
-def test_checks_on_several_processes_come_back_in_plan_order(folder: Path, tmp_path: Path) -> None:
-    clones = [Clone(voice_id=f"voice_{i:02d}") for i in range(gathering.POOL_FROM + 2)]
+def test_checks_on_several_processes_come_back_in_plan_order(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(gathering, "POOL_FROM", 6)
+    clones = [Clone(voice_id=f"voice_{i:02d}") for i in range(8)]
     for i, clone in enumerate(clones):
         samples = hum(6) if i % 3 == 1 else files.speech(20 if i % 3 == 2 else 7)
         files.write_sf(folder / f"{clone.voice_id}.wav", samples)
