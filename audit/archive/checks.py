@@ -18,16 +18,17 @@ recommended) and the fitted copy uploaded when the file itself cannot be.
   at most 10 min, and the tool fits it; or to 5–15 s). Headers can lie, so a header only
   decides whether to read: the decode itself streams block by block (`audio.Decoder`)
   and stops after MAX_SOURCE_S; a file that decodes to more is TOO_LONG too. Only the 20 ms
-  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), never the
-  samples. The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
+  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), and the samples
+  only while they are few (KEEP_SAMPLES, 11.5 MB). The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
 - Duration and speech come from the decoded samples: `speech_s` is the number of active
   20 ms frames (`audio.speech_frames`) times 20 ms. No active frame is SILENT. Less than
   MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
 - Speech, not energy: once a recording passes those checks, the span that would be uploaded
-  (the whole file, or its fitted window: at most 15 s, decoded again, never the whole file)
-  goes through the speech detector (audit.fidelity.vad, Silero). A span in which it hears no
+  (the whole file, or its fitted window: at most 15 s, cut from the kept samples or decoded
+  again, never the whole file) goes through the speech detector (audit.fidelity.vad, Silero),
+  which stops at the first run of speech long enough to count. A span in which it hears no
   speech (noise, hum, a tone, music) is SILENT, with the measured speech ratio in the detail.
   The window itself is chosen by level, so a recording whose longest loud stretch is not the
   voice is SILENT too (the operator trims it), never uploaded as a tone.
@@ -50,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audit.archive.cache import CheckCache, Remembered
 from audit.archive.index import SourceMatch
 from audit.archive.paths import NotRegularFile, open_regular
 from audit.core import audio
@@ -69,6 +71,7 @@ MAX_SOURCE_S = 600.0  # the longest recording the tool analyses and fits
 MAX_SOURCE_BYTES = 1 << 30  # 10 min of 192 kHz stereo float is 0.9 GiB
 SOURCE_RATES = (4000, 768000)  # sample rates a recording can have, in Hz
 PAD_S = 0.2  # silence kept around the speech of a fitted window
+KEEP_SAMPLES = 60 * 48000  # samples (11.5 MB) a check keeps to listen to, instead of decoding again
 MAX_RATE = 44100
 _HEAD = 64  # bytes `audio.sniff` looks at
 _EXPORT = "export it as WAV or MP3"
@@ -99,12 +102,21 @@ class FittedAudio:
     duration_s: float
 
 
-def check_source(match: SourceMatch) -> SourceCheck:
-    """Open, identify, measure (streaming, bounded) and hash the file a SourceMatch found."""
+def shown_name(match: SourceMatch) -> str:
+    """The file's name as a check's detail shows it."""
+    return visible_name(match.relative or str(match.path))
+
+
+def check_source(match: SourceMatch, cache: CheckCache | None = None) -> SourceCheck:
+    """Open, identify, measure (streaming, bounded) and hash the file a SourceMatch found.
+
+    With a `cache`, a file whose fresh sha256 and size match a kept full check is not
+    decoded again: that check is returned, with this match's path and name.
+    """
     found = SourceCheck(match.problem, match.detail, path=match.relative, matched_by=match.matched_by)
     if match.problem is not None or match.path is None:
         return replace(found, problem=match.problem or SourceProblem.MISSING)
-    name = visible_name(match.relative or str(match.path))
+    name = shown_name(match)
     try:
         file = open_regular(match.path)
     except FileNotFoundError:
@@ -118,13 +130,13 @@ def check_source(match: SourceMatch) -> SourceCheck:
                        detail=f"{name} cannot be read ({exc.strerror}); check its permissions")
     with file:
         try:
-            return _check_file(found, name, file)
+            return _check_file(found, name, file, cache)
         except OSError as exc:  # an I/O error part way: a failing disk, a vanished mount
             return replace(found, problem=SourceProblem.CORRUPT,
                            detail=f"{name} cannot be read ({exc.strerror}); check the disk it is on")
 
 
-def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> SourceCheck:
+def _check_file(found: SourceCheck, name: str, file: io.BufferedReader, cache: CheckCache | None) -> SourceCheck:
     size = os.fstat(file.fileno()).st_size
     head = file.read(_HEAD)
     kind = audio.sniff(head)
@@ -136,6 +148,11 @@ def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> Sourc
         return replace(found, problem=SourceProblem.TOO_LONG,
                        detail=f"{name} is a {size / 2**30:.1f} GiB {kind} file, more than "
                        f"{MAX_SOURCE_S / 60:.0f} min of audio takes; {_TRIM}")
+    if cache is not None:
+        file.seek(0)
+        known = cache.recall(hashlib.file_digest(file, "sha256").hexdigest(), size)
+        if known is not None and known.check.kind == kind:
+            return _recalled(found, name, known)
     file.seek(0)
     try:
         decoder = audio.Decoder(file, kind)
@@ -151,6 +168,12 @@ def _check_file(found: SourceCheck, name: str, file: io.BufferedReader) -> Sourc
         return _measure(found, name, kind, decoder, file)
 
 
+def _recalled(found: SourceCheck, name: str, known: Remembered) -> SourceCheck:
+    """A kept check for this file's bytes, where and under which name it is found now."""
+    detail = known.check.detail if known.name == name else known.check.detail.replace(known.name, name)
+    return replace(known.check, path=found.path, matched_by=found.matched_by, detail=detail)
+
+
 def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, file: io.BufferedReader) -> SourceCheck:
     if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
         return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
@@ -158,16 +181,28 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
         return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording is "
                        f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
     meter: audio.LevelMeter | None = None
+    kept: list[np.ndarray] | None = []  # the samples while they are few: the window is cut from them
+    pending: list[np.ndarray] = []  # small (mp3) blocks fed to the meter 16 at a time
+    seen = 0
     try:
         for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
             if meter is None:
                 if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
                     return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
                 meter = audio.LevelMeter(decoder.sample_rate)
-            meter.feed(block)
+            pending.append(block)
+            seen += block.shape[0]
+            if len(pending) >= 16 or block.shape[0] >= decoder.sample_rate // 4:
+                meter.feed(np.concatenate(pending))
+                pending = []
+            kept = kept if seen <= KEEP_SAMPLES else None
+            if kept is not None:
+                kept.append(block)
     except AudioError:
         return replace(found, problem=SourceProblem.CORRUPT,
                        detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    if meter is not None and pending:
+        meter.feed(np.concatenate(pending))
     if meter is None or meter.frames == 0:
         return replace(found, problem=SourceProblem.CORRUPT, detail=f"{name} is a {kind} file with "
                        f"no audio frames (truncated?); {_EXPORT} again")
@@ -181,21 +216,35 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
     file.seek(0)
     found = replace(found, sha256=hashlib.file_digest(file, "sha256").hexdigest())
     judged = _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
-    return judged if judged.problem is not None else _hear(judged, name, kind, file)
+    if judged.problem is not None:
+        return judged
+    return _hear(judged, name, kind, file, (np.concatenate(kept), rate) if kept else None)
 
 
-def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader) -> SourceCheck:
-    """SILENT when the speech detector hears nobody in the span that would be uploaded."""
+def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader,
+          decoded: tuple[np.ndarray, int] | None) -> SourceCheck:
+    """SILENT when the speech detector hears nobody in the span that would be uploaded.
+
+    Only that span is listened to: the fitted window, or the whole file when it is uploaded
+    as it is, cut from the samples the measuring pass kept (`decoded`, up to KEEP_SAMPLES),
+    or decoded again up to the window's end for a longer recording.
+    The detector stops at the first run of speech long enough to count (`vad.first_speech`:
+    the same rule as scoring every window, so the same verdict).
+    """
     assert found.duration_s is not None
     start_s, end_s = (found.fit.start_s, found.fit.end_s) if found.fit else (0.0, found.duration_s)
-    file.seek(0)
-    try:
-        with audio.Decoder(file, kind) as decoder:
-            clip, rate = _window(decoder, start_s, end_s)
-    except AudioError:
-        return replace(found, problem=SourceProblem.CORRUPT,
-                       detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
-    heard = vad.detect(clip, rate)
+    if decoded is not None:
+        samples, rate = decoded
+        clip = samples[round(start_s * rate):round(end_s * rate)]
+    else:
+        file.seek(0)
+        try:
+            with audio.Decoder(file, kind) as decoder:
+                clip, rate = _window(decoder, start_s, end_s)
+        except AudioError:
+            return replace(found, problem=SourceProblem.CORRUPT,
+                           detail=f"{name} looks like {kind} but does not decode; {_EXPORT} again")
+    heard = vad.first_speech(clip, rate)
     if heard.speaks:
         return found
     if found.fit:

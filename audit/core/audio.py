@@ -207,7 +207,7 @@ class Decoder:
             if not len(block):
                 return
             left -= len(block)
-            yield block.mean(axis=1)
+            yield block[:, 0].copy() if block.shape[1] == 1 else block.mean(axis=1)  # mono: the same values
 
     def _av_blocks(self, max_s: float) -> Iterator[np.ndarray]:
         assert self._av is not None
@@ -222,7 +222,8 @@ class Decoder:
                 raise AudioError(f"the sample rate changes from {self.sample_rate} to "
                                  f"{frame.sample_rate} Hz part way")
             for out in planar.resample(frame):
-                samples = out.to_ndarray().mean(axis=0).astype(np.float32)
+                planes = out.to_ndarray()  # mono: the one plane as it is, the same values as its mean
+                samples = (planes[0] if planes.shape[0] == 1 else planes.mean(axis=0)).astype(np.float32)
                 if samples.shape[0] >= left:
                     yield samples[:left]
                     return

@@ -232,8 +232,8 @@ def test_a_recording_that_changes_while_planning_blocks_its_voice_not_the_plan(
     files.write_sf(folder / "voice_other.wav", files.speech(20))
     real = gathering.check_source
 
-    def check_then_change(match):  # type: ignore[no-untyped-def]
-        result = real(match)
+    def check_then_change(match, cache=None):  # type: ignore[no-untyped-def]
+        result = real(match, cache)
         if VOICE in str(match.path):
             files.write_sf(match.path, files.speech(21))  # rewritten between the check and the copy
         return result
