@@ -31,7 +31,7 @@ from audit.report.kinds import page
 from audit.report.markdown import render_markdown
 from audit.report.migration import plan_frame
 from audit.report.tables import frame_of, records, render_csv, summary
-from audit.report.text import headline
+from audit.report.text import headline, partial
 from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, RunRecord
@@ -130,7 +130,7 @@ def _json(view: View) -> str:
     mapping = view.mapping
     kind = page(view.meta, counts, view.plan, None if mapping is None else records(mapping),
                 headline(counts, view.context.changes if view.context else None,
-                         partial=view.meta.get("exit_code") == 4))
+                         partial=partial(view.meta)))
     meta = view.meta
     # the kind's summary object under its name (retire's and cutover's recorded section kept inside it)
     section = {**(meta.get(kind.kind.value) or {}), **kind.section} if kind.kind is not RunKind.USAGE else kind.section

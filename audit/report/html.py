@@ -35,7 +35,7 @@ from audit.report import charts
 from audit.report.kinds import blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
-from audit.report.text import headline, human_bytes, human_duration, percent, traffic, usage_banner
+from audit.report.text import headline, human_bytes, human_duration, partial, percent, traffic, usage_banner
 from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
@@ -115,7 +115,8 @@ def report_html_chunks(
     usage = _usage_by_verdict(rows)
     window = meta.get("usage")
     mapping_rows = None if mapping is None else records(mapping)
-    kind = page(meta, counts, plan, mapping_rows, headline(counts, changes, usage, traffic(rows, window), partial=meta.get("exit_code") == 4))
+    said = headline(counts, changes, usage, traffic(rows, window), partial=partial(meta))
+    kind = page(meta, counts, plan, mapping_rows, said)
     view = {
         "meta": meta,
         "summary": counts,

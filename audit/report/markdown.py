@@ -26,7 +26,7 @@ from audit.migrate.state import MappingStatus
 from audit.report.kinds import KindPage, blocked_groups, page
 from audit.report.migration import plan_frame
 from audit.report.tables import FINDINGS, records, summary
-from audit.report.text import headline, human_bytes, human_duration
+from audit.report.text import headline, human_bytes, human_duration, partial
 from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
 
@@ -46,7 +46,7 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
     counts = summary(frame)
     rows = records(frame)
     changes = context.changes if context else None
-    kind = page(meta, counts, plan, mapping, headline(counts, changes, partial=meta.get("exit_code") == 4))
+    kind = page(meta, counts, plan, mapping, headline(counts, changes, partial=partial(meta)))
     lines = [
         f"## clone-audit {cell(kind.kind)} {code(meta.get('run_id'))} · {cell(kind.heading)}",
         "",

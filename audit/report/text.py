@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from audit.compliance.changes import Changes
+from audit.core.errors import ExitCode
 from audit.core.models import Verdict
 from audit.report.tables import Cause
 
@@ -52,6 +53,12 @@ def human_duration(seconds: float | None) -> str:
 
 def percent(part: int, whole: int) -> str:
     return f"{round(100 * part / whole)} %" if whole else "0 %"
+
+
+def partial(meta: Mapping[str, Any]) -> bool:
+    """Whether a run (run.json's head) exited 4: voices it could not check, so it is scanned again
+    before anything is planned from it."""
+    return meta.get("exit_code") == ExitCode.PARTIAL
 
 
 def headline(summary: Mapping[str, Any], changes: Changes | None = None,

@@ -17,16 +17,12 @@ from audit.core.runfolder import RunFolder, staged
 from audit.core.runmarker import RUN_MARKER, is_run_folder
 from audit.cutover.scanner import CONTEXT_CHARS
 from audit.pipeline.cutover import CutoverOptions, cutover
-
-OLD, NEW = "voice_AAAAAAAAAA", "voice_NNNNNNNNNN"
+from tests.support.cutover import OLD, write_mapping
 
 
 @pytest.fixture
 def mapping(tmp_path: Path) -> Path:
-    path = tmp_path / "migration" / "mapping.csv"
-    path.parent.mkdir()
-    path.write_text(f"old_voice_id,new_voice_id,status\n{OLD},{NEW},ready\n", encoding="utf-8")
-    return path
+    return write_mapping(tmp_path)
 
 
 class SwapAfterScan(NoProgress):

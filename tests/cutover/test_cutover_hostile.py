@@ -23,12 +23,12 @@ from audit.pipeline.retire import retire_replaced
 from tests.support.cli import clone_audit
 from tests.support.emulator import running
 from tests.support.migration import YES, apply, plan
+from tests.support.cutover import NEW, OLD, write_mapping
+
 
 pytestmark = pytest.mark.integration
 
-OLD, NEW = "voice_AAAAAAAAAA", "voice_NNNNNNNNNN"
 OLD_B, NEW_B = "voice_BBBBBBBBBB", "voice_MMMMMMMMMM"
-MAPPING = f"old_voice_id,new_voice_id,status\n{OLD},{NEW},ready\n{OLD_B},{NEW_B},ready\n"
 
 
 def _git(*args: str, cwd: Path) -> None:
@@ -38,10 +38,7 @@ def _git(*args: str, cwd: Path) -> None:
 
 @pytest.fixture
 def mapping(tmp_path: Path) -> Path:
-    path = tmp_path / "migration" / "mapping.csv"
-    path.parent.mkdir()
-    path.write_text(MAPPING, encoding="utf-8")
-    return path
+    return write_mapping(tmp_path, ((OLD, NEW), (OLD_B, NEW_B)))
 
 
 def _rollback_file(stdout: str) -> Path:

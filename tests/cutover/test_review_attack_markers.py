@@ -13,18 +13,14 @@ import pytest
 from audit.core.runfolder import RunFolder
 from audit.core.runmarker import FIRST_LINE, RUN_MARKER
 from tests.support.cli import clone_audit
+from tests.support.cutover import NEW, OLD, write_mapping
 
 pytestmark = pytest.mark.integration
-
-OLD, NEW = "voice_AAAAAAAAAA", "voice_NNNNNNNNNN"
 
 
 @pytest.fixture
 def mapping(tmp_path: Path) -> Path:
-    path = tmp_path / "migration" / "mapping.csv"
-    path.parent.mkdir()
-    path.write_text(f"old_voice_id,new_voice_id,status\n{OLD},{NEW},ready\n", encoding="utf-8")
-    return path
+    return write_mapping(tmp_path)
 
 
 def _planted(folder: Path, how: str, tmp_path: Path) -> None:
