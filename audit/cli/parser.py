@@ -112,6 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"skip (and report) files larger than N bytes (default {DEFAULT_MAX_BYTES})")
     cut.add_argument("--include-ignored", action="store_true",
                      help="also read files .gitignore excludes (say, .env files) in git work trees")
+    cut.add_argument("--format", choices=["text", "sarif"], default="text",
+                     help="sarif: the occurrences left as a SARIF 2.1.0 log for code scanning, on stdout "
+                     "or in -o FILE (default text)")
+    cut.add_argument("-o", "--output", type=Path, metavar="FILE", help="with --format sarif: write the log to FILE")
     _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")
