@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                       "non-compliant voices still called lead the report ([report] usage_days; 0: off)")
     scan.add_argument("--reuse-probes", metavar="DURATION",
                       help="keep a probe younger than DURATION (12h, 7d) of a voice unchanged since (default off)")
+    scan.add_argument("--junit", type=Path, metavar="FILE",
+                      help="also write the verdicts as JUnit XML to FILE: a test case per voice, non-compliant "
+                      "a failure, unknown an error, excepted skipped")
     _output_flags(scan, writes_run=True)
 
     plan = _command(commands, "plan", "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")

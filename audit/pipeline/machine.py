@@ -40,7 +40,7 @@ def information_uri() -> str | None:
         label, _, url = entry.partition(",")
         if label.strip().lower() in ("homepage", "home", "source", "repository") and url.strip():
             return url.strip()
-    return meta.get("Home-page") or None
+    return meta["Home-page"] if "Home-page" in meta else None
 
 
 def scan_root(paths: Sequence[Path]) -> Path:

@@ -10,6 +10,7 @@ from audit.cli.output import finish, print_lines, print_outcome
 from audit.cli.session import settings as load
 from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
+from audit.pipeline import machine
 from audit.pipeline import scan as scan_flow
 from audit.runs.kind import RunKind
 
@@ -17,6 +18,8 @@ from audit.runs.kind import RunKind
 def run_scan(args: argparse.Namespace) -> int:
     settings = load(args)
     out = Path(settings.report.out_dir)
+    if args.junit is not None:
+        machine.check_output(args.junit, "--junit")
     with BarProgress() as progress:
         try:
             run = with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress, out_root=out))
@@ -30,4 +33,7 @@ def run_scan(args: argparse.Namespace) -> int:
     for warning in run.warnings():  # on stderr: what could not be checked and why, what verdicts rest on
         stderr.print(warning, markup=False, highlight=False)
     print_lines(run.lines())
+    if args.junit is not None:
+        machine.write(args.junit, machine.junit_of(record))
+        print(f"JUnit: {args.junit}")
     return finish(args, record, RunKind.SCAN, record.exit_code)
