@@ -16,13 +16,16 @@ from audit.runs.kind import RunKind
 
 
 def run_scan(args: argparse.Namespace) -> int:
+    if args.baseline is not None and args.fail_on is None:
+        args.fail_on = "new"  # --baseline RUN is a baseline gate
     settings = load(args)
     out = Path(settings.report.out_dir)
     if args.junit is not None:
         machine.check_output(args.junit, "--junit")
     with BarProgress() as progress:
         try:
-            run = with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress, out_root=out))
+            run = with_client(settings, lambda c: scan_flow.scan_organisation(c, settings, progress, out_root=out,
+                                                                              baseline=args.baseline))
             record = scan_flow.write_scan_reports(run, out)
         except KeyboardInterrupt:
             done = f"after {progress.done:,} of {progress.total:,} probes" if progress.total else "before any probe"
