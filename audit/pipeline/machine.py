@@ -36,11 +36,10 @@ def information_uri() -> str | None:
         meta = metadata.metadata("clone-audit")
     except metadata.PackageNotFoundError:
         return None
-    for entry in meta.get_all("Project-URL") or []:
-        label, _, url = entry.partition(",")
-        if label.strip().lower() in ("homepage", "home", "source", "repository") and url.strip():
-            return url.strip()
-    return meta["Home-page"] if "Home-page" in meta else None
+    urls = [entry.partition(",") for entry in meta.get_all("Project-URL") or []]
+    homes = [url.strip() for label, _, url in urls
+             if label.strip().lower() in ("homepage", "home", "source", "repository") and url.strip()]
+    return homes[0] if homes else (meta.get_all("Home-page") or [None])[0]
 
 
 def scan_root(paths: Sequence[Path]) -> Path:
