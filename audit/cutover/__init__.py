@@ -18,7 +18,8 @@ Owns the last mile of a migration, after `apply` wrote mapping.csv / mapping.jso
 - `rollback`: atomic rewrites that keep bytes, line endings and permissions, the rollback
   file, and the exact restore;
 - `evidence`: the rollback file sealed with the user's key, and checked before a restore;
-- `record`: the summary the migration report shows (cutover.json).
+- `record`: the summary the migration report shows (cutover.json);
+- `sarif`: the occurrences left as a SARIF 2.1.0 log for code scanning.
 
 May import: `audit.core` (errors, usage, run folder and its marker, the sealing key,
 the scrubber, marker prefix). Not `audit.api`:
