@@ -270,8 +270,10 @@ def test_restore_republishes_an_older_revision_as_a_new_head(start_emulator: Sta
         assert result["revision"]["restoredFromRevisionId"] == first["_id"]
         assert [r["revisionNumber"] for r in _revisions(client, billing, main)] == [3, 2, 1]
         assert _live(client, billing)["branch"]["headRevisionId"] == result["revision"]["_id"]
-        restored = server.state.agents.live_config(billing["_id"])
-        assert restored["synthesizer"]["voiceConfig"]["voiceId"] != second["_id"]
+        first_voice = _data(client.get(f"/agent/{billing['_id']}/branches/{main['branch']['_id']}/revisions/"
+                                       f"{first['_id']}"))["resolvedConfig"]["synthesizer"]["voiceConfig"]["voiceId"]
+        assert _voice(client, billing["_id"]) == first_voice
+        assert server.state.agents.live_config(billing["_id"])["synthesizer"]["voiceConfig"]["voiceId"] == first_voice
         assert [p.kind for p in server.state.agents.publications()] == ["restore"]
 
 
@@ -280,11 +282,14 @@ def test_the_conflict_fault_is_a_colleagues_save_just_before_the_write(start_emu
     with _client(server) as client:
         front = _agent(client, "Front Desk")
         main = _live(client, front)
+        old = _voice(client, front["_id"])
         refused = _write(client, front, main, "voice_new0000", expected=0)
         assert refused.status_code == 409 and refused.json()["errors"] == ["synthesizer.voiceConfig.voiceId"]
         draft = _data(client.get(f"/agent/{front['_id']}/branches/{main['branch']['_id']}/draft"))
         assert [e["editorName"] for e in draft["editHistory"]] == ["Dana Whitfield"]
-        assert server.state.agents.live_config(front["_id"]) == server.state.agents.live_config(front["_id"])
+        assert _voice(client, front["_id"]) == old
+        preview = _data(client.get(f"/agent/{front['_id']}", params={"draftId": draft["latest"]["draftId"]}))
+        assert preview["_resolvedConfig"]["synthesizer"]["voiceConfig"]["voiceId"] == old  # nothing of ours written
 
 
 # -- hostile pages ---------------------------------------------------------------------------
