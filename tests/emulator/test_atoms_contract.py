@@ -68,7 +68,8 @@ def _with_known_deviations(raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def _operations() -> dict[str, Any]:
-    raw = yaml.safe_load((VENDOR / SPEC).read_text(encoding="utf-8"))
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the file is large: the C parser when there is one
+    raw = yaml.load((VENDOR / SPEC).read_text(encoding="utf-8"), Loader=loader)
     schema = schemathesis.openapi.from_dict(_with_known_deviations(raw))
     found = {(op.method.upper(), op.path): op for op in (r.ok() for r in schema.get_all_operations())
              if (op.method.upper(), op.path) in OPERATIONS_USED}
