@@ -26,6 +26,8 @@ EDITOR = User("5f0c0ffee0000000000e0d03", "Dana Whitfield")  # the colleague wit
 START = datetime(2026, 2, 2, 9, tzinfo=UTC).timestamp()
 DAY = 86_400.0
 STOCK_VOICE = "nyah"
+#: Stock voices every account may name: the spec's default (the emulator knows no other).
+STOCK_VOICES = (STOCK_VOICE,)
 MODEL = "waves_lightning_v3_1"
 
 #: The scenario agents, in seeding order: name → what it holds.

@@ -9,7 +9,8 @@ each answering the vendor's envelope `{"status": true, "data": ...}` (refusals
 - `GET /agent/{id}`: the agent with `_resolvedConfig` (the live branch's head; `?draftId=` /
   `?versionId=` resolve a draft or revision and add `_configSource`); an unknown id is a 400;
 - `GET /agent/{id}/branches`, `GET .../branches/{branchId}`: branch summaries;
-- `GET` / `PUT .../draft`: the open draft's detail; a write with `expectedRevision`;
+- `GET` / `PUT .../draft`: the open draft's detail; a write with `expectedRevision` (with
+  `EmulatorConfig.agents_check_voice_ids`, a 400 for a Waves voice id the account lacks);
 - `POST .../draft/publish`: 200 committed, 202 scanning, 409 on a failed scan;
 - `GET .../revisions` (`limit` 1-100, default 20; `skip`), `GET .../revisions/{revisionId}`,
   `POST .../revisions/{revisionId}/restore`.
@@ -28,6 +29,7 @@ from starlette.routing import Route
 
 from audit.emulator import atomsinput as check
 from audit.emulator.agentbook import AgentError
+from audit.emulator.agentseed import STOCK_VOICES
 from audit.emulator.faults import agents_answer
 from audit.emulator.knobs import AGENT_LIST_FAULTS
 from audit.emulator.state import EmulatorState
@@ -111,6 +113,10 @@ async def get_draft(request: Request, state: EmulatorState) -> Response:
 async def write_draft(request: Request, state: EmulatorState) -> Response:
     agent_id, branch_id = _ids(request, "id", "branchId")
     fields, expected = check.draft_fields(check.json_object(await request.body(), required=True))
+    if state.config.agents_check_voice_ids:
+        unknown = [v for v in check.waves_voice_ids(fields) if v not in STOCK_VOICES and state.clone(v) is None]
+        if unknown:
+            raise check.Rejected(f"Voice {unknown[0]} not found for model waves_lightning_v3_1")
     rival = state.pick_fault("agent_draft", ("agents_draft_conflict",)) is not None
     return ok(state.agents.write_draft(agent_id, branch_id, fields, expected, rival_first=rival))
 

@@ -5,7 +5,9 @@ vendor's `{"status": false, "errors": [...]}` body): whole numbers within bounds
 enums, 24-hex ids, and the draft body: a JSON object with at least one recognised config field
 (`agentdata.SECTIONS`), an optional `expectedRevision` (a whole number >= 0), every typed field
 of the spec's `UpdateBranchDraftRequest` of its type, and `synthesizer` and `language` in the
-shapes `GET /agent/{id}` documents (so what a write stores can be read back as documented).
+shapes `GET /agent/{id}` documents (so what a write stores can be read back as documented);
+`waves_voice_ids` finds the voice ids a write names for a Waves model (the
+`agents_check_voice_ids` knob refuses those the account does not hold).
 """
 
 from __future__ import annotations
@@ -103,6 +105,21 @@ def draft_fields(body: Mapping[str, Any]) -> tuple[dict[str, Any], int | None]:
     if not fields:
         raise Rejected("No recognized config fields in request body")
     return fields, expected
+
+
+def waves_voice_ids(value: Any) -> list[str]:
+    """The voice ids of `value` (a draft body) that a Waves model speaks (`model` absent or
+    `waves_lightning_v3_1`): the ones the vendor checks against the account."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        if isinstance(value.get("voiceId"), str) and value.get("model", TTS_MODELS[0]) == TTS_MODELS[0]:
+            found.append(value["voiceId"])
+        for item in value.values():
+            found += waves_voice_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            found += waves_voice_ids(item)
+    return found
 
 
 def _is_int(value: Any) -> bool:

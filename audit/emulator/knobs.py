@@ -128,6 +128,9 @@ class EmulatorConfig:
     - `agents_draft_conflict` (Fault, over draft writes): a colleague saves the same fields of the
       draft just before the write, so a write with `expectedRevision` gets the 409 conflict (and
       the branch then holds that colleague's open draft).
+    - `agents_check_voice_ids`: a draft write naming a voice id for the Waves model
+      (`waves_lightning_v3_1`) that is neither a clone of the account nor a stock voice is a
+      400, as the vendor says that model validates `voiceId`; off by default (any id is taken).
     - `agent_call_every_s`: every active agent places a call this often on the clock, one TTS
       call in the analytics log per voice id its live branch names; 0: no calls.
     Pages of `GET /atoms/v1/agent`, all with status 200:
@@ -197,6 +200,7 @@ class EmulatorConfig:
     agents_scan_s: float = 0.0
     agents_scan_fail: Fault = OFF
     agents_draft_conflict: Fault = OFF
+    agents_check_voice_ids: bool = False
     agent_call_every_s: float = 0.0
     agents_page_loop: Fault = OFF
     agents_truncated: Fault = OFF

@@ -372,3 +372,14 @@ def _data_log(client: httpx.Client) -> list[dict[str, Any]]:
 def _iso(at: float) -> str:
     from audit.emulator.agentdata import iso
     return iso(at) or ""
+
+
+def test_with_voice_checks_a_write_naming_a_voice_the_account_lacks_is_a_400(start_emulator: StartEmulator) -> None:
+    server = start_emulator(agents_check_voice_ids=True)
+    with _client(server) as client:
+        front = _agent(client, "Front Desk")
+        main = _live(client, front)
+        refused = _write(client, front, main, "voice_NOTHERE00", expected=0)
+        assert refused.status_code == 400 and "voice_NOTHERE00" in refused.json()["errors"][0]
+        real = next(c.voice_id for c in server.state.clones() if c.engine == "v3.1")
+        assert _data(_write(client, front, main, real, expected=0))["draftRevision"] == 1
