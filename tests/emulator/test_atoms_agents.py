@@ -4,7 +4,10 @@ its faults and hostile pages, and the agents' calls in the TTS analytics log."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +17,8 @@ from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, Fault,
 from audit.emulator.agentseed import SCENARIOS
 from audit.emulator.archivekinds import archive_outcomes
 from audit.emulator.recordings import generate_archive
+from tests.support.cli import cli_env, clone_audit
+from tests.support.cutover import write_mapping
 
 pytestmark = pytest.mark.integration
 
@@ -356,6 +361,32 @@ def test_an_agents_old_voice_goes_quiet_in_the_analytics_log_once_its_live_branc
                   for a in (_agent(client, n) for n in SCENARIOS if n != "Collections")}
         if archived_voice not in others:
             assert not [e for e in log if e["voice_id"] == archived_voice]
+
+
+def test_usage_shows_an_agents_old_voice_quiet_after_its_live_branch_names_the_new_one(
+        start_emulator: StartEmulator, tmp_path: Path) -> None:
+    clock = ManualClock(start=time.time() - 7200)  # in the past: `usage --since` refuses the future
+    server = start_emulator(clock=clock, agent_call_every_s=60.0)
+    book = server.state.agents
+    live = {i: book.live_config(i)["synthesizer"]["voiceConfig"]["voiceId"] for i in book.ids()}
+    with _client(server) as client:
+        names = {a["_id"]: a["name"] for a in _all_agents(client)}
+        alone = next(i for i in names if names[i] in SCENARIOS and list(live.values()).count(live[i]) == 1)
+        agent = _agent(client, names[alone])
+        new = next(c.voice_id for c in server.state.clones() if c.engine == "v3.1" and c.voice_id not in live.values())
+        mapping = write_mapping(tmp_path, ((live[alone], new),))
+        started = datetime.fromtimestamp(clock.now(), UTC).isoformat()
+        clock.advance(600.0)
+        _data(_write(client, agent, _live(client, agent), new, expected=0))
+        _data(_publish(client, agent, _live(client, agent)))
+        switched = datetime.fromtimestamp(clock.now(), UTC).isoformat()
+        clock.advance(600.0)
+    before = clone_audit("usage", str(mapping), "--since", started, env=cli_env(server))
+    assert before.returncode == 1 and f"{live[alone]}  10 call(s)" in before.stdout, before.stdout + before.stderr
+    after = clone_audit("usage", str(mapping), "--since", switched, env=cli_env(server))
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert f"{live[alone]}  0 call(s)" in after.stdout and "0 of 1 old id(s) called" in after.stdout
+    assert f"new {new}: 10 call(s)" in after.stdout
 
 
 def _data_log(client: httpx.Client) -> list[dict[str, Any]]:
