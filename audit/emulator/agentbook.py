@@ -12,7 +12,7 @@ it is edited); restore commits a copy of an older revision as the new head. Ever
 as a `Publication`. With `EmulatorConfig.agent_call_every_s` each active agent places a call
 every so many seconds on the clock, one TTS call per voice its live config names, so the
 analytics log shows an old id going quiet once the live branch names a new one.
-All state is guarded by one lock; a `AgentError` carries the status and body of a refusal.
+All state is guarded by one lock; an `AgentError` carries the status and body of a refusal.
 """
 
 from __future__ import annotations
