@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"skip (and report) files larger than N bytes (default {DEFAULT_MAX_BYTES})")
     cut.add_argument("--include-ignored", action="store_true",
                      help="also read files .gitignore excludes (say, .env files) in git work trees")
+    cut.add_argument("--check", action="store_true", help="list each old id with its ready replacement (or why "
+                     "none) and exit 1 if any is left; no diff, nothing written, no run recorded (pre-commit, CI)")
     _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")
