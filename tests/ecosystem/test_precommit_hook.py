@@ -2,10 +2,11 @@
 git hook of a temporary repository: a commit adding an old voice id of the mapping fails and
 names the ready replacement; a clean commit, or one beside an old id that is not staged, passes.
 
-The hook's definition is read from the repository's manifest; the test runs it as a `repo: local`
-hook with `language: system` (this environment's `clone-audit`), because `language: python` would
-have pre-commit pip-install the package and its dependencies into a venv of its own from the
-package index, which a test must not need."""
+The hook's definition is read from the repository's manifest; most tests run it as a `repo: local`
+hook with `language: system` (this environment's `clone-audit`), so they need no package index.
+One test uses the manifest as a user's config does (`repo:` this repository at its HEAD commit,
+`language: python`): pre-commit then pip-installs the package and its dependencies into a venv
+of its own, from the package index (or pip's cache), as it would on a user's machine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+import pytest
 
 from tests.support.cli import clone_audit
 from tests.support.cutover import NEW, OLD, write_mapping
@@ -117,3 +120,26 @@ def test_check_lists_without_diff_or_note_and_refuses_write(tmp_path: Path) -> N
     refused = clone_audit("cutover", "--check", "--write", str(mapping), "app.py", cwd=tmp_path)
     assert refused.returncode == 2
     assert (tmp_path / "app.py").read_text(encoding="utf-8") == f'VOICE = "{OLD}"\n'
+
+
+@pytest.mark.integration
+def test_the_hook_installs_from_this_repository_as_pre_commit_installs_it(tmp_path: Path) -> None:
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
+    repo, env = tmp_path / "repo", _env(tmp_path)
+    repo.mkdir()
+    assert _git(repo, env, "init", "-q", "-b", "main").returncode == 0
+    write_mapping(repo, ((OLD, NEW),))
+    hook = {"id": "clone-audit-cutover", "args": ["migration/mapping.csv"]}
+    config = {"repos": [{"repo": str(ROOT), "rev": head.stdout.strip(), "hooks": [hook]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    (repo / "app.py").write_text(f'VOICE = "{OLD}"\n', encoding="utf-8")
+    (repo / "clean.py").write_text('VOICE = "elsewhere"\n', encoding="utf-8")
+    _git(repo, env, "add", "-A")
+    env = {**env, "PATH": os.pathsep.join(p for p in env["PATH"].split(os.pathsep)
+                                          if p != str(Path(sys.executable).parent))}  # not this clone-audit
+    run = [sys.executable, "-m", "pre_commit", "run", "clone-audit-cutover", "--files"]
+    flagged = subprocess.run([*run, "app.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=900)
+    assert flagged.returncode == 1, flagged.stdout + flagged.stderr
+    assert f"app.py:1:10  {OLD} → {NEW}" in flagged.stdout
+    clean = subprocess.run([*run, "clean.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
