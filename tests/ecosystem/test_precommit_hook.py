@@ -91,7 +91,6 @@ def test_a_commit_adding_an_old_id_fails_and_names_the_ready_replacement(tmp_pat
     assert f"app.py:2:10  {NOT_READY}  not ready" in output
     assert _commits(repo, env) == 1  # nothing was committed
     assert (repo / "app.py").read_text(encoding="utf-8").startswith(f'VOICE = "{OLD}"')  # nor rewritten
-    assert not (repo / "migration" / "cutover.json").exists()
 
     (repo / "app.py").write_text(f'VOICE = "{NEW}"\n', encoding="utf-8")  # the fix the message names
     fixed = _commit(repo, env, "app.py")
@@ -111,12 +110,16 @@ def test_only_staged_files_are_read(tmp_path: Path) -> None:
 
 def test_check_lists_without_diff_or_note_and_refuses_write(tmp_path: Path) -> None:
     mapping = write_mapping(tmp_path)
+    (mapping.parent / "plan.json").write_text("{}", encoding="utf-8")  # a migration folder's: a dry run records there
     (tmp_path / "app.py").write_text(f'VOICE = "{OLD}"\n', encoding="utf-8")
     done = clone_audit("cutover", "--check", str(mapping), "app.py", cwd=tmp_path)
     assert done.returncode == 1, done.stderr
     assert f"app.py:1:10  {OLD} → {NEW}" in done.stdout
     assert "diff --git" not in done.stdout and "+++" not in done.stdout
-    assert "not a migration folder" not in done.stderr  # --check records nothing, so it says nothing of it
+    assert not (mapping.parent / "cutover.json").exists()  # a hook on every commit records nothing
+    assert not done.stdout.rstrip().splitlines()[-1].startswith("Run: ")
+    dry = clone_audit("cutover", str(mapping), "app.py", cwd=tmp_path)  # without --check: the diff and the record
+    assert dry.returncode == 1 and "diff --git" in dry.stdout and (mapping.parent / "cutover.json").is_file()
     refused = clone_audit("cutover", "--check", "--write", str(mapping), "app.py", cwd=tmp_path)
     assert refused.returncode == 2
     assert (tmp_path / "app.py").read_text(encoding="utf-8") == f'VOICE = "{OLD}"\n'
