@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="sarif: the occurrences left as a SARIF 2.1.0 log for code scanning, on stdout "
                      "or in -o FILE (default text)")
     cut.add_argument("-o", "--output", type=Path, metavar="FILE", help="with --format sarif: write the log to FILE")
+    cut.add_argument("--check", action="store_true", help="list each old id with its ready replacement (or why "
+                     "none) and exit 1 if any is left; no diff, nothing written, no run recorded (pre-commit, CI)")
     _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")

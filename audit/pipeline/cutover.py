@@ -54,6 +54,7 @@ class CutoverOptions:
     max_bytes: int = DEFAULT_MAX_BYTES
     include_ignored: bool = False
     rollback_dir: Path | None = None
+    record: bool = True  # False (--check, a pre-commit hook): no cutover.json, no run, no report
 
 
 @dataclass
@@ -144,11 +145,12 @@ def cutover(
         o for o in scanned.occurrences if not o.ready or not options.write or o.path in refused
     ]
     now = datetime.now(UTC)
-    run.report_note, run.record = _record(
-        mapping_path, RunKind.CUTOVER, run.exit_code, started,
-        scan=record.scan_section(scanned, paths, now, base, run.remaining),
-        write=None if run.written is None else record.write_section(run.written, now, base),
-    )
+    if options.record:
+        run.report_note, run.record = _record(
+            mapping_path, RunKind.CUTOVER, run.exit_code, started,
+            scan=record.scan_section(scanned, paths, now, base, run.remaining),
+            write=None if run.written is None else record.write_section(run.written, now, base),
+        )
     return run
 
 

@@ -34,6 +34,8 @@ def run_cutover(args: argparse.Namespace) -> int:
                          hint="clone-audit cutover reports/<id>/mapping.csv ./app ./config")
     if args.max_bytes < 1:
         raise UsageError(f"--max-bytes {args.max_bytes} must be at least 1.")
+    if args.check and (args.write or args.patch is not None):
+        raise UsageError("--check only lists the old ids left: it takes no --write or --patch.")
     if args.output is not None and not sarif:
         raise UsageError("-o FILE writes the SARIF log: pass --format sarif with it.")
     if sarif and args.output is None and args.json:
@@ -51,11 +53,11 @@ def _cutover(args: argparse.Namespace, *, sarif: bool) -> int:
     started = datetime.now(UTC)
     options = cutover_flow.CutoverOptions(
         write=args.write, patch_file=args.patch, max_bytes=args.max_bytes,
-        include_ignored=args.include_ignored, rollback_dir=args.rollback_dir,
+        include_ignored=args.include_ignored, rollback_dir=args.rollback_dir, record=not args.check,
     )
     with BarProgress() as progress:
         run = cutover_flow.cutover(args.mapping, args.paths, options, progress)
-    print_lines(run.lines(diff=not args.write and args.patch is None))
+    print_lines(run.lines(diff=not args.check and not args.write and args.patch is None))
     if run.report_note:
         stderr.print(run.report_note)
     if sarif:
