@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"skip (and report) files larger than N bytes (default {DEFAULT_MAX_BYTES})")
     cut.add_argument("--include-ignored", action="store_true",
                      help="also read files .gitignore excludes (say, .env files) in git work trees")
+    cut.add_argument("--agents", action="store_true",
+                     help="also find (and with --write switch) old ids in the Atoms voice agents' configs")
+    cut.add_argument("--include-archived", action="store_true",
+                     help="with --agents: read archived agents too")
+    cut.add_argument("--scan-wait", type=float, default=300.0, metavar="S",
+                     help="with --agents --write: wait at most S seconds for each publish's security scan (default 300)")
+    cut.add_argument("--yes", action="store_true", help="with --agents --write: do not ask for confirmation")
+    _api_flags(cut)
     _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")
