@@ -98,6 +98,10 @@ def optional_id(value: Any, what: str, where: str) -> str | None:
     return None if value in (None, "") else plain(value, what, where)
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def agent_page(body: Mapping[str, Any], where: str) -> tuple[list[AgentSummary], int | None]:
     """One page of `GET /agent`: its agents, and the `total` it claims (None when absent)."""
     page = data(body, where)
@@ -163,12 +167,13 @@ def draft(body: Mapping[str, Any], where: str) -> DraftInfo:
     if not isinstance(detail, Mapping) or not isinstance(detail.get("latest"), Mapping):
         raise bad(f"{where}: no `data.latest` revision")
     latest = detail["latest"]
-    history = detail.get("editHistory") if isinstance(detail.get("editHistory"), list) else []
+    listed = detail.get("editHistory")
+    history: list[Any] = listed if isinstance(listed, list) else []
     editors = []
     for entry in history[:1000]:
         if not isinstance(entry, Mapping):
             continue
-        made = entry.get("revision") if isinstance(entry.get("revision"), Mapping) else {}
+        made = _object(entry.get("revision"))
         who = entry.get("editorName") or made.get("createdBy")
         if isinstance(who, str) and who:
             editors.append(who)
@@ -188,7 +193,7 @@ def revision(item: Any, where: str, config: Any = None) -> RevisionInfo:
     """One `Revision` document (and the `resolvedConfig` beside it, when given)."""
     if not isinstance(item, Mapping):
         raise bad(f"{where}: a revision that is not an object")
-    check = item.get("securityCheck") if isinstance(item.get("securityCheck"), Mapping) else {}
+    check = _object(item.get("securityCheck"))
     number = item.get("revisionNumber")
     status = item.get("status")
     reason = check.get("reason")
