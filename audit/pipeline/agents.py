@@ -314,6 +314,10 @@ def describe(run: AgentsRun) -> list[str]:
     lines.append(f"Read {run.agents_read} agent(s): {len(hits)} place(s) name an old id in "
                  f"{len({h.agent_id for h in hits})} agent(s): {sum(h.ready for h in hits)} ready, "
                  f"{sum(not h.ready for h in hits)} not ready.")
+    drafts = sum(h.kind == DRAFT for h in run.remaining)
+    if drafts:
+        lines.append(f"{drafts} place(s) are in open drafts: a draft is someone's unpublished work, never switched "
+                     "by clone-audit; its editor changes it (or discards it), then run again.")
     if run.confirmed is False:
         lines.append("Nothing was switched: the confirmation was not given.")
     elif run.record_file is not None:

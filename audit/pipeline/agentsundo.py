@@ -92,9 +92,14 @@ async def agents_rollback(client: WavesClient, record_file: Path, options: Agent
 async def _undo(client: WavesClient, entry: dict[str, Any], undone: Undone, options: AgentOptions) -> None:
     atoms = client.atoms
     before, after, state = entry.get("revision_before"), entry.get("revision_after"), entry.get("state")
-    if state not in ("published", "scanning") or not after:
-        undone.reason = ("nothing was published on this branch" if state == "failed" else
-                         f"the switch stopped at `{state}`: a draft holding it may be open on the branch; check it")
+    if state == "failed" and not after:
+        undone.reason = "nothing was published on this branch"
+        return
+    if state in ("writing", "drafted"):
+        undone.reason = f"the switch stopped at `{state}`: a draft holding it may be open on the branch; check it"
+        return
+    if not after:
+        undone.reason = f"no revision clone-audit published is known for this branch (state `{state}`); check it"
         return
     if not before:
         undone.reason = "the branch had no revision before the switch: nothing to restore"

@@ -109,7 +109,7 @@ async def test_a_conflict_is_skipped_and_never_overwritten(client: WavesClient, 
     agent = fake.agent("Front desk", OLD)
     fake.install(respx.mock)
     run = await agents_cutover(client, mapping, FAST, confirm=yes)
-    assert len(fake.writes) == 1 and fake.writes[0]["body"].get("expectedRevision", 0) == 0
+    assert len(fake.writes) == 1 and fake.writes[0]["body"]["expectedRevision"] == 0
     assert run.outcomes[0].state == "skipped" and "never overwritten" in run.outcomes[0].reason
     assert len(agent.branches[0].revisions) == 1 and voices(agent.branches[0]) == OLD  # nothing published
     assert run.exit_code == ExitCode.FINDINGS
@@ -199,3 +199,16 @@ async def test_a_tampered_record_restores_nothing(client: WavesClient, tmp_path:
     book.path.write_text(json.dumps(document))
     with pytest.raises(UsageError, match="changed after it was written"):
         await agents_rollback(client, book.path)
+
+
+@respx.mock
+async def test_an_agent_that_cannot_be_read_is_named_and_the_others_are_read(client: WavesClient, mapping: Path) -> None:
+    fake = FakeAtoms()
+    broken = fake.agent("Broken", OLD)
+    fine = fake.agent("Fine", OLD2)
+    respx.get(url__regex=rf".*/agent/{broken.id}/branches$").respond(200, json={"status": True, "data": {"branches": "?"}})
+    fake.install(respx.mock)
+    run = await agents_cutover(client, mapping, AgentOptions())
+    assert [h.agent_id for h in run.hits] == [fine.id]
+    assert [(a, n) for a, n, _ in run.unchecked] == [(broken.id, "Broken")]
+    assert run.exit_code == ExitCode.PARTIAL and any(f"not checked: agent {broken.id}" in x for x in run.lines())

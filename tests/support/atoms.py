@@ -177,7 +177,7 @@ class FakeAtoms:
                 "headRevisionNumber": head.number if head else None}
 
     def _write(self, agent: Agent, branch: Branch, body: dict[str, Any]) -> httpx.Response:
-        self.writes.append({"agent": agent.id, "branch": branch.id, "body": body})
+        self.writes.append({"agent": agent.id, "branch": branch.id, "body": dict(body)})
         if self.on_write is not None:
             self.on_write(agent.id, branch.id)
         expected = body.pop("expectedRevision", None)
