@@ -112,8 +112,15 @@ class AgentsRun:
     def diff(self) -> list[str]:
         """The dry run: per branch config with old ids, its diff."""
         lines: list[str] = []
-        for group in found_in.by_branch(self.hits).values():
-            lines += [printable(found_in.where(group[0])), *(printable(x) for x in found_in.diff_lines(group))]
+        for (agent_id, branch_id, kind), group in found_in.by_branch(self.hits).items():
+            read = self.reads.get((agent_id, branch_id))
+            note = ""
+            if kind == DRAFT:
+                note = "  (an open draft: reported, never switched)"
+            elif read is not None and (read.draft is not None or read.branch.open_draft_id is not None):
+                note = "  (this branch has an open draft: it will be skipped)"
+            changes = found_in.diff_lines(group) if kind == HEAD else [f"   {h.path}: {h.old_voice_id}" for h in group]
+            lines += [printable(found_in.where(group[0]) + note), *(printable(x) for x in changes)]
         return lines
 
     def lines(self) -> list[str]:

@@ -75,6 +75,8 @@ async def test_old_ids_are_found_on_live_and_other_branches_drafts_and_workflow_
     assert f"-  synthesizer.voiceConfig.voiceId: {OLD}" in run.diff()
     assert f"+  synthesizer.voiceConfig.voiceId: {NEW}" in run.diff()
     assert fake.writes == [] and run.exit_code == ExitCode.FINDINGS  # a dry run writes nothing
+    assert f"agent {drafted.id} (Support) · branch main [live] · draft  (an open draft: reported, never switched)" \
+        in run.diff()
 
     archived = await agents_cutover(client, mapping, AgentOptions(include_archived=True))
     assert archived.agents_read == 5 and any(h.archived for h in archived.hits)
