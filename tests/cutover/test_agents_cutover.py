@@ -214,3 +214,30 @@ async def test_an_agent_that_cannot_be_read_is_named_and_the_others_are_read(cli
     assert [h.agent_id for h in run.hits] == [fine.id]
     assert [(a, n) for a, n, _ in run.unchecked] == [(broken.id, "Broken")]
     assert run.exit_code == ExitCode.PARTIAL and any(f"not checked: agent {broken.id}" in x for x in run.lines())
+
+
+class Killed(BaseException):
+    """The process dying mid-run (nothing catches a BaseException of its own)."""
+
+
+@respx.mock
+async def test_a_run_killed_mid_way_leaves_a_record_of_the_first_agent(client: WavesClient, mapping: Path) -> None:
+    fake = FakeAtoms()
+    first = fake.agent("Front desk", OLD)
+    second = fake.agent("Sales", OLD2)
+
+    def die(agent_id: str, branch_id: str) -> None:
+        if agent_id == second.id:
+            raise Killed
+
+    fake.on_write = die
+    fake.install(respx.mock)
+    with pytest.raises(Killed):
+        await agents_cutover(client, mapping, FAST, confirm=yes)
+    (record_file,) = (mapping.parent / "clone-audit-rollback").glob("agents-rollback-*.json")
+    entries = read_agent_record(record_file)["agents"]
+    assert [(e["agent_id"], e["state"]) for e in entries] == [(first.id, "published"), (second.id, "writing")]
+    assert entries[0]["revision_after"] == first.branches[0].head.id
+
+    undone = await agents_rollback(client, record_file, FAST)  # what was published is undone; the rest said
+    assert [b.state for b in undone.branches] == ["restored", "left"] and voices(first.branches[0]) == OLD
