@@ -11,7 +11,7 @@ from audit.api.client import WavesClient
 from audit.core.config import ApiSettings
 from audit.core.errors import BadAnswer
 from audit.core.secrets import Secret
-from tests.support.atoms import ATOMS, BASE, FakeAtoms, new_id, ok
+from tests.support.atomsfake import ATOMS, BASE, FakeAtoms, new_id, ok
 
 KEY = "sk_test_0123456789abcdef"
 FAST = ApiSettings(base_url=BASE, max_attempts=2, backoff_initial_s=0.0, backoff_max_s=0.01, timeout_s=5.0)

@@ -11,7 +11,7 @@ import respx
 from audit.cli.entry import main
 from audit.core.apikey import ENV_API_KEY
 from audit.cutover.agents import voice_places, switch_fields, AgentHit
-from tests.support.atoms import BASE, FakeAtoms
+from tests.support.atomsfake import BASE, FakeAtoms
 from tests.support.cutover import NEW, OLD, write_mapping
 
 ARGS = ["--base-url", BASE]

@@ -15,7 +15,7 @@ from audit.core.secrets import Secret
 from audit.cutover.agentrecord import read_agent_record
 from audit.pipeline.agents import AgentOptions, agents_cutover
 from audit.pipeline.agentsundo import agents_rollback
-from tests.support.atoms import BASE, FakeAtoms, Revision, new_id, voice_config
+from tests.support.atomsfake import BASE, FakeAtoms, Revision, new_id, voice_config
 
 OLD, NEW = "voice_AAAAAAAAAA", "voice_NNNNNNNNNN"
 OLD2, NEW2 = "voice_BBBBBBBBBB", "voice_MMMMMMMMMM"

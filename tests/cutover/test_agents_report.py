@@ -16,7 +16,7 @@ import pytest
 import respx
 
 from audit.cli.entry import main
-from tests.support.atoms import BASE, FakeAtoms
+from tests.support.atomsfake import BASE, FakeAtoms
 from tests.support.cli import clone_audit, planned_account, run_history
 
 pytestmark = pytest.mark.integration
