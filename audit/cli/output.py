@@ -90,6 +90,11 @@ def finish(args: Any, record: RunRecord | None, kind: RunKind, exit_code: int, *
     return int(exit_code)
 
 
+def print_document(text: str) -> None:
+    """A command's result document (SARIF, say) on stdout, as it is, under --quiet too."""
+    print(scrub(text), end="", file=_result(), flush=True)
+
+
 def print_json(document: Any) -> None:
     """One JSON document on stdout (under --quiet too), server text in it made visible."""
     text = scrub(json_visible(json.dumps(document, ensure_ascii=False, indent=2, default=str)))

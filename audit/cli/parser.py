@@ -46,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     _api_flags(scan)
     scan.add_argument("--probe", choices=[p.value for p in ProbePolicy], help="which clones to probe (default all)")
     scan.add_argument("--out", help="report folder; each run writes a subfolder (default reports)")
-    scan.add_argument("--fail-on", choices=[f.value for f in FailOn], help="which findings exit 1 (default non-compliant)")
+    scan.add_argument("--fail-on", choices=[f.value for f in FailOn],
+                      help="which findings exit 1 (default non-compliant; new: only voices not non-compliant "
+                      "in the baseline scan)")
+    scan.add_argument("--baseline", metavar="RUN",
+                      help="with --fail-on new (implied): the scan to compare with, an id, folder or `latest` "
+                      "(default: the previous scan of this account in --out)")
     scan.add_argument("--exceptions", metavar="FILE",
                       help="waived voices: CSV or TOML with voice_id, reason, owner, expires ([report] exceptions)")
     scan.add_argument("--usage", type=int, metavar="DAYS",
@@ -54,7 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
                       "non-compliant voices still called lead the report ([report] usage_days; 0: off)")
     scan.add_argument("--reuse-probes", metavar="DURATION",
                       help="keep a probe younger than DURATION (12h, 7d) of a voice unchanged since (default off)")
+    scan.add_argument("--junit", type=Path, metavar="FILE",
+                      help="also write the verdicts as JUnit XML to FILE: a test case per voice, non-compliant "
+                      "a failure, unknown an error, excepted skipped")
     _output_flags(scan, writes_run=True)
+    scan.epilog = ("Exit codes: 0 nothing to flag; 1 a voice non-compliant (with --fail-on new: newly "
+                   "non-compliant since the baseline scan; with no baseline, any) or, with --fail-on unknown, "
+                   "unknown; 2 usage or config error; 3 the run could not complete; 4 some voices could not be "
+                   "checked. A waived voice never fails the run.")
 
     plan = _command(commands, "plan", "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)
@@ -112,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"skip (and report) files larger than N bytes (default {DEFAULT_MAX_BYTES})")
     cut.add_argument("--include-ignored", action="store_true",
                      help="also read files .gitignore excludes (say, .env files) in git work trees")
+    cut.add_argument("--format", choices=["text", "sarif"], default="text",
+                     help="sarif: the occurrences left as a SARIF 2.1.0 log for code scanning, on stdout "
+                     "or in -o FILE (default text)")
+    cut.add_argument("-o", "--output", type=Path, metavar="FILE", help="with --format sarif: write the log to FILE")
     cut.add_argument("--agents", action="store_true",
                      help="also find (and with --write switch) old ids in the Atoms voice agents' configs")
     cut.add_argument("--include-archived", action="store_true",

@@ -23,6 +23,7 @@ class FailOn(enum.StrEnum):
     NON_COMPLIANT = "non-compliant"
     UNKNOWN = "unknown"  # non-compliant or unknown
     NEVER = "never"
+    NEW = "new"  # non-compliant now and not non-compliant in the baseline scan (`--baseline`)
 
 
 #: Files larger than this are skipped and reported (`cutover --max-bytes`).

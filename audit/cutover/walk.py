@@ -330,3 +330,17 @@ def _git_ignored(folder: str) -> list[str] | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return [os.fsdecode(n) for n in done.stdout.split(b"\0") if n] if done.returncode == 0 else None
+
+
+def repository_root(path: Path) -> Path:
+    """The top of the git work tree `path` lies in, else `path` itself (a file: its folder):
+    what a SARIF log's file URIs are relative to."""
+    real = Path(os.path.realpath(path))
+    folder = real if real.is_dir() else real.parent
+    try:
+        done = subprocess.run(["git", "-C", str(folder), "rev-parse", "--show-toplevel"], capture_output=True,
+                              timeout=GIT_TIMEOUT_S, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return folder
+    top = os.fsdecode(done.stdout).strip()
+    return Path(os.path.realpath(top)) if done.returncode == 0 and top else folder

@@ -9,7 +9,10 @@ thread (`serve_forever` in the foreground), and `generate_org` makes a seeded or
 of clones together with the verdicts a correct scan must reach; `generate_archive` writes
 the matching archive of original recordings for its legacy voices. The state keeps a
 log of TTS calls (`TtsLogRecord`: real calls, plus a `generate_traffic` history when
-`EmulatorConfig.traffic_days` is set), served by the analytics route.
+`EmulatorConfig.traffic_days` is set), served by the analytics route. The account's Atoms voice
+agents (`state.agents`, an `agentbook.AgentBook` seeded by `agentseed.generate_agents` from the
+clones) are served under `/atoms/v1` by `atoms`: pages of agents, branches, drafts with
+optimistic concurrency, publish with its security scan, revisions and restore.
 
 May import: `audit.core` (for the verdict names of its ground truth) and its own modules;
 nothing else of `audit`, so the tool under test and its emulator stay independent.

@@ -15,6 +15,8 @@ This module owns `create_app(state)` and everything that is not one endpoint's b
   route (the vendor's text), and the per-model `POST /waves/v1/lightning-v3.1/get_speech`,
   hidden from the vendor's reference but unchanged on the wire: the TTS route's answer on
   lightning_v3.1. Unknown routes answer JSON 404.
+- The Atoms agent routes (`atoms.ATOMS_ROUTES`, under `/atoms/v1`), behind the same key; their
+  401 and injected 500 carry the Atoms body `{"status": false, "errors": [...]}`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from audit.emulator.analytics import tts_logs
+from audit.emulator.atoms import ATOMS_ROUTES
 from audit.emulator.cloning import create_clone, list_clones
 from audit.emulator.state import EmulatorState
 from audit.emulator.tts import per_model_speech, tts
@@ -84,15 +87,18 @@ class Gatekeeper:
         if scope["path"] == HEALTH_PATH:
             await self.app(scope, receive, send)
             return
+        atoms = scope["path"].startswith("/atoms/")  # the Atoms API words its errors its own way
         if not self._authorized(Request(scope)):
-            await JSONResponse({"error": "Unauthorized"}, status_code=401)(scope, receive, send)
+            body: dict[str, Any] = {"status": False, "errors": ["Unauthorized"]} if atoms else {"error": "Unauthorized"}
+            await JSONResponse(body, status_code=401)(scope, receive, send)
             return
         config = self.state.config
         if self.state.chance(config.drop_rate):
             await raw_send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4096")]})
             raise ConnectionDropped(scope["path"])
         if self.state.chance(config.fault_5xx_rate):
-            await JSONResponse({"error": "Internal server error"}, status_code=500)(scope, receive, send)
+            failed = {"status": False, "errors": ["Internal server error"]} if atoms else {"error": "Internal server error"}
+            await JSONResponse(failed, status_code=500)(scope, receive, send)
             return
         if self.state.chance(config.slow_rate):
             await self.state.clock.sleep(config.slow_s)
@@ -170,6 +176,7 @@ def create_app(state: EmulatorState) -> Starlette:
         Route("/waves/v1/lightning-v2", deprecated, methods=ALL_METHODS),
         Route("/waves/v1/lightning-v2/{rest:path}", deprecated, methods=ALL_METHODS),
         Route("/waves/v1/lightning-v3.1/get_speech", per_model_speech, methods=["POST"]),
+        *ATOMS_ROUTES,
     ]
     app = Starlette(
         routes=routes,

@@ -2,9 +2,10 @@
 
 This module owns the bodies of those answers: TTS audio that trickles, a gzip bomb compressed
 as it streams, an endless WAV, JSON or HTML where audio belongs, an empty 200; a clone list that
-is cut in half, not JSON, holds entries of the wrong shape, or is tens of MB. Which request
+is cut in half, not JSON, holds entries of the wrong shape, or is tens of MB; a page of Atoms
+agents hostile in the same ways (`agents_answer`). Which request
 gets which fault is decided by `EmulatorState.pick_fault`; the routes (tts.py, cloning.py)
-call `tts_answer` / `list_answer` with the fault's name. Streams stop when the client goes,
+call `tts_answer` / `list_answer` / `agents_answer` with the fault's name. Streams stop when the client goes,
 and a streamed TTS body does not hold the account's TTS slot (it is released when the route
 returns, before the body is sent), so a trickle does not turn other probes into 429s.
 """
@@ -141,6 +142,56 @@ def wrong_shape(entry: dict[str, Any], nth: int) -> Any:
 
 async def _huge(entries: Sequence[dict[str, Any]], total: int) -> AsyncIterator[bytes]:
     head = json.dumps({"data": list(entries)}).encode()[:-1] + b', "padding": "'
+    yield head
+    left = max(0, total - len(head) - 2)
+    filler = b"x" * CHUNK
+    while left > 0:
+        yield filler[: min(left, CHUNK)]
+        left -= CHUNK
+        await asyncio.sleep(0)
+    yield b'"}'
+
+
+# -- a page of Atoms agents ----------------------------------------------------------------
+
+AGENT_WRONG_SHAPES = ("_id as a number", "synthesizer as a string", "voiceConfig as a list", "null")
+
+
+def agents_answer(fault: str, config: EmulatorConfig, body: dict[str, Any]) -> Response:
+    """The 200 an agent-list fault answers; `body` is the healthy page (`{"status", "data"}`)."""
+    match fault:
+        case "agents_truncated":
+            raw = bytes(JSONResponse(body).body)
+            return Response(raw[: len(raw) // 2], media_type="application/json")
+        case "agents_garbage":
+            return Response(PROXY_PAGE, media_type="application/json")
+        case "agents_wrong_shape":
+            every = config.wrong_shape_every
+            agents = [_bent_agent(a, i // every) if i % every == 0 else a
+                      for i, a in enumerate(body["data"]["agents"])]
+            return JSONResponse({"status": True, "data": {"agents": agents, "total": str(body["data"]["total"])}})
+        case "agents_huge":
+            return StreamingResponse(_padded(body, config.huge_list_bytes), media_type="application/json")
+    raise ValueError(f"not an agent-list fault: {fault}")
+
+
+def _bent_agent(agent: dict[str, Any], nth: int) -> Any:
+    """`agent` bent into AGENT_WRONG_SHAPES[nth % 4]."""
+    match nth % len(AGENT_WRONG_SHAPES):
+        case 0:
+            return {**agent, "_id": 4242}
+        case 1:
+            return {**agent, "synthesizer": "waves_lightning_v3_1"}
+        case 2:
+            found = agent.get("synthesizer")
+            synthesizer: dict[str, Any] = found if isinstance(found, dict) else {}
+            return {**agent, "synthesizer": {**synthesizer, "voiceConfig": [synthesizer.get("voiceConfig")]}}
+        case _:
+            return None
+
+
+async def _padded(body: dict[str, Any], total: int) -> AsyncIterator[bytes]:
+    head = json.dumps(body).encode()[:-1] + b', "padding": "'
     yield head
     left = max(0, total - len(head) - 2)
     filler = b"x" * CHUNK

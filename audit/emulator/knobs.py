@@ -1,8 +1,9 @@
 """The emulator's knobs: how the emulated account behaves, checked once when it is made.
 
 This module owns `EmulatorConfig` (a frozen dataclass: key, limits, faults, latency, clone
-lifecycle, delete modes, the wrong-pool answer, seed) and its validation, `Fault` (which requests of a route get one kind
-of hostile answer), the fault orders `TTS_FAULTS` / `LIST_FAULTS`, and the names of route kinds
+lifecycle, delete modes, the wrong-pool answer, the Atoms agents' seeding, scans and calls, seed) and its
+validation, `Fault` (which requests of a route get one kind of hostile answer), the fault orders
+`TTS_FAULTS` / `LIST_FAULTS` / `AGENT_LIST_FAULTS`, and the names of route kinds
 (`RouteKind`) that latency and the request limit are keyed by. It holds no runtime state: that is
 `state.EmulatorState`, which reads a config and never changes it.
 """
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-RouteKind = Literal["list", "create", "tts", "delete", "health", "analytics"]
+RouteKind = Literal["list", "create", "tts", "delete", "health", "analytics", "agents"]
 DeleteMode = Literal["gone", "ok"]
 WrongPoolAnswer = Literal["short", "garbage"]
 DeletePostMode = Literal["jwt_only", "open"]
@@ -64,6 +65,8 @@ OFF = Fault()
 TTS_FAULTS = ("tts_trickle", "tts_gzip_bomb", "tts_endless", "tts_json", "tts_html", "tts_empty")
 #: The list faults, in the order they are checked.
 LIST_FAULTS = ("list_truncated", "list_garbage", "list_wrong_shape", "list_huge")
+#: The faults of a page of the Atoms agent list (`GET /atoms/v1/agent`), in the order they are checked.
+AGENT_LIST_FAULTS = ("agents_page_loop", "agents_truncated", "agents_garbage", "agents_wrong_shape", "agents_huge")
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,33 @@ class EmulatorConfig:
     GET /waves/v1/analytics/tts/logs:
     - `analytics_ignores_page`: every page asked for is answered with page 1 (saying `"page": 1`),
       with the true `totalPages`.
+
+    Atoms agents (`/atoms/v1/agent…`, atoms.py; counted per route, from the emulator's start):
+    - `agent_count`: the seeded agents (agentseed.py): the scenario agents naming the org's
+      voices, then plain ones naming v3.1 voices up to this many in all; 0 seeds none.
+    - `agents_scan_s`: 0 commits a publish at once (200 `committed`); more answers 202 `scanning`
+      and commits that many seconds later on the emulator's clock.
+    - `agents_scan_fail` (Fault, over publishes): the security scan fails: a 409
+      `security_scan_failed` at once (no scan delay), or after `agents_scan_s` the revision stays
+      uncommitted with `securityCheck.status` "failed" and the draft reopens; publishing that
+      draft again is a 409 until it is edited.
+    - `agents_draft_conflict` (Fault, over draft writes): a colleague saves the same fields of the
+      draft just before the write, so a write with `expectedRevision` gets the 409 conflict (and
+      the branch then holds that colleague's open draft).
+    - `agents_check_voice_ids`: a draft write naming a voice id for the Waves model
+      (`waves_lightning_v3_1`) that is neither a clone of the account nor a stock voice is a
+      400, as the vendor says that model validates `voiceId`; off by default (any id is taken).
+    - `agent_call_every_s`: every active agent places a call this often on the clock, one TTS
+      call in the analytics log per voice id its live branch names; 0: no calls.
+    Pages of `GET /atoms/v1/agent`, all with status 200:
+    - `agents_page_loop`: whatever page is asked, page 1's agents (with the true `total`), so a
+      client paging until it has them all goes round forever.
+    - `agents_truncated`: the healthy page's JSON cut in half.
+    - `agents_garbage`: `application/json` whose body is an HTML page.
+    - `agents_wrong_shape`: every `wrong_shape_every`-th agent of the page bent by turns: its
+      `_id` a number, `synthesizer` a string, `synthesizer.voiceConfig` a list, the entry null;
+      and `total` as a string.
+    - `agents_huge`: the healthy page followed by a `padding` string, `huge_list_bytes` in all.
     """
 
     api_key: str = field(default_factory=_generated_key)
@@ -166,6 +196,17 @@ class EmulatorConfig:
     list_huge: Fault = OFF
     huge_list_bytes: int = 48 << 20
     analytics_ignores_page: bool = False
+    agent_count: int = 24
+    agents_scan_s: float = 0.0
+    agents_scan_fail: Fault = OFF
+    agents_draft_conflict: Fault = OFF
+    agents_check_voice_ids: bool = False
+    agent_call_every_s: float = 0.0
+    agents_page_loop: Fault = OFF
+    agents_truncated: Fault = OFF
+    agents_garbage: Fault = OFF
+    agents_wrong_shape: Fault = OFF
+    agents_huge: Fault = OFF
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -191,9 +232,10 @@ class EmulatorConfig:
         if self.wrong_pool_answer not in ("short", "garbage"):
             raise ValueError(f"wrong_pool_answer must be 'short' or 'garbage', got {self.wrong_pool_answer!r}")
         if any(v < 0 for v in (self.slow_s, self.pending_s, self.processing_s, self.tts_429_every, self.list_lag_s,
-                          self.traffic_days)):
-            raise ValueError("durations and tts_429_every must not be negative")
-        for name in (*TTS_FAULTS, *LIST_FAULTS, "wrong_speaker"):
+                          self.traffic_days, self.agents_scan_s, self.agent_call_every_s, self.agent_count)):
+            raise ValueError("durations, counts and tts_429_every must not be negative")
+        for name in (*TTS_FAULTS, *LIST_FAULTS, *AGENT_LIST_FAULTS, "wrong_speaker", "agents_scan_fail",
+                     "agents_draft_conflict"):
             if not isinstance(getattr(self, name), Fault):
                 raise ValueError(f"{name} must be a Fault, e.g. Fault(every=3) or Fault(rate=0.2)")
         if self.log_zone_hours is not None and not -12 <= self.log_zone_hours <= 14:

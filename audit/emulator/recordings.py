@@ -6,7 +6,8 @@ and returns `ArchiveTruth`, the planning outcome each voice must get:
 "ok" (8-12 s of speech, WAV or MP3; real speech of the voice's stock speaker, voice.py, so
 voices sound like different people to a speaker encoder and a re-clone comes back as its source), "fit" (usable once trimmed or re-encoded: 40 s long,
 or over 5 MB as 44.1 kHz stereo WAV), "missing", "corrupt" (random bytes named .wav),
-"too-short" (2 s) and "silent"; every outcome appears once there are 7 legacy voices.
+"too-short" (2 s) and "silent"; every outcome appears once there are 7 legacy voices (the
+draw of kinds is archivekinds.py's, so the outcomes are known without writing the files).
 Files are named by voice id, or by display name when that name is unique and file-safe.
 """
 
@@ -18,24 +19,14 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import soundfile as sf
 
 from audit.emulator import voice
+from audit.emulator.archivekinds import OUTCOME, ArchiveOutcome, Kind, draw_kinds
 from audit.emulator.org import Org
 
-ArchiveOutcome = Literal["ok", "fit", "missing", "corrupt", "too-short", "silent"]
-Kind = Literal["ok", "long", "big", "missing", "corrupt", "too-short", "silent"]
-
-KIND_WEIGHTS: Mapping[Kind, float] = {
-    "ok": 60, "long": 6, "big": 6, "missing": 10, "corrupt": 6, "too-short": 6, "silent": 6,
-}  # fmt: skip
-OUTCOME: Mapping[Kind, ArchiveOutcome] = {
-    "ok": "ok", "long": "fit", "big": "fit", "missing": "missing", "corrupt": "corrupt",
-    "too-short": "too-short", "silent": "silent",
-}  # fmt: skip
 SAFE_NAME = re.compile(r"[\w][\w .-]{0,80}")
 ARCHIVE_TEXT = "This is the original recording kept for the voice clone archive. "
 
@@ -74,15 +65,6 @@ def _write(path: Path, kind: Kind, voice_id: str, rng: random.Random) -> None:
     sf.write(path, data, rate, format=audio_format, **({"subtype": "PCM_16"} if audio_format == "WAV" else {}))
 
 
-def _kinds(n: int, rng: random.Random) -> list[Kind]:
-    """One of each kind when n allows, the rest drawn by weight, shuffled."""
-    kinds: list[Kind] = list(KIND_WEIGHTS)
-    forced = kinds if n >= len(kinds) else []
-    chosen = forced + rng.choices(kinds, weights=[KIND_WEIGHTS[k] for k in kinds], k=n - len(forced))
-    rng.shuffle(chosen)
-    return chosen
-
-
 def generate_archive(org: Org, folder: Path, seed: int) -> ArchiveTruth:
     """Write the archive for `org`'s legacy voices into `folder`; same seed, same files."""
     rng = random.Random(seed)
@@ -92,7 +74,7 @@ def generate_archive(org: Org, folder: Path, seed: int) -> ArchiveTruth:
     unique_names = {name for name, count in name_counts.items() if count == 1}
     outcomes: dict[str, ArchiveOutcome] = {}
     paths: dict[str, Path | None] = {}
-    for clone, kind in zip(legacy, _kinds(len(legacy), rng), strict=True):
+    for clone, kind in zip(legacy, draw_kinds(len(legacy), rng), strict=True):
         outcomes[clone.voice_id] = OUTCOME[kind]
         if kind == "missing":
             paths[clone.voice_id] = None

@@ -5,7 +5,9 @@ that decides what TTS answers, the pools it speaks on, and the `CloneLifecycle` 
 created through the API) and
 `EmulatorState` (the clones, the request log, the TTS log behind the analytics route, the TTS
 concurrency gate, the seeded random source, and the `Clock` every timed behaviour reads: clone
-lifecycles, the list lag, timestamps, latency). The knobs it runs by are `knobs.EmulatorConfig`.
+lifecycles, the list lag, timestamps, latency), and the account's Atoms agents (`agents`, an
+`agentbook.AgentBook`, seeded from the clones by `agentseed.generate_agents` unless given), whose
+calls join the TTS log. The knobs it runs by are `knobs.EmulatorConfig`.
 The state is shared between the server's event-loop thread and test threads, so every mutation
 goes through one lock.
 """
@@ -20,6 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from audit.emulator.agentbook import AgentBook
+from audit.emulator.agentdata import Agent
+from audit.emulator.agentseed import generate_agents
 from audit.emulator.clock import Clock, SystemClock
 from audit.emulator.knobs import EmulatorConfig, Fault, RouteKind
 from audit.emulator.traffic import TEXT_KEPT, TtsLogRecord, generate_traffic
@@ -114,7 +119,8 @@ class EmulatorState:
     """Everything the running emulator knows; safe to read from any thread."""
 
     def __init__(
-        self, config: EmulatorConfig | None = None, clones: Iterable[CloneRecord] = (), clock: Clock | None = None
+        self, config: EmulatorConfig | None = None, clones: Iterable[CloneRecord] = (), clock: Clock | None = None,
+        agents: Iterable[Agent] | None = None,
     ) -> None:
         self.config = config if config is not None else EmulatorConfig()
         self.clock: Clock = clock if clock is not None else SystemClock()
@@ -130,6 +136,9 @@ class EmulatorState:
                                             self.clock.now())
         self._route_calls: dict[str, int] = {}
         self.organization_id = "org_" + self.token(24, string.hexdigits[:16])
+        if agents is None:
+            agents = generate_agents(self._clones.values(), self.config.seed, self.config.agent_count)
+        self.agents = AgentBook(agents, self.config, self.clock, self.organization_id.removeprefix("org_"))
 
     # -- clones ---------------------------------------------------------------------------
 
@@ -182,9 +191,10 @@ class EmulatorState:
             self._tts_log.sort(key=lambda r: r.at)
 
     def tts_log(self) -> list[TtsLogRecord]:
-        """Every recorded TTS call, oldest first."""
+        """Every recorded TTS call (the agents' calls included), oldest first."""
+        calls = self.agents.calls()
         with self._lock:
-            return sorted(self._tts_log, key=lambda r: r.at)
+            return sorted([*self._tts_log, *calls], key=lambda r: r.at)
 
     # -- TTS concurrency ------------------------------------------------------------------
 
@@ -225,8 +235,9 @@ class EmulatorState:
 
     # -- faults ---------------------------------------------------------------------------
 
-    def pick_fault(self, kind: RouteKind, names: Iterable[str]) -> str | None:
-        """Count one request of `kind`; the first of the named faults (config fields) that hits it."""
+    def pick_fault(self, kind: str, names: Iterable[str]) -> str | None:
+        """Count one request of `kind` (a route kind, or any name a route counts its requests
+        by); the first of the named faults (config fields) that hits it."""
         with self._lock:
             n = self._route_calls[kind] = self._route_calls.get(kind, 0) + 1
         for name in names:

@@ -20,15 +20,17 @@ from typing import Any
 import pandas as pd
 
 from audit.compliance.changes import Changes, HistoryView, Mark, compare, trend_point
+from audit.compliance.gate import Baseline
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
+from audit.core.models import Verdict
 from audit.core.owncalls import SentCalls
 from audit.core.runfolder import RunFolder, new_run_id, staged
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report import files
 from audit.report.tables import with_history
-from audit.runs import store
+from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import PlanRef, RunRecord
 
@@ -66,6 +68,35 @@ def scan_context(
     changes = compare(previous, current, other.run_id if other else None, other.finished_at if other else None)
     labels = {v: label for v in current if (label := changes.change_of(v))}
     return HistoryView(changes, trend), with_history(frame, labels, first, today)
+
+
+def baseline(out_root: Path, account: str, base_url: str, ref: str | None = None) -> tuple[Baseline | None, str]:
+    """The scan `scan --fail-on new` is judged against, or None and why there is none: `ref`
+    (an id, a folder, a run.json, `latest`), else the newest scan of this account and API the
+    output folder recorded. A named run of another kind, account or API is a UsageError: it is
+    never a baseline."""
+    if ref is not None:
+        folder = store.find(out_root, ref)
+        run = document.load(folder)
+        same = run.account == account and run.base_url.rstrip("/") == base_url.rstrip("/")
+        if run.kind is not RunKind.SCAN or run.failed or not same:
+            what = f"a {run.kind.value} run" if run.kind is not RunKind.SCAN else (
+                "a failed scan" if run.failed else "a scan of another account or API")
+            raise UsageError(f"--baseline {ref}: run {run.run_id} is {what}, so it cannot be this scan's baseline.",
+                             hint="Name a finished scan of the same account and base URL (`clone-audit history`).")
+        bad = frozenset(v.voice_id for v in run.voices if v.verdict == Verdict.NON_COMPLIANT)
+        return Baseline(run.run_id, run.finished_at.isoformat(timespec="seconds"), bad), ""
+    path = store.history_path(out_root)
+    if not path.exists():
+        return None, f"no earlier scan is recorded in {out_root}"
+    with store.History(path) as history:
+        earlier = history.scans_before(account, base_url, "")
+        if not earlier:
+            return None, f"no earlier scan of this account and API is recorded in {out_root}"
+        last = earlier[-1]
+        marks = history.marks(last.run_id)
+    return Baseline(last.run_id, last.finished_at,
+                    frozenset(k for k, m in marks.items() if m.verdict == Verdict.NON_COMPLIANT)), ""
 
 
 def _run(history: store.History, run_id: str) -> store.HistoryRow:

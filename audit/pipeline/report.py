@@ -1,7 +1,7 @@
 """The report pipeline: re-render a past run offline, in any format, against any other run.
 
     RUN (id, folder or run.json) → RunRecord (audit.runs) + history.sqlite → changes, trend
-        → ReportFormat → one renderer: html | json | markdown | csv
+        → ReportFormat → one renderer: html | json | markdown | csv | junit
 
 No client, no network: everything comes from the run's folder and the output folder's
 history (or, when the history is gone, from what run.json stored of it). A composition
@@ -24,6 +24,7 @@ from audit.core.runfolder import PLAN_JSON, RunFolder
 from audit.core.untrusted import json_visible
 from audit.migrate.document import Plan, read_plan
 from audit.pipeline import history
+from audit.pipeline.machine import junit_of
 from audit.report import files
 from audit.report.formats import ReportFormat
 from audit.report.html import render_report_html
@@ -77,6 +78,8 @@ def renderer(fmt: ReportFormat) -> Callable[[View], str]:
                                                 mapping=view.record.changes.get("mapping"))
         case ReportFormat.CSV:
             return _csv
+        case ReportFormat.JUNIT:
+            return lambda view: junit_of(view.record)
         case _:
             assert_never(fmt)
 

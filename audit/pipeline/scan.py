@@ -28,12 +28,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from audit.api.client import WavesClient
+from audit.compliance.gate import Baseline, Gate, judge
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ApiWentAway, CloneAuditError, ExitCode, RunError, UsageError
 from audit.core.loading import parse_duration
 from audit.core.owncalls import SentCalls, leave_out_own, sent_calls
-from audit.core.models import Clone, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
+from audit.core.models import Clone, FailOn, NoProgress, ProbeResult, ProbeVerdict, Progress, Verdict, VoiceResult, Waiver
 from audit.core.provenance import Markers, Provenance
 from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
@@ -67,6 +68,7 @@ class ScanRun:
     cost: Mapping[str, int] | None = None  # tts_characters, tts_probes, probes_reused
     concurrency: Mapping[str, object] | None = None  # LimiterReport.as_dict()
     tts_calls: tuple[SentCalls, ...] | None = None  # the TTS calls its probes made, per voice
+    gate: Gate | None = None  # `--fail-on new`: the baseline, and which voices are newly non-compliant
 
     def lines(self) -> list[str]:
         """What the scan command prints after the verdict table: usage, and what to do next."""
@@ -80,6 +82,8 @@ class ScanRun:
             if self.usage_window.own_calls:
                 lines.append(f"Usage: left out {self.usage_window.own_calls:,} call(s) made by clone-audit's own earlier "
                              "probes and verifications recorded in this output folder.")
+        if self.gate is not None:
+            lines += self.gate.lines()
         if self.exit_code is not ExitCode.PARTIAL and any(r.verdict is Verdict.NON_COMPLIANT for r in self.results):
             lines.append("Next: `clone-audit plan --archive DIR` plans re-cloning them from their original recordings.")
         return lines
@@ -106,19 +110,21 @@ class ScanRun:
             cost=None if self.cost is None else dict(self.cost),
             concurrency=None if self.concurrency is None else dict(self.concurrency),
             exceptions=None if self.waivers is None else self.waivers.as_dict(),
-            tts_calls=self.tts_calls,
+            tts_calls=self.tts_calls, changes={"gate": self.gate.as_dict()} if self.gate is not None else {},
         )
 
 
 async def scan_organisation(
     client: WavesClient, settings: Settings, progress: Progress | None = None, *,
-    out_root: Path | None = None,
+    out_root: Path | None = None, baseline: str | None = None,
 ) -> ScanRun:
     """List every clone, probe those the policy asks for, and decide each verdict.
-    With `out_root`, first make sure the report can be written there and its history read (before any probe)."""
+    With `out_root`, first make sure the report can be written there and its history read (before any probe).
+    With `[report] fail_on` new, judge it against `baseline` (a run), else the account's previous scan."""
     if out_root is not None:
         check_writable(out_root)
         check_history(out_root)  # a damaged history fails before any probe, not after them all
+    gate_against = _baseline(client, settings, out_root, baseline)  # a bad --baseline fails before any call
     exceptions = _exceptions(settings)  # a bad exceptions file fails before any call
     progress = progress or NoProgress()
     started = datetime.now(UTC)
@@ -148,7 +154,30 @@ async def scan_organisation(
                   concurrency=client.concurrency().as_dict(), tts_calls=sent_calls(client.tts_sent, sent_before))
     if usage is not None:
         run = replace(run, usage=usage[0], usage_window=usage[1])
-    return waive(run, exceptions, settings)
+    return gated(waive(run, exceptions, settings), gate_against, settings)
+
+
+def _baseline(client: WavesClient, settings: Settings, out_root: Path | None,
+              ref: str | None) -> tuple[Baseline | None, str] | None:
+    """What `--fail-on new` compares with: (the baseline or None, why none); None when not gating."""
+    if settings.report.fail_on is not FailOn.NEW:
+        if ref is not None:
+            raise UsageError("--baseline RUN goes with --fail-on new.", hint="Pass --fail-on new, or leave --baseline out.")
+        return None
+    if out_root is None:
+        return None, "no output folder to find an earlier scan in"
+    return history.baseline(out_root, client.account, settings.api.base_url, ref)
+
+
+def gated(run: ScanRun, against: tuple[Baseline | None, str] | None, settings: Settings) -> ScanRun:
+    """The run judged by the baseline gate (`--fail-on new`): its exit code counts only the voices
+    newly non-compliant (every non-compliant one when there is no baseline, as the gate says)."""
+    if against is None:
+        return run
+    found, missing = against
+    now = [(r.clone.voice_id, r.clone.display_name or "") for r in run.results if r.verdict is Verdict.NON_COMPLIANT]
+    gate = judge(now, found, missing)
+    return replace(run, gate=gate, exit_code=scan.exit_code(run.results, settings.report.fail_on, gate.known))
 
 
 def went_away(exc: ApiWentAway, voices: int, todo: int, done: int) -> ApiWentAway:

@@ -1,6 +1,6 @@
 """Reports: turning verdicts, plans and mappings into tables (pandas), HTML (Jinja2), CSV and JSON.
 
-`tables`, `migration` and `html` are pure (data in, `str` out); `files` is the one
+`tables`, `migration`, `html` and `junit` (a scan as JUnit XML) are pure (data in, `str` out); `files` is the one
 trivial step that writes those strings where `audit.core.runfolder` says they go.
 
 May import: `audit.core`, the pure types of `audit.migrate` (`document`, `state`),

@@ -10,3 +10,4 @@ class ReportFormat(enum.StrEnum):
     JSON = "json"
     MARKDOWN = "markdown"
     CSV = "csv"
+    JUNIT = "junit"  # a scan's voices as JUnit XML test cases (audit.report.junit)

@@ -54,6 +54,7 @@ def render_markdown(meta: Mapping[str, Any], frame: pd.DataFrame, context: Histo
         "",
         f"**{kind.headline}**",
         "",
+        *([cell(meta["gate"].get("summary")), ""] if isinstance(meta.get("gate"), dict) else []),
     ]
     # a scan warns first; any other kind leads with its own section, then what its scan could not tell
     if kind.kind is RunKind.SCAN:

@@ -3,7 +3,7 @@
 The file is one JSON object: the record's fields at the top (`tool`, `version`, `kind`,
 `run_id`, times, `base_url`, `account`, `parameters`, `exit_code`, and what the kind has:
 `exceptions`, `usage`, `cost`, `concurrency`, `plan_id` / `plan_folder`, `before_after`,
-`mapping`, `review`, `retire`, `cutover`, `error`, `tts_calls`: the TTS calls the run made, per
+`mapping`, `review`, `retire`, `cutover`, `gate` (a scan's `--fail-on new`), `error`, `tts_calls`: the TTS calls the run made, per
 voice; absent in a run.json written before it was recorded), then what a report adds beside it (`summary`,
 `history`: handed in by the writer), then `voices`, one object per row in `VOICE_COLUMNS`
 order. `chunks` streams it a voice at a time; `load` reads it back, checking every field's
@@ -25,7 +25,7 @@ from audit.runs.record import RUN_JSON, PlanRef, RunRecord, VoiceRow
 
 TOOL = "clone-audit"
 #: Keys of `RunRecord.changes`, stored at the top of run.json.
-CHANGE_KEYS = ("before_after", "mapping", "review", "retire", "cutover")
+CHANGE_KEYS = ("before_after", "mapping", "review", "retire", "cutover", "gate")
 #: Keys a report writes beside the record (not part of it; read back by the report pipeline).
 EXTRA_KEYS = ("summary", "history")
 

@@ -8,7 +8,7 @@ exit code. Pure functions: no I/O, no client.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import assert_never
 
@@ -119,10 +119,11 @@ def _decide_from_metadata(clone: Clone, compatibility: Compatibility) -> tuple[V
             assert_never(unreachable)
 
 
-def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
+def exit_code(results: Iterable[VoiceResult], fail_on: FailOn, accepted: Collection[str] = ()) -> ExitCode:
     """4 when some voice could not be checked (a probe error, an unreadable list entry),
     else 1 on findings per `fail_on`, else 0. An `excepted` voice (active waiver) counts
-    neither as non-compliant nor as unknown."""
+    neither as non-compliant nor as unknown. With `fail_on` new, a non-compliant voice in
+    `accepted` (non-compliant in the baseline scan) does not count either."""
     results = [r for r in results if r.verdict is not Verdict.EXCEPTED]  # a waiver takes a voice out
     if any(r.probe.verdict is ProbeVerdict.ERROR or r.clone.unreadable is not None or r.clone.listed_twice
            for r in results):
@@ -134,6 +135,9 @@ def exit_code(results: Iterable[VoiceResult], fail_on: FailOn) -> ExitCode:
             flagged = {Verdict.NON_COMPLIANT, Verdict.UNKNOWN}
         case FailOn.NEVER:
             flagged = set()
+        case FailOn.NEW:
+            flagged = {Verdict.NON_COMPLIANT}
+            results = [r for r in results if r.clone.voice_id not in accepted]
         case _ as unreachable:
             assert_never(unreachable)
     return ExitCode.FINDINGS if any(r.verdict in flagged for r in results) else ExitCode.OK

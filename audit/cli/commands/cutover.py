@@ -4,28 +4,31 @@ agents' configs too) and `clone-audit usage`."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from audit.cli.output import finish, print_lines
+from audit.cli.output import finish, print_document, print_lines
 from audit.cli.session import confirmer, with_client
 from audit.cli.session import settings as load
 from audit.console import BarProgress, stderr
 from audit.core.errors import ExitCode, UsageError
 from audit.core.usage import parse_since
 from audit.pipeline import cutover as cutover_flow
+from audit.pipeline import machine
 from audit.runs.kind import RunKind
 
 
 def run_cutover(args: argparse.Namespace) -> int:
+    sarif = args.format == "sarif"
     if args.rollback is not None:
         from audit.cutover.agentrecord import is_agent_record
 
+        if args.mapping is not None or args.write or args.patch or sarif or args.output:
+            raise UsageError("--rollback FILE takes no mapping, path, --write, --patch, --format or -o.")
         if is_agent_record(args.rollback):
-            if args.mapping is not None or args.write or args.patch:
-                raise UsageError("--rollback FILE takes no mapping, path, --write or --patch.")
             return _agents_rollback(args)
-        if args.mapping is not None or args.write or args.patch:
-            raise UsageError("--rollback FILE takes no mapping, path, --write or --patch.")
         undone = cutover_flow.rollback(args.rollback)
         print_lines(undone.lines())
         if undone.report_note:
@@ -38,10 +41,27 @@ def run_cutover(args: argparse.Namespace) -> int:
         raise UsageError("--patch writes a patch of files; voice agents are switched with --write.")
     if args.agents and args.scan_wait < 0:
         raise UsageError(f"--scan-wait {args.scan_wait} must be 0 or more.")
+    if args.agents and sarif and (args.output is None or not args.paths):
+        raise UsageError("--format sarif logs the files' occurrences: with --agents give PATHs and -o FILE.")
+    if args.output is not None and not sarif:
+        raise UsageError("-o FILE writes the SARIF log: pass --format sarif with it.")
     if not args.paths:
         return _agents(args, ExitCode.OK)
     if args.max_bytes < 1:
         raise UsageError(f"--max-bytes {args.max_bytes} must be at least 1.")
+    if sarif and args.output is None and args.json:
+        raise UsageError("--format sarif without -o FILE prints the SARIF log on stdout, where --json would go.",
+                         hint="Write the log to a file: --format sarif -o cutover.sarif.")
+    if args.output is not None:
+        machine.check_output(args.output, "-o")
+    if sarif and args.output is None:  # the log is the result on stdout: everything else goes to stderr
+        with contextlib.nullcontext() if args.quiet else contextlib.redirect_stdout(sys.stderr):
+            return _cutover(args, sarif=True)
+    return _cutover(args, sarif=sarif)
+
+
+def _cutover(args: argparse.Namespace, *, sarif: bool) -> int:
+    started = datetime.now(UTC)
     options = cutover_flow.CutoverOptions(
         write=args.write, patch_file=args.patch, max_bytes=args.max_bytes,
         include_ignored=args.include_ignored, rollback_dir=args.rollback_dir,
@@ -51,6 +71,15 @@ def run_cutover(args: argparse.Namespace) -> int:
     print_lines(run.lines(diff=not args.write and args.patch is None))
     if run.report_note:
         stderr.print(run.report_note)
+    if sarif:
+        log = machine.cutover_sarif(run, args.paths, started, datetime.now(UTC))
+        if args.output is None:
+            print_document(log)
+            if run.record is not None and run.record.run_json is not None:
+                print(f"Run: {run.record.run_json}")  # on stderr: stdout holds the log alone
+            return int(run.exit_code)
+        machine.write(args.output, log)
+        print(f"SARIF: {args.output} ({len(run.remaining)} result(s))")
     if args.agents:
         return _agents(args, run.exit_code)
     return finish(args, run.record, RunKind.CUTOVER, run.exit_code, occurrences=len(run.scan.occurrences),
