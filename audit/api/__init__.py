@@ -7,6 +7,7 @@ Owns, one concern a module:
 - `body`: decoding an answer's body (gzip, deflate) within a byte cap, and the `Answer`;
 - `failures`: answers → `audit.core.errors` exceptions, and the retry rule (`Backoff`);
 - `analytics`: the TTS analytics log's paging protocol, a pure pager fed page JSON;
+- `atoms`: the Atoms (voice agents) endpoints, `atomswire`: their JSON read into typed values;
 - `wire`: the vendor's field names, parsed into and written from `audit.core` types.
 The contract it is built to is docs/api-contract.md.
 

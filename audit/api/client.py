@@ -1,7 +1,7 @@
 """The Waves API client: the typed methods clone-audit calls, and the paths they call.
 
-Owns `WavesClient` (list, create, tts, delete, health, the TTS analytics log, and the
-concurrency report) and the path constants. Each method says what it sends, the byte cap of
+Owns `WavesClient` (list, create, tts, delete, health, the TTS analytics log, the
+concurrency report, and `atoms`: the voice agents' endpoints of `atoms.AtomsApi`) and the path constants. Each method says what it sends, the byte cap of
 its answer and what the answer must hold; the rest is delegated: `transport.Transport` sends
 every call (deadline, body cap, the limiter, the key), `failures` maps answers to errors and
 holds the retry rule (`Backoff`), `wire` reads and writes the vendor's JSON, and
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from audit.api.analytics import MAX_CALLS, PAGE_SIZE, LogPager
+from audit.api.atoms import AtomsApi
 from audit.api.failures import json_object
 from audit.api.limiter import LimiterReport
 from audit.api.transport import Transport
@@ -80,6 +81,8 @@ class WavesClient:
         self._transport = Transport(settings, api_key, transport=transport, remembered_limit=remembered_limit)
         #: The account's concurrency, found while working (or given): one for every authenticated call.
         self.limiter = self._transport.limiter
+        #: The Atoms (voice agents) endpoints, on the same host, key and transport.
+        self.atoms = AtomsApi(self._transport, settings)
         #: TTS characters sent in answered calls: what the run cost.
         self.tts_characters = 0
         #: Answered TTS calls by (voice, model, language, characters): the run's own calls, which

@@ -130,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     cut.add_argument("-o", "--output", type=Path, metavar="FILE", help="with --format sarif: write the log to FILE")
     cut.add_argument("--check", action="store_true", help="list each old id with its ready replacement (or why "
                      "none) and exit 1 if any is left; no diff, nothing written, no run recorded (pre-commit, CI)")
+    cut.add_argument("--agents", action="store_true",
+                     help="also find (and with --write switch) old ids in the Atoms voice agents' configs")
+    cut.add_argument("--include-archived", action="store_true",
+                     help="with --agents: read archived agents too")
+    cut.add_argument("--scan-wait", type=float, default=300.0, metavar="S",
+                     help="with --agents --write: wait at most S seconds for each publish's security scan (default 300)")
+    cut.add_argument("--yes", action="store_true", help="with --agents --write: do not ask for confirmation")
+    _api_flags(cut)
     _result_flags(cut)
 
     use = _command(commands, "usage", "calls per old voice id since a date, from the TTS analytics log")

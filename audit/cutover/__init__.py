@@ -19,6 +19,8 @@ Owns the last mile of a migration, after `apply` wrote mapping.csv / mapping.jso
   file, and the exact restore;
 - `evidence`: the rollback file sealed with the user's key, and checked before a restore;
 - `record`: the summary the migration report shows (cutover.json);
+- `agents`: old ids in voice agents' configs (found by walking each config, pure) and the
+  fields a draft write sends to switch them; `agentrecord`: the agents' sealed rollback record;
 - `sarif`: the occurrences left as a SARIF 2.1.0 log for code scanning.
 
 May import: `audit.core` (errors, usage, run folder and its marker, the sealing key,

@@ -12,7 +12,9 @@ included), with a seal made with a key this user does not have, or whose content
 longer matches its seal is refused (UsageError, exit 2, naming the file) before any file
 is read. A sealed file is then checked for shape: each file entry's root is one of the
 recorded roots, its path lies below that root (no `..`), its hashes are sha256 hex, its
-encoding one the cutover writes, its replacements voice ids at offsets.
+encoding one the cutover writes, its replacements voice ids at offsets. Another kind of
+rollback record (the agents' one, `agentrecord`) is sealed the same way and brings its own
+shape check.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -40,23 +43,28 @@ HINT = ("Pass the rollback file `clone-audit cutover --write` printed, as it was
         "wrote it. Nothing was restored; to undo by hand, use version control or a backup.")
 
 
-def write_sealed(path: Path, document: dict[str, Any]) -> None:
-    """Write `document` with its seal, so that `read_sealed` accepts exactly it."""
+#: What checks a sealed document's shape: the problem, or None when it is whole.
+Shape = Callable[[dict[str, Any]], "str | None"]
+
+
+def write_sealed(path: Path, document: dict[str, Any], shape: Shape | None = None) -> None:
+    """Write `document` with its seal, so that `read_sealed` (with the same `shape`) accepts exactly it."""
     content = json.loads(scrub(json.dumps(document, indent=2, ensure_ascii=True)))  # as it will read back
     key = seal_key(create=True)
     assert key is not None
     sealed = {**content, "seal": {"format": SEAL_FORMAT, "key_id": _key_id(key), "hmac_sha256": _mac(key, content)}}
     write_text(path, json.dumps(sealed, indent=2, ensure_ascii=True) + "\n")
     try:
-        read_sealed(path)
+        read_sealed(path, shape)
     except UsageError as exc:
         raise RunError(f"the rollback file {path} does not read back as written ({exc.message}).",
                        hint="This is a bug: please report it. No file is patched after a rollback file fails "
                        "to read back.") from None
 
 
-def read_sealed(path: Path) -> dict[str, Any]:
-    """The content of the rollback file at `path`, once its seal and shape are checked."""
+def read_sealed(path: Path, shape: Shape | None = None) -> dict[str, Any]:
+    """The content of the rollback file at `path`, once its seal and shape (`shape`: a file
+    cutover's by default, or another kind of rollback record's) are checked."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -76,7 +84,7 @@ def read_sealed(path: Path) -> dict[str, Any]:
     if not hmac.compare_digest(str(seal.get("hmac_sha256")), _mac(key, document)):
         raise UsageError(f"rollback file {path} was changed after it was written (it no longer matches its seal): "
                          "refused.", hint=HINT)
-    problem = _shape_problem(document)
+    problem = (shape or _shape_problem)(document)
     if problem:
         raise UsageError(f"rollback file {path} is damaged: {problem}.", hint=HINT)
     return document

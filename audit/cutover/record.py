@@ -1,8 +1,8 @@
 """What a cutover leaves behind for the migration report, and how it reads in a terminal.
 
 Owns the sections of `cutover.json` (the last scan, each write, each rollback, the last
-usage check), `merge` (a new section into the existing record: writes and rollbacks
-accumulate, the scan and usage are replaced, and a rollback that restored files recounts the
+usage check; the last find in voice agents' configs, each agents' write and rollback),
+`merge` (a new section into the existing record: writes and rollbacks accumulate, the scan and usage are replaced, and a rollback that restored files recounts the
 scan's occurrences left, or makes them unknown), and the one-line descriptions the command
 prints. Pure: results in, JSON-ready dicts and strings out.
 """
@@ -132,16 +132,21 @@ def usage_section(
 
 
 def merge(existing: Mapping[str, Any] | None, mapping: Path, **sections: Any) -> dict[str, Any]:
-    """The record with `scan`/`usage` replaced and `write`/`rollback` appended."""
-    record: dict[str, Any] = {"format": FORMAT, "scan": None, "writes": [], "rollbacks": [], "usage": None}
+    """The record with `scan`/`usage`/`agents` (the last find in agent configs) replaced and
+    `write`/`rollback`/`agent_write`/`agent_rollback` appended."""
+    record: dict[str, Any] = {"format": FORMAT, "scan": None, "writes": [], "rollbacks": [], "usage": None,
+                              "agents": None, "agent_writes": [], "agent_rollbacks": []}
     if existing and existing.get("format") == FORMAT:
         record.update({k: existing.get(k, record[k]) for k in record if k != "format"})
     record["mapping"] = str(mapping)
-    for key in ("scan", "usage"):
+    for key in ("scan", "usage", "agents"):
         if sections.get(key) is not None:
             record[key] = sections[key]
     if sections.get("write") is not None:
         record["writes"] = [*record["writes"], sections["write"]]
+    for one, many in (("agent_write", "agent_writes"), ("agent_rollback", "agent_rollbacks")):
+        if sections.get(one) is not None:
+            record[many] = [*record[many], sections[one]]
     if sections.get("rollback") is not None:
         undone = sections["rollback"]
         record["rollbacks"] = [*record["rollbacks"], undone]

@@ -146,7 +146,7 @@ def cutover(
     ]
     now = datetime.now(UTC)
     if options.record:
-        run.report_note, run.record = _record(
+        run.report_note, run.record = record_run(
             mapping_path, RunKind.CUTOVER, run.exit_code, started,
             scan=record.scan_section(scanned, paths, now, base, run.remaining),
             write=None if run.written is None else record.write_section(run.written, now, base),
@@ -185,7 +185,7 @@ def rollback(rollback_file: Path) -> RollbackRun:
     code = ExitCode.FINDINGS if outcome.refused else ExitCode.OK
     if outcome.mapping is not None:
         last = files.read_cutover(RunFolder(outcome.mapping.parent)) or {}
-        note, run = _record(outcome.mapping, RunKind.CUTOVER, code, started,
+        note, run = record_run(outcome.mapping, RunKind.CUTOVER, code, started,
                             rollback=record.restore_section(outcome, datetime.now(UTC), base, last.get("scan")))
     return RollbackRun(outcome, note, run)
 
@@ -213,7 +213,7 @@ async def usage(
     )
     run = UsageRun(since, logs, rows, [], own)
     section = record.usage_section(rows, since, datetime.now(UTC), complete=logs.complete, pages=logs.pages)
-    run.report_note, run.record = _record(mapping_path, RunKind.USAGE, run.exit_code, started,
+    run.report_note, run.record = record_run(mapping_path, RunKind.USAGE, run.exit_code, started,
                                           usage={**section, "own_calls": own.as_dict()})
     return run
 
@@ -274,7 +274,7 @@ def _check_patch_file(patch_file: Path, paths: Sequence[Path]) -> None:
                              "then `git apply` it from there.")
 
 
-def _record(mapping_path: Path, kind: RunKind, code: ExitCode, started: datetime,
+def record_run(mapping_path: Path, kind: RunKind, code: ExitCode, started: datetime,
             **sections: Any) -> tuple[str, RunRecord | None]:
     """Add `sections` to the migration folder's cutover.json and write a run of its own
     (`kind` cutover or usage, exiting `code`: report.html with the migration's mapping and

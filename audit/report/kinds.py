@@ -196,7 +196,13 @@ def _cutover(cutover: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
         "occurrences_restored": None if rollback is None else rollback.get("occurrences_restored"),
         "rollback_file": (write or rollback or {}).get("rollback_file"),
         "not_checked": None if scan is None else scan.get("unchecked_count"),
+        **_agents(cutover),
     }
+    if scan is None and write is None and rollback is None and cutover.get("agents") is not None:
+        return section, _agents_headline(section)
+    if scan is None and write is None and rollback is None and cutover.get("agent_rollback") is not None:
+        return section, (f"Rolled back voice agents: {section['agent_branches_restored']:,} branch(es) restored, "
+                         f"{section['agent_branches_left']:,} left as they are (their reasons are listed).")
     if rollback is not None:
         text = (f"Rolled back: {rollback.get('restored', 0):,} file(s) restored, "
                 f"{rollback.get('already', 0):,} already original")
@@ -217,6 +223,37 @@ def _cutover(cutover: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     elif left == 0:
         text += " Check that nobody still calls them: `clone-audit usage MAPPING --since DATE`."
     return section, text
+
+
+def _agents(cutover: Mapping[str, Any]) -> dict[str, Any]:
+    """A cutover run's numbers about voice agents (None where it did not look at them)."""
+    found, write, undone = cutover.get("agents"), cutover.get("agent_write"), cutover.get("agent_rollback")
+    switched = [b for b in (write or {}).get("branches") or [] if b.get("state") == "switched"]
+    restored = [b for b in (undone or {}).get("branches") or [] if b.get("state") == "restored"]
+    return {
+        "agent_places_found": None if found is None else found.get("found"),
+        "agent_places_left": None if found is None else found.get("remaining"),
+        "agents_not_checked": None if found is None else found.get("unchecked_count"),
+        "agent_branches_switched": None if write is None else len(switched),
+        "agent_branches_not_switched": None if write is None else len(write.get("branches") or []) - len(switched),
+        "agent_record_file": (write or undone or {}).get("record_file"),
+        "agent_branches_restored": None if undone is None else len(restored),
+        "agent_branches_left": None if undone is None else len(undone.get("branches") or []) - len(restored),
+    }
+
+
+def _agents_headline(s: Mapping[str, Any]) -> str:
+    left = s["agent_places_left"] or 0
+    text = f"{left:,} place(s) in voice agents' configs still name an old voice id"
+    if s["agent_branches_switched"] is not None:
+        text += (f" after switching {s['agent_branches_switched']:,} branch(es)"
+                 f" ({s['agent_branches_not_switched']:,} not switched: see why below)")
+    text += "."
+    if s["agents_not_checked"]:
+        text += f" {s['agents_not_checked']:,} agent(s) could not be read and may name more."
+    if left and s["agent_branches_switched"] is None:
+        text += " `--write` switches the ready ones (after the diff and a confirmation), keeping a rollback record."
+    return text
 
 
 def _usage(usage: Mapping[str, Any], plan_file: str) -> tuple[dict[str, Any], str]:

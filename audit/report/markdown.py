@@ -148,12 +148,24 @@ def kind_section(kind: KindPage, plan: Plan | None) -> list[str]:
         case RunKind.CUTOVER:
             left = s["occurrences_left"]
             since = " since the rollback" if s["rolled_back"] is not None else ""
-            out = ["### This cutover run", "", "| | |", "|---|---:|",
-                   f"| occurrences left | {f'not known{since}' if left is None else left} |"]
+            files_part = s["occurrences_found"] is not None or s["rolled_back"] is not None \
+                or s["agent_places_left"] is None and s["agent_branches_restored"] is None
+            out = ["### This cutover run", "", "| | |", "|---|---:|"]
+            if files_part:
+                out.append(f"| occurrences left | {f'not known{since}' if left is None else left} |")
             if s["written"] is not None:
                 out.append(f"| replacements written | {s['written']} ({s['files_written']} files) |")
             if s["rolled_back"] is not None:
                 out.append(f"| files rolled back | {s['rolled_back']} ({s['occurrences_restored']} old ids back) |")
+            if s["agent_places_left"] is not None:
+                out.append(f"| places in voice agents' configs left | {s['agent_places_left']} "
+                           f"(of {s['agent_places_found']} found) |")
+            if s["agent_branches_switched"] is not None:
+                out.append(f"| agent branches switched | {s['agent_branches_switched']} "
+                           f"({s['agent_branches_not_switched']} not) |")
+            if s["agent_branches_restored"] is not None:
+                out.append(f"| agent branches rolled back | {s['agent_branches_restored']} "
+                           f"({s['agent_branches_left']} left) |")
         case RunKind.USAGE:
             out = [f"### Old voice ids called since {cell(str(s.get('since') or '')[:10])}: "
                    f"{len(s['called'])} of {s['old_ids']}", ""]

@@ -71,6 +71,9 @@ def _cutover(sections: Mapping[str, Any]) -> dict[str, Any]:
         "write": ("files", "replacements", "rollback_file", "refused"),
         "rollback": ("rollback_file", "restored", "already", "refused"),
         "usage": ("since", "complete", "old_ids", "still_called"),
+        "agents": ("agents_read", "found", "ready", "not_ready", "remaining", "unchecked_count"),
+        "agent_write": ("record_file", "branches"),
+        "agent_rollback": ("record_file", "branches"),
     }
     for name, keys in keep.items():
         section = sections.get(name)

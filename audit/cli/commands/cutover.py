@@ -1,4 +1,5 @@
-"""`clone-audit cutover` (find, patch, write, roll back old ids in files) and `clone-audit usage`."""
+"""`clone-audit cutover` (find, patch, write, roll back old ids in files; with `--agents` in voice
+agents' configs too) and `clone-audit usage`."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.cli.output import finish, print_document, print_lines
+from audit.cli.session import confirmer, with_client
 from audit.cli.session import settings as load
-from audit.cli.session import with_client
 from audit.console import BarProgress, stderr
-from audit.core.errors import UsageError
+from audit.core.errors import ExitCode, UsageError
 from audit.core.usage import parse_since
 from audit.pipeline import cutover as cutover_flow
 from audit.pipeline import machine
@@ -22,22 +23,34 @@ from audit.runs.kind import RunKind
 def run_cutover(args: argparse.Namespace) -> int:
     sarif = args.format == "sarif"
     if args.rollback is not None:
+        from audit.cutover.agentrecord import is_agent_record
+
         if args.mapping is not None or args.write or args.patch or sarif or args.output:
             raise UsageError("--rollback FILE takes no mapping, path, --write, --patch, --format or -o.")
+        if is_agent_record(args.rollback):
+            return _agents_rollback(args)
         undone = cutover_flow.rollback(args.rollback)
         print_lines(undone.lines())
         if undone.report_note:
             stderr.print(undone.report_note)
         return finish(args, undone.record, RunKind.CUTOVER, undone.exit_code)
-    if args.mapping is None or not args.paths:
-        raise UsageError("cutover needs a MAPPING and at least one PATH.",
-                         hint="clone-audit cutover reports/<id>/mapping.csv ./app ./config")
-    if args.max_bytes < 1:
-        raise UsageError(f"--max-bytes {args.max_bytes} must be at least 1.")
-    if args.check and (args.write or args.patch is not None):
-        raise UsageError("--check only lists the old ids left: it takes no --write or --patch.")
+    if args.mapping is None or not (args.paths or args.agents):
+        raise UsageError("cutover needs a MAPPING and at least one PATH, or --agents.",
+                         hint="clone-audit cutover reports/<id>/mapping.csv ./app ./config (--agents: voice agents too)")
+    if args.agents and args.patch is not None:
+        raise UsageError("--patch writes a patch of files; voice agents are switched with --write.")
+    if args.agents and args.scan_wait < 0:
+        raise UsageError(f"--scan-wait {args.scan_wait} must be 0 or more.")
+    if args.agents and sarif and (args.output is None or not args.paths):
+        raise UsageError("--format sarif logs the files' occurrences: with --agents give PATHs and -o FILE.")
+    if args.check and (args.write or args.patch is not None or args.agents):
+        raise UsageError("--check only lists the old ids left in files: it takes no --write, --patch or --agents.")
     if args.output is not None and not sarif:
         raise UsageError("-o FILE writes the SARIF log: pass --format sarif with it.")
+    if not args.paths:
+        return _agents(args, ExitCode.OK)
+    if args.max_bytes < 1:
+        raise UsageError(f"--max-bytes {args.max_bytes} must be at least 1.")
     if sarif and args.output is None and args.json:
         raise UsageError("--format sarif without -o FILE prints the SARIF log on stdout, where --json would go.",
                          hint="Write the log to a file: --format sarif -o cutover.sarif.")
@@ -69,8 +82,40 @@ def _cutover(args: argparse.Namespace, *, sarif: bool) -> int:
             return int(run.exit_code)
         machine.write(args.output, log)
         print(f"SARIF: {args.output} ({len(run.remaining)} result(s))")
+    if args.agents:
+        return _agents(args, run.exit_code)
     return finish(args, run.record, RunKind.CUTOVER, run.exit_code, occurrences=len(run.scan.occurrences),
                   occurrences_left=len(run.remaining))
+
+
+def _agents(args: argparse.Namespace, files_code: ExitCode) -> int:
+    """`--agents`: find (and with --write switch) old ids in the voice agents' configs; the exit
+    code is the worse of the files' (when PATHs were given) and the agents'."""
+    from audit.pipeline import agents as agents_flow
+
+    settings = load(args)
+    options = agents_flow.AgentOptions(write=args.write, include_archived=args.include_archived,
+                                       scan_wait_s=args.scan_wait, rollback_dir=args.rollback_dir)
+    with BarProgress() as progress:
+        run = with_client(settings, lambda c: agents_flow.agents_cutover(
+            c, args.mapping, options, confirmer(args.yes, progress), show=print_lines))
+    print_lines(run.lines())
+    if run.report_note:
+        stderr.print(run.report_note)
+    code = max(int(files_code), int(run.exit_code))
+    return finish(args, run.record, RunKind.CUTOVER, code, agent_places=len(run.hits),
+                  agent_places_left=len(run.remaining))
+
+
+def _agents_rollback(args: argparse.Namespace) -> int:
+    from audit.pipeline import agentsundo
+
+    settings = load(args)
+    undone = with_client(settings, lambda c: agentsundo.agents_rollback(c, args.rollback))
+    print_lines(undone.lines())
+    if undone.report_note:
+        stderr.print(undone.report_note)
+    return finish(args, undone.record, RunKind.CUTOVER, undone.exit_code)
 
 
 def run_usage(args: argparse.Namespace) -> int:
