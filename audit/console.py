@@ -7,6 +7,11 @@ any library (httpx, httpcore, stamina, uvicorn) can print a registered secret
 is shown through `untrusted.visible`: a server string's ESC sequences, CR, C1 controls and
 bidi overrides print as escapes (`\x1b[2J`), never as bytes a terminal would act on.
 `terminal()` does the same for anything printed another way.
+
+Colour: none when stderr is not a terminal, when `NO_COLOR` holds any non-empty value, or
+with `--no-color` (`no_colour()`); `FORCE_COLOR` asks for it off a terminal too (rich reads
+both variables). Off a terminal nothing is wrapped to a width: an error, a hint or a prompt
+stays one line for a log or a script.
 """
 
 from __future__ import annotations
@@ -38,6 +43,11 @@ from audit.core.secrets import REGISTRY, Secret
 from audit.core.untrusted import visible
 
 stderr = Console(stderr=True, highlight=False)
+
+
+def no_colour() -> None:
+    """--no-color: what stderr prints from now on has no colour (bold and the layout stay)."""
+    stderr.no_color = True
 
 
 def terminal(text: str, *, one_line: bool = False) -> str:
@@ -210,3 +220,8 @@ def print_error(message: str, hint: str) -> None:
     stderr.print(f"[bold red]error:[/] {escape(terminal(message))}", soft_wrap=wrap)
     if hint:
         stderr.print(f"[bold]hint:[/] {escape(terminal(hint))}", soft_wrap=wrap)
+
+
+def print_note(message: str) -> None:
+    """One line that is not an error (a cancelled confirmation), unwrapped off a terminal."""
+    stderr.print(escape(terminal(message)), soft_wrap=not stderr.is_terminal)
