@@ -43,6 +43,7 @@ from audit.core.secrets import REGISTRY, Secret
 from audit.core.untrusted import visible
 
 stderr = Console(stderr=True, highlight=False)
+stderr.soft_wrap = not stderr.is_terminal  # off a terminal, a line is never broken at a width
 
 
 def no_colour() -> None:
@@ -87,9 +88,14 @@ REDACTOR = RedactSecrets()
 
 
 def configure_logging(verbosity: int) -> None:
-    """0: warnings; 1 (-v): clone-audit's info; 2 (-vv): debug from every library."""
+    """0: warnings; 1 (-v): clone-audit's info; 2 (-vv): debug from every library. On a terminal
+    rich's columns; off one, one plain line per record, never wrapped (`_LineHandler`)."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    handler: logging.Handler
+    if stderr.is_terminal:
+        handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    else:
+        handler = _LineHandler()
     handler.addFilter(REDACTOR)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -98,6 +104,21 @@ def configure_logging(verbosity: int) -> None:
     # stamina warns on every scheduled retry: on a rate-limited account that is hundreds
     # of lines, so they show from -v on; the final failure still reaches the report.
     logging.getLogger("stamina").setLevel(logging.INFO if verbosity else logging.ERROR)
+
+
+class _LineHandler(logging.Handler):
+    """A record as one line on stderr (time, level, message), through the console so --quiet
+    silences it as it silences the rest, and never wrapped: a log or a script reads it whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)-8s %(message)s", "%x %X"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stderr.out(self.format(record), highlight=False)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
 
 
 class BarProgress:

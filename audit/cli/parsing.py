@@ -73,7 +73,7 @@ class Parser(argparse.ArgumentParser):
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         if self._unwrapped:
-            return self.formatter_class(prog=self.prog, width=_UNWRAPPED)
+            return self.formatter_class(prog=self.prog, width=_UNWRAPPED)  # type: ignore[call-arg]
         return super()._get_formatter()
 
     def _chosen(self, parsed: argparse.Namespace) -> Parser | None:

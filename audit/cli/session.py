@@ -101,15 +101,20 @@ def confirmer(assume_yes: bool, bar: BarProgress) -> Confirm:
         if not sys.stdin.isatty():
             raise UsageError(f"about to {proposal.what}, but there is no terminal to confirm on.",
                              hint="Review the plan, then pass --yes.")
-        with bar.paused():
-            for line in proposal_lines(proposal):
-                stderr.print(escape(line), soft_wrap=True)
-            try:
-                answer = input(f"Type {proposal.count} to go on, anything else cancels: ")
-            except EOFError:
-                stderr.print()
-                return False
-            return answer.strip() == str(proposal.count)
+        quiet, stderr.quiet = stderr.quiet, False  # a question is shown under --quiet too
+        try:
+            with bar.paused():
+                for line in proposal_lines(proposal):
+                    stderr.print(escape(line), soft_wrap=True)
+                stderr.print(f"Type {proposal.count} to go on, anything else cancels: ", end="")
+                try:
+                    answer = input()  # the question is on stderr: stdout is kept for the result
+                except EOFError:
+                    stderr.print()
+                    return False
+                return answer.strip() == str(proposal.count)
+        finally:
+            stderr.quiet = quiet
 
     return ask
 
