@@ -110,9 +110,10 @@ def confirmer(assume_yes: bool, bar: BarProgress) -> Confirm:
                 try:
                     answer = input()  # the question is on stderr: stdout is kept for the result
                 except EOFError:
+                    answer = None
+                if answer is None or not stderr.is_terminal:  # the terminal echoed no line break
                     stderr.print()
-                    return False
-                return answer.strip() == str(proposal.count)
+                return answer is not None and answer.strip() == str(proposal.count)
         finally:
             stderr.quiet = quiet
 
