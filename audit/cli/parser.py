@@ -2,7 +2,9 @@
 
 Imports only light modules (enums and constants: `audit.core.choices`), never a pipeline: `COMMANDS` names the
 module of `audit.cli.commands` and the function that runs each command, imported by
-`audit.cli.entry` when that command is chosen.
+`audit.cli.entry` when that command is chosen. What ends each command's --help (environment,
+exit codes, examples) is `audit.cli.helptext`'s; the parser's habits ("did you mean", -v/-q/
+--no-color on either side of the command) are `audit.cli.parsing`'s.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from audit.cli import helptext
 from audit.cli.parsing import Parser, add_global_flags
 from audit.core.choices import DEFAULT_MAX_BYTES, FailOn, ProbePolicy
 from audit.report.formats import ReportFormat
+from audit.runs.kind import RunKind
 
 #: command → (module in audit.cli.commands, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -31,9 +34,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("demo", "run_emulator"),
     "completion": ("completion", "run_completion"),
 }
-
-#: Commands that write a run: their --quiet still prints the `Run:` line.
-WRITES_RUN = ("scan", "plan", "apply", "retire", "review", "cutover", "usage")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,8 +174,8 @@ def _command(commands: argparse._SubParsersAction, name: str, text: str) -> argp
     assert name in COMMANDS, name
     sub = commands.add_parser(name, help=text, description=text, epilog=helptext.epilog(name),
                               formatter_class=argparse.RawDescriptionHelpFormatter)
-    quiet = ("print nothing but errors and, last, the `Run: <run.json>` line" if name in WRITES_RUN
-             else "print nothing but errors")
+    writes_run = RunKind.parse(name) is not None  # its --quiet still prints the `Run:` line
+    quiet = "print nothing but errors and, last, the `Run: <run.json>` line" if writes_run else "print nothing but errors"
     add_global_flags(sub, top=False, quiet_help=quiet)
     return sub
 
