@@ -30,7 +30,7 @@ from audit.core.loading import find_config, load_settings
 
 if TYPE_CHECKING:
     from audit.api.client import WavesClient
-    from audit.pipeline.confirm import Confirm, Proposal
+    from audit.migrate.proposal import Confirm, Proposal
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)

@@ -31,12 +31,12 @@ from audit.migrate.decide import Listing
 from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
 from audit.migrate.executor import FidelityVerdict, Migrator, adopt_marked
 from audit.migrate.ledger import Ledger
+from audit.migrate.planner import forecast
+from audit.migrate.proposal import Confirm, Proposal, apply_cost, proposal_line, refused
 from audit.migrate.selection import ApplyOptions, Selection, decision_options, select
 from audit.migrate.state import Migration, State, is_ready
 from audit.migrate.workers import run_entries
-from audit.migrate.planner import forecast
 from audit.pipeline import history
-from audit.pipeline.confirm import Confirm, Proposal, apply_cost, proposal_line, refused
 from audit.report import files, listen
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord

@@ -29,10 +29,10 @@ from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
+from audit.migrate.proposal import Confirm, Proposal, proposal_line, refused, retire_cost
 from audit.migrate.retire import Retired, awaiting_review, retirable, retire, still_called
 from audit.pipeline import history
 from audit.pipeline.apply import same_account
-from audit.pipeline.confirm import Confirm, Proposal, proposal_line, refused, retire_cost
 from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord

@@ -14,7 +14,7 @@ import pytest
 
 from audit.cli.session import proposal_lines
 from audit.core.errors import ExitCode
-from audit.pipeline.confirm import Proposal
+from audit.migrate.proposal import Proposal
 from tests.support.cli import planned_account
 
 pytestmark = pytest.mark.integration
