@@ -40,12 +40,15 @@ class Parser(argparse.ArgumentParser):
         return parsed
 
     def suggest_flags(self, extras: Sequence[str]) -> str:
-        """"; did you mean --probe?" for each unknown flag in `extras` close to one of this parser's."""
+        """"(--probes: did you mean --probe?)" for each unknown flag in `extras` close to one of this
+        parser's; for one of its flags given before the command's name, where it goes."""
         known = [flag for flag in self._option_string_actions if flag.startswith("--")]
         hints = []
         for word in extras:
             flag = word.split("=", 1)[0]
-            if flag.startswith("--"):
+            if flag in known:  # a command's flag given before the command's name
+                hints.append(f"{flag} goes after the command: {self.prog} {flag}")
+            elif flag.startswith("--"):
                 close = difflib.get_close_matches(flag, known, n=1, cutoff=0.6)
                 if close:
                     hints.append(f"{flag}: did you mean {close[0]}?")

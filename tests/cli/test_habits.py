@@ -36,6 +36,8 @@ def test_a_mistyped_flag_names_the_closest_flag_of_that_command() -> None:
     done = clone_audit("scan", "--probes", "all")
     assert done.returncode == ExitCode.USAGE
     assert re.search(r"did you mean .?--probe\b", done.stderr), done.stderr
+    early = clone_audit("--json", "history", "--out", "no-such-folder")  # its flag before the command
+    assert early.returncode == ExitCode.USAGE and "clone-audit history --json" in early.stderr, early.stderr
     wrong_value = clone_audit("scan", "--fail-on", "non-complaint")
     assert wrong_value.returncode == ExitCode.USAGE and "did you mean 'non-compliant'" in wrong_value.stderr
 
