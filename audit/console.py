@@ -7,6 +7,11 @@ any library (httpx, httpcore, stamina, uvicorn) can print a registered secret
 is shown through `untrusted.visible`: a server string's ESC sequences, CR, C1 controls and
 bidi overrides print as escapes (`\x1b[2J`), never as bytes a terminal would act on.
 `terminal()` does the same for anything printed another way.
+
+Colour: none when stderr is not a terminal, when `NO_COLOR` holds any non-empty value, or
+with `--no-color` (`no_colour()`); `FORCE_COLOR` asks for it off a terminal too (rich reads
+both variables). Off a terminal nothing is wrapped to a width: an error, a hint or a prompt
+stays one line for a log or a script.
 """
 
 from __future__ import annotations
@@ -38,6 +43,12 @@ from audit.core.secrets import REGISTRY, Secret
 from audit.core.untrusted import visible
 
 stderr = Console(stderr=True, highlight=False)
+stderr.soft_wrap = not stderr.is_terminal  # off a terminal, a line is never broken at a width
+
+
+def no_colour() -> None:
+    """--no-color: what stderr prints from now on has no colour (bold and the layout stay)."""
+    stderr.no_color = True
 
 
 def terminal(text: str, *, one_line: bool = False) -> str:
@@ -77,9 +88,14 @@ REDACTOR = RedactSecrets()
 
 
 def configure_logging(verbosity: int) -> None:
-    """0: warnings; 1 (-v): clone-audit's info; 2 (-vv): debug from every library."""
+    """0: warnings; 1 (-v): clone-audit's info; 2 (-vv): debug from every library. On a terminal
+    rich's columns; off one, one plain line per record, never wrapped (`_LineHandler`)."""
     level = {0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
-    handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    handler: logging.Handler
+    if stderr.is_terminal:
+        handler = RichHandler(console=stderr, show_path=False, rich_tracebacks=False, markup=False)
+    else:
+        handler = _LineHandler()
     handler.addFilter(REDACTOR)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -88,6 +104,21 @@ def configure_logging(verbosity: int) -> None:
     # stamina warns on every scheduled retry: on a rate-limited account that is hundreds
     # of lines, so they show from -v on; the final failure still reaches the report.
     logging.getLogger("stamina").setLevel(logging.INFO if verbosity else logging.ERROR)
+
+
+class _LineHandler(logging.Handler):
+    """A record as one line on stderr (time, level, message), through the console so --quiet
+    silences it as it silences the rest, and never wrapped: a log or a script reads it whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)-8s %(message)s", "%x %X"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            stderr.out(self.format(record), highlight=False)
+        except Exception:  # noqa: BLE001 - logging must never raise
+            self.handleError(record)
 
 
 class BarProgress:
@@ -210,3 +241,8 @@ def print_error(message: str, hint: str) -> None:
     stderr.print(f"[bold red]error:[/] {escape(terminal(message))}", soft_wrap=wrap)
     if hint:
         stderr.print(f"[bold]hint:[/] {escape(terminal(hint))}", soft_wrap=wrap)
+
+
+def print_note(message: str) -> None:
+    """One line that is not an error (a cancelled confirmation), unwrapped off a terminal."""
+    stderr.print(escape(terminal(message)), soft_wrap=not stderr.is_terminal)

@@ -137,7 +137,7 @@ async def _story(
         scanned = scan_flow.write_scan_reports(first, out_root)
         planned = await plan_flow.plan_migration(client, settings, out_root, progress, scan_folder=scanned.folder)
         applied = await apply_flow.apply_plan(
-            client, settings, planned.plan_path, ApplyOptions(), confirm=lambda what, n: True,
+            client, settings, planned.plan_path, ApplyOptions(), confirm=lambda proposal: True,
             progress=progress,
         )
         after = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)

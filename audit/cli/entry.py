@@ -2,7 +2,8 @@
 
 Exit 1 means findings and nothing else: anything unexpected (a full disk, a read-only
 folder, a damaged database, memory, a bug) is one line on stderr and exit 3, never a
-traceback (`-vv` logs it for a bug report). Ctrl-C and SIGTERM exit 130 and 143. A run
+traceback (`-vv` logs it for a bug report). Ctrl-C and SIGTERM exit 130 and 143; a
+confirmation refused at the prompt is a cancel, not an error: one line, exit 130. A run
 that got past argument parsing and failed is recorded in its output folder's history with
 the code the process exits with (`audit.cli.failures`).
 """
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from audit.cli.parser import COMMANDS, build_parser
-from audit.core.errors import CloneAuditError, ExitCode
+from audit.core.errors import Cancelled, CloneAuditError, ExitCode
 from audit.runs.kind import RunKind
 
 # Start-up imports only the parser: `--version` and `--help` answer before anything else is
@@ -46,8 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code (see the module docstring)."""
     args = build_parser().parse_args(argv)
     from audit.cli.output import routed
-    from audit.console import configure_logging
+    from audit.console import configure_logging, no_colour
 
+    if args.no_color:
+        no_colour()
     configure_logging(args.verbose)
     terminated: list[int] = []
     started = datetime.now(UTC)
@@ -97,9 +100,12 @@ def _report_failure(exc: BaseException, interrupted_code: int) -> tuple[int, str
     """Print what went wrong in one line with a hint; the exit code it maps to, and the line."""
     import logging
 
-    from audit.console import print_error
+    from audit.console import print_error, print_note
 
     leaf = _first_leaf(exc)
+    if isinstance(leaf, Cancelled):  # the user said no: what was left alone, not an error
+        print_note(leaf.message)
+        return int(leaf.exit_code), leaf.message
     if isinstance(leaf, CloneAuditError):
         print_error(leaf.message, leaf.hint)
         return int(leaf.exit_code), leaf.message

@@ -2,7 +2,9 @@
 
 Imports only light modules (enums and constants: `audit.core.choices`), never a pipeline: `COMMANDS` names the
 module of `audit.cli.commands` and the function that runs each command, imported by
-`audit.cli.entry` when that command is chosen.
+`audit.cli.entry` when that command is chosen. What ends each command's --help (environment,
+exit codes, examples) is `audit.cli.helptext`'s; the parser's habits ("did you mean", -v/-q/
+--no-color on either side of the command) are `audit.cli.parsing`'s.
 """
 
 from __future__ import annotations
@@ -11,8 +13,11 @@ import argparse
 from pathlib import Path
 
 from audit import __version__
+from audit.cli import helptext
+from audit.cli.parsing import Parser, add_global_flags
 from audit.core.choices import DEFAULT_MAX_BYTES, FailOn, ProbePolicy
 from audit.report.formats import ReportFormat
+from audit.runs.kind import RunKind
 
 #: command → (module in audit.cli.commands, function)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -27,19 +32,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "history": ("report", "run_history"),
     "demo": ("demo", "run_demo"),
     "emulator": ("demo", "run_emulator"),
+    "completion": ("completion", "run_completion"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="clone-audit",
         description="Find Smallest AI voice clones that are silent on lightning-v3.1, and re-clone them.",
-        epilog="Exit codes: 0 nothing to flag, 1 findings, 2 usage/config error, "
-        "3 run could not complete, 4 some voices could not be checked. A command that writes a run "
-        "(scan, plan, apply, retire, review, cutover, usage) ends with the line `Run: <its run.json>`, "
-        "under --quiet too; with --json it prints one JSON document instead (the run's folder in it).",
+        epilog=helptext.overview(),
     )
     parser.add_argument("--version", action="version", version=f"clone-audit {__version__}")
+    add_global_flags(parser, top=True, quiet_help="print nothing but errors (and a run's `Run:` line or --json document)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     scan = _command(commands, "scan", "list every clone, probe it on v3.1, write the compliance report")
@@ -186,13 +190,19 @@ def build_parser() -> argparse.ArgumentParser:
     emu.add_argument("--archive", type=Path, help="also write the org's archive of recordings to this folder")
     emu.add_argument("--traffic-days", type=float, default=0.0, metavar="DAYS",
                      help="seed the TTS analytics log with DAYS of generated calls per voice (default 0)")
+
+    done = _command(commands, "completion", "print the shell completion script for bash, zsh or fish")
+    done.add_argument("shell", choices=["bash", "zsh", "fish"], help="the shell to complete in")
     return parser
 
 
 def _command(commands: argparse._SubParsersAction, name: str, text: str) -> argparse.ArgumentParser:
     assert name in COMMANDS, name
-    sub = commands.add_parser(name, help=text, description=text)
-    sub.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+    sub = commands.add_parser(name, help=text, description=text, epilog=helptext.epilog(name),
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    writes_run = RunKind.parse(name) is not None  # its --quiet still prints the `Run:` line
+    quiet = "print nothing but errors and, last, the `Run: <run.json>` line" if writes_run else "print nothing but errors"
+    add_global_flags(sub, top=False, quiet_help=quiet)
     return sub
 
 
@@ -201,14 +211,10 @@ def _output_flags(sub: argparse.ArgumentParser, *, writes_run: bool) -> None:
                      help="CSV starts with a UTF-8 BOM so Excel shows non-Latin names ([report] csv_bom)")
     if writes_run:
         _result_flags(sub)
-    else:
-        sub.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
 def _result_flags(sub: argparse.ArgumentParser) -> None:
-    """--quiet and --json of a command that writes a run."""
-    sub.add_argument("--quiet", action="store_true",
-                     help="print nothing but errors and, last, the `Run: <run.json>` line")
+    """--json of a command that writes a run (its --quiet is every command's: `_command`)."""
     sub.add_argument("--json", action="store_true",
                      help="print one JSON document on stdout (kind, run_id, run_folder, run_json, exit_code, "
                      "counts) and nothing else: no `Run:` line (the folder is in it); progress and "

@@ -1,9 +1,11 @@
 """What a command needs before it calls its pipeline: settings, a client, a confirmation.
 
-`settings(args)` merges the flags over the config file and the environment; `with_client`
-runs the command's work with one `WavesClient` for its whole lifetime (the account's
-concurrency, as found, is remembered for the next run even when the work failed);
-`confirmer` asks on the terminal before apply or retire changes the account.
+`settings(args)` merges the flags over the config file (`--config`, `$CLONE_AUDIT_CONFIG` or
+the default location: `audit.core.loading.find_config`; -v says which) and the environment;
+`with_client` runs the command's work with one `WavesClient` for its whole lifetime (the
+account's concurrency, as found, is remembered for the next run even when the work failed);
+`confirmer` shows what apply or retire is about to do (the voices, the first 20 and a count
+of the rest, and the cost) and asks on the terminal before it changes the account.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -23,21 +26,28 @@ from audit.core import aio, userstate
 from audit.core.apikey import api_key_from_env
 from audit.core.config import Settings
 from audit.core.errors import UsageError
-from audit.core.loading import load_settings
+from audit.core.loading import find_config, load_settings
 
 if TYPE_CHECKING:
     from audit.api.client import WavesClient
+    from audit.migrate.proposal import Confirm, Proposal
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-#: (what is about to happen, how many) → whether the user agreed.
-Confirm = Callable[[str, int], bool]
+#: Voices a confirmation lists before it says how many more there are.
+SHOWN = 20
 
 
 def settings(args: argparse.Namespace) -> Settings:
     flag = lambda name: getattr(args, name, None)  # noqa: E731
+    path, origin = find_config(flag("config"))
+    if path is not None:
+        log.info("config file: %s (from %s)", path, origin)
+    else:
+        log.info("%s", origin)
     return load_settings(
-        flag("config"),
+        path,
         overrides={
             "api": {"base_url": flag("base_url"), "concurrency": flag("concurrency"),
                     "allow_insecure_http": flag("allow_insecure_http")},
@@ -83,15 +93,38 @@ def with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]])
 
 
 def confirmer(assume_yes: bool, bar: BarProgress) -> Confirm:
-    """A confirmation that asks to type the count on the terminal (or `--yes`)."""
-    def ask(what: str, count: int) -> bool:
+    """A confirmation that shows the proposal, then asks to type the count on the terminal (or
+    `--yes`); any other answer, an empty one or the end of input, is a no."""
+    def ask(proposal: Proposal) -> bool:
         if assume_yes:
             return True
         if not sys.stdin.isatty():
-            raise UsageError(f"about to {what}, but there is no terminal to confirm on.",
+            raise UsageError(f"about to {proposal.what}, but there is no terminal to confirm on.",
                              hint="Review the plan, then pass --yes.")
-        with bar.paused():
-            stderr.print(f"About to {escape(terminal(what, one_line=True))}.")
-            return input(f"Type {count} to go on, anything else to stop: ").strip() == str(count)
+        quiet, stderr.quiet = stderr.quiet, False  # a question is shown under --quiet too
+        try:
+            with bar.paused():
+                for line in proposal_lines(proposal):
+                    stderr.print(escape(line), soft_wrap=True)
+                stderr.print(f"Type {proposal.count} to go on, anything else cancels: ", end="")
+                try:
+                    answer = input()  # the question is on stderr: stdout is kept for the result
+                except EOFError:
+                    answer = None
+                if answer is None or not stderr.is_terminal:  # the terminal echoed no line break
+                    stderr.print()
+                return answer is not None and answer.strip() == str(proposal.count)
+        finally:
+            stderr.quiet = quiet
 
     return ask
+
+
+def proposal_lines(proposal: Proposal) -> list[str]:
+    """What is about to happen, the voices (the first SHOWN, then how many more) and the cost."""
+    lines = [f"About to {terminal(proposal.what, one_line=True)}:"]
+    lines += [f"  {terminal(voice, one_line=True)}" for voice in proposal.voices[:SHOWN]]
+    if proposal.count > SHOWN:
+        lines.append(f"  … and {proposal.count - SHOWN} more")
+    lines.append(f"Cost: {terminal(proposal.cost, one_line=True)}")
+    return lines

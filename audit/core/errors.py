@@ -19,6 +19,7 @@ edge where they occur, so the rest of the package and the CLI only ever see thes
     │   ├── TransportError          no usable answer: connection refused or dropped, timeout
     │   │   └── ApiWentAway         no call could connect for [api] unreachable_s: the run stops
     │   └── QuotaReached            the account holds all the clones its plan allows: apply stops
+    ├── Cancelled                   exit 130: a confirmation refused at the prompt, nothing changed
     └── AudioError                  bytes that do not decode as audio (a per-voice finding, not fatal)
 
 Per-voice failures are caught by the stages and turned into data (a verdict with a
@@ -39,6 +40,9 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 4  # some voices could not be checked
     INTERRUPTED = 130  # Ctrl-C (SIGINT): the shell's 128 + 2
     TERMINATED = 143  # SIGTERM: the shell's 128 + 15
+    # A confirmation refused at apply's or retire's prompt ("n", nothing, end of input): as
+    # Ctrl-C there, nothing was changed. The same code as INTERRUPTED (an alias, not a new code).
+    CANCELLED = 130
 
 
 class CloneAuditError(Exception):
@@ -53,6 +57,12 @@ class CloneAuditError(Exception):
 
 class UsageError(CloneAuditError):
     exit_code = ExitCode.USAGE
+
+
+class Cancelled(CloneAuditError):
+    """The user said no at a confirmation: not an error, nothing was changed."""
+
+    exit_code = ExitCode.CANCELLED
 
 
 class ConfigError(UsageError):

@@ -6,6 +6,11 @@ allowed values (`config.RANGES`) is a ConfigError naming the key, the value and 
 The base URL (file, `SMALLEST_BASE_URL` or `--base-url`) must be an http(s) URL with a
 host and no credentials. The API key is read only from the environment
 (`audit.core.apikey`); a config file that holds a key is refused.
+
+Which config file (`find_config`): the one `--config` names, else the one `CLONE_AUDIT_CONFIG`
+names, else `$XDG_CONFIG_HOME/clone-audit/config.toml` (`~/.config/clone-audit/config.toml`
+when XDG_CONFIG_HOME is unset) if it exists, else none. A file named by the flag or the
+variable must exist; a missing default location is simply no file.
 """
 
 from __future__ import annotations
@@ -28,6 +33,44 @@ from audit.core.errors import ConfigError
 from audit.core.pools import CLONE_MODELS
 
 ENV_BASE_URL = "SMALLEST_BASE_URL"
+ENV_CONFIG = "CLONE_AUDIT_CONFIG"
+ENV_XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path | None:
+    """$XDG_CONFIG_HOME/clone-audit/config.toml (a relative XDG_CONFIG_HOME is ignored, as the
+    XDG spec says), else ~/.config/clone-audit/config.toml; None when there is no home."""
+    env = os.environ if env is None else env
+    base = env.get(ENV_XDG_CONFIG_HOME, "")
+    if base and Path(base).is_absolute():
+        root = Path(base)
+    else:
+        try:
+            root = Path.home() / ".config"
+        except RuntimeError:  # no HOME and no password entry
+            return None
+    return root / "clone-audit" / "config.toml"
+
+
+def find_config(flag: Path | None, env: Mapping[str, str] | None = None) -> tuple[Path | None, str]:
+    """The config file to read and where its name came from (see the module docstring)."""
+    env = os.environ if env is None else env
+    named = env.get(ENV_CONFIG, "")
+    default = default_config_path(env)
+    if flag is not None:
+        path, origin = flag, "--config"
+        hint = "Check the path given to --config (config.example.toml shows every key)."
+    elif named:
+        path, origin = Path(named).expanduser(), ENV_CONFIG
+        hint = f"Point {ENV_CONFIG} at an existing file, or unset it" + (
+            f" to use {default} when it exists." if default else ".")
+    elif default is not None and default.is_file():
+        return default, "the default location"
+    else:
+        return None, f"no config file ({default or 'no home folder'} does not exist)"
+    if not path.exists():
+        raise ConfigError(f"config file {path} (named by {origin}) does not exist.", hint=hint)
+    return path, origin
 
 
 def load_settings(

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from audit.api.client import WavesClient
 from audit.core.config import Settings
-from audit.core.errors import CloneAuditError, ExitCode, QuotaReached, UsageError
+from audit.core.errors import CloneAuditError, ExitCode, QuotaReached
 from audit.core.models import Action, Clone, NoProgress, ProbeVerdict, Progress
 from audit.core.owncalls import sent_calls
 from audit.core.provenance import Provenance
@@ -31,6 +31,8 @@ from audit.migrate.decide import Listing
 from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
 from audit.migrate.executor import FidelityVerdict, Migrator, adopt_marked
 from audit.migrate.ledger import Ledger
+from audit.migrate.planner import forecast
+from audit.migrate.proposal import Confirm, Proposal, apply_cost, proposal_line, refused
 from audit.migrate.selection import ApplyOptions, Selection, decision_options, select
 from audit.migrate.state import Migration, State, is_ready
 from audit.migrate.workers import run_entries
@@ -41,8 +43,6 @@ from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan.probe import probe_audio
 
-#: (what is about to happen, how many) → whether the user agreed.
-Confirm = Callable[[str, int], bool]
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,11 @@ async def apply_plan(
         todo = selection.todo
         trust.check_upload_bytes(todo, uploads)
         source = f", uploading recordings from {the_plan.archive_folder}" if the_plan.archive_folder else ""
-        if todo and not confirm(f"work on {len(todo)} voice(s) on {settings.api.base_url}, "
-                                f"creating a clone for each that has none yet{source}", len(todo)):
-            raise UsageError("not confirmed: nothing was created.", hint="Pass --yes to skip the question.")
+        if todo and not confirm(Proposal(
+                f"work on {len(todo)} voice(s) on {settings.api.base_url}, creating a clone for each that "
+                f"has none yet{source}", tuple(proposal_line(e.voice_id, e.display_name) for e in todo),
+                apply_cost(forecast(todo, len(clones), settings)))):
+            raise refused("nothing was created")
         progress.start(len(todo), "Re-cloning")
         migrator = Migrator(client, the_plan, ledger, settings, verify, listing, provenance, decisions, uploads, heard)
         progress.watch(lambda: "; ".join(n for n in (migrator.note(), client.status()) if n),

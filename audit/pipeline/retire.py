@@ -29,9 +29,10 @@ from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
 from audit.migrate.document import read_plan
 from audit.migrate.ledger import Ledger
+from audit.migrate.proposal import Confirm, Proposal, proposal_line, refused, retire_cost
 from audit.migrate.retire import Retired, awaiting_review, retirable, retire, still_called
 from audit.pipeline import history
-from audit.pipeline.apply import Confirm, same_account
+from audit.pipeline.apply import same_account
 from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
@@ -152,8 +153,12 @@ async def _retire(client: WavesClient, settings: Settings, ledger: Ledger, reclo
         if not ready:
             return Retired((), (), f"every retirable legacy clone was called since {quiet_since.date()}",
                            tuple(called), review, disputed), own
-    if not confirm(f"delete {len(ready)} legacy clone(s) whose replacement is verified", len(ready)):
-        raise UsageError("not confirmed: nothing was deleted.", hint="Pass --yes to skip the question.")
+    replacements = {r.old_voice_id: r.new_voice_id for r in rows}
+    if not confirm(Proposal(
+            f"delete {len(ready)} legacy clone(s) whose replacement is verified",
+            tuple(proposal_line(old, live[old].display_name, replacements.get(old)) for old in ready),
+            retire_cost(len(ready), len(live)))):
+        raise refused("nothing was deleted")
     outcome = await retire(client, ledger, ready)
     return replace(outcome, still_called=tuple(called), awaiting_review=review, disputed=disputed), own
 

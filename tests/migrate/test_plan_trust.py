@@ -109,7 +109,7 @@ async def test_an_untouched_copy_of_the_plan_applies(made, copy: Path) -> None: 
     asked: list[str] = []
     async with WavesClient(settings.api, Secret(server.api_key)) as client:
         run = await apply_plan(client, settings, copy, ApplyOptions(only=frozenset(one)),
-                               lambda what, count: asked.append(what) or True)
+                               lambda proposal: asked.append(proposal.what) or True)
     assert run.states["verified"] == 1 and run.exit_code is ExitCode.OK
     archive = json.loads(copy.read_text(encoding="utf-8"))["archive_folder"]
     assert asked and asked[0].endswith(f"uploading recordings from {archive}")  # the question names the source

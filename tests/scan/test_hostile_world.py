@@ -206,7 +206,7 @@ async def test_an_error_body_that_echoes_the_key_reaches_no_file(tmp_path: Path)
         server.state.config = replace(server.state.config, tts_429_every=1, clone_error_rate=1.0)
         async with WavesClient(settings.api, Secret(KEY), transport=EchoingServer()) as client:
             refused = write_scan_reports(await scan_organisation(client, settings), out).folder  # every probe 429
-            applied = await apply_plan(client, settings, planned.plan_path, ApplyOptions(), lambda w, n: True)
+            applied = await apply_plan(client, settings, planned.plan_path, ApplyOptions(), lambda proposal: True)
     assert applied.states["failed"] > 0  # every create was refused, with the echo in its detail
     run = json.loads((refused / "run.json").read_text(encoding="utf-8"))
     assert all("Authorization: Bearer **** (key ****)" in v["reason"] for v in run["voices"] if v["probe_verdict"] == "error")

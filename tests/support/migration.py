@@ -17,7 +17,7 @@ from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import plan_migration
 from audit.pipeline.scan import scan_organisation, write_scan_reports
 
-YES = lambda what, n: True  # noqa: E731
+YES = lambda proposal: True  # noqa: E731
 
 
 async def plan(server: EmulatorServer, settings: Settings, out: Path):  # noqa: ANN201
