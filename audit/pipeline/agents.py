@@ -35,6 +35,7 @@ from audit.cutover import agents as found_in
 from audit.cutover.agentrecord import AgentRecord
 from audit.cutover.agents import DRAFT, HEAD, AgentHit, ConfigSource
 from audit.cutover.mapping import VoiceMapping, read_mapping
+from audit.migrate.proposal import Confirm, Proposal
 from audit.pipeline.cutover import backed, record_run
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
@@ -127,9 +128,6 @@ class AgentsRun:
         return describe(self)
 
 
-Confirm = Callable[[str, int], bool]
-
-
 async def agents_cutover(client: WavesClient, mapping_path: Path, options: AgentOptions,
                          confirm: Confirm | None = None, show: Callable[[list[str]], None] | None = None) -> AgentsRun:
     """Find every agent config naming an old id; with `options.write`, once `show` printed the
@@ -141,8 +139,7 @@ async def agents_cutover(client: WavesClient, mapping_path: Path, options: Agent
         show(run.diff())
     todo = [key for key, group in _switchable(run).items() if group]
     if options.write and todo:
-        ask = f"switch voice ids on {len(todo)} agent branch(es), publishing each (a live branch serves calls at once)"
-        run.confirmed = confirm(ask, len(todo)) if confirm is not None else False
+        run.confirmed = confirm(_proposal(run, todo)) if confirm is not None else False
         if run.confirmed:
             await switch(client, run, mapping_path, options)
     at = datetime.now(UTC).isoformat(timespec="seconds")
@@ -197,6 +194,24 @@ async def _read_agent(client: WavesClient, run: AgentsRun, agent: AgentSummary) 
 def _source(read: BranchRead, kind: str, revision: str | None, config: Mapping[str, Any]) -> ConfigSource:
     return ConfigSource(read.agent_id, read.agent_name, read.archived, read.branch.branch_id, read.branch.name,
                         read.branch.is_live, kind, revision, config)
+
+
+def _proposal(run: AgentsRun, todo: Sequence[tuple[str, str]]) -> Proposal:
+    """What --write is about to do: one line per agent branch (its old → new ids), and what it costs."""
+    groups = _switchable(run)
+    lines = []
+    for key in todo:
+        hits = groups[key]
+        first = hits[0]
+        ids = ", ".join(sorted({f"{h.old_voice_id} → {h.new_voice_id}" for h in hits}))
+        lines.append(visible(f"{first.agent_name} ({first.agent_id}) branch {first.branch_name}"
+                             f"{' (live)' if first.live else ''}: {ids}"))
+    return Proposal(
+        what=f"switch voice ids on {len(todo)} agent branch(es), publishing each (a live branch serves calls at once)",
+        voices=tuple(lines),
+        cost=f"{len(todo)} draft write(s) and publish(es), each through the vendor's security scan; no TTS "
+             "characters; undone with cutover --rollback RECORD",
+    )
 
 
 def _switchable(run: AgentsRun) -> dict[tuple[str, str], list[AgentHit]]:

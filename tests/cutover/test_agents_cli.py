@@ -85,3 +85,20 @@ def test_a_hostile_depth_is_walked_only_so_far() -> None:
     for _ in range(500):
         deep = {"x": deep}
     assert list(voice_places(deep)) == []
+
+
+def test_a_refused_confirmation_is_a_cancel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """Answering anything but the count at the question cancels: exit 130, nothing switched, no --yes advice."""
+    mapping = write_mapping(tmp_path)
+    fake = FakeAtoms()
+    fake.agent("Front desk", OLD)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda *a: "n")
+    with respx.mock as router:
+        fake.install(router)
+        code = main(["cutover", str(mapping), "--agents", "--write", *ARGS])
+    err = capsys.readouterr().err
+    assert code == 130 and fake.writes == [] and voice(fake) == OLD
+    assert "Front desk" in err and f"{OLD} → {NEW}" in err  # what would change was shown first
+    assert "cancelled: nothing was switched" in err and "--yes" not in err

@@ -13,6 +13,7 @@ from audit.core.config import ApiSettings
 from audit.core.errors import ExitCode
 from audit.core.secrets import Secret
 from audit.cutover.agentrecord import read_agent_record
+from audit.migrate.proposal import Proposal
 from audit.pipeline.agents import AgentOptions, agents_cutover
 from audit.pipeline.agentsundo import agents_rollback
 from tests.support.atomsfake import BASE, FakeAtoms, Revision, new_id, voice_config
@@ -40,7 +41,7 @@ async def client():
         yield c
 
 
-def yes(what: str, count: int) -> bool:
+def yes(proposal: Proposal) -> bool:
     return True
 
 
@@ -100,8 +101,13 @@ async def test_nothing_is_written_without_the_confirmation(client: WavesClient, 
     fake = FakeAtoms()
     fake.agent("Front desk", OLD)
     fake.install(respx.mock)
-    run = await agents_cutover(client, mapping, FAST, confirm=lambda what, n: False)
+    asked: list[Proposal] = []
+    run = await agents_cutover(client, mapping, FAST, confirm=lambda proposal: bool(asked.append(proposal)))
     assert fake.writes == [] and run.confirmed is False
+    # the question showed what would change before it was asked: each branch with its old → new ids
+    (proposal,) = asked
+    assert proposal.count == 1 and f"{OLD} → {NEW}" in proposal.voices[0] and "Front desk" in proposal.voices[0]
+    assert "publish" in proposal.cost
     assert any("confirmation" in line for line in run.lines())
 
 

@@ -103,6 +103,9 @@ def _agents(args: argparse.Namespace, files_code: ExitCode) -> int:
     if run.report_note:
         stderr.print(run.report_note)
     code = max(int(files_code), int(run.exit_code))
+    if run.confirmed is False:  # a "no" at the question is a cancel: nothing was switched
+        stderr.print("cancelled: nothing was switched.")
+        code = int(ExitCode.CANCELLED)
     return finish(args, run.record, RunKind.CUTOVER, code, agent_places=len(run.hits),
                   agent_places_left=len(run.remaining))
 
