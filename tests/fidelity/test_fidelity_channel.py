@@ -69,9 +69,10 @@ def test_louder_speech_is_lowered_to_the_same_level_as_quieter_speech_is_raised(
         assert abs(level - speaker.channel.NORM_TARGET_DBFS) < 0.01, db
 
 
-def test_a_loud_clipped_probe_says_it_is_clipped_and_is_never_taken_for_another_voice() -> None:
+@pytest.mark.parametrize("db", [6, 20])
+def test_a_loud_clipped_probe_says_it_is_clipped_and_is_never_taken_for_another_voice(db: int) -> None:
     clean = check.compare_clips(clip(SOURCE), clip(PROBE))
-    loud = check.compare_clips(clip(SOURCE), gain(PROBE, 20))
+    loud = check.compare_clips(clip(SOURCE), gain(PROBE, db))
     assert "clone is clipped" in loud.reason and "% of its samples at full scale" in loud.reason
     if loud.fidelity is Fidelity.UNCHECKED:
         assert "listen" in loud.reason
