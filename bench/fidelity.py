@@ -1,224 +1,261 @@
-"""Calibrate the fidelity threshold on labelled same-speaker and different-speaker pairs.
+"""Calibrate the fidelity thresholds per band on voices of real people, and report on unseen ones.
 
-Speakers are Debian's speech synthesisers: espeak-ng's English voice with several of its voice
-variants (each variant is a distinct timbre, a distinct "person") and flite's voices. Each speaker
-reads "source" clips (two sentences, clean, like an archived recording) and "probe" clips (one
-other sentence, like a clone's probe answer) that go through a codec round trip: none, MP3 at
-32 kbit/s, the telephone band (300-3400 Hz, 8 kHz mu-law) or resampling (to 44.1 kHz then 24 kHz).
-Every source is paired with every probe: the same speaker over different sentences and codecs
-must match, different speakers must not.
+Speakers, sentences and channels are bench/fidelity_corpus.py's: Debian's festival and flite
+voices, each built from one person's recordings (16 people, 6 languages; one person through two
+engines is the same speaker, an imperfect imitation). Every source clip (three sentences, heard
+as recorded and, for the telephone band, at plain 8 kHz) is paired with every probe clip (one
+other sentence through a channel: none, resampling, MP3 32/64 kbit/s, 8 kHz mu-law, plain 8 kHz,
+noise at 20 dB SNR, -20/+20 dB level, clipping, an imitation). Each pair is judged as
+audit.fidelity.check judges it: in the telephone band when either clip is narrowband (its rate
+or its content), unchecked when either clip holds too little speech or is clipped too hard.
 
-Each pair is judged as audit.fidelity.check judges it (in the telephone band when either clip is
-narrowband). Prints the pairs, a table of false accepts and false rejects per threshold, the
-chosen threshold (the lowest with under 1 % false accepts, plus a 0.02 margin, because a wrong
-voice in production costs more than a review) and the time to embed one clip.
+Thresholds are chosen per band on the calibration speakers only (pairs of two calibration
+speakers): `accept` MARGIN above the highest score of two different calibration speakers (no
+calibration false accept, and a margin: a wrong voice costs more than a review), `reject` the
+highest at most `accept` with false rejects at most FR_TARGET (per band). A band whose gray zone would hold more than MAX_GRAY of its calibration pairs
+cannot be told apart and is always unchecked. The held-out speakers (corpus.HELD_OUT: pairs of two
+held-out speakers) are reported apart with the chosen thresholds. Prints false accepts, false
+rejects and unchecked per channel and band for both sets, the thresholds, the equal error rates
+and the time to embed a clip.
 
-Needs: apt-get install -y espeak-ng flite   (root; Debian)
-Run:   python bench/fidelity.py [--json out.json]
+Run:   nice python bench/fidelity.py [--json out.json]      (clips cached; see fidelity_corpus)
 """
 
 from __future__ import annotations
 
 import argparse
-import io
-import itertools
+import hashlib
+import inspect
 import json
-import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
-import soundfile as sf
+from fidelity_corpus import CACHE, CHANNELS, HELD_OUT, PROBES, SOURCES, TEXTS, VOICES, Voice, round_trip, synthesise
 
-from audit.core.audio import decode, resample, wav_pcm16
-from audit.fidelity import speaker, verdict
+from audit.core.audio import resample
+from audit.fidelity import channel, speaker, vad, verdict
 
-# espeak-ng voice variants as people: each differs from every other chosen one by at least 10 % in
-# one of its first three formant frequencies (the vocal tract) or 20 % in base pitch. Variants that
-# share a vocal tract and pitch and change only breath, echo, flutter or the synthesis engine
-# (f2/f5, m1/m3/m8, klatt..klatt6) would be one person under two labels and are left out.
-ESPEAK_VARIANTS = ["m1", "m2", "m5", "gustave", "david", "Marco", "announcer",
-                   "f1", "f3", "Annie", "Alicia", "belinda", "anika", "shelby"]
-FLITE_VOICES = ["awb", "rms", "slt", "kal16"]  # kal is kal16's speaker at 8 kHz: left out, not a new person
-SOURCE_TEXTS = [
-    ("The birch canoe slid on the smooth planks. Glue the sheet to the dark blue background.",),
-    ("It is easy to tell the depth of a well. These days a chicken leg is a rare dish.",),
-]
-PROBE_TEXTS = [
-    "Rice is often served in round bowls.",
-    "The juice of lemons makes fine punch.",
-    "The box was thrown beside the parked truck.",
-    "Four hours of steady work faced us.",
-]
-CODECS = ["none", "mp3", "phone", "resampled"]
-FA_GOAL = 0.01
-MARGIN = 0.02  # added to the lowest threshold meeting the goal: a wrong voice in production costs more than a review
+MARGIN = 0.01  # above the highest calibration different-speaker score: a wrong voice costs more than a review
+FR_TARGET = {"wideband": 0.02, "telephone band": 0.03}  # wideband can afford a wider gray zone
+MAX_GRAY = 0.30
+OLD_THRESHOLD = 0.84  # the single threshold shipped before this calibration
+BANDS = ("wideband", "telephone band")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Clip:
-    speaker: str
+    voice: Voice
     kind: str  # "source" or "probe"
-    text: int
-    codec: str
-    samples: np.ndarray
-    rate: int
+    channel: str  # a probe's channel, or a source's "as recorded" / "8 kHz"
+    narrow: bool
+    clipped: float
+    wide: np.ndarray | None  # embeddings (None: too little speech)
+    phone: np.ndarray | None
 
 
-def synthesise(voice: str, text: str, folder: Path) -> tuple[np.ndarray, int]:
-    out = folder / "say.wav"
-    if voice.startswith("flite:"):
-        subprocess.run(["flite", "-voice", voice.removeprefix("flite:"), "-t", text, "-o", str(out)], check=True)
+def _code_version() -> str:
+    """A digest of the code an embedding depends on: cached embeddings of other code are not reused."""
+    digest = hashlib.sha256(Path(str(speaker.__file__)).read_bytes() + Path(str(vad.__file__)).read_bytes())
+    for function in (channel.rms_dbfs, channel.normalize_volume, channel.band_pass):
+        digest.update(inspect.getsource(function).encode())
+    return digest.hexdigest()[:16]
+
+
+def embed(voice: Voice, kind: str, name: str, samples: np.ndarray, rate: int) -> Clip:
+    """The clip's embeddings in both bands (cached by samples and code), its band and clipping."""
+    narrow, clipped = channel.is_narrowband(samples, rate), channel.clipped_share(samples)
+    key = hashlib.sha256(samples.tobytes() + f"{rate}:{_code_version()}".encode()).hexdigest()[:24]
+    cached = CACHE / "embeddings" / f"{key}.npz"
+    if cached.exists():
+        with np.load(cached) as z:
+            wide, phone = (z[k] if z[k].size else None for k in ("wide", "phone"))
     else:
-        subprocess.run(["espeak-ng", "-v", f"en-us+{voice}", "-w", str(out), text], check=True)
-    samples, rate = sf.read(out, dtype="float32")
-    return samples, rate
+        prints = [speaker.voiceprint(samples, rate, telephone_band=tel) for tel in (False, True)]
+        wide, phone = (p.embedding if p.speech.seconds >= verdict.MIN_SPEECH_S else None for p in prints)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(cached, wide=np.zeros(0) if wide is None else wide, phone=np.zeros(0) if phone is None else phone)
+    return Clip(voice, kind, name, narrow, clipped, wide, phone)
 
 
-def mp3_round_trip(samples: np.ndarray, rate: int, bit_rate: int = 32000) -> tuple[np.ndarray, int]:
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp3") as out:
-        stream = out.add_stream("libmp3lame", rate=rate)
-        stream.bit_rate = bit_rate
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(samples.astype(np.float32)[None, :], format="flt", layout="mono")
-        frame.sample_rate = rate
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return decode(buffer.getvalue())
+def build() -> tuple[list[Clip], list[str]]:
+    clips: list[Clip] = []
+    missing = []
+    for voice in VOICES:
+        texts = TEXTS[voice.language]
+        said = [synthesise(voice, texts[i]) for i in range(len(texts))]
+        if any(s is None for s in said):
+            missing.append(voice.name)
+            continue
+        for group in SOURCES:
+            rate = said[group[0]][1]  # type: ignore[index]
+            pause = np.zeros(rate // 2, np.float32)
+            joined = np.concatenate([x for i in group for x in (said[i][0], pause)])  # type: ignore[index]
+            clips.append(embed(voice, "source", "as recorded", joined, rate))
+            clips.append(embed(voice, "source", "8 kHz", resample(joined, rate, 8000), 8000))
+        for i in PROBES:
+            for name in CHANNELS:
+                clips.append(embed(voice, "probe", name, *round_trip(name, *said[i])))  # type: ignore[misc]
+    return clips, missing
 
 
-def phone_round_trip(samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    """300-3400 Hz band, 8 kHz, G.711 mu-law in a WAV (encoded by FFmpeg through PyAV)."""
-    narrow = resample(samples, rate, 8000).astype(np.float64)
-    spectrum = np.fft.rfft(narrow)
-    hz = np.fft.rfftfreq(narrow.shape[0], 1 / 8000)
-    spectrum[(hz < 300) | (hz > 3400)] = 0
-    band = np.clip(np.fft.irfft(spectrum, n=narrow.shape[0]), -1, 1).astype(np.float32)
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="wav") as out:
-        stream = out.add_stream("pcm_mulaw", rate=8000)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(band[None, :], format="flt", layout="mono")
-        frame.sample_rate = 8000
-        for packet in stream.encode(frame):
-            out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-    return decode(buffer.getvalue())
+@dataclass
+class Pairs:
+    """Every judged source × probe pair: score, band, whether unchecked before any threshold."""
+
+    score: np.ndarray
+    same: np.ndarray
+    telephone: np.ndarray
+    blocked: np.ndarray  # too little speech or clipped too hard: unchecked whatever the score
+    held_out: np.ndarray
+    row: np.ndarray  # the report row: a probe channel, or "other engine"
 
 
-def round_trip(codec: str, samples: np.ndarray, rate: int) -> tuple[np.ndarray, int]:
-    if codec == "mp3":
-        return mp3_round_trip(samples, rate)
-    if codec == "phone":
-        return phone_round_trip(samples, rate)
-    if codec == "resampled":
-        up = resample(samples, rate, 44100)
-        return decode(wav_pcm16(resample(up, 44100, 24000), 24000))
-    return samples, rate
+def pair_up(clips: list[Clip]) -> Pairs:
+    sources = [c for c in clips if c.kind == "source"]
+    probes = [c for c in clips if c.kind == "probe"]
+    cols: dict[str, list] = {k: [] for k in ("score", "same", "telephone", "blocked", "held_out", "row")}
+    for s in sources:
+        for p in probes:
+            a_out, b_out = s.voice.person in HELD_OUT, p.voice.person in HELD_OUT
+            if a_out != b_out:
+                continue  # a held-out speaker is only ever paired with another held-out one
+            tel = s.narrow or p.narrow
+            a, b = (s.phone, p.phone) if tel else (s.wide, p.wide)
+            cols["score"].append(-1.0 if a is None or b is None else round(speaker.similarity(a, b), 3))
+            cols["same"].append(s.voice.person == p.voice.person)
+            cols["telephone"].append(tel)
+            cols["blocked"].append(a is None or b is None or max(s.clipped, p.clipped) >= verdict.CLIPPED_UNRELIABLE)
+            cols["held_out"].append(a_out)
+            cross = s.voice.person == p.voice.person and s.voice.name != p.voice.name
+            cols["row"].append("other engine" if cross else p.channel)
+    return Pairs(*(np.array(cols[k]) for k in ("score", "same", "telephone", "blocked", "held_out", "row")))
 
 
-def build_clips(speakers: list[str]) -> list[Clip]:
-    clips = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for who in speakers:
-            for i, texts in enumerate(SOURCE_TEXTS):
-                samples, rate = synthesise(who, " ".join(texts), Path(tmp))
-                clips.append(Clip(who, "source", i, "none", samples, rate))
-            for i, text in enumerate(PROBE_TEXTS):
-                samples, rate = synthesise(who, text, Path(tmp))
-                codec = CODECS[(i + speakers.index(who)) % len(CODECS)]  # every codec, spread over speakers
-                clips.append(Clip(who, "probe", i, codec, *round_trip(codec, samples, rate)))
-    return clips
+def outcome(score: np.ndarray, blocked: np.ndarray, cut: verdict.Thresholds) -> np.ndarray:
+    """'match', 'mismatch' or 'unchecked' per pair, as verdict.judge decides."""
+    if cut.accept is None or cut.reject is None:
+        return np.full(score.shape, "unchecked")
+    out = np.where(score >= cut.accept, "match", np.where(score < cut.reject, "mismatch", "unchecked"))
+    return np.where(blocked, "unchecked", out)
 
 
-def rates(same: np.ndarray, different: np.ndarray, threshold: float) -> tuple[float, float]:
-    false_accept = float(np.mean(different >= threshold))
-    false_reject = float(np.mean(same < threshold))
-    return false_accept, false_reject
+def figures(same: np.ndarray, result: np.ndarray) -> dict[str, float | int]:
+    n_same, n_diff = int(same.sum()), int((~same).sum())
+    return {
+        "same": n_same, "different": n_diff,
+        "false_accepts": float(np.mean(result[~same] == "match")) if n_diff else 0.0,
+        "false_rejects": float(np.mean(result[same] == "mismatch")) if n_same else 0.0,
+        "unchecked": float(np.mean(result == "unchecked")) if result.size else 0.0,
+        "unchecked_same": float(np.mean(result[same] == "unchecked")) if n_same else 0.0,
+    }
+
+
+def eer(score: np.ndarray, same: np.ndarray) -> float:
+    """Equal error rate of a single threshold."""
+    grid = np.arange(0.0, 1.0005, 0.001)
+    fa = np.array([np.mean(score[~same] >= t) for t in grid])
+    fr = np.array([np.mean(score[same] < t) for t in grid])
+    k = int(np.argmin(np.abs(fa - fr)))
+    return float((fa[k] + fr[k]) / 2)
+
+
+def choose(score: np.ndarray, same: np.ndarray, fr_target: float) -> verdict.Thresholds:
+    """The band's thresholds on calibration pairs (see the module docstring)."""
+    grid = np.round(np.arange(0.5, 1.0005, 0.001), 3)
+    accept = round(float(np.ceil(score[~same].max() * 200) / 200) + MARGIN, 3)
+    if accept >= 1.0:
+        return verdict.Thresholds(None, None)
+    reject = max((float(t) for t in grid if t <= accept and np.mean(score[same] < t) <= fr_target), default=accept)
+    gray = float(np.mean((score >= reject) & (score < accept)))
+    return verdict.Thresholds(None, None) if gray > MAX_GRAY else verdict.Thresholds(accept, reject)
+
+
+def pct(x: float) -> str:
+    return f"{x:.2%}"
+
+
+def report(pairs: Pairs, cuts: dict[str, verdict.Thresholds]) -> dict[str, dict]:
+    print("\n| speakers | band | channel | pairs same / different | false accepts | false rejects | unchecked |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    out: dict[str, dict] = {}
+    for held, name in ((False, "calibration"), (True, "held-out")):
+        for band, tel in zip(BANDS, (False, True), strict=True):
+            mask = (pairs.held_out == held) & (pairs.telephone == tel) & (pairs.score > -1.0)
+            blocked_all = (pairs.held_out == held) & (pairs.telephone == tel)
+            result = outcome(pairs.score[blocked_all], pairs.blocked[blocked_all], cuts[band])
+            same = pairs.same[blocked_all]
+            rows = pairs.row[blocked_all]
+            for row in [*CHANNELS, "other engine"]:
+                sel = rows == row
+                if not sel.any():
+                    continue
+                f = figures(same[sel], result[sel])
+                out.setdefault(name, {}).setdefault(band, {})[row] = f
+                print(f"| {name} | {band} | {row} | {f['same']} / {f['different']} | {pct(f['false_accepts'])} | "
+                      f"{pct(f['false_rejects'])} | {pct(f['unchecked'])} |")
+            f = figures(same, result)
+            f["eer"] = eer(pairs.score[mask], pairs.same[mask]) if mask.any() else 0.0
+            out.setdefault(name, {}).setdefault(band, {})["all"] = f
+            print(f"| **{name}** | **{band}** | **all** | {f['same']} / {f['different']} | "
+                  f"**{pct(f['false_accepts'])}** | **{pct(f['false_rejects'])}** | **{pct(f['unchecked'])}** |")
+    return out
+
+
+def time_embedding() -> float:
+    """Milliseconds to detect speech in and embed one clip, over a source and a probe of each voice."""
+    took = []
+    for voice in VOICES:
+        texts = TEXTS[voice.language]
+        for text in (" ".join(texts[i] for i in SOURCES[0]), texts[PROBES[0]]):
+            said = synthesise(voice, text)
+            if said is None:
+                continue
+            started = time.perf_counter()
+            speaker.voiceprint(*said)
+            took.append(time.perf_counter() - started)
+    return 1000 * float(np.mean(took)) if took else float("nan")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args()
-    speakers = ESPEAK_VARIANTS + [f"flite:{v}" for v in FLITE_VOICES]
-    clips = build_clips(speakers)
-    speaker.voiceprint(clips[0].samples, clips[0].rate)  # load the models before timing
-    started = time.perf_counter()
-    wide = [speaker.voiceprint(c.samples, c.rate) for c in clips]
-    elapsed = time.perf_counter() - started
-    audio_s = sum(c.samples.shape[0] / c.rate for c in clips)
-    ms_per_clip = 1000 * elapsed / len(clips)
-    ms_per_6s = 1000 * elapsed / audio_s * 6
-    narrowband = [speaker.is_narrowband(c.samples, c.rate) for c in clips]
-    phone = [speaker.voiceprint(c.samples, c.rate, telephone_band=True) if any(narrowband) else None for c in clips]
-
-    # Each pair is judged as audit.fidelity.check.compare_clips judges it (telephone band when
-    # either clip is narrowband); a clip whose speech the detector misses is counted apart.
-    same, different, by_codec = [], [], {c: [] for c in CODECS}
-    unchecked = 0
-    confusions: dict[tuple[str, str], float] = {}
-    for i, j in itertools.product(range(len(clips)), repeat=2):
-        a, b = clips[i], clips[j]
-        if a.kind != "source" or b.kind != "probe":
-            continue
-        narrow = narrowband[i] or narrowband[j]
-        pa, pb = (phone[i], phone[j]) if narrow else (wide[i], wide[j])
-        result = verdict.judge(pa, pb, threshold=-1.0)
-        if result.similarity is None:
-            unchecked += 1
-            continue
-        if a.speaker == b.speaker:
-            same.append(result.similarity)
-            by_codec[b.codec].append(result.similarity)
-        else:
-            different.append(result.similarity)
-            confusions[(a.speaker, b.speaker)] = max(confusions.get((a.speaker, b.speaker), -1.0), result.similarity)
-    same_a, diff_a = np.array(same), np.array(different)
-
-    grid = np.round(np.arange(0.50, 0.991, 0.01), 2)
-    table = [(float(t), *rates(same_a, diff_a, t)) for t in grid]
-    lowest = next(t for t, fa, _ in table if fa < FA_GOAL)
-    chosen = round(lowest + MARGIN, 2)
-    fa, fr = rates(same_a, diff_a, chosen)
-
-    print(f"speakers {len(speakers)} ({len(ESPEAK_VARIANTS)} espeak-ng variants, {len(FLITE_VOICES)} flite voices); "
-          f"clips {len(clips)} ({audio_s:.0f} s of audio)")
-    print(f"pairs: {len(same)} same-speaker, {len(different)} different-speaker (source x probe, different sentences); "
-          f"{unchecked} unchecked (too little speech detected)")
-    print(f"same-speaker similarity: min {same_a.min():.3f}  p1 {np.percentile(same_a, 1):.3f}  "
-          f"median {np.median(same_a):.3f}")
-    print(f"different-speaker similarity: median {np.median(diff_a):.3f}  p99 {np.percentile(diff_a, 99):.3f}  "
-          f"max {diff_a.max():.3f}")
-    for codec, scores in by_codec.items():
-        print(f"  same speaker, probe via {codec:9s}: n {len(scores):3d}  min {min(scores):.3f}  "
-              f"median {float(np.median(scores)):.3f}")
-    print("\n| threshold | false accepts | false rejects |\n|---|---|---|")
-    for t, fa_t, fr_t in table:
-        if abs(t - chosen) <= 0.055 or t == verdict.THRESHOLD:
-            mark = " (chosen)" if t == chosen else " (lowest under the goal)" if t == lowest else ""
-            print(f"| {t:.2f}{mark} | {fa_t:.2%} ({round(fa_t * len(different))}) | "
-                  f"{fr_t:.2%} ({round(fr_t * len(same))}) |")
-    worst = sorted(confusions.items(), key=lambda kv: -kv[1])[:5]
-    print("closest different speakers (source, probe: max similarity): "
-          + ", ".join(f"{a}/{b} {v:.3f}" for (a, b), v in worst))
-    print(f"\nchosen threshold {chosen:.2f} (lowest under the goal {lowest:.2f} + margin {MARGIN:.2f}): "
-          f"false accepts {fa:.2%}, false rejects {fr:.2%} (goal: false accepts under {FA_GOAL:.0%})")
-    print(f"shipped verdict.THRESHOLD {verdict.THRESHOLD:.2f}: false accepts "
-          f"{rates(same_a, diff_a, verdict.THRESHOLD)[0]:.2%}, false rejects {rates(same_a, diff_a, verdict.THRESHOLD)[1]:.2%}")
-    print(f"time: {ms_per_clip:.0f} ms per clip (mean {audio_s / len(clips):.1f} s), {ms_per_6s:.0f} ms per 6 s of audio")
+    speaker.voiceprint(np.zeros(16000, np.float32), 16000)  # load the models before timing
+    clips, missing = build()
+    pairs = pair_up(clips)
+    people = sorted({c.voice.person for c in clips})
+    print(f"voices {len({c.voice.name for c in clips})} of {len(people)} people "
+          f"(held out: {', '.join(sorted(HELD_OUT & set(people)))}); clips {len(clips)}"
+          + (f"; not installed, skipped: {', '.join(missing)}" if missing else ""))
+    narrow_by = {ch: np.mean([c.narrow for c in clips if c.channel == ch]) for ch in [*CHANNELS, "as recorded", "8 kHz"]}
+    print("heard as narrowband: " + ", ".join(f"{ch} {v:.0%}" for ch, v in narrow_by.items()))
+    cuts = {}
+    for band, tel in zip(BANDS, (False, True), strict=True):
+        cal = (~pairs.held_out) & (pairs.telephone == tel) & ~pairs.blocked
+        cuts[band] = choose(pairs.score[cal], pairs.same[cal], FR_TARGET[band])
+        shipped = verdict.THRESHOLDS[verdict.Band(band)]
+        print(f"{band}: chosen accept {cuts[band].accept}, reject {cuts[band].reject} "
+              f"(shipped in verdict.py: accept {shipped.accept}, reject {shipped.reject})")
+    out = report(pairs, cuts)
+    print("\n| speakers | band | EER | at the old single threshold 0.84: false accepts | false rejects |\n|---|---|---:|---:|---:|")
+    for held, name in ((False, "calibration"), (True, "held-out")):
+        for band, tel in zip(BANDS, (False, True), strict=True):
+            mask = (pairs.held_out == held) & (pairs.telephone == tel)
+            f = figures(pairs.same[mask], outcome(pairs.score[mask], pairs.blocked[mask],
+                                                  verdict.Thresholds(OLD_THRESHOLD, OLD_THRESHOLD)))
+            here = out.setdefault(name, {}).setdefault(band, {})
+            here["at_0.84"] = f
+            print(f"| {name} | {band} | {pct(here.get('all', {}).get('eer', 0.0))} | {pct(f['false_accepts'])} | "
+                  f"{pct(f['false_rejects'])} |")
+    ms = time_embedding()
+    print(f"\ntime: {ms:.0f} ms to embed a clip (mean of a 2-3 s probe and a 7-9 s source, each of its "
+          f"{len(VOICES)} voices, wideband; embeddings are cached between runs, these are timed afresh)")
     if args.json:
         args.json.write_text(json.dumps({
-            "pairs_same": len(same), "pairs_different": len(different), "chosen": chosen,
-            "false_accepts": fa, "false_rejects": fr, "ms_per_clip": ms_per_clip, "ms_per_6s": ms_per_6s,
-            "table": table,
+            "thresholds": {b: {"accept": c.accept, "reject": c.reject} for b, c in cuts.items()},
+            "figures": out, "ms_per_clip": ms, "held_out": sorted(HELD_OUT), "skipped": missing,
         }, indent=1))
 
 

@@ -1,8 +1,10 @@
 """The calls a stage makes: decode a clip, say whether it speaks, judge a clone against its source.
 
 Owns the glue between bytes and the verdict: decoding with audit.core.audio (soundfile, PyAV for
-mp4/webm), voice-activity and speaker embedding, and turning every per-voice failure (no source,
-undecodable audio, too little speech) into an `unchecked` verdict rather than an exception.
+mp4/webm), the band two clips are compared in (the telephone band when either is narrowband),
+voice-activity and speaker embedding, and turning every per-voice failure (no source,
+undecodable audio, too little speech, heavy clipping, a score a person must hear) into an
+`unchecked` verdict rather than an exception.
 
 May import: audit.core only (and this package).
 """
@@ -36,7 +38,8 @@ def speech(data: bytes) -> vad.SpeechActivity:
 
 
 def compare_clips(source: Clip | None, clone: Clip | None) -> verdict.FidelityVerdict:
-    """Judge decoded clips; None for a missing one. A narrowband clip is compared in the telephone band."""
+    """Judge decoded clips; None for a missing one. When either clip is narrowband (by its rate
+    or its content) both are compared in the telephone band, with that band's thresholds."""
     if source is None:
         return verdict.no_source()
     if clone is None:
@@ -45,7 +48,7 @@ def compare_clips(source: Clip | None, clone: Clip | None) -> verdict.FidelityVe
     return verdict.judge(
         speaker.voiceprint(*source, telephone_band=narrow),
         speaker.voiceprint(*clone, telephone_band=narrow),
-        telephone_band=narrow,
+        band=verdict.Band.TELEPHONE if narrow else verdict.Band.WIDE,
     )
 
 

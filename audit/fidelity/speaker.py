@@ -4,9 +4,12 @@ Owns the speaker encoder. It is Resemblyzer's pretrained GE2E encoder (Apache-2.
 converted from the `resemblyzer` 0.1.4 wheel by scripts/convert_resemblyzer_weights.py, notice in
 weights/NOTICE) re-implemented with numpy so that neither torch nor librosa is needed:
 
-- preprocessing as Resemblyzer's `preprocess_wav`: 16 kHz, volume raised (never lowered) to
-  -30 dBFS, long silences cut. Resemblyzer cuts with webrtcvad; here the Silero detector of
-  `vad` decides, keeping about 100 ms around each run of speech;
+- preprocessing as Resemblyzer's `preprocess_wav`, 16 kHz, long silences cut, with two changes
+  the real-voice calibration asked for (issue 19): the silences are cut first and the speech
+  that is left is brought to -30 dBFS both ways (Resemblyzer only raised the whole clip, and the
+  encoder reads power, not log power: a loud probe scored as another person). Resemblyzer cuts
+  with webrtcvad; here the Silero detector of `vad` decides, keeping about 100 ms around each
+  run of speech;
 - features as its `wav_to_mel_spectrogram`: 25 ms periodic Hann window, 10 ms hop, centred
   frames with zero padding, power spectrum, 40 Slaney mel bands from 0 to 8 kHz (not log);
 - network as its `VoiceEncoder`: a 3-layer LSTM (hidden 256), the last layer's final hidden
@@ -14,7 +17,7 @@ weights/NOTICE) re-implemented with numpy so that neither torch nor librosa is n
 - utterance as its `embed_utterance`: partials of 160 frames (1.6 s) every 77 frames (1.3 per
   second), the last kept when it is at least 75 % covered, averaged and L2-normalised.
 
-May import: audit.core only (and `vad` of this package).
+May import: audit.core only (and `vad`, `channel` of this package).
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ from importlib import resources
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
-from audit.fidelity import vad
+from audit.fidelity import channel, vad
+from audit.fidelity.channel import TELEPHONE_BAND_HZ, band_pass, is_narrowband, normalize_volume
+
+__all__ = ["TELEPHONE_BAND_HZ", "Voiceprint", "band_pass", "embed_speech", "is_narrowband", "normalize_volume",
+           "similarity", "voiceprint"]
 
 N_FFT = 400  # 25 ms at 16 kHz
 HOP = 160  # 10 ms
@@ -34,21 +41,19 @@ N_MELS = 40
 PARTIAL_FRAMES = 160  # 1.6 s per partial utterance
 PARTIAL_RATE = 1.3  # partials per second (Resemblyzer's default)
 MIN_COVERAGE = 0.75
-NORM_TARGET_DBFS = -30.0
 KEEP_AROUND_SPEECH_S = 0.1  # silence kept each side of speech when trimming
-TELEPHONE_BAND_HZ = (300.0, 3400.0)
-NARROWBAND_ABOVE_HZ = 3800.0  # a clip with under NARROWBAND_SHARE of its energy above this is narrowband
-NARROWBAND_SHARE = 1e-4  # wideband speech has ~1e-2 there; 8 kHz or phone-line audio ~1e-5
 WEIGHTS = "resemblyzer_ge2e.npz"
 _INT16_MAX = 2**15 - 1
 
 
 @dataclass(frozen=True, eq=False)
 class Voiceprint:
-    """A clip's speaker embedding (None when it holds no speech) and how much speech it holds."""
+    """A clip's speaker embedding (None when it holds no speech), how much speech it holds and
+    the share of its audible samples clipped at full scale."""
 
     embedding: np.ndarray | None
     speech: vad.SpeechActivity
+    clipped: float = 0.0
 
 
 def voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = False) -> Voiceprint:
@@ -58,48 +63,20 @@ def voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = Fal
     trained on wideband speech and scores one voice heard wideband and through a telephone as
     two people, so a narrowband clip is compared with the other clip cut to the same band.
     """
+    clipped = round(channel.clipped_share(samples), 4)
     x = vad.to_rate(samples, sample_rate)
     flags = vad.speech_windows(vad.probabilities(x))
     speech = vad.activity(flags, x.shape[0])
     if not flags.any():
-        return Voiceprint(None, speech)
+        return Voiceprint(None, speech, clipped)
     if telephone_band:
-        x = band_pass(x, *TELEPHONE_BAND_HZ)
-    return Voiceprint(embed_speech(trim_to_speech(normalize_volume(x), flags)), speech)
-
-
-def is_narrowband(samples: np.ndarray, sample_rate: int) -> bool:
-    """Whether a clip carries (next to) nothing above the telephone band: 8 kHz audio, a phone line."""
-    if sample_rate <= 2 * NARROWBAND_ABOVE_HZ:
-        return True
-    power = np.abs(np.fft.rfft(samples.astype(np.float64))) ** 2
-    total = float(power.sum())
-    if total <= 0.0:
-        return False
-    high = float(power[np.fft.rfftfreq(samples.shape[0], 1.0 / sample_rate) > NARROWBAND_ABOVE_HZ].sum())
-    return high / total < NARROWBAND_SHARE
-
-
-def band_pass(x: np.ndarray, low_hz: float, high_hz: float, rate: int = vad.RATE) -> np.ndarray:
-    """Zero every frequency outside [low_hz, high_hz] (FFT mask; deterministic)."""
-    spectrum = np.fft.rfft(x.astype(np.float64))
-    hz = np.fft.rfftfreq(x.shape[0], 1.0 / rate)
-    spectrum[(hz < low_hz) | (hz > high_hz)] = 0.0
-    return np.fft.irfft(spectrum, n=x.shape[0]).astype(np.float32)
+        x = band_pass(x, *TELEPHONE_BAND_HZ, rate=vad.RATE)
+    return Voiceprint(embed_speech(normalize_volume(trim_to_speech(x, flags))), speech, clipped)
 
 
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Cosine similarity of two embeddings (1.0 same direction)."""
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))
-
-
-def normalize_volume(x: np.ndarray, target_dbfs: float = NORM_TARGET_DBFS) -> np.ndarray:
-    """Raise (never lower) the clip's RMS level to `target_dbfs`, as Resemblyzer does."""
-    rms = float(np.sqrt(np.mean(np.square(x.astype(np.float64))))) if x.size else 0.0
-    if rms <= 0.0:
-        return x
-    change_db = target_dbfs - 20.0 * np.log10(rms)
-    return x if change_db < 0 else (x * 10 ** (change_db / 20.0)).astype(np.float32)
 
 
 def trim_to_speech(x: np.ndarray, flags: np.ndarray) -> np.ndarray:

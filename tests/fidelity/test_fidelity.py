@@ -156,7 +156,9 @@ def test_narrowband_is_told_from_wideband() -> None:
 def test_the_same_person_over_another_sentence_and_a_codec_is_a_match(codec: str) -> None:
     result = check.compare_clips(clip(SLT_SOURCE), round_trip(codec, *clip(SLT_PROBE)))
     assert result.fidelity is Fidelity.MATCH, result.reason
-    assert result.similarity is not None and result.similarity >= verdict.THRESHOLD
+    band = verdict.Band.TELEPHONE if codec == "phone" else verdict.Band.WIDE
+    accept = verdict.THRESHOLDS[band].accept
+    assert result.similarity is not None and accept is not None and result.similarity >= accept
     assert ("telephone band" in result.reason) == (codec == "phone")
 
 
@@ -165,7 +167,9 @@ def test_the_same_person_over_another_sentence_and_a_codec_is_a_match(codec: str
 def test_another_person_is_a_mismatch_even_saying_the_same_words(impostor: str, codec: str) -> None:
     result = check.compare_clips(clip(SLT_SOURCE), round_trip(codec, *clip(impostor)))
     assert result.fidelity is Fidelity.MISMATCH, result.reason
-    assert result.similarity is not None and result.similarity < verdict.THRESHOLD
+    band = verdict.Band.TELEPHONE if codec == "phone" else verdict.Band.WIDE
+    reject = verdict.THRESHOLDS[band].reject
+    assert result.similarity is not None and reject is not None and result.similarity < reject
     assert f"{result.similarity:.3f}" in result.reason
 
 
@@ -216,5 +220,6 @@ def test_the_threshold_is_where_the_verdict_turns() -> None:
     probe = speaker.voiceprint(*clip(SLT_PROBE))
     assert source.embedding is not None and probe.embedding is not None
     score = round(speaker.similarity(source.embedding, probe.embedding), 3)
-    assert verdict.judge(source, probe, threshold=score).fidelity is Fidelity.MATCH
-    assert verdict.judge(source, probe, threshold=score + 0.001).fidelity is Fidelity.MISMATCH
+    single = verdict.Thresholds  # one cut: accept and reject at the same score
+    assert verdict.judge(source, probe, thresholds=single(score, score)).fidelity is Fidelity.MATCH
+    assert verdict.judge(source, probe, thresholds=single(score + 0.001, score + 0.001)).fidelity is Fidelity.MISMATCH

@@ -20,11 +20,15 @@ from audit.migrate.state import State
 from audit.pipeline.retire import retire_replaced
 from audit.pipeline.review import review_mismatches
 from audit.api.client import WavesClient
-from audit.fidelity.verdict import THRESHOLD
+from audit.fidelity.verdict import THRESHOLDS
 from tests.support.emulator import running
 from tests.support.migration import YES, apply, plan
 
 pytestmark = pytest.mark.integration
+
+# A match scored at least its band's accept threshold, a mismatch under its band's reject threshold.
+ACCEPT = min(cut.accept for cut in THRESHOLDS.values() if cut.accept is not None)
+REJECT = max(cut.reject for cut in THRESHOLDS.values() if cut.reject is not None)
 
 
 def mapping_rows(folder: Path) -> dict[str, dict[str, str]]:
@@ -49,16 +53,16 @@ async def test_the_wrong_speaker_is_a_mismatch_not_ready_and_its_original_stays_
         assert len(wrong) == len(reclone) // 3
         for voice_id in reclone - wrong:
             assert rows[voice_id].state is State.VERIFIED and rows[voice_id].fidelity == "match"
-            assert rows[voice_id].similarity is not None and rows[voice_id].similarity >= THRESHOLD
+            assert rows[voice_id].similarity is not None and rows[voice_id].similarity >= ACCEPT
         for voice_id in wrong:
             row = rows[voice_id]
-            assert row.fidelity == "mismatch" and row.similarity is not None and row.similarity < THRESHOLD
+            assert row.fidelity == "mismatch" and row.similarity is not None and row.similarity < REJECT
             assert "does not sound like its source" in row.detail
         assert run.exit_code is ExitCode.FINDINGS  # a mismatch is a finding
         mapping = mapping_rows(planned.folder)
         for voice_id in wrong:
             assert mapping[voice_id]["status"] == "mismatch" and mapping[voice_id]["fidelity"] == "mismatch"
-            assert float(mapping[voice_id]["similarity"]) < THRESHOLD
+            assert float(mapping[voice_id]["similarity"]) < REJECT
         assert all(mapping[v]["status"] == "ready" and mapping[v]["fidelity"] == "match" for v in reclone - wrong)
         # apply's own report lets a reviewer hear each flagged voice: both clips kept in the
         # plan's folder, linked relatively; the plan's reviewed report is left as it was
