@@ -19,6 +19,9 @@ May import: audit.core only (and `vad` of this package).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -40,6 +43,7 @@ TELEPHONE_BAND_HZ = (300.0, 3400.0)
 NARROWBAND_ABOVE_HZ = 3800.0  # a clip with under NARROWBAND_SHARE of its energy above this is narrowband
 NARROWBAND_SHARE = 1e-4  # wideband speech has ~1e-2 there; 8 kHz or phone-line audio ~1e-5
 WEIGHTS = "resemblyzer_ge2e.npz"
+KEPT_VOICEPRINTS = 256  # the latest clips' voiceprints a process keeps (each ~1 kB)
 _INT16_MAX = 2**15 - 1
 
 
@@ -57,7 +61,33 @@ def voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = Fal
     With `telephone_band` the speech is cut to 300-3400 Hz before embedding: the encoder was
     trained on wideband speech and scores one voice heard wideband and through a telephone as
     two people, so a narrowband clip is compared with the other clip cut to the same band.
+
+    A pure function of its arguments, and the costliest step of a fidelity check (the LSTM):
+    the same samples (a source checked again on a rerun, a probe answer heard before) are
+    embedded once per process, the latest KEPT_VOICEPRINTS kept.
     """
+    data = np.ascontiguousarray(samples)
+    key = (hashlib.sha256(data.tobytes()).digest(), str(data.dtype), data.shape, sample_rate, telephone_band)
+    with _kept_lock:
+        if (kept := _kept.get(key)) is not None:
+            _kept.move_to_end(key)
+            return kept
+    made = compute_voiceprint(data, sample_rate, telephone_band)
+    if made.embedding is not None:
+        made.embedding.flags.writeable = False  # shared by every caller of the same clip
+    with _kept_lock:
+        _kept[key] = made
+        while len(_kept) > KEPT_VOICEPRINTS:
+            _kept.popitem(last=False)
+    return made
+
+
+_kept: OrderedDict[tuple[object, ...], Voiceprint] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def compute_voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = False) -> Voiceprint:
+    """`voiceprint`, computed every time."""
     x = vad.to_rate(samples, sample_rate)
     flags = vad.speech_windows(vad.probabilities(x))
     speech = vad.activity(flags, x.shape[0])
