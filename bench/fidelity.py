@@ -150,9 +150,9 @@ def main() -> None:
     args = parser.parse_args()
     speakers = ESPEAK_VARIANTS + [f"flite:{v}" for v in FLITE_VOICES]
     clips = build_clips(speakers)
-    speaker.voiceprint(clips[0].samples, clips[0].rate)  # load the models before timing
+    speaker.compute_voiceprint(clips[0].samples, clips[0].rate)  # load the models before timing
     started = time.perf_counter()
-    wide = [speaker.voiceprint(c.samples, c.rate) for c in clips]
+    wide = [speaker.compute_voiceprint(c.samples, c.rate) for c in clips]
     elapsed = time.perf_counter() - started
     audio_s = sum(c.samples.shape[0] / c.rate for c in clips)
     ms_per_clip = 1000 * elapsed / len(clips)
