@@ -22,6 +22,9 @@ May import: audit.core only (and `vad`, `channel` of this package).
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -43,6 +46,7 @@ PARTIAL_RATE = 1.3  # partials per second (Resemblyzer's default)
 MIN_COVERAGE = 0.75
 KEEP_AROUND_SPEECH_S = 0.1  # silence kept each side of speech when trimming
 WEIGHTS = "resemblyzer_ge2e.npz"
+KEPT_VOICEPRINTS = 256  # the latest clips' voiceprints a process keeps (each ~1 kB)
 _INT16_MAX = 2**15 - 1
 
 
@@ -62,7 +66,33 @@ def voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = Fal
     With `telephone_band` the speech is cut to 300-3400 Hz before embedding: the encoder was
     trained on wideband speech and scores one voice heard wideband and through a telephone as
     two people, so a narrowband clip is compared with the other clip cut to the same band.
+
+    A pure function of its arguments, and the costliest step of a fidelity check (the LSTM):
+    the same samples (a source checked again on a rerun, a probe answer heard before) are
+    embedded once per process, the latest KEPT_VOICEPRINTS kept.
     """
+    data = np.ascontiguousarray(samples)
+    key = (hashlib.sha256(data.tobytes()).digest(), str(data.dtype), data.shape, sample_rate, telephone_band)
+    with _kept_lock:
+        if (kept := _kept.get(key)) is not None:
+            _kept.move_to_end(key)
+            return kept
+    made = compute_voiceprint(data, sample_rate, telephone_band)
+    if made.embedding is not None:
+        made.embedding.flags.writeable = False  # shared by every caller of the same clip
+    with _kept_lock:
+        _kept[key] = made
+        while len(_kept) > KEPT_VOICEPRINTS:
+            _kept.popitem(last=False)
+    return made
+
+
+_kept: OrderedDict[tuple[object, ...], Voiceprint] = OrderedDict()
+_kept_lock = threading.Lock()
+
+
+def compute_voiceprint(samples: np.ndarray, sample_rate: int, telephone_band: bool = False) -> Voiceprint:
+    """`voiceprint`, computed every time."""
     clipped = round(channel.clipped_share(samples), 4)
     x = vad.to_rate(samples, sample_rate)
     flags = vad.speech_windows(vad.probabilities(x))

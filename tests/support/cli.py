@@ -40,10 +40,11 @@ def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) 
     """An emulated organisation of `n` clones (seed `seed`, `config` knobs, creates that finish
     in a tenth of a second) with its archive, scanned and planned through the command line into
     `tmp_path/out`: what a migration test starts from."""
-    from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+    from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_org
+    from tests.support.archive import archive_for
 
     org = generate_org(n, seed)
-    generate_archive(org, tmp_path / "archive", seed)
+    archive_for(org, tmp_path / "archive", seed)
     knobs = {"pending_s": 0.05, "processing_s": 0.05, "tts_concurrency": 2, **config}
     out = tmp_path / "out"
     with EmulatorServer(EmulatorState(EmulatorConfig(api_key=key, **knobs), org.clones)) as server:

@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from audit.core.config import ApiSettings, ApplySettings, ArchiveSettings, Settings
-from audit.emulator import Clock, EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.emulator import Clock, EmulatorConfig, EmulatorServer, EmulatorState, generate_org
+from tests.support.archive import archive_for
 
 StartEmulator = Callable[..., EmulatorServer]
 
@@ -89,7 +90,7 @@ def running(
     """The emulator with a generated org and its archive, and settings pointing at both; the
     emulator runs on `clock` (a ticking `ManualClock` lets a test skip its waits), real time by default."""
     org = generate_org(n, seed)
-    generate_archive(org, tmp_path / "archive", seed)
+    archive_for(org, tmp_path / "archive", seed)
     base = {"tts_concurrency": 4, "pending_s": 0.05, "processing_s": 0.05, "seed": seed, "retry_after": 0.01}
     with EmulatorServer(EmulatorState(EmulatorConfig(**{**base, **config}), org.clones, clock)) as server:
         yield server, _settings(server, tmp_path)
