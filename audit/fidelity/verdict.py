@@ -56,9 +56,11 @@ class Thresholds:
 WIDEBAND = Thresholds(accept=0.81, reject=0.793)
 TELEPHONE = Thresholds(accept=0.895, reject=0.814)
 THRESHOLDS = {Band.WIDE: WIDEBAND, Band.TELEPHONE: TELEPHONE}
+CLIPPED_THRESHOLDS = {Band.WIDE: Thresholds(accept=0.81, reject=0.61), Band.TELEPHONE: Thresholds(accept=0.895, reject=0.632)}
 MIN_SPEECH_S = 1.0  # less speech than this in either clip is too little to tell a speaker by
 CLIPPED_NOTED = 0.001  # a clip with this share of its audible samples at full scale is said to be clipped
-CLIPPED_UNRELIABLE = 0.08  # ... and with this share its timbre is too damaged to judge (bench/fidelity.py)
+CLIPPED_UNRELIABLE = 0.08  # ... with this share it is judged by CLIPPED_THRESHOLDS (bench/fidelity.py)
+CLIPPED_BEYOND = 0.5  # ... and with half its samples at full scale it is not judged at all (the bench's go to 65 %)
 
 
 @dataclass(frozen=True)
@@ -108,9 +110,11 @@ def judge(
     score = round(similarity(source.embedding, clone.embedding), 3)
     where = " (compared in the telephone band)" if band is Band.TELEPHONE else ""
     clipping = _clipping(source, clone)
-    if clipping and max(source.clipped, clone.clipped) >= CLIPPED_UNRELIABLE:
+    if clipping and max(source.clipped, clone.clipped) >= CLIPPED_BEYOND:
         return FidelityVerdict(Fidelity.UNCHECKED, score, f"listen: {clipping}, too distorted to tell the speaker "
                                                           f"(similarity {score:.3f}{where})")
+    if clipping and max(source.clipped, clone.clipped) >= CLIPPED_UNRELIABLE:
+        return _judge_clipped(score, CLIPPED_THRESHOLDS[band], clipping, where)
     note = f"; {clipping}" if clipping else ""
     if cut.accept is None or cut.reject is None:
         return FidelityVerdict(Fidelity.UNCHECKED, score, f"listen: the {band.value} cannot tell these voices apart "
@@ -127,6 +131,23 @@ def judge(
         f"listen: similarity {score:.3f} is between {cut.reject:.3f} (another speaker) and {cut.accept:.3f} "
         f"(the same speaker){where}{note}",
     )
+
+
+def _judge_clipped(score: float, cut: Thresholds, clipping: str, where: str) -> FidelityVerdict:
+    """A heavily clipped pair: clipping drags one voice's score far down, so only a score above
+    the clipped cut-off's accept is a match and only one below its (much lower) reject another
+    speaker; in between a person listens. Every reason says the clip is clipped."""
+    if cut.accept is not None and score >= cut.accept:
+        return FidelityVerdict(Fidelity.MATCH, score, f"same speaker: similarity {score:.3f} >= {cut.accept:.3f}"
+                                                      f"{where}, although {clipping}")
+    if cut.reject is not None and score < cut.reject:
+        return FidelityVerdict(
+            Fidelity.MISMATCH, score,
+            f"the clone does not sound like its source: similarity {score:.3f} < {cut.reject:.3f}, far below "
+            f"what clipping alone costs{where}; {clipping}",
+        )
+    return FidelityVerdict(Fidelity.UNCHECKED, score, f"listen: {clipping}, too distorted to tell the speaker "
+                                                      f"(similarity {score:.3f}{where})")
 
 
 def _clipping(source: Voiceprint, clone: Voiceprint) -> str:
