@@ -7,6 +7,7 @@ channels go through real encoders (tests/support/audio.py).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,40 @@ def test_a_loud_clipped_impostor_is_never_a_match() -> None:
     loud = check.compare_clips(clip(SOURCE), gain(OTHER, 20))
     assert loud.fidelity is not Fidelity.MATCH, loud.reason
     assert "clipped" in loud.reason
+
+
+def test_a_heavily_clipped_impostor_is_a_mismatch_and_the_reason_says_it_is_clipped() -> None:
+    loud = gain(OTHER, 20)
+    assert channel.clipped_share(loud[0]) >= verdict.CLIPPED_UNRELIABLE  # once always left to a person
+    result = check.compare_clips(clip(SOURCE), loud)
+    assert result.fidelity is Fidelity.MISMATCH, result.reason
+    assert "clone is clipped" in result.reason
+
+
+def test_a_heavily_clipped_pair_is_judged_by_the_clipped_cut_offs_up_to_half_the_samples_clipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    source, probe, score = _prints()
+    clipped = replace(probe, clipped=0.2)
+    monkeypatch.setitem(verdict.CLIPPED_THRESHOLDS, Band.WIDE, Thresholds(accept=score + 0.02, reject=score + 0.001))
+    below = verdict.judge(source, clipped)
+    assert below.fidelity is Fidelity.MISMATCH and "clone is clipped (20.0%" in below.reason
+    monkeypatch.setitem(verdict.CLIPPED_THRESHOLDS, Band.WIDE, Thresholds(accept=score, reject=score - 0.3))
+    above = verdict.judge(source, clipped)
+    assert above.fidelity is Fidelity.MATCH and "clipped" in above.reason
+    monkeypatch.setitem(verdict.CLIPPED_THRESHOLDS, Band.WIDE, Thresholds(accept=score + 0.02, reject=score - 0.3))
+    between = verdict.judge(source, clipped)
+    assert between.fidelity is Fidelity.UNCHECKED and "listen" in between.reason and "clipped" in between.reason
+    crushed = verdict.judge(source, replace(probe, clipped=verdict.CLIPPED_BEYOND))
+    assert crushed.fidelity is Fidelity.UNCHECKED and "listen" in crushed.reason and "clipped" in crushed.reason
+
+
+def test_the_clipped_cut_offs_never_match_below_the_bands_own_accept() -> None:
+    for band in Band:
+        cut, hard = verdict.THRESHOLDS[band], verdict.CLIPPED_THRESHOLDS[band]
+        assert hard.accept is not None and hard.reject is not None
+        assert cut.accept is None or hard.accept >= cut.accept
+        assert cut.reject is None or hard.reject < cut.reject
 
 
 def test_a_clean_clip_is_not_called_clipped() -> None:
