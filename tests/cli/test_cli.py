@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,38 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
     assert "Old → new voice ids" not in (plan_dir / "report.html").read_text(encoding="utf-8")  # the reviewed plan
     assert (plan_dir / "listen").is_dir() and len(list((plan_dir / "listen").iterdir())) <= 2 * 11
     assert f"Run: {after_dir / 'run.json'}" in done.stdout
+    _the_demo_switches_the_agents_and_their_old_ids_go_quiet(done.stdout, runs, plan_dir, kind)
+
+
+def _the_demo_switches_the_agents_and_their_old_ids_go_quiet(out: str, runs: list[Path], plan_dir: Path,
+                                                             kind: Callable[[Path], str]) -> None:
+    found = re.search(r"Voice agents: read (\d+); (\d+) place\(s\) in (\d+) agent\(s\) name an old voice id", out)
+    assert found and int(found[2]) >= 6 and int(found[3]) >= 5, out
+    assert "workflowGraph.nodes[1].data.synthesizer.voiceConfig.voiceId" in out  # a workflow node's own voice
+    assert "branch weekend-hours · head" in out  # a branch that is not live is found too
+    switched = re.search(r"(\d+) agent branch\(es\) switched", out)
+    assert switched and int(switched[1]) >= 5
+    assert len(re.findall(r"^  switched: ", out, re.M)) == int(switched[1])
+    (draft,) = [line for line in out.splitlines() if line.startswith("  left alone: Support Triage")]
+    assert "open draft" in draft and "Dana Whitfield" in draft  # the colleague's draft is never overwritten
+    assert re.search(r"^  left alone: Collections: archived", out, re.M)
+    # usage after the switch: every switched old id quiet, the one behind the draft still called
+    quiet = re.search(r"Old ids quiet after the switch: (\d+) of (\d+) switched\.$", out, re.M)
+    assert quiet and quiet[1] == quiet[2] and int(quiet[1]) >= 5
+    rows = re.findall(r"^  (voice_\w+)  (\d+) call\(s\).*  (quiet|still called: left alone|STILL CALLED)  \((.+)\)$",
+                      out, re.M)
+    assert sum(state == "quiet" and calls == "0" for _, calls, state, _ in rows) == int(quiet[1])
+    assert [(int(calls) > 0, state) for _, calls, state, names in rows if names == "Support Triage"] == \
+        [(True, "still called: left alone")]  # agents really call: the proof is not an empty log
+    cutover = json.loads((plan_dir / "cutover.json").read_text(encoding="utf-8"))
+    assert cutover["agents"]["found"] == int(found[2])
+    (written,) = cutover["agent_writes"]
+    assert sum(b["state"] == "switched" for b in written["branches"]) == int(switched[1])
+    assert cutover["usage"] is not None  # the usage read after the switch is the migration's too
+    (cutover_dir,) = [p for p in runs if kind(p) == "cutover"]
+    assert f"{cutover_dir / 'report.html'}" in out
+    assert "Support Triage" in (cutover_dir / "report.html").read_text(encoding="utf-8")
+    assert [p for p in runs if kind(p) == "usage"]
 
 
 def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> None:
