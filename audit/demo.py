@@ -27,9 +27,10 @@ from audit.core import aio
 from audit.core.config import Settings
 from audit.core.models import Fidelity, Progress, marked_origin
 from audit.core.secrets import Secret
-from audit.demo_agents import CALL_EVERY_S, AgentsChapter, tell_agents
+from audit.demo_agents import CALL_EVERY_S, AgentsChapter, language_line, tell_agents
 from audit.emulator import (EmulatorConfig, EmulatorServer, EmulatorState, ManualClock, generate_archive,
                             generate_org)
+from audit.emulator.agentseed import generate_agents
 from audit.emulator.knobs import Fault
 from audit.migrate.selection import ApplyOptions
 from audit.pipeline import apply as apply_flow
@@ -122,8 +123,10 @@ def run_demo(
             traffic_days=DEMO_TRAFFIC_DAYS, agent_call_every_s=CALL_EVERY_S,
         )
         # a clock that follows real time, and that the agents' chapter moves on an hour
+        agents = generate_agents(org.clones, seed, config.agent_count)
+        extra = language_line((v for v, o in truth.outcomes.items() if o in ("ok", "fit")), agents, seed)
         clock = ManualClock(ticking=True)
-        with EmulatorServer(EmulatorState(config, org.clones, clock)) as server:
+        with EmulatorServer(EmulatorState(config, org.clones, clock, [*agents, *([extra] if extra else [])])) as server:
             return _run(server, clock, settings, archive, out_root, progress)
 
 

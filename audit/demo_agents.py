@@ -1,9 +1,11 @@
 """The demo's voice-agents chapter: agents that still name old voice ids, switched, then shown quiet.
 
-This module owns `tell_agents` and `AgentsChapter`. After apply, the emulator's seeded Atoms
-agents still name the legacy voices (one behind a colleague's open draft, one on a branch that is
-not live, one archived, one in a workflow node, one whose voice has no ready replacement). The
-chapter runs the agents' cutover through the pipeline the CLI runs for
+This module owns `tell_agents`, `AgentsChapter` and `language_line`. After apply, the emulator's
+seeded Atoms agents still name the legacy voices (one behind a colleague's open draft, one on a
+branch that is not live, one archived, one in a workflow node), and the demo seeds one more,
+`language_line`: a workflow graph naming, one per node, every legacy voice with a usable recording
+that no other agent names, so whichever replacement the fidelity check flags, an agent names its
+old id and the switch leaves that place alone (its mapping row is not ready). The chapter runs the agents' cutover through the pipeline the CLI runs for
 `clone-audit cutover MAPPING --agents --write --yes` (`audit.pipeline.agents`): the places found
 (the dry run's listing, shown before the switch), the switch, confirmed as the demo confirms
 apply, and what was left alone and why. Then it moves the emulator's clock on by `CALLS_S`, so
@@ -13,13 +15,16 @@ every active agent places its calls, and reads `usage` since the switch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from audit.api.client import WavesClient
 from audit.cutover.agents import DRAFT, HEAD, AgentHit
+from audit.emulator.agentdata import Agent, Branch, Revision, voice_ids
+from audit.emulator.agentseed import DAY, MODEL, OWNER, START, STOCK_VOICE, config
 from audit.pipeline import agents as agents_flow
 from audit.pipeline import cutover as cutover_flow
 
@@ -27,6 +32,9 @@ from audit.pipeline import cutover as cutover_flow
 #: moves that clock on after the switch: an hour of calls, without waiting for it.
 CALL_EVERY_S = 300.0
 CALLS_S = 3600.0
+LANGUAGE_LINE = "Language Line"
+#: Quiet old ids shown one per line; the rest are listed together on one.
+QUIET_SHOWN = 6
 
 
 @dataclass(frozen=True)
@@ -94,13 +102,21 @@ class AgentsChapter:
         switched = self.switched_ids
         lines = [f"Usage since the switch ({since}; the emulator's clock moved on "
                  f"{self.calls_s / 3600:g} h, agents calling every {CALL_EVERY_S / 60:g} min):"]
+        quiet_ids: list[str] = []
         for voice_id, names in named.items():
             row = rows.get(voice_id)
             calls = row.old.calls if row else 0
+            new = f"; new {row.new_voice_id}: {row.new.calls} call(s)" if row and row.new_voice_id and row.new else ""
+            if voice_id in switched and calls == 0:
+                quiet_ids.append(voice_id)
+                if len(quiet_ids) > QUIET_SHOWN:
+                    continue
             state = ("quiet" if calls == 0 else "STILL CALLED") if voice_id in switched else \
                 ("still called: left alone" if calls else "not called (left alone)")
-            new = f"; new {row.new_voice_id}: {row.new.calls} call(s)" if row and row.new_voice_id and row.new else ""
             lines.append(f"  {voice_id}  {calls} call(s){new}  {state}  ({', '.join(names)})")
+        if len(quiet_ids) > QUIET_SHOWN:
+            lines.append(f"  … and {len(quiet_ids) - QUIET_SHOWN} more switched old id(s) quiet, 0 call(s) each: "
+                         + ", ".join(quiet_ids[QUIET_SHOWN:]))
         quiet, called = self.quiet()
         lines.append(f"Old ids quiet after the switch: {len(quiet)} of {len(quiet) + len(called)} switched"
                      + (f"; still called: {', '.join(called)}." if called else "."))
@@ -140,3 +156,31 @@ async def tell_agents(client: WavesClient, mapping_path: Path, advance: Callable
     advance(CALLS_S)
     usage = await cutover_flow.usage(client, mapping_path, since)
     return AgentsChapter(run, archived, usage, CALLS_S)
+
+
+def language_line(usable: Iterable[str], agents: Sequence[Agent], seed: int) -> Agent | None:
+    """The demo's extra agent: a workflow graph whose nodes each speak with one of the `usable`
+    legacy voices (those with a usable recording: each gets a replacement) that none of `agents`
+    names; None when there is none left."""
+    named = {v for a in agents for b in a.branches for r in b.revisions for v in voice_ids(r.config)}
+    voices = [v for v in usable if v not in named]
+    if not voices:
+        return None
+    rng = random.Random(f"demo-agents-{seed}")
+
+    def oid() -> str:
+        return f"{rng.getrandbits(96):024x}"
+
+    nodes = [{"id": f"desk-{n}", "type": "default_node", "position": {"x": 300 * n, "y": 0},
+              "data": {"name": f"Desk {n}", "prompt": "Answer in the caller's language; transfer billing.",
+                       "synthesizer": {"voiceConfig": {"model": MODEL, "voiceId": v, "gender": "female"}}}}
+             for n, v in enumerate(voices, start=1)]
+    edges = [{"id": f"desk-{n}-{n + 1}", "source": f"desk-{n}", "target": f"desk-{n + 1}", "type": "default"}
+             for n in range(1, len(voices))]
+    body = config(STOCK_VOICE, LANGUAGE_LINE, "workflow_graph") | {"workflowGraph": {"nodes": nodes, "edges": edges}}
+    agent_id, branch_id, at = oid(), oid(), START + 20 * DAY
+    branch = Branch(branch_id, agent_id, "Main", True, OWNER, at)
+    branch.revisions.append(Revision(oid(), branch_id, body, OWNER, at + DAY, number=1, label="v1",
+                                     published_at=at + DAY, scan_done_at=at + DAY))
+    return Agent(agent_id, LANGUAGE_LINE, "workflow_graph", OWNER, at, [branch], branch_id,
+                 description="One desk per language, each with its own voice", total_calls=120)
