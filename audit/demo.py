@@ -10,9 +10,10 @@ fidelity check flags it `mismatch`, it is not ready, and the report lets you lis
 The emulator's TTS analytics log holds a generated week of traffic and the scans read it
 (`scan --usage 7`), so the reports lead with the legacy voices still called and the plan
 goes most called first. Then the voice agents' part (`audit.demo_agents`): the emulator's
-seeded Atoms agents that still name legacy voices are found and switched (`cutover --agents
---write`), and the emulator's clock moves on an hour so the agents' calls show the switched old
-ids quiet in `usage`. Nothing here touches a real account.
+seeded Atoms agents (and one more, naming the voices no other agent names) that still name
+legacy voices are found and switched (`cutover --agents --write`), and the emulator's clock
+moves on an hour so the agents' calls show the switched old ids quiet in `usage`. Nothing here
+touches a real account.
 """
 
 from __future__ import annotations
@@ -122,10 +123,9 @@ def run_demo(
             wrong_speaker=Fault(every=max(1, usable)),  # the last create comes back as another speaker
             traffic_days=DEMO_TRAFFIC_DAYS, agent_call_every_s=CALL_EVERY_S,
         )
-        # a clock that follows real time, and that the agents' chapter moves on an hour
         agents = generate_agents(org.clones, seed, config.agent_count)
         extra = language_line((v for v, o in truth.outcomes.items() if o in ("ok", "fit")), agents, seed)
-        clock = ManualClock(ticking=True)
+        clock = ManualClock(ticking=True)  # follows real time; the agents' chapter moves it on an hour
         with EmulatorServer(EmulatorState(config, org.clones, clock, [*agents, *([extra] if extra else [])])) as server:
             return _run(server, clock, settings, archive, out_root, progress)
 

@@ -5,8 +5,10 @@ seeded Atoms agents still name the legacy voices (one behind a colleague's open 
 branch that is not live, one archived, one in a workflow node), and the demo seeds one more,
 `language_line`: a workflow graph naming, one per node, every legacy voice with a usable recording
 that no other agent names, so whichever replacement the fidelity check flags, an agent names its
-old id and the switch leaves that place alone (its mapping row is not ready). The chapter runs the agents' cutover through the pipeline the CLI runs for
-`clone-audit cutover MAPPING --agents --write --yes` (`audit.pipeline.agents`): the places found
+old id and the switch leaves that place alone (its mapping row is not ready).
+
+The chapter runs the agents' cutover through the pipeline the CLI runs for `clone-audit cutover
+MAPPING --agents --write --yes` (`audit.pipeline.agents`): the places found
 (the dry run's listing, shown before the switch), the switch, confirmed as the demo confirms
 apply, and what was left alone and why. Then it moves the emulator's clock on by `CALLS_S`, so
 every active agent places its calls, and reads `usage` since the switch
@@ -33,8 +35,11 @@ from audit.pipeline import cutover as cutover_flow
 CALL_EVERY_S = 300.0
 CALLS_S = 3600.0
 LANGUAGE_LINE = "Language Line"
-#: Quiet old ids shown one per line; the rest are listed together on one.
+#: Quiet old ids shown one per line, then listed together on one (a demo with many clones names many).
 QUIET_SHOWN = 6
+QUIET_LISTED = 24
+#: Ready places listed one per line (every place not ready or in a draft is listed too).
+PLACES_SHOWN = 30
 
 
 @dataclass(frozen=True)
@@ -65,7 +70,11 @@ class AgentsChapter:
         lines = [f"Voice agents: read {run.agents_read}; {len(hits)} place(s) in "
                  f"{len({h.agent_id for h in hits})} agent(s) name an old voice id "
                  f"({sum(h.ready for h in hits)} ready, {sum(not h.ready for h in hits)} not ready):"]
-        lines += [f"  {place(h)}" for h in hits]
+        shown = [h for n, h in enumerate(hits) if n < PLACES_SHOWN or h.kind == DRAFT or not h.ready]
+        lines += [f"  {place(h)}" for h in shown]
+        if len(shown) < len(hits):
+            lines.append(f"  … and {len(hits) - len(shown)} more ready place(s) (all in the migration folder's "
+                         "cutover.json)")
         lines.append(f"Switch (confirmed, as `cutover MAPPING --agents --write --yes`): {len(self.switched)} "
                      f"agent branch(es) switched, {len(self.left_alone())} place(s) left alone:")
         lines += [f"  switched: {o.agent_name} · branch {o.branch_name}{' [live]' if o.live else ''} · "
@@ -115,8 +124,10 @@ class AgentsChapter:
                 ("still called: left alone" if calls else "not called (left alone)")
             lines.append(f"  {voice_id}  {calls} call(s){new}  {state}  ({', '.join(names)})")
         if len(quiet_ids) > QUIET_SHOWN:
-            lines.append(f"  … and {len(quiet_ids) - QUIET_SHOWN} more switched old id(s) quiet, 0 call(s) each: "
-                         + ", ".join(quiet_ids[QUIET_SHOWN:]))
+            rest = quiet_ids[QUIET_SHOWN:]
+            listed = ", ".join(rest[:QUIET_LISTED]) + (f", … ({len(rest) - QUIET_LISTED} more)"
+                                                       if len(rest) > QUIET_LISTED else "")
+            lines.append(f"  … and {len(rest)} more switched old id(s) quiet, 0 call(s) each: {listed}")
         quiet, called = self.quiet()
         lines.append(f"Old ids quiet after the switch: {len(quiet)} of {len(quiet) + len(called)} switched"
                      + (f"; still called: {', '.join(called)}." if called else "."))
