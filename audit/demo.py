@@ -9,7 +9,11 @@ create), so the story shows a replacement that speaks but does not sound like it
 fidelity check flags it `mismatch`, it is not ready, and the report lets you listen to both.
 The emulator's TTS analytics log holds a generated week of traffic and the scans read it
 (`scan --usage 7`), so the reports lead with the legacy voices still called and the plan
-goes most called first. Nothing here touches a real account.
+goes most called first. Then the voice agents' part (`audit.demo_agents`): the emulator's
+seeded Atoms agents (and one more, naming the voices no other agent names) that still name
+legacy voices are found and switched (`cutover --agents --write`), and the emulator's clock
+moves on an hour so the agents' calls show the switched old ids quiet in `usage`. Nothing here
+touches a real account.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ from audit.core import aio
 from audit.core.config import Settings
 from audit.core.models import Fidelity, Progress, marked_origin
 from audit.core.secrets import Secret
-from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
+from audit.demo_agents import CALL_EVERY_S, AgentsChapter, language_line, tell_agents
+from audit.emulator import (EmulatorConfig, EmulatorServer, EmulatorState, ManualClock, generate_archive,
+                            generate_org)
+from audit.emulator.agentseed import generate_agents
 from audit.emulator.knobs import Fault
 from audit.migrate.selection import ApplyOptions
 from audit.pipeline import apply as apply_flow
@@ -49,6 +56,7 @@ class DemoStory:
     applied: apply_flow.ApplyRun
     after: scan_flow.ScanRun
     after_record: RunRecord
+    agents: AgentsChapter
 
     @property
     def before_folder(self) -> Path:
@@ -90,9 +98,13 @@ class DemoStory:
             f"After: {verdicts.count('migrated')} migrated, {verdicts.count('non-compliant')} still "
             f"non-compliant (blocked, failed, or a replacement awaiting review), {verdicts.count('compliant')} compliant "
             f"(the {len(replacements)} replacement clones are counted through the voices they replace).",
+            *self.agents.lines(),
+            self.agents.summary_line(),
             f"Compliance before: {self.before_folder / 'report.html'}",
             f"Plan, mapping and report: {self.folder}",
             f"Compliance after the migration: {self.after_folder / 'report.html'}",
+            *([f"Agents' cutover (migration folder's cutover section): {self.agents.report}"]
+              if self.agents.report else []),
             "Demo finished (emulator only; a real account was never touched).",
         ])
 
@@ -109,13 +121,17 @@ def run_demo(
         config = EmulatorConfig(
             seed=seed, tts_concurrency=DEMO_CONCURRENCY, latency=DEMO_LATENCY, pending_s=0.2, processing_s=0.3,
             wrong_speaker=Fault(every=max(1, usable)),  # the last create comes back as another speaker
-            traffic_days=DEMO_TRAFFIC_DAYS,
+            traffic_days=DEMO_TRAFFIC_DAYS, agent_call_every_s=CALL_EVERY_S,
         )
-        with EmulatorServer(EmulatorState(config, org.clones)) as server:
-            return _run(server, settings, archive, out_root, progress)
+        agents = generate_agents(org.clones, seed, config.agent_count)
+        extra = language_line((v for v, o in truth.outcomes.items() if o in ("ok", "fit")), agents, seed)
+        clock = ManualClock(ticking=True)  # follows real time; the agents' chapter moves it on an hour
+        with EmulatorServer(EmulatorState(config, org.clones, clock, [*agents, *([extra] if extra else [])])) as server:
+            return _run(server, clock, settings, archive, out_root, progress)
 
 
-def _run(server: EmulatorServer, settings: Settings, archive: str, out_root: Path, progress: Progress | None) -> DemoStory:
+def _run(server: EmulatorServer, clock: ManualClock, settings: Settings, archive: str, out_root: Path,
+         progress: Progress | None) -> DemoStory:
     key = Secret(server.api_key)
     REDACTOR.add(key)
     settings = replace(
@@ -126,11 +142,11 @@ def _run(server: EmulatorServer, settings: Settings, archive: str, out_root: Pat
         plan=replace(settings.plan, create_estimate_s=1.0),  # the emulator's clones finish in ~0.5 s
         report=replace(settings.report, usage_days=settings.report.usage_days or DEMO_TRAFFIC_DAYS),
     )
-    return aio.run(_story(settings, key, out_root, progress))
+    return aio.run(_story(settings, key, clock, out_root, progress))
 
 
 async def _story(
-    settings: Settings, key: Secret, out_root: Path, progress: Progress | None
+    settings: Settings, key: Secret, clock: ManualClock, out_root: Path, progress: Progress | None
 ) -> DemoStory:
     async with WavesClient(settings.api, key) as client:
         first = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
@@ -141,4 +157,6 @@ async def _story(
             progress=progress,
         )
         after = await scan_flow.scan_organisation(client, settings, progress, out_root=out_root)
-    return DemoStory(first, scanned, planned, applied, after, scan_flow.write_scan_reports(after, out_root))
+        after_record = scan_flow.write_scan_reports(after, out_root)
+        agents = await tell_agents(client, planned.folder / "mapping.csv", clock.advance, clock.now)
+    return DemoStory(first, scanned, planned, applied, after, after_record, agents)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,44 @@ def test_demo_tells_the_whole_story_and_never_shows_its_key(tmp_path: Path) -> N
     assert "Old → new voice ids" not in (plan_dir / "report.html").read_text(encoding="utf-8")  # the reviewed plan
     assert (plan_dir / "listen").is_dir() and len(list((plan_dir / "listen").iterdir())) <= 2 * 11
     assert f"Run: {after_dir / 'run.json'}" in done.stdout
+    _the_demo_switches_the_agents_and_their_old_ids_go_quiet(done.stdout, runs, plan_dir, kind)
 
+
+def _the_demo_switches_the_agents_and_their_old_ids_go_quiet(out: str, runs: list[Path], plan_dir: Path,
+                                                             kind: Callable[[Path], str]) -> None:
+    found = re.search(r"Voice agents: read (\d+); (\d+) place\(s\) in (\d+) agent\(s\) name an old voice id", out)
+    assert found and int(found[2]) >= 6 and int(found[3]) >= 5, out
+    assert "workflowGraph.nodes[1].data.synthesizer.voiceConfig.voiceId" in out  # a workflow node's own voice
+    assert "branch weekend-hours · head" in out  # a branch that is not live is found too
+    switched = re.search(r"(\d+) agent branch\(es\) switched", out)
+    assert switched and int(switched[1]) >= 5
+    assert len(re.findall(r"^  switched: ", out, re.M)) == int(switched[1])
+    (draft,) = [line for line in out.splitlines() if line.startswith("  left alone: Support Triage")]
+    assert "open draft" in draft and "Dana Whitfield" in draft  # the colleague's draft is never overwritten
+    assert re.search(r"^  left alone: Collections: archived", out, re.M)
+    mapping = json.loads((plan_dir / "mapping.json").read_text(encoding="utf-8"))["mapping"]
+    (mismatch,) = [m["old_voice_id"] for m in mapping if m["status"] == "mismatch"]
+    assert re.search(rf"^  left alone: .*{mismatch} is not ready", out, re.M)  # a row awaiting review stays
+    cutover = json.loads((plan_dir / "cutover.json").read_text(encoding="utf-8"))
+    assert cutover["agents"]["found"] == int(found[2])
+    (written,) = cutover["agent_writes"]
+    assert sum(b["state"] == "switched" for b in written["branches"]) == int(switched[1])
+    sealed = json.loads(Path(written["record_file"]).read_text(encoding="utf-8"))
+    gone = {c["old"] for e in sealed["agents"] if e["state"] == "published" for c in e["changes"]}
+    assert mismatch not in gone and len(gone) >= 5
+    # usage after the switch: every switched old id quiet; the ones left alone still called (so agents do call)
+    quiet = re.search(r"Old ids quiet after the switch: (\d+) of (\d+) switched\.$", out, re.M)
+    assert quiet and int(quiet[1]) == int(quiet[2]) == len(gone)
+    calls = {row["old_voice_id"]: row["calls"] for row in cutover["usage"]["rows"]}
+    assert cutover["usage"]["complete"] and all(calls[v] == 0 for v in gone)
+    assert calls[mismatch] > 0 and re.search(rf"^  {mismatch}  [1-9]\d* call\(s\).* still called: left alone", out, re.M)
+    shown = re.findall(r"^  (voice_\w+)  0 call\(s\).*  quiet  ", out, re.M)
+    more = re.search(r"more switched old id\(s\) quiet, 0 call\(s\) each: (.+)$", out, re.M)
+    assert set(shown) | set(more[1].split(", ") if more else []) == gone
+    (cutover_dir,) = [p for p in runs if kind(p) == "cutover"]
+    assert f"{cutover_dir / 'report.html'}" in out
+    assert "Support Triage" in (cutover_dir / "report.html").read_text(encoding="utf-8")
+    assert [p for p in runs if kind(p) == "usage"]
 
 def test_scan_exits_1_on_findings_and_never_shows_the_key(tmp_path: Path) -> None:
     with EmulatorServer.with_org(n=30, seed=2, api_key=KEY, tts_concurrency=2) as server:
