@@ -161,7 +161,7 @@ async def tell_agents(client: WavesClient, mapping_path: Path, advance: Callable
     """Find and switch the agents naming old ids (confirmed), move the emulator's clock on
     (`advance`, `now`: its seconds since the epoch) and read the usage since the switch."""
     options = agents_flow.AgentOptions(write=True, poll_s=0.1, scan_wait_s=10.0)
-    run = await agents_flow.agents_cutover(client, mapping_path, options, confirm=lambda what, n: True)
+    run = await agents_flow.agents_cutover(client, mapping_path, options, confirm=lambda proposal: True)
     archived = [a.name for a in await client.atoms.list_agents(archived=True) if a.archived]
     since = datetime.fromtimestamp(now(), UTC)  # the switch committed before this, on the same clock
     advance(CALLS_S)
