@@ -18,15 +18,16 @@ import enum
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.core.models import CloneStatus, Compatibility, ProbeVerdict, Verdict, VoiceResult, marked_origin
 from audit.core.pools import pool_of
 from audit.core.untrusted import visible
 from audit.core.usage import VoiceUsage
 from audit.runs.record import VOICE_COLUMNS, VoiceRow
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 COLUMNS: tuple[str, ...] = VOICE_COLUMNS  # the fields of a run's typed VoiceRow, in order
 _INTEGER_COLUMNS = {"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
@@ -134,6 +135,7 @@ def voice_frame(
         if used is not None:
             row["usage_calls"], row["usage_chars"] = used.calls, used.characters
             row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     frame = pd.DataFrame(rows, columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
     rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
     finding = frame["verdict"].isin(FINDINGS)
@@ -171,6 +173,7 @@ def is_replacement(frame: pd.DataFrame) -> pd.Series:
 
 def summary(frame: pd.DataFrame) -> dict[str, Any]:
     """Counts over the voices (a replacement clone is counted through the voice it replaces)."""
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     replacements = is_replacement(frame) if len(frame) else pd.Series([], dtype=bool)
     voices = frame[~replacements] if len(frame) else frame
 
@@ -228,6 +231,7 @@ def voice_rows(frame: pd.DataFrame) -> tuple[VoiceRow, ...]:
 
 def frame_of(rows: Iterable[VoiceRow]) -> pd.DataFrame:
     """A run record's voices as a frame, in the order they were stored."""
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     return pd.DataFrame([r.as_dict() for r in rows], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
 
 
