@@ -27,7 +27,7 @@ from audit.migrate.document import Plan
 from audit.migrate.state import MappingStatus, Migration
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import frame_of, records, render_csv, summary, voice_rows
+from audit.report.tables import csv_chunks, frame_of, records, summary, voice_rows
 from audit.runs import document
 from audit.runs.record import RunRecord
 
@@ -42,7 +42,7 @@ def write_scan_files(
     """clones.csv and run.json of a scan or plan; returns the record with the frame's rows as
     its voices (what run.json holds)."""
     record = record.with_voices(voice_rows(frame))
-    folder.write_text(folder.clones_csv, render_csv(frame, bom=bom))
+    folder.write_chunks(folder.clones_csv, csv_chunks(frame, bom=bom))
     folder.write_chunks(folder.run_json, document.chunks(record, report_extras(frame, context)))
     return record
 
