@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import enum
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
