@@ -142,7 +142,7 @@ def voice_frame(
                 data["usage_calls"][i], data["usage_chars"][i] = used.calls, used.characters
                 data["usage_last_call"][i] = (None if used.last_call is None
                                               else used.last_call.isoformat(timespec="seconds"))
-    frame = pd.DataFrame(data, columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
+    frame = pd.DataFrame(data if ids else [], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)  # none: no column typed by an empty list
     del data
     rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
     finding = frame["verdict"].isin(FINDINGS)
