@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import io
 import math
+import struct
 import sys
 import wave
 from collections.abc import Iterator
@@ -64,8 +65,12 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
     """Decode any format libsndfile reads into mono float32 samples and the sample rate.
 
     Reads block by block until the decoder runs dry, so the result holds the frames
-    present in `data`, whatever the header claims.
+    present in `data`, whatever the header claims. A canonical PCM16 mono WAV (what TTS
+    answers are) is read straight from its bytes, to the same samples libsndfile gives.
     """
+    canonical = _pcm16_mono(data)
+    if canonical is not None:
+        return canonical
     try:
         with sf.SoundFile(io.BytesIO(data)) as f:
             sample_rate = f.samplerate
@@ -79,6 +84,29 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
         raise AudioError(f"not decodable audio ({len(data)} bytes): {exc}") from None
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     return samples, sample_rate
+
+
+#: A canonical WAV header: RIFF, WAVE, a 16-byte PCM `fmt ` chunk, then the `data` chunk.
+_CANONICAL = struct.Struct("<4sI4s4sIHHIIHH4sI")
+
+
+def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
+    """The samples of a WAV whose header is exactly the canonical 44 bytes of 16-bit PCM mono and
+    whose sizes all agree with the bytes present (RIFF size, data size, whole frames); None for
+    anything else (an odd or lying header, other encodings, extra chunks), which libsndfile reads.
+    The same values libsndfile gives: each sample / 32768, as float32."""
+    if len(data) < _CANONICAL.size:
+        return None
+    riff, riff_size, wave, fmt, fmt_size, encoding, channels, rate, byte_rate, align, bits, tag, size = (
+        _CANONICAL.unpack_from(data))
+    if (riff, wave, fmt, tag) != (b"RIFF", b"WAVE", b"fmt ", b"data") or (fmt_size, encoding, channels, align,
+                                                                          bits) != (16, 1, 1, 2, 16):
+        return None
+    if rate <= 0 or byte_rate != 2 * rate or riff_size != len(data) - 8 or size != len(data) - _CANONICAL.size \
+            or size % 2:
+        return None
+    pcm = np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size)
+    return pcm.astype(np.float32) * np.float32(1.0 / 32768.0), rate
 
 
 def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:

@@ -15,9 +15,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.compliance.changes import Changes, HistoryView, Mark, compare, trend_point
 from audit.compliance.gate import Baseline
@@ -33,6 +31,9 @@ from audit.report.tables import with_history
 from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import PlanRef, RunRecord
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 
 def marks_of(frame: pd.DataFrame) -> dict[str, Mark]:

@@ -14,9 +14,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, assert_never
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any, assert_never
 
 from audit.compliance.changes import HistoryView
 from audit.core.errors import UsageError
@@ -36,6 +34,9 @@ from audit.report.text import headline, partial
 from audit.runs import document, store
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, RunRecord
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 FORMATS = tuple(f.value for f in ReportFormat)
 
@@ -57,6 +58,7 @@ class View:
 
     @property
     def mapping(self) -> pd.DataFrame | None:
+        import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
         return pd.DataFrame(self.record.changes["mapping"]) if "mapping" in self.record.changes else None
 
 

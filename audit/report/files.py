@@ -18,21 +18,21 @@ import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.compliance.changes import HistoryView
 from audit.core.models import Verdict
 from audit.core.runfolder import MAPPING_JSON, RunFolder
 from audit.migrate.document import Plan
 from audit.migrate.state import MappingStatus, Migration
-from audit.report.html import report_html_chunks
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
-from audit.report.tables import frame_of, records, render_csv, summary, voice_rows
+from audit.report.tables import csv_chunks, frame_of, records, summary, voice_rows
 from audit.runs import document
 from audit.runs.record import RunRecord
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 
 def write_scan_files(
@@ -42,7 +42,7 @@ def write_scan_files(
     """clones.csv and run.json of a scan or plan; returns the record with the frame's rows as
     its voices (what run.json holds)."""
     record = record.with_voices(voice_rows(frame))
-    folder.write_text(folder.clones_csv, render_csv(frame, bom=bom))
+    folder.write_chunks(folder.clones_csv, csv_chunks(frame, bom=bom))
     folder.write_chunks(folder.run_json, document.chunks(record, report_extras(frame, context)))
     return record
 
@@ -108,6 +108,8 @@ def write_migration_run(
     if dashboard := record.changes.get("retire", {}).get("for_dashboard"):
         folder.write_text(folder.dashboard_txt, "".join(f"{voice_id}\n" for voice_id in dashboard))
     meta = document.head(record)
+    from audit.report.html import report_html_chunks  # jinja2 and the page's parts: loaded to write a page
+
     folder.write_chunks(folder.report_html, report_html_chunks(meta, after, plan, mapping, before=counts, cutover=cutover,
                                                                 listen=listening))
     return record
@@ -137,6 +139,8 @@ def write_html(
     folder: RunFolder, record: RunRecord, frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
+    from audit.report.html import report_html_chunks  # jinja2 and the page's parts: loaded to write a page
+
     folder.write_chunks(folder.report_html, report_html_chunks(document.head(record), frame, plan, mapping, context))
 
 

@@ -19,11 +19,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import markupsafe
-import pandas as pd
 
 from audit.compliance.changes import HistoryView
 from audit.core.models import Action, Compatibility, Fidelity, ProbeVerdict, Verdict
@@ -38,6 +37,9 @@ from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records,
 from audit.report.text import headline, human_bytes, human_duration, partial, percent, traffic, usage_banner
 from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 PASSING = (Verdict.COMPLIANT, Verdict.MIGRATED)
 #: What the templates compare with: the enums, never a verdict, status or action spelled out.

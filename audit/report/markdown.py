@@ -14,9 +14,7 @@ break the table or hide text.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.compliance.changes import HistoryView
 from audit.core.models import Action, Verdict
@@ -29,6 +27,9 @@ from audit.report.tables import FINDINGS, records, summary
 from audit.report.text import headline, human_bytes, human_duration, partial
 from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 MAX_ROWS = 200
 _SPECIAL = str.maketrans({"|": "\\|", "`": "\\`", "*": "\\*", "_": "\\_", "<": "&lt;", ">": "&gt;",

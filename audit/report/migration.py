@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.core.models import Action
 from audit.migrate.document import Plan, PlanEntry
 from audit.migrate.state import Migration, mapping_status
 from audit.report.tables import render_csv
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 PLAN_COLUMNS: tuple[str, ...] = (
     "voice_id", "display_name", "verdict", "probe_verdict", "action", "reason", "source_path",
@@ -63,6 +64,7 @@ def plan_frame(plan: Plan) -> pd.DataFrame:
     rank = {a: i for i, a in enumerate(ACTION_ORDER)}
     entries = sorted(plan.entries, key=lambda e: (rank[e.action], -(e.recent_calls or 0),
                                                   e.display_name.strip().casefold(), e.voice_id))
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     return pd.DataFrame([plan_row(e) for e in entries], columns=list(PLAN_COLUMNS)).astype({"recent_calls": "Int64"})
 
 
@@ -87,6 +89,7 @@ def mapping_frame(migrations: Iterable[Migration]) -> pd.DataFrame:
         }
         for m in migrations
     ]
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     return pd.DataFrame(rows, columns=list(MAPPING_COLUMNS))
 
 

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import csv
 import enum
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from audit.core.models import CloneStatus, Compatibility, ProbeVerdict, Verdict, VoiceResult, marked_origin
 from audit.core.pools import pool_of
 from audit.core.untrusted import visible
 from audit.core.usage import VoiceUsage
 from audit.runs.record import VOICE_COLUMNS, VoiceRow
+
+if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
+    import pandas as pd
 
 COLUMNS: tuple[str, ...] = VOICE_COLUMNS  # the fields of a run's typed VoiceRow, in order
 _INTEGER_COLUMNS = {"probe_http_status": "Int64", "probe_bytes": "Int64", "age_days": "Int64",
@@ -126,15 +126,24 @@ def voice_frame(
     """One row per voice, failures first, then by display name. `usage` (voice id → its calls,
     characters and last call in the usage window) fills the usage columns (a voice it does not
     name has none: not known, not zero) and orders the findings by calls, most called first."""
-    rows = [voice_row(r, now) for r in results]
-    replaced_by = {row["replaces"]: row["voice_id"] for row in rows if row["replaces"]}
-    for row in rows:
-        row["replaced_by"] = replaced_by.get(row["voice_id"])
-        used = None if usage is None else usage.get(row["voice_id"])
-        if used is not None:
-            row["usage_calls"], row["usage_chars"] = used.calls, used.characters
-            row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
-    frame = pd.DataFrame(rows, columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
+
+    data: dict[str, list[Any]] = {name: [] for name in COLUMNS}  # by column: no dict per voice is kept
+    for result in results:
+        for name, value in voice_row(result, now).items():
+            data[name].append(value)
+    ids = data["voice_id"]
+    replaced_by = {origin: voice_id for origin, voice_id in zip(data["replaces"], ids, strict=True) if origin}
+    data["replaced_by"] = [replaced_by.get(voice_id) for voice_id in ids]
+    if usage is not None:
+        for i, voice_id in enumerate(ids):
+            used = usage.get(voice_id)
+            if used is not None:
+                data["usage_calls"][i], data["usage_chars"][i] = used.calls, used.characters
+                data["usage_last_call"][i] = (None if used.last_call is None
+                                              else used.last_call.isoformat(timespec="seconds"))
+    frame = pd.DataFrame(data if ids else [], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)  # none: no column typed by an empty list
+    del data
     rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
     finding = frame["verdict"].isin(FINDINGS)
     keys = frame.assign(
@@ -171,6 +180,7 @@ def is_replacement(frame: pd.DataFrame) -> pd.Series:
 
 def summary(frame: pd.DataFrame) -> dict[str, Any]:
     """Counts over the voices (a replacement clone is counted through the voice it replaces)."""
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     replacements = is_replacement(frame) if len(frame) else pd.Series([], dtype=bool)
     voices = frame[~replacements] if len(frame) else frame
 
@@ -198,12 +208,23 @@ def render_csv(frame: pd.DataFrame, *, bom: bool = False) -> str:
     """RFC 4180; `bom` starts it with a UTF-8 byte order mark, so Excel reads non-Latin names.
     A date column holds an ISO date or timestamp, or nothing (a server's unreadable date stays
     in run.json, not in the CSV a spreadsheet sorts by date)."""
+    return "".join(csv_chunks(frame, bom=bom))
+
+
+#: Rows rendered at a time by `csv_chunks`: a writer holds the CSV of these, never of every row.
+CSV_BATCH = 2000
+
+
+def csv_chunks(frame: pd.DataFrame, *, bom: bool = False, batch: int = CSV_BATCH) -> Iterator[str]:
+    """`render_csv` in pieces of whole lines (the header, then `batch` rows at a time)."""
     dated = [c for c in frame.columns if c in DATE_COLUMNS]
-    if dated:
-        frame = frame.assign(**{c: frame[c].map(_iso) for c in dated})
-    safe = frame.map(_safe_cell)
-    text = safe.to_csv(index=False, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    return ("\ufeff" + text) if bom else text
+    for start in range(0, max(len(frame), 1), batch):
+        part = frame.iloc[start:start + batch]
+        if dated:
+            part = part.assign(**{c: part[c].map(_iso) for c in dated})
+        text = part.map(_safe_cell).to_csv(index=False, header=not start, lineterminator="\r\n",
+                                           quoting=csv.QUOTE_MINIMAL)
+        yield ("\ufeff" + text) if bom and not start else text
 
 
 #: Rows converted at a time by `iter_records`: the JSON of a few hundred rows, not of all of them.
@@ -211,8 +232,16 @@ RECORDS_BATCH = 500
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """JSON-ready rows: missing values become null, numbers stay numbers."""
-    return json.loads(frame.to_json(orient="records", force_ascii=False))
+    """JSON-ready rows: missing values become None, numbers stay numbers (Python's own). Each
+    row's strings are the frame's own objects, not copies (no JSON text of the frame is made)."""
+    names = [str(name) for name in frame.columns]
+    columns = [_plain(frame[name]) for name in frame.columns]
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _plain(column: pd.Series) -> list[Any]:
+    """A column's values as Python objects, a missing one (None, NaN, NA) as None."""
+    return column.astype(object).where(column.notna(), None).tolist()
 
 
 def iter_records(frame: pd.DataFrame, batch: int = RECORDS_BATCH) -> Iterator[dict[str, Any]]:
@@ -228,6 +257,7 @@ def voice_rows(frame: pd.DataFrame) -> tuple[VoiceRow, ...]:
 
 def frame_of(rows: Iterable[VoiceRow]) -> pd.DataFrame:
     """A run record's voices as a frame, in the order they were stored."""
+    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
     return pd.DataFrame([r.as_dict() for r in rows], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
 
 

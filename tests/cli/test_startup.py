@@ -64,3 +64,31 @@ def test_version_and_help_answer_in_well_under_a_second(argv: list[str]) -> None
         assert done.returncode == 0, done.stderr
     assert "clone-audit" in done.stdout
     assert best < 1.0, f"{argv}: {best:.2f} s"
+
+
+IMPORTS = "import sys, {module}\nprint('LOADED', sorted(sys.modules), file=sys.stderr)"
+
+
+def imported_by(module: str) -> list[str]:
+    """The modules a fresh interpreter holds after importing `module`."""
+    done = subprocess.run([sys.executable, "-c", IMPORTS.format(module=module)], capture_output=True, text=True,
+                          timeout=60, check=True)
+    line = next(line for line in done.stderr.splitlines() if line.startswith("LOADED "))
+    return ast.literal_eval(line.removeprefix("LOADED "))  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("module", ["audit.pipeline.scan", "audit.cli.commands.scan", "audit.pipeline.history",
+                                    "audit.report.files"])
+def test_a_scan_loads_pandas_only_when_it_builds_its_table(module: str) -> None:
+    """pandas (over half a second of imports on a busy machine) is loaded when a scan writes its
+    table, not before its first probe: the scan's whole import chain leaves it out, and jinja2
+    waits for the report page."""
+    modules = imported_by(module)
+    assert module in modules  # the probe sees the import (so the check below can fail)
+    assert [m for m in modules if m.split(".")[0] in ("pandas", "jinja2")] == []
+
+
+def test_building_the_table_still_loads_pandas() -> None:
+    modules = imported_by("audit.report.tables; from datetime import datetime, UTC; "
+                          "audit.report.tables.voice_frame([], datetime.now(UTC))")
+    assert "pandas" in modules

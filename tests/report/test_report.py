@@ -174,3 +174,29 @@ def test_csv_date_columns_hold_iso_dates_or_nothing() -> None:
     assert table["voice_old0000001"]["first_noncompliant"] == "2026-11-01"
     assert table["voice_new0000001"]["created_at"] == "2024-01-01T14:17:16+00:00"
     assert table["voice_old0000001"]["created_at"] == ""  # not a date: kept in run.json only
+
+
+def test_the_csv_is_written_a_batch_of_rows_at_a_time_to_the_same_bytes() -> None:
+    """clones.csv of a large organisation is never held whole: its pieces are whole lines, the
+    header and the byte order mark once, and together they are the file rendered at once."""
+    from audit.report.tables import csv_chunks
+
+    frame = voice_frame(_results() * 3, NOW)
+    pieces = list(csv_chunks(frame, bom=True, batch=4))
+    assert len(pieces) == 5 and all(piece.endswith("\r\n") for piece in pieces)
+    assert "".join(pieces) == render_csv(frame, bom=True) and "".join(pieces).count("\ufeff") == 1
+    assert sum(piece.count("voice_id,display_name") for piece in pieces) == 1
+    assert list(csv_chunks(voice_frame([], NOW))) == [render_csv(voice_frame([], NOW))]
+
+
+def test_report_rows_are_plain_python_values() -> None:
+    """What the page, the terminal lines and run.json read from the table: None for a missing
+    value (never NaN or NA), whole numbers as int, in the table's order."""
+    from audit.report.tables import records
+
+    rows = records(voice_frame(_results(), NOW))
+    bare = next(r for r in rows if r["voice_id"] == "voice_bare000000")
+    assert bare["probe_bytes"] is None and bare["probe_duration_s"] is None and bare["age_days"] is None
+    others = [r for r in rows if r is not bare]
+    assert {type(r["probe_bytes"]) for r in others} == {int} and {type(r["age_days"]) for r in others} == {int}
+    assert json.loads(json.dumps(rows)) == rows

@@ -213,3 +213,47 @@ def test_a_low_sample_rate_answer_costs_the_probe_seconds_not_hours() -> None:
     verdict, seconds = done.stdout.split()
     assert done.returncode == 0, done.stderr
     assert verdict == "silent" and float(seconds) < 5.0
+
+
+def _libsndfile(body: bytes) -> tuple[np.ndarray, int]:
+    with sf.SoundFile(io.BytesIO(body)) as f:
+        return f.read(dtype="float32", always_2d=True).mean(axis=1).astype(np.float32), f.samplerate
+
+
+def _canonical(samples: np.ndarray, rate: int = 24000, channels: int = 1, subtype: str = "PCM_16") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, samples.reshape(-1, channels) if channels > 1 else samples, rate, format="WAV", subtype=subtype)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("frames", [0, 1, 50, 7_201, 72_000])
+def test_a_plain_tts_wav_is_read_to_the_very_samples_libsndfile_gives(frames: int) -> None:
+    """TTS answers (canonical 16-bit mono WAV) skip libsndfile's block reads, to the same samples,
+    full scale both ways included: every measure and so every verdict is unchanged."""
+    rng = np.random.default_rng(frames)
+    samples = np.concatenate([[-1.0, 32767 / 32768], rng.uniform(-1, 1, frames)])[:frames]
+    body = _canonical(samples)
+    from audit.core import audio
+
+    assert audio._pcm16_mono(body) is not None  # the direct read is taken
+    got, rate = audio.decode(body)
+    want, want_rate = _libsndfile(body)
+    assert rate == want_rate == 24000 and got.dtype == want.dtype and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("body", [
+    short_wav(50, claimed_bytes=0x7FFFFFFF),  # a data size that lies
+    short_wav(50, claimed_bytes=0xFFFFFFFF - 36),
+    _canonical(np.linspace(-1, 1, 4_000), channels=2),  # stereo
+    _canonical(np.linspace(-1, 1, 4_000), subtype="PCM_24"),
+    _canonical(np.linspace(-1, 1, 4_000), subtype="FLOAT"),
+    _canonical(np.linspace(-1, 1, 4_001))[:-1],  # cut off in the middle of a frame
+    _canonical(np.linspace(-1, 1, 4_000)) + b"LIST\x04\x00\x00\x00abcd",  # a chunk after the data
+], ids=["lying-size", "streaming-size", "stereo", "pcm24", "float", "cut-frame", "trailing-chunk"])
+def test_any_other_wav_is_left_to_libsndfile(body: bytes) -> None:
+    from audit.core import audio
+
+    assert audio._pcm16_mono(body) is None
+    got, rate = audio.decode(body)
+    want, want_rate = _libsndfile(body)
+    assert rate == want_rate and np.array_equal(got, want)
