@@ -5,6 +5,7 @@ with `_resolvedConfig`; `BranchSummary` wrapping `Branch`; `Revision`; `DraftDet
 `PublishResult`; `DraftConflictError`), so the client's tests check the request shapes and
 the reading of the answers; the emulator's contract tests check the same shapes over HTTP.
 `FakeAtoms.install(router)` routes a respx mock to it; `publish_mode` picks the scan's outcome.
+A draft write is merged into the draft key by key (lists replaced), as the vendor does.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ class Revision:
     scan: str = "passed"
     reason: str | None = None
     polls_left: int = 0  # GETs before a scanning revision settles
+    source_draft: str | None = None  # the draft it was published from
 
     def doc(self, agent: str, branch: str) -> dict[str, Any]:
         return {"_id": self.id, "agent": agent, "status": self.status, "branch": branch, "revisionNumber": self.number,
-                "label": None, "securityCheck": {"status": self.scan, "reason": self.reason}}
+                "label": None, "securityCheck": {"status": self.scan, "reason": self.reason},
+                "sourceDraftId": self.source_draft}
 
 
 @dataclass
@@ -147,6 +150,11 @@ class FakeAtoms:
                        "editHistory": [{"revision": latest, "changedSections": ["voice"], "editorName": d.editor}]})
         if tail == "draft" and method == "PUT":
             return self._write(found, branch, json.loads(request.content))
+        if tail == "draft" and method == "DELETE":
+            if branch.draft is None:
+                return httpx.Response(404, json={"status": False, "errors": ["No open draft on this branch"]})
+            branch.draft = None
+            return ok({"discarded": True})
         if tail == "draft/publish":
             return self._publish(found, branch)
         if tail == "revisions":
@@ -186,7 +194,7 @@ class FakeAtoms:
             return httpx.Response(409, json={"status": False, "errors": ["synthesizer.voiceConfig.voiceId"], "data": {
                 "conflict": {"expectedRevision": expected, "latestRevision": current + 1, "diffs": []}}})
         base = copy.deepcopy(branch.draft.config if branch.draft else branch.head.config if branch.head else {})
-        base.update(body)
+        base = merged(base, body)
         branch.draft = Draft(branch.draft.id if branch.draft else new_id(), current + 1, base, editor="clone-audit")
         return ok({"_id": new_id(), "agent": agent.id, "status": "draft", "draftId": branch.draft.id,
                    "draftRevision": branch.draft.revision})
@@ -197,13 +205,21 @@ class FakeAtoms:
         if self.publish_mode == "refuse":
             return httpx.Response(409, json={"status": False, "error_type": "security_scan_failed",
                                              "errors": ["the draft failed its security scan"]})
-        made = Revision(new_id(), len(branch.revisions) + 1, branch.draft.config)
+        made = Revision(new_id(), len(branch.revisions) + 1, branch.draft.config, source_draft=branch.draft.id)
         branch.draft = None
         branch.revisions.append(made)
         if self.publish_mode == "sync":
             return ok({"state": "committed", "revision": made.doc(agent.id, branch.id)})
         made.status, made.scan, made.polls_left = "draft", "queued", self.scan_polls
         return httpx.Response(202, json={"status": True, "data": {"state": "scanning"}})
+
+
+def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A draft write as the vendor applies it: objects merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in patch.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def ok(data: Any) -> httpx.Response:
