@@ -18,16 +18,18 @@ from audit.api.client import WavesClient
 from audit.core.config import ApiSettings
 from audit.core.errors import BadAnswer, UsageError
 from audit.core.secrets import Secret
+from audit.cutover.agentrecord import read_agent_record
 from audit.emulator import EmulatorServer, Fault
 from audit.emulator.agentbook import RIVAL
 from audit.migrate.proposal import Proposal
 from audit.pipeline.agents import AgentOptions, agents_cutover
 from audit.pipeline.agentsundo import agents_rollback
 from tests.support.atomsfake import BASE as FAKE_BASE
-from tests.support.atomsfake import FakeAtoms
+from tests.support.atomsfake import FakeAtoms, ok
 
 FAST = AgentOptions(write=True, scan_wait_s=3, poll_s=0.05)
 NEW = "voice_NEW0000000x"
+OLD = "voice_AAAAAAAAAA"
 
 
 def yes(proposal: Proposal) -> bool:
@@ -249,3 +251,61 @@ async def test_a_deeply_nested_config_marks_its_agent_not_checked(tmp_path: Path
     assert int(run.exit_code) == 4  # partial: one agent not checked
     assert [name for _, name, _ in run.unchecked] == ["Front desk"]
     assert [(o.agent_id, o.state) for o in run.outcomes] == [(fine.id, "switched")]  # the others still switched
+
+
+def fake_account(tmp_path: Path, **fake_options: Any) -> tuple[FakeAtoms, Path]:
+    mapping = tmp_path / "mapping.csv"
+    mapping.write_text(f"old_voice_id,new_voice_id,status,fidelity\n{OLD},{NEW},ready,match\n", encoding="utf-8")
+    fake = FakeAtoms(**fake_options)
+    fake.install(respx.mock)
+    return fake, mapping
+
+
+def fake_client() -> WavesClient:
+    settings = ApiSettings(base_url=FAKE_BASE, max_attempts=2, backoff_initial_s=0.0, backoff_max_s=0.01)
+    return WavesClient(settings, Secret("sk_test_0123456789abcdef"))
+
+
+@respx.mock
+async def test_a_publish_refused_as_in_progress_is_not_called_a_failed_scan(tmp_path: Path) -> None:
+    fake, mapping = fake_account(tmp_path, publish_mode="busy")
+    agent = fake.agent("Front desk", OLD)
+    async with fake_client() as c:
+        run = await agents_cutover(c, mapping, FAST, confirm=yes)
+    (outcome,) = run.outcomes
+    assert outcome.state != "scan-failed" and "in progress" in outcome.reason
+    assert "security scan refusing" not in outcome.reason and "refused the draft" not in outcome.reason
+    assert agent.branches[0].draft is not None and agent.branches[0].draft.id in outcome.reason  # named
+
+
+@respx.mock
+async def test_a_committed_answer_the_branch_does_not_show_is_checked_against_the_head(tmp_path: Path) -> None:
+    fake, mapping = fake_account(tmp_path, publish_mode="misreport")
+    agent = fake.agent("Front desk", OLD)
+    async with fake_client() as c:
+        run = await agents_cutover(c, mapping, FAST, confirm=yes)
+    (outcome,) = run.outcomes
+    head = agent.branches[0].head
+    assert head is not None and outcome.state == "switched" and outcome.revision_after == head.id
+    assert read_agent_record(run.record_file)["agents"][0]["revision_after"] == head.id
+
+
+@respx.mock
+async def test_archived_agents_in_the_active_list_are_read_only_on_request(tmp_path: Path) -> None:
+    fake, mapping = fake_account(tmp_path)
+    fake.agent("Front desk", OLD)
+    archived = fake.agent("Old line", OLD, archived=True)
+    listed = fake._list
+
+    def with_archived(request: Any) -> Any:  # a server that lists archived agents with the active ones
+        if request.url.params.get("archived") == "true":
+            return listed(request)
+        return ok({"agents": [{"_id": a.id, "name": a.name, "archived": a.archived} for a in fake.agents],
+                   "total": len(fake.agents)})
+    fake._list = with_archived  # type: ignore[method-assign]
+    fake.install(respx.mock)
+    async with fake_client() as c:
+        run = await agents_cutover(c, mapping, AgentOptions())
+        assert archived.id not in {h.agent_id for h in run.hits} and run.agents_read == 1
+        run = await agents_cutover(c, mapping, AgentOptions(include_archived=True))
+        assert archived.id in {h.agent_id for h in run.hits}

@@ -85,7 +85,9 @@ class Agent:
 @dataclass
 class FakeAtoms:
     agents: list[Agent] = field(default_factory=list)
-    publish_mode: str = "sync"  # sync (200), scan (202 then passed), scan-fail (202 then failed), refuse (409)
+    #: sync (200), scan (202 then passed), scan-fail (202 then failed), refuse (409 scan failed), busy (409
+    #: another publish in progress), misreport (200 naming a revision the branch does not show)
+    publish_mode: str = "sync"
     scan_polls: int = 2
     conflict_on_write: bool = False  # someone else's edit lands between the read and the write
     on_write: Any = None  # called (agent id, branch id) as each draft write arrives
@@ -205,11 +207,16 @@ class FakeAtoms:
         if self.publish_mode == "refuse":
             return httpx.Response(409, json={"status": False, "error_type": "security_scan_failed",
                                              "errors": ["the draft failed its security scan"]})
+        if self.publish_mode == "busy":
+            return httpx.Response(409, json={"status": False, "error_type": "publish_in_progress",
+                                             "errors": ["A publish is already in progress on this branch"]})
         made = Revision(new_id(), len(branch.revisions) + 1, branch.draft.config, source_draft=branch.draft.id)
         branch.draft = None
         branch.revisions.append(made)
         if self.publish_mode == "sync":
             return ok({"state": "committed", "revision": made.doc(agent.id, branch.id)})
+        if self.publish_mode == "misreport":
+            return ok({"state": "committed", "revision": {**made.doc(agent.id, branch.id), "_id": new_id()}})
         made.status, made.scan, made.polls_left = "draft", "queued", self.scan_polls
         return httpx.Response(202, json={"status": True, "data": {"state": "scanning"}})
 
