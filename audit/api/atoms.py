@@ -124,10 +124,13 @@ class AtomsApi:
             raise bad(f"the agent list ended after {len(seen)} agents of the {total} it claims", hint=hint)
         return list(seen.values())
 
-    async def get_agent_config(self, agent_id: str, *, draft_id: str | None = None) -> Mapping[str, Any]:
-        """The agent's resolved config: the live one, or with `draft_id` that draft's."""
+    async def get_agent_config(self, agent_id: str, *, draft_id: str | None = None,
+                               version_id: str | None = None) -> Mapping[str, Any]:
+        """The agent's resolved config: the live one, with `draft_id` that draft's, with
+        `version_id` that revision's (resolved the same way, so the two compare)."""
         path = f"{AGENTS_PATH}/{wire.plain(agent_id, 'agent id', AGENTS_PATH)}"
-        body = await self._get(path, **({"draftId": draft_id} if draft_id else {}))
+        params = {"draftId": draft_id} if draft_id else {"versionId": version_id} if version_id else {}
+        body = await self._get(path, **params)
         return wire.agent_config(body, f"GET {path}")
 
     async def list_branches(self, agent_id: str) -> list[BranchInfo]:

@@ -113,7 +113,7 @@ async def switch_branch(client: WavesClient, read: BranchRead, hits: Sequence[Ag
                           else exc.reason)
         return
     book.update(entry, state="drafted", draft_revision=draft_revision, draft_id=draft_id)
-    why_not = await _not_ours_alone(client, read, draft_id, draft_revision, found_in.patched(head, fields))
+    why_not = await _not_ours_alone(client, read, draft_id, draft_revision, fields)
     if why_not:
         book.update(entry, state="failed", reason=why_not)
         outcome.reason = why_not
@@ -148,9 +148,10 @@ async def switch_branch(client: WavesClient, read: BranchRead, hits: Sequence[Ag
 
 
 async def _not_ours_alone(client: WavesClient, read: BranchRead, draft_id: str | None, draft_revision: int | None,
-                          expected: Mapping[str, Any]) -> str:
+                          patch: Mapping[str, Any]) -> str:
     """Why the draft just written must not be published (empty when it holds our switch alone,
-    on the head we read): a colleague's draft opened meanwhile, or a head that moved."""
+    on the head we read: its config is that head's, resolved alike, with `patch` exactly): a
+    colleague's draft opened meanwhile, or a head that moved."""
     atoms = client.atoms
     leave = (" clone-audit's switch was merged into it and is not published; their draft is left alone "
              "(its editor publishes or discards it)")
@@ -161,8 +162,10 @@ async def _not_ours_alone(client: WavesClient, read: BranchRead, draft_id: str |
     if draft is None or draft.draft_id != draft_id or draft.edit_count != 1:
         return f"the branch's draft holds other edits than clone-audit's (a colleague's draft):{leave}"
     branch = {b.branch_id: b for b in await atoms.list_branches(read.agent_id)}.get(read.branch.branch_id)
+    head_id = read.branch.head_revision_id
     config = await atoms.get_agent_config(read.agent_id, draft_id=draft_id)
-    if branch is None or branch.head_revision_id != read.branch.head_revision_id or dict(config) != dict(expected):
+    if branch is None or branch.head_revision_id != head_id or dict(config) != found_in.patched(
+            await atoms.get_agent_config(read.agent_id, version_id=head_id), patch):
         return (f"the branch's head moved (someone published) or its draft holds more than the switch: not published; "
                 f"clone-audit's own draft {draft_id} is left open on the branch: discard it in the dashboard "
                 "(or publish it after review), then run again")

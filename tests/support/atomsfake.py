@@ -132,6 +132,10 @@ class FakeAtoms:
             if draft_id and branch.draft and branch.draft.id == draft_id:
                 return ok({"_id": found.id, "name": found.name, "_resolvedConfig": branch.draft.config,
                            "_configSource": "draft"})
+        version_id = request.url.params.get("versionId")
+        for revision in (r for b in found.branches for r in b.revisions if version_id and r.id == version_id):
+            return ok({"_id": found.id, "name": found.name, "_resolvedConfig": revision.config,
+                       "_configSource": "version"})
         live = next(b for b in found.branches if b.live)
         return ok({"_id": found.id, "name": found.name, "_resolvedConfig": live.head.config if live.head else None})
 
