@@ -167,8 +167,8 @@ async def _not_ours_alone(client: WavesClient, read: BranchRead, draft_id: str |
     if branch is None or branch.head_revision_id != head_id or dict(config) != found_in.patched(
             await atoms.get_agent_config(read.agent_id, version_id=head_id), patch):
         return (f"the branch's head moved (someone published) or its draft holds more than the switch: not published; "
-                f"clone-audit's own draft {draft_id} is left open on the branch: discard it in the dashboard "
-                "(or publish it after review), then run again")
+                f"clone-audit's own draft {draft_id} is left open on the branch: roll back (which discards it) or "
+                "discard it in the dashboard, then run again")
     return ""
 
 
