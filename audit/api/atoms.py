@@ -53,11 +53,12 @@ BRANCH_STATUSES = frozenset({400, 403, 404, 409, 422, 423})
 class BranchRefused(Exception):
     """A write to one branch was refused (or its outcome is unknown): `reason` says why."""
 
-    def __init__(self, reason: str, *, status: int = 0, conflict: bool = False) -> None:
+    def __init__(self, reason: str, *, status: int = 0, conflict: bool = False, error_type: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
         self.conflict = conflict  # 409 on a draft write: someone else's edit since the read
+        self.error_type = error_type  # the vendor's `error_type` (`security_scan_failed`, `publish_in_progress`)
 
 
 class AtomsApi:
@@ -82,7 +83,7 @@ class AtomsApi:
             if isinstance(exc, BadAnswer) or exc.status not in BRANCH_STATUSES:
                 raise
             raise BranchRefused(f"{what} refused (HTTP {exc.status}): {exc.message}", status=exc.status,
-                                conflict=exc.status == 409) from None
+                                conflict=exc.status == 409, error_type=exc.error_code) from None
 
     # -- reads -----------------------------------------------------------------------
 
@@ -123,10 +124,13 @@ class AtomsApi:
             raise bad(f"the agent list ended after {len(seen)} agents of the {total} it claims", hint=hint)
         return list(seen.values())
 
-    async def get_agent_config(self, agent_id: str, *, draft_id: str | None = None) -> Mapping[str, Any]:
-        """The agent's resolved config: the live one, or with `draft_id` that draft's."""
+    async def get_agent_config(self, agent_id: str, *, draft_id: str | None = None,
+                               version_id: str | None = None) -> Mapping[str, Any]:
+        """The agent's resolved config: the live one, with `draft_id` that draft's, with
+        `version_id` that revision's (resolved the same way, so the two compare)."""
         path = f"{AGENTS_PATH}/{wire.plain(agent_id, 'agent id', AGENTS_PATH)}"
-        body = await self._get(path, **({"draftId": draft_id} if draft_id else {}))
+        params = {"draftId": draft_id} if draft_id else {"versionId": version_id} if version_id else {}
+        body = await self._get(path, **params)
         return wire.agent_config(body, f"GET {path}")
 
     async def list_branches(self, agent_id: str) -> list[BranchInfo]:
@@ -155,12 +159,21 @@ class AtomsApi:
         found = wire.revisions(await self._get(path, limit=1), f"GET {path}")
         return found[0] if found else None
 
+    async def revision_from_draft(self, agent_id: str, branch_id: str, draft_id: str,
+                                  limit: int = 20) -> RevisionInfo | None:
+        """The revision published from the draft `draft_id` (its `sourceDraftId`), among the
+        branch's newest `limit`; None when none of them is."""
+        path = self._branch(agent_id, branch_id) + "/revisions"
+        found = wire.revisions(await self._get(path, limit=limit), f"GET {path}")
+        return next((r for r in found if r.source_draft_id == draft_id), None)
+
     # -- writes ----------------------------------------------------------------------
 
     async def write_draft(self, agent_id: str, branch_id: str, fields: Mapping[str, Any],
                           expected_revision: int) -> tuple[str | None, int | None]:
-        """Write `fields` (top-level config fields, whole) into the branch's draft, based on
-        `expected_revision`; the draft's id and new `draftRevision`. BranchRefused on a 409."""
+        """Merge `fields` (a patch: objects are merged key by key by the API, lists replaced)
+        into the branch's draft, based on `expected_revision`; the draft's id and new
+        `draftRevision`. BranchRefused on a 409."""
         path = self._branch(agent_id, branch_id) + "/draft"
         answer = await self._write("PUT", path, {**fields, "expectedRevision": expected_revision},
                                    f"PUT {path}")
@@ -170,6 +183,11 @@ class AtomsApi:
         path = self._branch(agent_id, branch_id) + "/draft/publish"
         answer = await self._write("POST", path, {"label": label}, f"POST {path}")
         return self._published(answer, path)
+
+    async def discard_draft(self, agent_id: str, branch_id: str) -> None:
+        """Discard the branch's open draft (its unpublished edits are lost; the head stays)."""
+        path = self._branch(agent_id, branch_id) + "/draft"
+        await self._write("DELETE", path, None, f"DELETE {path}")
 
     async def restore(self, agent_id: str, branch_id: str, revision_id: str) -> Published:
         path = self._branch(agent_id, branch_id) + f"/revisions/{wire.plain(revision_id, 'revision id', '')}/restore"

@@ -59,6 +59,7 @@ class RevisionInfo:
     scan_status: str | None
     scan_reason: str | None
     config: Mapping[str, Any] | None = field(default=None, compare=False)
+    source_draft_id: str | None = None  # the draft it was published from (`sourceDraftId`)
 
     @property
     def committed(self) -> bool:
@@ -200,10 +201,12 @@ def revision(item: Any, where: str, config: Any = None) -> RevisionInfo:
     scan = check.get("status")
     if config is not None and not isinstance(config, Mapping):
         raise bad(f"{where}: `resolvedConfig` is not an object")
+    source = item.get("sourceDraftId")
     return RevisionInfo(
         plain(item.get("_id"), "revision id", where), status if isinstance(status, str) else "",
         number if isinstance(number, int) and not isinstance(number, bool) else None,
         scan if isinstance(scan, str) else None, reason if isinstance(reason, str) else None, config,
+        source if is_plain_id(source) else None,
     )
 
 

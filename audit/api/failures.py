@@ -206,7 +206,7 @@ def error_text(answer: Answer) -> tuple[str, str | None]:
         return secrets.cut(answer.body.decode("utf-8", "replace").strip(), 200), None
     if not isinstance(body, Mapping):
         return secrets.cut(str(body), 200), None
-    code = body.get("error_code")
+    code = body.get("error_code") or body.get("error_type")  # Atoms names it `error_type`
     parts: list[str] = []
     for name in _TEXT_FIELDS:
         parts += _texts(body.get(name))

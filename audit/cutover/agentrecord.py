@@ -8,10 +8,16 @@ restored) and `is_agent_record` (which kind of rollback record a file claims to 
 `cutover --rollback` takes either). The states of a branch's entry:
 
     writing   → the draft write is about to go out (it may have happened)
-    drafted   → the draft holds the switch; publishing is next
-    published → committed: `revision_after` is the head clone-audit made
-    scanning  → the security scan had not ended when the wait did (`revision_after` if known)
-    failed    → nothing published: the write or publish was refused, or the scan failed
+    drafted    → the draft (`draft_id`) holds the switch; publishing is next
+    publishing → the publish of that draft is about to go out (it may have happened)
+    published  → committed: `revision_after` is the head clone-audit made
+    scanning   → the security scan had not ended when the wait did, or the publish's outcome
+                 could not be read (`revision_after` if known): it may be live
+    failed     → nothing published: the write or publish was refused, or the scan failed
+                 (`scan_failed`: the vendor reopened the draft `draft_id`)
+
+The record names the account it was made with (`account`, a hash of base URL and key, and
+`base_url`): a rollback with another account's settings is refused before any call.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from audit.cutover.evidence import read_sealed, write_sealed
 from audit.cutover.mapping import VOICE_ID
 
 FORMAT = "clone-audit-cutover-rollback/agents-1"
-STATES = ("writing", "drafted", "published", "scanning", "failed")
+STATES = ("writing", "drafted", "publishing", "published", "scanning", "failed")
 
 
 class AgentRecord:
@@ -42,7 +48,8 @@ class AgentRecord:
             revision_before: str | None, changes: list[dict[str, str]]) -> dict[str, Any]:
         """A branch about to be written: recorded (state `writing`) before the write goes out."""
         entry = {"agent_id": agent_id, "agent_name": agent_name, "branch_id": branch_id, "branch_name": branch_name,
-                 "live": live, "revision_before": revision_before, "draft_revision": None, "revision_after": None,
+                 "live": live, "revision_before": revision_before, "draft_revision": None, "draft_id": None,
+                 "revision_after": None, "scan_failed": False,
                  "state": "writing", "reason": "", "changes": changes,
                  "at": datetime.now(UTC).isoformat(timespec="seconds")}
         self.entries.append(entry)
@@ -92,7 +99,7 @@ def _entry_problem(entry: Any) -> str | None:
         return "not an object"
     if not all(is_plain_id(entry.get(k)) for k in ("agent_id", "branch_id")):
         return "no plain agent and branch ids"
-    for key in ("revision_before", "revision_after"):
+    for key in ("revision_before", "revision_after", "draft_id"):
         if entry.get(key) is not None and not is_plain_id(entry[key]):
             return f"{key} is not a plain id"
     if entry.get("state") not in STATES:

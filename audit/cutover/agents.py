@@ -7,9 +7,13 @@ is a place a voice is named: the synthesizer's (`synthesizer.voiceConfig.voiceId
 per-node voice of a workflow graph (`workflowGraph.nodes[3].data.voiceId`), wherever else it
 appears. `find` gives one `AgentHit` per place that names an old id of the mapping: agent,
 branch, live or not, head or draft, the field's path, old → new, ready or why not.
-`switch_fields` gives the top-level fields a draft write sends, whole, with only the ready
-ids replaced (and only where the config still holds the old id); `diff_lines` the dry run's
-diff of one branch. Nothing here reads the network or a file.
+`switch_fields` gives the patch a draft write sends: only the path down to each ready id
+(`{"synthesizer": {"voiceConfig": {"voiceId": NEW}}}`, the API merging objects key by key, so
+a sibling someone published meanwhile is never overwritten with what was read before), a list
+on the way (a workflow graph's nodes) whole, as lists are replaced, not merged; `patched` is
+the config such a patch gives; `diff_lines` the dry run's diff of one branch. A config nested
+deeper than `MAX_DEPTH` is `TooDeep` (its voice ids cannot all be read; never copied).
+Nothing here reads the network or a file.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ HEAD = "head"
 DRAFT = "draft"
 
 Part = str | int
+
+
+class TooDeep(ValueError):
+    """A config nested deeper than `MAX_DEPTH`: its voice ids cannot all be read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +86,14 @@ def is_voice_key(key: str) -> bool:
 
 
 def voice_places(config: Any) -> Iterator[tuple[tuple[Part, ...], str]]:
-    """Every (path, voice id) in a config: string values under a voice-id key, at any depth."""
+    """Every (path, voice id) in a config: string values under a voice-id key, down to
+    `MAX_DEPTH` levels; an object or list deeper than that is `TooDeep`."""
     stack: list[tuple[tuple[Part, ...], Any]] = [((), config)]
     while stack:
         parts, value = stack.pop()
-        if len(parts) > MAX_DEPTH:
-            continue
+        if len(parts) > MAX_DEPTH and isinstance(value, Mapping | list):
+            raise TooDeep(f"the config nests deeper than {MAX_DEPTH} levels (at {path_text(parts[:8])}...): "
+                          "its voice ids cannot all be read")
         if isinstance(value, Mapping):
             for key, item in reversed(list(value.items())):
                 key = str(key)
@@ -120,28 +130,48 @@ def find(sources: Sequence[ConfigSource], mapping: VoiceMapping) -> list[AgentHi
 
 
 def switch_fields(config: Mapping[str, Any], hits: Sequence[AgentHit]) -> dict[str, Any]:
-    """The top-level fields to write, whole, with each ready hit's old id replaced by its new
-    one; a hit not ready, or whose place no longer holds its old id, changes nothing."""
-    fields: dict[str, Any] = {}
+    """The patch to write: for each ready hit whose place still holds its old id, the path down
+    to it with the new id (a list on the way sent whole, with the id replaced in it); a hit not
+    ready, or whose place no longer holds its old id, adds nothing. `config` must have passed
+    `voice_places` (no deeper than `MAX_DEPTH`)."""
+    patch: dict[str, Any] = {}
     for hit in hits:
-        if not hit.ready or hit.new_voice_id is None or not hit.parts:
+        if not hit.ready or hit.new_voice_id is None or not hit.parts or _at(config, hit.parts) != hit.old_voice_id:
             continue
-        top = hit.parts[0]
-        if not isinstance(top, str) or top not in config:
-            continue
-        if top not in fields:
-            fields[top] = copy.deepcopy(config[top])
-        holder: Any = fields
+        holder: Any = patch
+        source: Any = config
+        in_copy = False  # past a list: walking the whole copy of it the patch holds
         for part in hit.parts[:-1]:
-            try:
+            if in_copy:
                 holder = holder[part]
-            except (KeyError, IndexError, TypeError):
-                holder = None
-                break
-        last = hit.parts[-1]
-        if isinstance(holder, Mapping) and holder.get(last) == hit.old_voice_id:
-            holder[last] = hit.new_voice_id  # type: ignore[index]
-    return {k: v for k, v in fields.items() if v != config[k]}
+                continue
+            source = source[part]
+            if isinstance(source, list):  # lists are replaced, not merged: this one goes whole
+                if part not in holder:
+                    holder[part] = copy.deepcopy(source)
+                holder, in_copy = holder[part], True
+            else:
+                holder = holder.setdefault(part, {})
+        holder[hit.parts[-1]] = hit.new_voice_id
+    return patch
+
+
+def patched(config: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` as a draft write of `patch` leaves it: objects merged key by key, anything else replaced."""
+    out = dict(config)
+    for key, value in patch.items():
+        before = out.get(key)
+        out[key] = patched(before, value) if isinstance(value, Mapping) and isinstance(before, Mapping) else value
+    return out
+
+
+def _at(config: Any, parts: Sequence[Part]) -> Any:
+    for part in parts:
+        try:
+            config = config[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return config
 
 
 def diff_lines(hits: Sequence[AgentHit]) -> list[str]:

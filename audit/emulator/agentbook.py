@@ -199,6 +199,16 @@ class AgentBook:
             branch.draft = None
             return 202, {"state": "scanning"}
 
+    def discard_draft(self, agent_id: str, branch_id: str) -> dict[str, Any]:
+        """Drop the branch's open draft (404 when none is open); the head stays."""
+        with self._lock:
+            self._settle()
+            agent, branch = self._branch(agent_id, branch_id)
+            if branch.draft is None:
+                raise AgentError(404, "No open draft on this branch")
+            branch.draft = None
+            return {"discarded": True}
+
     def restore(self, agent_id: str, branch_id: str, revision_id: str) -> tuple[int, dict[str, Any]]:
         """A copy of a committed revision of this branch, committed as its new head (200)."""
         with self._lock:

@@ -9,7 +9,7 @@ each answering the vendor's envelope `{"status": true, "data": ...}` (refusals
 - `GET /agent/{id}`: the agent with `_resolvedConfig` (the live branch's head; `?draftId=` /
   `?versionId=` resolve a draft or revision and add `_configSource`); an unknown id is a 400;
 - `GET /agent/{id}/branches`, `GET .../branches/{branchId}`: branch summaries;
-- `GET` / `PUT .../draft`: the open draft's detail; a write with `expectedRevision` (with
+- `GET` / `PUT` / `DELETE .../draft`: the open draft's detail, its discard; a write with `expectedRevision` (with
   `EmulatorConfig.agents_check_voice_ids`, a 400 for a Waves voice id the account lacks);
 - `POST .../draft/publish`: 200 committed, 202 scanning, 409 on a failed scan;
 - `GET .../revisions` (`limit` 1-100, default 20; `skip`), `GET .../revisions/{revisionId}`,
@@ -121,6 +121,10 @@ async def write_draft(request: Request, state: EmulatorState) -> Response:
     return ok(state.agents.write_draft(agent_id, branch_id, fields, expected, rival_first=rival))
 
 
+async def discard_draft(request: Request, state: EmulatorState) -> Response:
+    return ok(state.agents.discard_draft(*_ids(request, "id", "branchId")))
+
+
 async def publish(request: Request, state: EmulatorState) -> Response:
     agent_id, branch_id = _ids(request, "id", "branchId")
     label = check.publish_label(check.json_object(await request.body(), required=False))
@@ -154,6 +158,7 @@ ATOMS_ROUTES = [
     Route(_BRANCH, _route(get_branch), methods=["GET"]),
     Route(_BRANCH + "/draft", _route(get_draft), methods=["GET"]),
     Route(_BRANCH + "/draft", _route(write_draft), methods=["PUT"]),
+    Route(_BRANCH + "/draft", _route(discard_draft), methods=["DELETE"]),
     Route(_BRANCH + "/draft/publish", _route(publish), methods=["POST"]),
     Route(_BRANCH + "/revisions", _route(list_revisions), methods=["GET"]),
     Route(_BRANCH + "/revisions/{revisionId}", _route(get_revision), methods=["GET"]),

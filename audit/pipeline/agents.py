@@ -25,63 +25,22 @@ from typing import Any
 
 from audit import __version__
 from audit.api.atoms import BranchRefused
-from audit.api.atomswire import AgentSummary, BranchInfo, DraftInfo, RevisionInfo
+from audit.api.atomswire import AgentSummary
 from audit.api.client import WavesClient
 from audit.core.errors import ApiError, AuthError, ExitCode
 from audit.core.runfolder import RunFolder
 from audit.core.secrets import REGISTRY
+from audit.core.userstate import account_id
 from audit.core.untrusted import visible
 from audit.cutover import agents as found_in
 from audit.cutover.agentrecord import AgentRecord
 from audit.cutover.agents import DRAFT, HEAD, AgentHit, ConfigSource
 from audit.cutover.mapping import VoiceMapping, read_mapping
 from audit.migrate.proposal import Confirm, Proposal
+from audit.pipeline.agentswitch import AgentOptions, BranchOutcome, BranchRead, switch_branch
 from audit.pipeline.cutover import backed, record_run
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
-
-#: The `expectedRevision` of a write to a branch with no open draft: based on the committed head,
-#: no draft edit yet (a draft opened meanwhile makes it a conflict, refused by the API).
-FRESH_DRAFT = 0
-LABEL = "clone-audit: switch legacy voice ids to their replacements"
-
-
-@dataclass(frozen=True)
-class AgentOptions:
-    write: bool = False
-    include_archived: bool = False
-    scan_wait_s: float = 300.0  # how long a publish's security scan is waited for
-    poll_s: float = 2.0
-    rollback_dir: Path | None = None
-
-
-@dataclass
-class BranchRead:
-    agent_id: str
-    agent_name: str
-    archived: bool
-    branch: BranchInfo
-    head: RevisionInfo | None
-    draft: DraftInfo | None
-
-
-@dataclass
-class BranchOutcome:
-    agent_id: str
-    agent_name: str
-    branch_id: str
-    branch_name: str
-    live: bool
-    state: str  # switched, scanning, scan-failed, skipped, failed
-    reason: str = ""
-    revision_before: str | None = None
-    revision_after: str | None = None
-    switched: int = 0  # places switched
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("agent_id", "agent_name", "branch_id", "branch_name", "live", "state",
-                                              "reason", "revision_before", "revision_after", "switched")}
-
 
 @dataclass
 class AgentsRun:
@@ -158,18 +117,22 @@ async def find_agents(client: WavesClient, run: AgentsRun, *, include_archived: 
     if include_archived:
         known = {a.agent_id for a in agents}
         agents += [a for a in await atoms.list_agents(archived=True) if a.agent_id not in known]
+    else:  # the active list may hold archived agents too: they are read only on request
+        agents = [a for a in agents if not a.archived]
     run.agents_read = len(agents)
-    sources: list[ConfigSource] = []
     for agent in agents:
         try:
-            sources += await _read_agent(client, run, agent)
+            run.hits += found_in.find(await _read_agent(client, run, agent), run.mapping)
         except AuthError as exc:
             if exc.status == 401:
                 raise
             run.unchecked.append((agent.agent_id, agent.name, exc.message))
         except ApiError as exc:  # this agent's answers: the others are still read
             run.unchecked.append((agent.agent_id, agent.name, exc.message))
-    run.hits = found_in.find(sources, run.mapping)
+        except (found_in.TooDeep, RecursionError) as exc:  # a hostile config: this agent is not checked
+            run.unchecked.append((agent.agent_id, agent.name, str(exc) or "its config nests too deep to read"))
+            for key in [k for k in run.reads if k[0] == agent.agent_id]:
+                del run.reads[key]
 
 
 async def _read_agent(client: WavesClient, run: AgentsRun, agent: AgentSummary) -> list[ConfigSource]:
@@ -231,7 +194,7 @@ async def switch(client: WavesClient, run: AgentsRun, mapping_path: Path, option
                                      else mapping_path.parent / "clone-audit-rollback")
     book = AgentRecord(where / f"agents-rollback-{stamp}.json", {
         "tool": "clone-audit", "version": __version__, "mapping": str(mapping_path.resolve()),
-        "base_url": client.base_url})
+        "base_url": client.base_url, "account": account_id(client.base_url, client.api_key)})
     run.record_file = book.path
     book.save()
     for (agent_id, branch_id), hits in _switchable(run).items():
@@ -240,7 +203,7 @@ async def switch(client: WavesClient, run: AgentsRun, mapping_path: Path, option
                                 revision_before=read.branch.head_revision_id)
         run.outcomes.append(outcome)
         try:
-            await _switch_branch(client, read, hits, book, outcome, options)
+            await switch_branch(client, read, hits, book, outcome, options)
         except BranchRefused as exc:
             outcome.state, outcome.reason = "failed", exc.reason
         except AuthError as exc:
@@ -249,67 +212,8 @@ async def switch(client: WavesClient, run: AgentsRun, mapping_path: Path, option
             outcome.state, outcome.reason = "failed", exc.message
         except ApiError as exc:
             outcome.state, outcome.reason = "failed", exc.message
-
-
-async def _switch_branch(client: WavesClient, read: BranchRead, hits: Sequence[AgentHit], book: AgentRecord,
-                         outcome: BranchOutcome, options: AgentOptions) -> None:
-    atoms = client.atoms
-    if read.branch.open_draft_id is not None or read.draft is not None:
-        editors = ", ".join(read.draft.editors) if read.draft and read.draft.editors else "someone"
-        outcome.reason = (f"an open draft (by {editors}) is being edited on this branch: publishing would ship its "
-                          "unpublished changes too; not touched. Publish or discard it, then run again.")
-        return
-    assert read.head is not None
-    fields = found_in.switch_fields(read.head.config or {}, hits)
-    if not fields:
-        outcome.reason = "the config no longer holds the old ids where they were found"
-        return
-    now = {b.branch_id: b for b in await atoms.list_branches(read.agent_id)}.get(read.branch.branch_id)
-    if now is None or now.head_revision_id != read.branch.head_revision_id or now.open_draft_id is not None:
-        outcome.reason = "the branch changed since it was read (a new head, or a draft opened): not touched"
-        return
-    changes = [{"path": h.path, "old": h.old_voice_id, "new": h.new_voice_id or ""} for h in hits]
-    entry = book.add(agent_id=read.agent_id, agent_name=read.agent_name, branch_id=read.branch.branch_id,
-                     branch_name=read.branch.name, live=read.branch.is_live,
-                     revision_before=read.head.revision_id, changes=changes)
-    try:
-        _, draft_revision = await atoms.write_draft(read.agent_id, read.branch.branch_id, fields, FRESH_DRAFT)
-    except BranchRefused as exc:
-        book.update(entry, state="failed", reason=exc.reason)
-        outcome.state = "skipped" if exc.conflict else "failed"
-        outcome.reason = (f"{exc.reason}; someone else's edit came first: never overwritten" if exc.conflict
-                          else exc.reason)
-        return
-    book.update(entry, state="drafted", draft_revision=draft_revision)
-    try:
-        published = await atoms.publish(read.agent_id, read.branch.branch_id, LABEL)
-    except BranchRefused as exc:
-        why = f"{exc.reason} (a 409 is the security scan refusing the draft; it stays open on the branch)"
-        book.update(entry, state="failed", reason=why)
-        outcome.state, outcome.reason = ("scan-failed" if exc.status == 409 else "failed"), why
-        return
-    revision = await atoms.settle(read.agent_id, read.branch.branch_id, published, read.head.revision_id,
-                                  wait_s=options.scan_wait_s, interval_s=options.poll_s)
-    _settled(book, entry, outcome, revision, options.scan_wait_s)
-    if outcome.state in ("switched", "scanning"):
-        outcome.switched = len(hits)
-
-
-def _settled(book: AgentRecord, entry: dict[str, Any], outcome: BranchOutcome, revision: RevisionInfo | None,
-             wait_s: float) -> None:
-    after = None if revision is None else revision.revision_id
-    outcome.revision_after = after
-    if revision is not None and revision.committed:
-        outcome.state = "switched"
-        book.update(entry, state="published", revision_after=after)
-    elif revision is not None and revision.scan_failed:
-        outcome.state = "scan-failed"
-        outcome.reason = f"the security scan failed: {revision.scan_reason or 'no reason given'}; nothing went live"
-        book.update(entry, state="failed", revision_after=after, reason=outcome.reason)
-    else:
-        outcome.state = "scanning"
-        outcome.reason = f"the security scan had not ended after {wait_s:g} s; it goes live when it passes"
-        book.update(entry, state="scanning", revision_after=after, reason=outcome.reason)
+        except RecursionError:  # an answer nested too deep to compare: this branch is not published
+            outcome.state, outcome.reason = "failed", "an answer nested too deep to read; not published"
 
 
 def agents_section(run: AgentsRun, at: str, include_archived: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import respx
 
 from audit.cli.entry import main
 from audit.core.apikey import ENV_API_KEY
-from audit.cutover.agents import voice_places, switch_fields, AgentHit
+from audit.cutover.agents import AgentHit, TooDeep, switch_fields, voice_places
 from tests.support.atomsfake import BASE, FakeAtoms
 from tests.support.cutover import NEW, OLD, write_mapping
 
@@ -81,10 +81,33 @@ def test_walk_is_generic_and_a_switch_touches_only_what_still_holds_the_old_id()
 
 
 def test_a_hostile_depth_is_walked_only_so_far() -> None:
+    """Deeper than any config nests: not silently passed over (its voice ids are not all read)."""
     deep: dict = {"voiceId": OLD}
     for _ in range(500):
         deep = {"x": deep}
-    assert list(voice_places(deep)) == []
+    with pytest.raises(TooDeep):
+        list(voice_places(deep))
+
+
+def test_rollback_waits_for_a_scan_as_long_as_scan_wait_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from audit.pipeline import agentsundo
+
+    mapping = write_mapping(tmp_path)
+    fake = FakeAtoms()
+    fake.agent("Front desk", OLD)
+    waits: list[float] = []
+    rollback = agentsundo.agents_rollback
+
+    async def spied(client, record, options=None):  # noqa: ANN001, ANN202
+        waits.append(options.scan_wait_s if options else 300.0)
+        return await rollback(client, record, options)
+    monkeypatch.setattr(agentsundo, "agents_rollback", spied)
+    with respx.mock as router:
+        fake.install(router)
+        assert main(["cutover", str(mapping), "--agents", "--write", "--yes", *ARGS]) == 0
+        (record,) = list(mapping.parent.rglob("agents-rollback-*.json"))
+        assert main(["cutover", "--rollback", str(record), "--scan-wait", "7", *ARGS]) == 0
+    assert waits == [7.0] and voice(fake) == OLD
 
 
 def test_a_refused_confirmation_is_a_cancel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -49,7 +49,8 @@ SPEC = "atoms-openapi.yaml"
 BRANCH = "/agent/{id}/branches/{branchId}"
 OPERATIONS_USED = [
     ("GET", "/agent"), ("GET", "/agent/{id}"), ("GET", "/agent/{id}/branches"), ("GET", BRANCH),
-    ("GET", BRANCH + "/draft"), ("PUT", BRANCH + "/draft"), ("POST", BRANCH + "/draft/publish"),
+    ("GET", BRANCH + "/draft"), ("PUT", BRANCH + "/draft"), ("DELETE", BRANCH + "/draft"),
+    ("POST", BRANCH + "/draft/publish"),
     ("GET", BRANCH + "/revisions"), ("GET", BRANCH + "/revisions/{revisionId}"),
     ("POST", BRANCH + "/revisions/{revisionId}/restore"),
 ]  # fmt: skip

@@ -5,6 +5,7 @@ with `_resolvedConfig`; `BranchSummary` wrapping `Branch`; `Revision`; `DraftDet
 `PublishResult`; `DraftConflictError`), so the client's tests check the request shapes and
 the reading of the answers; the emulator's contract tests check the same shapes over HTTP.
 `FakeAtoms.install(router)` routes a respx mock to it; `publish_mode` picks the scan's outcome.
+A draft write is merged into the draft key by key (lists replaced), as the vendor does.
 """
 
 from __future__ import annotations
@@ -42,10 +43,12 @@ class Revision:
     scan: str = "passed"
     reason: str | None = None
     polls_left: int = 0  # GETs before a scanning revision settles
+    source_draft: str | None = None  # the draft it was published from
 
     def doc(self, agent: str, branch: str) -> dict[str, Any]:
         return {"_id": self.id, "agent": agent, "status": self.status, "branch": branch, "revisionNumber": self.number,
-                "label": None, "securityCheck": {"status": self.scan, "reason": self.reason}}
+                "label": None, "securityCheck": {"status": self.scan, "reason": self.reason},
+                "sourceDraftId": self.source_draft}
 
 
 @dataclass
@@ -82,7 +85,9 @@ class Agent:
 @dataclass
 class FakeAtoms:
     agents: list[Agent] = field(default_factory=list)
-    publish_mode: str = "sync"  # sync (200), scan (202 then passed), scan-fail (202 then failed), refuse (409)
+    #: sync (200), scan (202 then passed), scan-fail (202 then failed), refuse (409 scan failed), busy (409
+    #: another publish in progress), misreport (200 naming a revision the branch does not show)
+    publish_mode: str = "sync"
     scan_polls: int = 2
     conflict_on_write: bool = False  # someone else's edit lands between the read and the write
     on_write: Any = None  # called (agent id, branch id) as each draft write arrives
@@ -127,6 +132,10 @@ class FakeAtoms:
             if draft_id and branch.draft and branch.draft.id == draft_id:
                 return ok({"_id": found.id, "name": found.name, "_resolvedConfig": branch.draft.config,
                            "_configSource": "draft"})
+        version_id = request.url.params.get("versionId")
+        for revision in (r for b in found.branches for r in b.revisions if version_id and r.id == version_id):
+            return ok({"_id": found.id, "name": found.name, "_resolvedConfig": revision.config,
+                       "_configSource": "version"})
         live = next(b for b in found.branches if b.live)
         return ok({"_id": found.id, "name": found.name, "_resolvedConfig": live.head.config if live.head else None})
 
@@ -147,6 +156,11 @@ class FakeAtoms:
                        "editHistory": [{"revision": latest, "changedSections": ["voice"], "editorName": d.editor}]})
         if tail == "draft" and method == "PUT":
             return self._write(found, branch, json.loads(request.content))
+        if tail == "draft" and method == "DELETE":
+            if branch.draft is None:
+                return httpx.Response(404, json={"status": False, "errors": ["No open draft on this branch"]})
+            branch.draft = None
+            return ok({"discarded": True})
         if tail == "draft/publish":
             return self._publish(found, branch)
         if tail == "revisions":
@@ -186,7 +200,7 @@ class FakeAtoms:
             return httpx.Response(409, json={"status": False, "errors": ["synthesizer.voiceConfig.voiceId"], "data": {
                 "conflict": {"expectedRevision": expected, "latestRevision": current + 1, "diffs": []}}})
         base = copy.deepcopy(branch.draft.config if branch.draft else branch.head.config if branch.head else {})
-        base.update(body)
+        base = merged(base, body)
         branch.draft = Draft(branch.draft.id if branch.draft else new_id(), current + 1, base, editor="clone-audit")
         return ok({"_id": new_id(), "agent": agent.id, "status": "draft", "draftId": branch.draft.id,
                    "draftRevision": branch.draft.revision})
@@ -197,13 +211,26 @@ class FakeAtoms:
         if self.publish_mode == "refuse":
             return httpx.Response(409, json={"status": False, "error_type": "security_scan_failed",
                                              "errors": ["the draft failed its security scan"]})
-        made = Revision(new_id(), len(branch.revisions) + 1, branch.draft.config)
+        if self.publish_mode == "busy":
+            return httpx.Response(409, json={"status": False, "error_type": "publish_in_progress",
+                                             "errors": ["A publish is already in progress on this branch"]})
+        made = Revision(new_id(), len(branch.revisions) + 1, branch.draft.config, source_draft=branch.draft.id)
         branch.draft = None
         branch.revisions.append(made)
         if self.publish_mode == "sync":
             return ok({"state": "committed", "revision": made.doc(agent.id, branch.id)})
+        if self.publish_mode == "misreport":
+            return ok({"state": "committed", "revision": {**made.doc(agent.id, branch.id), "_id": new_id()}})
         made.status, made.scan, made.polls_left = "draft", "queued", self.scan_polls
         return httpx.Response(202, json={"status": True, "data": {"state": "scanning"}})
+
+
+def merged(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """A draft write as the vendor applies it: objects merged key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in patch.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def ok(data: Any) -> httpx.Response:

@@ -112,9 +112,13 @@ def _agents(args: argparse.Namespace, files_code: ExitCode) -> int:
 
 def _agents_rollback(args: argparse.Namespace) -> int:
     from audit.pipeline import agentsundo
+    from audit.pipeline.agents import AgentOptions
 
+    if args.scan_wait < 0:
+        raise UsageError(f"--scan-wait {args.scan_wait} must be 0 or more.")
     settings = load(args)
-    undone = with_client(settings, lambda c: agentsundo.agents_rollback(c, args.rollback))
+    options = AgentOptions(scan_wait_s=args.scan_wait)
+    undone = with_client(settings, lambda c: agentsundo.agents_rollback(c, args.rollback, options))
     print_lines(undone.lines())
     if undone.report_note:
         stderr.print(undone.report_note)
