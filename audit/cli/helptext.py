@@ -60,8 +60,10 @@ class CommandHelp:
 HELP: dict[str, CommandHelp] = {
     "scan": CommandHelp(_API, _RUN, (
         "clone-audit scan --probe legacy --out reports",
-        "clone-audit scan --fail-on unknown --exceptions waivers.toml --json > scan.json"),
-        {ExitCode.FINDINGS: "non-compliant voices (with --fail-on unknown, unknown ones too)"}),
+        "clone-audit scan --fail-on new --junit junit.xml   # gate on regressions since the last scan"),
+        {ExitCode.FINDINGS: "non-compliant voices (with --fail-on unknown, unknown ones too; with --fail-on new, "
+                            "only those not non-compliant in the baseline scan, or all with no baseline); "
+                            "a waived voice never fails the run"}),
     "plan": CommandHelp(_API, _RUN, (
         "clone-audit plan --archive /srv/voice-recordings",
         "clone-audit plan --scan reports/<scan id> --archive /srv/voice-recordings --manifest manifest.csv"),
@@ -78,10 +80,14 @@ HELP: dict[str, CommandHelp] = {
     "review": CommandHelp(("USER", "CLONE_AUDIT_STATE_DIR"), _NO_FINDINGS[:3], (
         "clone-audit review reports/<id>/plan.json",
         "clone-audit review reports/<id>/plan.json --accept <old id> --by alice")),
-    "cutover": CommandHelp((), _RUN, (
-        "clone-audit cutover reports/<id>/mapping.csv src/ config/",
-        "clone-audit cutover reports/<id>/mapping.csv src/ --write"),
-        {ExitCode.FINDINGS: "occurrences of old voice ids left", ExitCode.PARTIAL: "a file could not be checked"}),
+    "cutover": CommandHelp(_API, _RUN, (
+        "clone-audit cutover reports/<id>/mapping.csv src/ config/ --format sarif -o cutover.sarif",
+        "clone-audit cutover reports/<id>/mapping.csv --agents --write   # the voice agents, after a diff"),
+        {ExitCode.FINDINGS: "occurrences of old voice ids left (in files, or with --agents in agent "
+                            "configurations, or an agent's security scan failed)",
+         ExitCode.PARTIAL: "a file or an agent could not be checked",
+         ExitCode.INTERRUPTED: "stopped by Ctrl-C, or --agents --write's confirmation refused (cancelled: "
+                               "nothing switched)"}),
     "usage": CommandHelp(_API, _RUN, (
         "clone-audit usage reports/<id>/mapping.csv --since 2026-06-01",
         "clone-audit usage --since 2026-06-01 --json"),

@@ -67,10 +67,6 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also write the verdicts as JUnit XML to FILE: a test case per voice, non-compliant "
                       "a failure, unknown an error, excepted skipped")
     _output_flags(scan, writes_run=True)
-    scan.epilog = ("Exit codes: 0 nothing to flag; 1 a voice non-compliant (with --fail-on new: newly "
-                   "non-compliant since the baseline scan; with no baseline, any) or, with --fail-on unknown, "
-                   "unknown; 2 usage or config error; 3 the run could not complete; 4 some voices could not be "
-                   "checked. A waived voice never fails the run.")
 
     plan = _command(commands, "plan", "from the latest scan, check each legacy voice's recording, write a migration plan (dry run)")
     _api_flags(plan)

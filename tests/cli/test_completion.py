@@ -43,7 +43,7 @@ def test_bash_sources_the_script_and_completes_commands_flags_and_choices() -> N
     assert set(every) == set(COMMANDS)
     assert scan == ["scan"] and sorted(plan_etc) == ["plan"]
     assert probe == ["--probe"]
-    assert sorted(fail_on) == ["never", "non-compliant", "unknown"]
+    assert sorted(fail_on) == ["never", "new", "non-compliant", "unknown"]
 
 
 @pytest.mark.parametrize("shell", ["zsh", "fish"])
