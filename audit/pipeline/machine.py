@@ -21,6 +21,7 @@ from typing import Any
 from audit import __version__
 from audit.core.errors import UsageError
 from audit.core.runfolder import write_text
+from audit.core.secrets import scrub_values
 from audit.core.untrusted import json_visible
 from audit.cutover.sarif import sarif_log
 from audit.cutover.walk import repository_root
@@ -55,7 +56,7 @@ def cutover_sarif(run: CutoverRun, paths: Sequence[Path], started: datetime, fin
         run.remaining, run.scan.unchecked, scan_root(paths), version=__version__,
         information_uri=information_uri(), exit_code=int(run.exit_code), started=started, finished=finished,
     )
-    return json_visible(json.dumps(log, ensure_ascii=False, indent=2)) + "\n"
+    return json_visible(json.dumps(scrub_values(log), ensure_ascii=False, indent=2)) + "\n"
 
 
 def junit_of(record: RunRecord) -> str:
