@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from audit.console import print_summary, stderr
-from audit.core.secrets import scrub
+from audit.core.secrets import scrub, scrub_values
 from audit.core.untrusted import json_visible
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
@@ -97,5 +97,5 @@ def print_document(text: str) -> None:
 
 def print_json(document: Any) -> None:
     """One JSON document on stdout (under --quiet too), server text in it made visible."""
-    text = scrub(json_visible(json.dumps(document, ensure_ascii=False, indent=2, default=str)))
+    text = scrub(json_visible(json.dumps(scrub_values(document), ensure_ascii=False, indent=2, default=str)))
     print(text, file=_result(), flush=True)

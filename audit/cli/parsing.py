@@ -6,13 +6,16 @@ names `scan`; `scan --probes` names `--probe`), still exiting 2; and when stderr
 terminal its usage and error lines are not wrapped to a width, so a log or a script gets each
 whole. `add_global_flags` puts -v/--verbose, -q/--quiet and --no-color on the top parser and on
 every command, so `clone-audit -v scan` and `clone-audit scan -v` mean the same; `parse_args`
-merges the two places (`-v scan -v` is -vv).
+merges the two places (`-v scan -v` is -vv). An error never echoes a word that looks like an API
+key (`clone-audit scan sk_live_…`, the key typed where the environment should hold it): it
+shows `****` and says where the key goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -21,6 +24,10 @@ from typing import Any, NoReturn
 _VERBOSE_AFTER = "verbose_after"
 #: A width no usage line reaches: off a terminal, nothing is wrapped.
 _UNWRAPPED = 1_000_000
+#: A word of an error message, without the quotes and brackets argparse puts around it.
+_WORD = re.compile(r"[^\s'\"(),]+")
+_KEY_PREFIX = re.compile(r"(?:sk|pk|rk)[_-]", re.IGNORECASE)
+_KEY_CHARS = re.compile(r"[A-Za-z0-9_+/=-]{24,}")
 
 
 class Parser(argparse.ArgumentParser):
@@ -72,7 +79,13 @@ class Parser(argparse.ArgumentParser):
             self.print_usage(sys.stderr)
         finally:
             self._unwrapped = False
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        from audit.core.apikey import ENV_API_KEY  # only on an error: not on every start
+        from audit.core.secrets import MASK, scrub
+
+        masked = _WORD.sub(lambda m: MASK if _looks_like_key(m.group()) else m.group(), scrub(message))
+        if masked != scrub(message):
+            masked += f" (an API key is never an argument: export {ENV_API_KEY}=… instead)"
+        self.exit(2, f"{self.prog}: error: {masked}\n")
 
     def _get_formatter(self) -> argparse.HelpFormatter:
         if self._unwrapped:
@@ -86,6 +99,17 @@ class Parser(argparse.ArgumentParser):
                 chosen = action.choices.get(getattr(parsed, action.dest, None) or "")
                 return chosen if isinstance(chosen, Parser) else None
         return None
+
+
+def _looks_like_key(word: str) -> bool:
+    """Whether `word` looks like an API key: `sk_…`-like, or a long run of key characters with
+    letters and digits (no path, flag, run id or voice id is)."""
+    if word.startswith("-") or "." in word:
+        return False
+    if _KEY_PREFIX.match(word) and len(word) >= 12:
+        return True
+    return bool(_KEY_CHARS.fullmatch(word) and word.count("/") < 2
+                and re.search(r"\d", word) and re.search(r"[A-Za-z]", word))
 
 
 def _is_terminal(stream: Any) -> bool:

@@ -13,9 +13,11 @@ domain of its own). `marker_of` says OURS for a marker whose seal this user's ke
 whose run id is the folder's name (or its staging name); FOREIGN for any other marker (a
 hand-written or copied one, another user's run folder): a cutover neither reads nor
 rewrites such a folder but reports it as not checked, so a planted marker can never make it
-say "no old id left". A folder written before the marker existed counts as OURS only when
-its name is a run id and its run.json is a regular file saying `"tool": "clone-audit"` and
-naming that run id; anything else is scanned.
+say "no old id left". A folder with no marker whose name is a run id and whose run.json is a
+regular file saying `"tool": "clone-audit"` and naming that run id is LEGACY: a run from
+before the marker existed, or one planted to hide files (anyone can write that run.json), so
+a cutover treats it like a FOREIGN one: not rewritten, and reported as not checked, never
+skipped as clean. Anything else is scanned.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ _RUN_ID = re.compile(r"\d{8}T\d{6}Z-[0-9a-f]{4}")
 class Marker(enum.Enum):
     OURS = "ours"  # sealed by this user's key, for this folder
     FOREIGN = "foreign"  # a marker this user's key did not seal for this folder
+    LEGACY = "legacy"  # no marker, only an unsealed run.json naming the folder's run id
 
 
 def mark(folder: Path, run_id: str) -> None:
@@ -99,7 +102,7 @@ def marker_of(folder: Path) -> Marker | None:
     except ValueError:
         return None
     legacy = isinstance(meta, dict) and meta.get("tool") == "clone-audit" and meta.get("run_id") == folder.name
-    return Marker.OURS if legacy else None
+    return Marker.LEGACY if legacy else None
 
 
 def _mac(key: bytes, run_id: str) -> str:

@@ -44,7 +44,10 @@ MASK = "****"
 # be megabytes of `/`, `(`, `?` or `http://`): every quantifier is possessive over a class
 # that excludes what follows it, and a match takes all it scanned, replacing or not.
 # An http(s) URL up to its query (group 1) and the query itself (group 2, when there is one).
-_URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]++)(\?[^\s#\"'<>]*+)?", re.IGNORECASE)
+# A query stops at a backslash too: scrubbing runs on finished JSON text, where a `\` starts an
+# escape (`\"`, `\\`, `\u…`) that a removed query must never cut in two (the file would no longer
+# be JSON); a query holding a backslash loses its part before it.
+_URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]++)(\?[^\s#\"'<>\\]*+)?", re.IGNORECASE)
 # A path (a token holding a `/`) followed by a query with at least one `name=value`:
 # `/tts?auth=…`, `v1/x?token=…`; a question in prose ("and/or? x") has no `=` after it. A path
 # starts after a delimiter, or (in a token that began after a `?` or `#`) after its first
@@ -52,7 +55,7 @@ _URL = re.compile(r"(\bhttps?://[^\s?#\"'<>]++)(\?[^\s#\"'<>]*+)?", re.IGNORECAS
 # replaced): no path that starts inside it could have one either.
 _PATH = re.compile(r"(?P<pre>(?<![^\s\"'<>])|(?<=[?#])[^\s?#\"'<>(\[,;=]*+[(\[,;=])"
                    r"(?P<path>[^\s?#\"'<>/]*+/[^\s?#\"'<>]*+)"
-                   r"\?(?!\[query removed\])[^\s#\"'<>=]++(?P<eq>=)?[^\s#\"'<>]*+")
+                   r"\?(?!\[query removed\])[^\s#\"'<>=\\]++(?P<eq>=)?[^\s#\"'<>\\]*+")
 REMOVED = "?[query removed]"
 _PERCENT = re.compile(r"%[0-9A-F]{2}")
 MIN_CUT_PREFIX = 8  # a cut ending in this many characters of a secret loses them
@@ -133,6 +136,18 @@ def register(value: str) -> None:
 
 def scrub(text: str) -> str:
     return REGISTRY.scrub(text)
+
+
+def scrub_values(value: Any) -> Any:
+    """`value` (a JSON-able document) with every string in it scrubbed, keys included: for a
+    writer that knows it writes JSON, so a secret or query is removed before escaping."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, Mapping):
+        return {scrub_values(k): scrub_values(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub_values(v) for v in value]
+    return value
 
 
 def cut(text: str, limit: int) -> str:

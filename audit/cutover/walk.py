@@ -224,8 +224,12 @@ class _Walker:
         """Report a marked folder: the tool's own run folder is skipped; one whose marker this
         user's key did not seal (copied, hand-written, another user's) is not read either, but
         counts as not checked: it may hold ids no one looked for."""
-        if self.run_folders.get(folder) is Marker.OURS:
+        marker = self.run_folders.get(folder)
+        if marker is Marker.OURS:
             self._skip(folder, "a clone-audit run folder (it records the old ids on purpose)", unchecked=False)
+        elif marker is Marker.LEGACY:
+            self._skip(folder, "a run.json names it a clone-audit run, but it has no sealed run-folder marker "
+                       "(a run from an old version, or planted): not read, check it by hand", unchecked=True)
         else:
             self._skip(folder, "marked as a clone-audit run folder, but not by this user's clone-audit "
                        "(a copied or hand-written marker, or another user's run): not read, check it by hand",

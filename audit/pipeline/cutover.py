@@ -55,6 +55,7 @@ class CutoverOptions:
     include_ignored: bool = False
     rollback_dir: Path | None = None
     record: bool = True  # False (--check, a pre-commit hook): no cutover.json, no run, no report
+    exclude: tuple[Path, ...] = ()  # files never read, beside the mapping (the SARIF log -o writes)
 
 
 @dataclass
@@ -120,7 +121,7 @@ def cutover(
     if options.patch_file is not None:
         _check_patch_file(options.patch_file, paths)
     listing = list_files(paths, max_bytes=options.max_bytes, include_ignored=options.include_ignored,
-                         exclude=[mapping_path])
+                         exclude=[mapping_path, *options.exclude])
     progress.start(len(listing.files), "Reading files")
     scanned = scan_files(listing, mapping, advance=progress.advance)
     run = CutoverRun(mapping, scanned, base)

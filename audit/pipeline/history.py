@@ -21,7 +21,7 @@ from audit.compliance.changes import Changes, HistoryView, Mark, compare, trend_
 from audit.compliance.gate import Baseline
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
-from audit.core.models import Verdict
+from audit.core.models import FailOn, Verdict
 from audit.core.owncalls import SentCalls
 from audit.core.runfolder import RunFolder, new_run_id, staged
 from audit.migrate.document import Plan
@@ -89,15 +89,32 @@ def baseline(out_root: Path, account: str, base_url: str, ref: str | None = None
         return Baseline(run.run_id, run.finished_at.isoformat(timespec="seconds"), bad), ""
     path = store.history_path(out_root)
     if not path.exists():
-        return None, f"no earlier scan is recorded in {out_root}"
+        return None, f"no earlier scan is recorded in {out_root}" + _HOW
     with store.History(path) as history:
         earlier = history.scans_before(account, base_url, "")
-        if not earlier:
-            return None, f"no earlier scan of this account and API is recorded in {out_root}"
-        last = earlier[-1]
+        last = next((row for row in reversed(earlier) if _may_be_baseline(row)), None)
+        if last is None:
+            what = "earlier scan" if not earlier else "earlier scan that passed its own gate (or ran without one)"
+            return None, f"no {what} of this account and API is recorded in {out_root}" + _HOW
         marks = history.marks(last.run_id)
     return Baseline(last.run_id, last.finished_at,
                     frozenset(k for k, m in marks.items() if m.verdict == Verdict.NON_COMPLIANT)), ""
+
+
+_HOW = "; record one with a plain `clone-audit scan` (no gate), or name one with --baseline RUN"
+
+
+def _may_be_baseline(row: store.HistoryRow) -> bool:
+    """Whether a recorded scan may be the default baseline: a complete scan (not partial, exit 4)
+    run without the gate, or a gated one that passed. A gated scan that failed (new voices, or no
+    baseline so every non-compliant voice counted) never is: a re-run of the same command would
+    otherwise pass on debt no one accepted. (A gated scan that passed with no baseline found no
+    non-compliant voice at all: as a baseline it accepts nothing.)"""
+    if row.error is not None or row.exit_code not in (ExitCode.OK, ExitCode.FINDINGS):
+        return False
+    section = row.parameters.get("report")
+    gated = isinstance(section, Mapping) and section.get("fail_on") == FailOn.NEW.value
+    return not gated or row.exit_code == ExitCode.OK
 
 
 def _run(history: store.History, run_id: str) -> store.HistoryRow:

@@ -21,6 +21,7 @@ from typing import Any
 from audit import __version__
 from audit.core.errors import UsageError
 from audit.core.runfolder import write_text
+from audit.core.secrets import scrub_values
 from audit.core.untrusted import json_visible
 from audit.cutover.sarif import sarif_log
 from audit.cutover.walk import repository_root
@@ -55,7 +56,7 @@ def cutover_sarif(run: CutoverRun, paths: Sequence[Path], started: datetime, fin
         run.remaining, run.scan.unchecked, scan_root(paths), version=__version__,
         information_uri=information_uri(), exit_code=int(run.exit_code), started=started, finished=finished,
     )
-    return json_visible(json.dumps(log, ensure_ascii=False, indent=2)) + "\n"
+    return json_visible(json.dumps(scrub_values(log), ensure_ascii=False, indent=2)) + "\n"
 
 
 def junit_of(record: RunRecord) -> str:
@@ -66,11 +67,21 @@ def junit_of(record: RunRecord) -> str:
     return render_junit(record)
 
 
-def check_output(path: Path, flag: str) -> None:
-    """A file the run will write at its end: its folder must exist now (before any work)."""
+def check_output(path: Path, flag: str, inputs: Sequence[Path] = (), scanned: Sequence[Path] = ()) -> None:
+    """A file the run will write at its end: its folder must exist now (before any work), and it
+    is none of the run's `inputs` (the mapping) nor a file of the `scanned` paths it would replace
+    (an earlier log, `.sarif`, may be: the cutover leaves that file out of its scan)."""
     if path.is_dir() or not path.parent.is_dir():
         raise UsageError(f"{flag} {path}: " + ("it is a folder." if path.is_dir() else
                          f"the folder {path.parent} does not exist."), hint="Name a file in an existing folder.")
+    target = Path(os.path.realpath(path))
+    if any(target == Path(os.path.realpath(p)) for p in inputs):
+        raise UsageError(f"{flag} {path} is the mapping this run reads: writing there would replace it.",
+                         hint="Name another file, e.g. -o cutover.sarif.")
+    inside = any(target.is_relative_to(os.path.realpath(p)) for p in scanned)
+    if inside and target.exists() and not target.name.lower().endswith((".sarif", ".sarif.json")):
+        raise UsageError(f"{flag} {path} is a file of the scanned paths: writing there would replace it.",
+                         hint="Name a new file, or a .sarif log written before (the file -o names is never scanned).")
 
 
 def write(path: Path, text: str) -> None:

@@ -62,7 +62,7 @@ def render_junit(record: RunRecord) -> str:
     totals = {"tests": str(len(rows)), "failures": str(counts[Outcome.FAILURE]),
               "errors": str(counts[Outcome.ERROR]), "skipped": str(counts[Outcome.SKIPPED]), "time": seconds}
     root = ET.Element("testsuites", {"name": "clone-audit", **totals, "timestamp": stamp})
-    suite = ET.SubElement(root, "testsuite", {"name": f"{SUITE} {record.run_id}", **totals, "timestamp": stamp,
+    suite = ET.SubElement(root, "testsuite", {"name": text(f"{SUITE} {record.run_id}"), **totals, "timestamp": stamp,
                                               "id": "0"})
     properties = ET.SubElement(suite, "properties")
     for name, value in _properties(record):
@@ -89,7 +89,7 @@ def _mark(element: ET.Element, row: VoiceRow) -> None:
         element.set("message", text(f"waived by {owner} until {expires}: {row.reason or ''}".rstrip(": ")))
         return
     element.set("message", text(row.cause or row.verdict))
-    element.set("type", row.verdict)
+    element.set("type", text(row.verdict))
     element.text = "\n".join(text(line) for line in _details(row))
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from audit.core.errors import ExitCode, UsageError
 from audit.core.owncalls import SentCalls
+from audit.core.secrets import scrub_values
 from audit.runs.kind import RunKind
 from audit.runs.record import RUN_JSON, PlanRef, RunRecord, VoiceRow
 
@@ -58,10 +59,10 @@ def head(record: RunRecord) -> dict[str, Any]:
 def chunks(record: RunRecord, extra: Mapping[str, Any] | None = None) -> Iterator[str]:
     """run.json in pieces (the head, then one voice at a time), for a writer that streams it."""
     top = {**head(record), **{k: v for k, v in (extra or {}).items() if k in EXTRA_KEYS}}
-    text = json.dumps(top, ensure_ascii=False, indent=2, default=str)
+    text = json.dumps(scrub_values(top), ensure_ascii=False, indent=2, default=str)
     yield text[:-2] + ',\n  "voices": ['
     for i, row in enumerate(record.voices):
-        body = json.dumps(row.as_dict(), ensure_ascii=False, indent=2).replace("\n", "\n    ")
+        body = json.dumps(scrub_values(row.as_dict()), ensure_ascii=False, indent=2).replace("\n", "\n    ")
         yield ("," if i else "") + "\n    " + body
     yield "\n  ]\n}\n" if record.voices else "]\n}\n"
 

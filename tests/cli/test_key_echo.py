@@ -112,3 +112,18 @@ def test_a_display_name_holding_the_key_leaves_no_part_of_it_in_any_file(tmp_pat
     for path in files:
         text = path.read_bytes().decode("utf-8", "replace")
         assert [n for n in range(8, len(key) + 1) if key[:n] in text] == [], path.name
+
+
+@pytest.mark.parametrize("args", [("scan", "sk_live_AbC123xyz7890qq"), ("scan", "--out", "x", "Zk3J9qLmP0aB7cD8eF2gH4iJ5k"),
+                                  ("sk_live_AbC123xyz7890qq",)])
+def test_a_key_typed_as_an_argument_is_never_echoed(tmp_path: Path, args: tuple[str, ...]) -> None:
+    done = clone_audit(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert args[-1] not in done.stdout + done.stderr and args[-1][:12] not in done.stderr
+    assert "SMALLEST_API_KEY" in done.stderr  # and it says where the key goes
+
+
+def test_ordinary_mistakes_are_still_shown_as_typed(tmp_path: Path) -> None:
+    done = clone_audit("scan", "--probes", "all", "20260101T000000Z-ab12", "voice_AAAAAAAAAA", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "--probes all 20260101T000000Z-ab12 voice_AAAAAAAAAA" in done.stderr and "did you mean --probe" in done.stderr

@@ -167,16 +167,17 @@ def test_folders_that_merely_hold_a_ledger_or_run_json_are_scanned(tmp_path: Pat
         "20250101T000000Z-abcd": {"run.json": json.dumps({"tool": "clone-audit", "run_id": "another-name"}),
                                   "mapping.csv": f"{OLD}\n"},
         "20250102T000000Z-beef": {"run.json": json.dumps({"tool": "clone-audit", "run_id": "20250102T000000Z-beef"}),
-                                  "mapping.csv": f"{OLD}\n"},  # written before the marker: left alone
+                                  "mapping.csv": f"{OLD}\n"},  # unsealed: not read, but not clean
     }.items():
         (root / folder).mkdir(parents=True)
         for name, text in files.items():
             (root / folder / name).write_text(text)
     done = clone_audit("cutover", str(mapping), "app", cwd=tmp_path)
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 4, done.stdout + done.stderr  # the unsealed run folder was not checked
     found = {line.split(":", 1)[0] for line in done.stdout.splitlines() if f"{OLD} →" in line}
     assert found == {"app/db/voices.conf", "app/export/clones.csv", "app/20250101T000000Z-abcd/mapping.csv"}
-    assert "skipped: app/20250102T000000Z-beef: a clone-audit run folder" in done.stdout
+    # a run.json anyone can write proves nothing: the folder is left alone, but said not checked
+    assert "not checked: app/20250102T000000Z-beef: a run.json names it a clone-audit run" in done.stdout
 
 
 NAMES = ["tab\there.conf", "new\nline.conf", 'quote".conf', "back\\slash.conf", "caf\u00e9.conf", "plain name.conf"]

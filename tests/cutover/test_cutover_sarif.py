@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from tests.support.cli import clone_audit
-from tests.support.cutover import NEW, OLD
+from tests.support.cutover import NEW, OLD, write_mapping
 
 SCHEMA = json.loads((Path(__file__).parents[1] / "fixtures" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 NOT_READY = "voice_BBBBBBBBBB"
@@ -130,3 +130,25 @@ def test_sarif_flags_that_cannot_work_are_refused(tmp_path: Path, args: tuple[st
     mapping = _mapping(tmp_path)
     done = clone_audit("cutover", *[str(mapping) if a == "M" else a for a in args], cwd=tmp_path)
     assert done.returncode == 2 and '"runs"' not in done.stdout
+
+
+def test_o_never_replaces_the_mapping_or_a_scanned_file_and_its_log_is_never_scanned(tmp_path: Path) -> None:
+    mapping = write_mapping(tmp_path)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    source = f"V = '{OLD}'\n"
+    (repo / "a.py").write_text(source, encoding="utf-8")
+    before = mapping.read_text(encoding="utf-8")
+    for target in (mapping, repo / "a.py"):
+        done = clone_audit("cutover", str(mapping), str(repo), "--format", "sarif", "-o", str(target), cwd=tmp_path)
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert "would replace it" in done.stderr
+    assert mapping.read_text(encoding="utf-8") == before and (repo / "a.py").read_text(encoding="utf-8") == source
+
+    log = repo / "cutover.sarif"
+    for _ in range(2):  # the log written inside the tree, then written again: never one of its own results
+        done = clone_audit("cutover", str(mapping), str(repo), "--format", "sarif", "-o", str(log), cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+                for r in json.loads(log.read_text(encoding="utf-8"))["runs"][0]["results"]]
+        assert len(uris) == 1 and uris[0].endswith("a.py"), uris

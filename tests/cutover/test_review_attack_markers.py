@@ -62,3 +62,26 @@ def test_the_tools_own_run_folder_is_still_skipped_and_reported_clean(tmp_path: 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "skipped: app/reports/20260101T000000Z-abcd: a clone-audit run folder" in done.stdout
     assert (run.path / "mapping.csv").read_text() == f"{OLD},{NEW},ready\n"
+
+
+def test_a_planted_folder_named_like_a_run_with_an_unsealed_run_json_never_hides_an_old_id(
+        tmp_path: Path, mapping: Path) -> None:
+    repo = tmp_path / "repo"
+    planted = repo / "20260101T000000Z-ab12"
+    planted.mkdir(parents=True)
+    (planted / "run.json").write_text(json.dumps({"tool": "clone-audit", "run_id": planted.name}))
+    (planted / "app.py").write_text(f"V = '{OLD}'\n")
+
+    sarif = clone_audit("cutover", str(mapping), "repo", "--format", "sarif", "-o", str(tmp_path / "out.sarif"),
+                        cwd=tmp_path)
+    assert sarif.returncode in (1, 4), sarif.stdout + sarif.stderr
+    log = json.loads((tmp_path / "out.sarif").read_text(encoding="utf-8"))
+    run = log["runs"][0]
+    said = json.dumps(run["results"]) + json.dumps(run["invocations"][0].get("toolExecutionNotifications", []))
+    assert planted.name in said  # a result in it, or a notification that it was not checked
+    check = clone_audit("cutover", "--check", str(mapping), "repo", cwd=tmp_path)
+    assert check.returncode in (1, 4), check.stdout + check.stderr
+    written = clone_audit("cutover", str(mapping), "repo", "--write", "--rollback-dir", str(tmp_path / "rb"),
+                          cwd=tmp_path)
+    assert written.returncode in (1, 4), written.stdout + written.stderr
+    assert "No old voice id left in these paths." not in written.stdout

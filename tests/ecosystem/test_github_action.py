@@ -114,3 +114,59 @@ def test_the_example_workflows_use_the_action_and_upload_cutover_sarif() -> None
     (upload,) = [s for s in steps if str(s.get("uses", "")).startswith("github/codeql-action/upload-sarif@")]
     assert "--format sarif" in cutover["run"] and upload["with"]["sarif_file"] in cutover["run"]
     assert upload.get("if") == "always()"  # findings exit 1, and they are what is uploaded
+
+
+def _only_scan_step(tmp_path: Path) -> Path:
+    action = load(ACTION)
+    (scan,) = [s for s in action["runs"]["steps"] if s.get("id") == "scan"]
+    only_scan = tmp_path / "action" / "action.yml"
+    only_scan.parent.mkdir()
+    only_scan.write_text(json.dumps({**action, "runs": {"using": "composite", "steps": [scan]}}), encoding="utf-8")
+    return only_scan
+
+
+def test_args_that_cannot_be_split_fail_the_step_instead_of_scanning_without_them(tmp_path: Path) -> None:
+    workspace, temp = tmp_path / "workspace", tmp_path / "runner"
+    workspace.mkdir()
+    temp.mkdir()
+    with EmulatorServer.with_org(n=3, seed=3) as server:
+        inputs = {"api-key": server.api_key, "base-url": server.base_url, "args": "--fail-on 'new --usage 7"}
+        run = run_composite(_only_scan_step(tmp_path), inputs, workspace=workspace, runner_temp=temp, env=_env())
+    assert run.failed is not None and run.failed.returncode == 2, run.output_text()
+    assert "args input cannot be split" in run.failed.stdout and "::error" in run.failed.stdout
+    assert not (workspace / "clone-audit-reports").exists()  # no scan ran without the flags
+
+
+def test_history_is_kept_between_runs_by_the_cache_when_asked(tmp_path: Path) -> None:
+    action = load(ACTION)
+    assert action["inputs"]["history"]["default"] == "false"
+    steps = action["runs"]["steps"]
+    names = [s.get("name") for s in steps]
+    (restore,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache/restore@")]
+    (save,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/cache/save@")]
+    assert names.index(restore["name"]) < names.index("Scan") < names.index(save["name"])
+    assert names.index(save["name"]) < names.index("Exit as the scan did")  # saved whatever the scan found
+    for step in (restore, save):
+        assert step["if"] == "inputs.history == 'true'"
+        assert step["with"]["path"].strip() == "${{ inputs.out }}"
+    key = save["with"]["key"]
+    assert key == restore["with"]["key"] and "github.run_id" in key
+    assert "steps.history.outputs.key" in key  # one history per API and report folder
+    assert restore["with"]["restore-keys"].strip() == "${{ steps.history.outputs.key }}-"
+    (naming,) = [s for s in steps if s.get("id") == "history"]
+    named = {}
+    for base_url in ("https://api.example", "https://other.example"):
+        only = tmp_path / base_url[8:] / "action.yml"
+        only.parent.mkdir(parents=True)
+        only.write_text(json.dumps({**action, "runs": {"using": "composite", "steps": [naming, restore]}}),
+                        encoding="utf-8")
+        run = run_composite(only, {"history": "true", "base-url": base_url, "api-key": "unused"},
+                            workspace=tmp_path, runner_temp=only.parent, env=_env())
+        assert run.failed is None, run.output_text()
+        named[base_url] = run.steps[1].with_["restore-keys"]
+        assert named[base_url].startswith("clone-audit-history-") and run.steps[1].with_["path"] == "clone-audit-reports"
+    assert len(set(named.values())) == 2  # one history per API
+    weekly = load(EXAMPLES / "weekly-scan.yml")
+    (job,) = weekly["jobs"].values()
+    (scan,) = [s for s in job["steps"] if "clone-audit" in str(s.get("uses", ""))]
+    assert scan["with"].get("history") == "true" and "--fail-on new" in scan["with"].get("args", "")

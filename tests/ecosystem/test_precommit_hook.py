@@ -76,7 +76,7 @@ def _commits(repo: Path, env: dict[str, str]) -> int:
 
 def test_the_manifest_runs_cutover_check_on_staged_text_files() -> None:
     hook = _hook()
-    assert hook["entry"].split() == ["clone-audit", "cutover", "--check"]
+    assert hook["entry"].split() == ["clone-audit", "cutover", "--check", "--"]  # the rest are paths
     assert hook["language"] == "python" and hook.get("pass_filenames", True)
     assert hook["types"] == ["text"]
 
@@ -96,6 +96,19 @@ def test_a_commit_adding_an_old_id_fails_and_names_the_ready_replacement(tmp_pat
     fixed = _commit(repo, env, "app.py")
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert _commits(repo, env) == 2
+
+
+@pytest.mark.parametrize("name", ["--help", "-h", "--max-bytes=1", "--write"])
+def test_a_staged_file_named_like_a_flag_is_a_path_and_never_hides_an_old_id(tmp_path: Path, name: str) -> None:
+    repo, env = _repo(tmp_path)
+    (repo / "app.py").write_text(f'VOICE = "{OLD}"\n', encoding="utf-8")
+    (repo / name).write_text(f"docs {OLD}\n", encoding="utf-8")
+    done = _commit(repo, env, "--", "app.py", name)
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert f"app.py:1:10  {OLD} → {NEW}" in output and f"{name}:1:6  {OLD} → {NEW}" in output
+    assert _commits(repo, env) == 1
+    assert (repo / "app.py").read_text(encoding="utf-8") == f'VOICE = "{OLD}"\n'  # checked, not written
 
 
 def test_only_staged_files_are_read(tmp_path: Path) -> None:

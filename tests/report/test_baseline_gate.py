@@ -67,9 +67,14 @@ def test_the_gate_accepts_old_debt_fails_on_a_regression_and_lets_a_waiver_stand
         assert "no earlier scan" in shown and first["gate"]["baseline_run_id"] is None
         assert first["gate"]["new"] == debt
 
+        code, shown, again = _scan(out, capsys, "--fail-on", "new")
+        assert code == ExitCode.FINDINGS, shown  # a failed gate is no baseline: re-running it accepts nothing
+        assert again["gate"]["baseline_run_id"] is None and "clone-audit scan" in shown
+
+        _, _, accepted = _scan(out, capsys)  # a plain scan records today's debt
         code, shown, second = _scan(out, capsys, "--fail-on", "new")
         assert code == ExitCode.OK, shown  # the same debt: accepted
-        assert second["gate"]["baseline_run_id"] == first["run_id"] and second["gate"]["new"] == []
+        assert second["gate"]["baseline_run_id"] == accepted["run_id"] and second["gate"]["new"] == []
         assert "no voice is newly non-compliant" in shown
 
         fine = next(v for v in _verdicts(second, "compliant"))
@@ -77,6 +82,9 @@ def test_the_gate_accepts_old_debt_fails_on_a_regression_and_lets_a_waiver_stand
         code, shown, third = _scan(out, capsys, "--fail-on", "new")
         assert code == ExitCode.FINDINGS and third["gate"]["new"] == [fine]
         assert f"1 voice(s) newly non-compliant: {fine}" in shown and third["gate"]["baseline_run_id"] == second["run_id"]
+        code, shown, rerun = _scan(out, capsys, "--fail-on", "new")  # the same command again, nothing accepted
+        assert code == ExitCode.FINDINGS and rerun["gate"]["new"] == [fine], shown
+        assert rerun["gate"]["baseline_run_id"] == second["run_id"] and second["run_id"] in shown
         html = (out / third["run_id"] / "report.html").read_text(encoding="utf-8")
         assert 'id="gate"' in html and fine in html.split('id="gate"')[1].split("</p>")[0]
         assert main(["report", third["run_id"], "--format", "markdown", "--out", str(out)]) == 0

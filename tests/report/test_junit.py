@@ -119,3 +119,18 @@ def test_scan_junit_and_report_junit_agree_with_the_run(tmp_path: Path, monkeypa
 def _scan_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     main(["scan", *args, "--json"])
     return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("run_id, verdict", [("r1", "bad\x01\x1b[31m"), ("r\x0c1", "non-compliant"),
+                                             ("r\x0b\x1b[2J", "non\x00compliant")])
+def test_a_tampered_run_json_with_control_characters_still_makes_well_formed_xml(run_id: str, verdict: str) -> None:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    record = RunRecord(kind=RunKind.SCAN, run_id=run_id, started_at=at, finished_at=at, base_url="u",
+                       exit_code=ExitCode.OK, account="a", voices=(VoiceRow("voice_x", verdict=verdict),))
+    root = ET.fromstring(render_junit(record).encode("utf-8"))  # well-formed: it parses
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name", "").startswith("clone-audit")
+    assert not any(ord(c) < 0x20 for c in suite.get("name", ""))
+    (case,) = root.iter("testcase")
+    (marked,) = list(case)
+    assert marked.tag in ("failure", "error") and not any(ord(c) < 0x20 for c in marked.get("type", ""))

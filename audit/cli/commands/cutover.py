@@ -55,7 +55,7 @@ def run_cutover(args: argparse.Namespace) -> int:
         raise UsageError("--format sarif without -o FILE prints the SARIF log on stdout, where --json would go.",
                          hint="Write the log to a file: --format sarif -o cutover.sarif.")
     if args.output is not None:
-        machine.check_output(args.output, "-o")
+        machine.check_output(args.output, "-o", [args.mapping] if args.mapping else [], args.paths)
     if sarif and args.output is None:  # the log is the result on stdout: everything else goes to stderr
         with contextlib.nullcontext() if args.quiet else contextlib.redirect_stdout(sys.stderr):
             return _cutover(args, sarif=True)
@@ -67,6 +67,7 @@ def _cutover(args: argparse.Namespace, *, sarif: bool) -> int:
     options = cutover_flow.CutoverOptions(
         write=args.write, patch_file=args.patch, max_bytes=args.max_bytes,
         include_ignored=args.include_ignored, rollback_dir=args.rollback_dir, record=not args.check,
+        exclude=(args.output,) if args.output is not None else (),
     )
     with BarProgress() as progress:
         run = cutover_flow.cutover(args.mapping, args.paths, options, progress)
