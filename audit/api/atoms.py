@@ -34,7 +34,7 @@ from audit.api.body import Answer
 from audit.api.failures import json_object
 from audit.api.transport import Transport
 from audit.core.config import ApiSettings
-from audit.core.errors import ApiError, BadAnswer, CreateOutcomeUnknown, RequestRejected
+from audit.core.errors import ApiError, AuthError, BadAnswer, CreateOutcomeUnknown, RequestRejected
 
 ATOMS = "/atoms/v1"
 AGENTS_PATH = f"{ATOMS}/agent"
@@ -59,6 +59,16 @@ class BranchRefused(Exception):
         self.status = status
         self.conflict = conflict  # 409 on a draft write: someone else's edit since the read
         self.error_type = error_type  # the vendor's `error_type` (`security_scan_failed`, `publish_in_progress`)
+
+
+def refusal(exc: BranchRefused | ApiError) -> str:
+    """Why one agent or branch could not be read or written, reported beside the others; a 401
+    (the key itself refused) is no refusal of one agent: it is raised again and stops the run."""
+    if isinstance(exc, BranchRefused):
+        return exc.reason
+    if isinstance(exc, AuthError) and exc.status == 401:
+        raise exc
+    return exc.message
 
 
 class AtomsApi:

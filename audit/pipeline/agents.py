@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from audit import __version__
-from audit.api.atoms import BranchRefused
+from audit.api.atoms import BranchRefused, refusal
 from audit.api.atomswire import AgentSummary
 from audit.api.client import WavesClient
-from audit.core.errors import ApiError, AuthError, ExitCode
+from audit.core.errors import ApiError, ExitCode
 from audit.core.runfolder import RunFolder
 from audit.core.secrets import REGISTRY
 from audit.core.userstate import account_id
@@ -123,12 +123,8 @@ async def find_agents(client: WavesClient, run: AgentsRun, *, include_archived: 
     for agent in agents:
         try:
             run.hits += found_in.find(await _read_agent(client, run, agent), run.mapping)
-        except AuthError as exc:
-            if exc.status == 401:
-                raise
-            run.unchecked.append((agent.agent_id, agent.name, exc.message))
         except ApiError as exc:  # this agent's answers: the others are still read
-            run.unchecked.append((agent.agent_id, agent.name, exc.message))
+            run.unchecked.append((agent.agent_id, agent.name, refusal(exc)))
         except (found_in.TooDeep, RecursionError) as exc:  # a hostile config: this agent is not checked
             run.unchecked.append((agent.agent_id, agent.name, str(exc) or "its config nests too deep to read"))
             for key in [k for k in run.reads if k[0] == agent.agent_id]:
@@ -204,14 +200,8 @@ async def switch(client: WavesClient, run: AgentsRun, mapping_path: Path, option
         run.outcomes.append(outcome)
         try:
             await switch_branch(client, read, hits, book, outcome, options)
-        except BranchRefused as exc:
-            outcome.state, outcome.reason = "failed", exc.reason
-        except AuthError as exc:
-            if exc.status == 401:
-                raise
-            outcome.state, outcome.reason = "failed", exc.message
-        except ApiError as exc:
-            outcome.state, outcome.reason = "failed", exc.message
+        except (BranchRefused, ApiError) as exc:
+            outcome.state, outcome.reason = "failed", refusal(exc)
         except RecursionError:  # an answer nested too deep to compare: this branch is not published
             outcome.state, outcome.reason = "failed", "an answer nested too deep to read; not published"
 

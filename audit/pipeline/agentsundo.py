@@ -22,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from audit.api.atoms import BranchRefused
+from audit.api.atoms import BranchRefused, refusal
 from audit.api.client import WavesClient
-from audit.core.errors import ApiError, AuthError, ExitCode, UsageError
+from audit.core.errors import ApiError, ExitCode, UsageError
 from audit.core.userstate import account_id
 from audit.cutover.agentrecord import read_agent_record
 from audit.pipeline.agents import AgentOptions, printable
@@ -80,14 +80,8 @@ async def agents_rollback(client: WavesClient, record_file: Path, options: Agent
         run.branches.append(undone)
         try:
             await _undo(client, entry, undone, options)
-        except BranchRefused as exc:
-            undone.state, undone.reason = "failed", exc.reason
-        except AuthError as exc:
-            if exc.status == 401:
-                raise
-            undone.state, undone.reason = "failed", exc.message
-        except ApiError as exc:
-            undone.state, undone.reason = "failed", exc.message
+        except (BranchRefused, ApiError) as exc:
+            undone.state, undone.reason = "failed", refusal(exc)
     mapping = document.get("mapping")
     if isinstance(mapping, str):
         section = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "record_file": str(record_file),

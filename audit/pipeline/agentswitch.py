@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.api.atoms import BranchRefused
+from audit.api.atoms import BranchRefused, refusal
 from audit.api.atomswire import BranchInfo, DraftInfo, RevisionInfo
 from audit.api.client import WavesClient
-from audit.core.errors import ApiError, AuthError
+from audit.core.errors import ApiError
 from audit.cutover import agents as found_in
 from audit.cutover.agentrecord import AgentRecord
 from audit.cutover.agents import AgentHit
@@ -134,13 +134,8 @@ async def switch_branch(client: WavesClient, read: BranchRead, hits: Sequence[Ag
                 _unknown(book, entry, outcome, f"the publish answered revision {answered.revision_id} committed, "
                          "but the branch's head is another revision")
                 return
-    except AuthError as exc:
-        if exc.status == 401:
-            raise
-        _unknown(book, entry, outcome, exc.message)
-        return
     except ApiError as exc:
-        _unknown(book, entry, outcome, exc.message)
+        _unknown(book, entry, outcome, refusal(exc))
         return
     _settled(book, entry, outcome, revision, options.scan_wait_s, draft_id)
     if outcome.state in ("switched", "scanning"):
