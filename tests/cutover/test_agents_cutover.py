@@ -10,7 +10,7 @@ import respx
 
 from audit.api.client import WavesClient
 from audit.core.config import ApiSettings
-from audit.core.errors import ExitCode
+from audit.core.errors import AuthError, ExitCode
 from audit.core.secrets import Secret
 from audit.cutover.agentrecord import read_agent_record
 from audit.migrate.proposal import Proposal
@@ -220,6 +220,26 @@ async def test_an_agent_that_cannot_be_read_is_named_and_the_others_are_read(cli
     assert [h.agent_id for h in run.hits] == [fine.id]
     assert [(a, n) for a, n, _ in run.unchecked] == [(broken.id, "Broken")]
     assert run.exit_code == ExitCode.PARTIAL and any(f"not checked: agent {broken.id}" in x for x in run.lines())
+
+
+@respx.mock
+async def test_a_refused_agent_is_named_but_a_refused_key_stops_the_run(client: WavesClient, mapping: Path) -> None:
+    """403 on one agent: that agent is not checked, the others are read; 401: the key itself is
+    refused, so the run stops rather than calling every agent unreadable."""
+    fake = FakeAtoms()
+    refused = fake.agent("Refused", OLD)
+    fine = fake.agent("Fine", OLD2)
+    route = respx.get(url__regex=rf".*/agent/{refused.id}/branches$")
+    route.respond(403, json={"status": False, "errors": ["Forbidden"]})
+    fake.install(respx.mock)
+    run = await agents_cutover(client, mapping, AgentOptions())
+    assert [h.agent_id for h in run.hits] == [fine.id]
+    assert [(a, n) for a, n, _ in run.unchecked] == [(refused.id, "Refused")]
+    assert run.exit_code == ExitCode.PARTIAL
+    route.respond(401, json={"status": False, "errors": ["Unauthorized"]})
+    with pytest.raises(AuthError) as stopped:
+        await agents_cutover(client, mapping, AgentOptions())
+    assert stopped.value.status == 401
 
 
 class Killed(BaseException):
