@@ -14,6 +14,11 @@ child processes: importing the scan command (its pipeline, pandas, httpx, rich),
 (flags, config file, environment), the per-user state folder (the remembered concurrency),
 the output folder's write check and the check of its history holding `--history` runs.
 
+Last, each command's imports: `python -c "import audit.cli.commands.<module>"` for the module
+that runs each command (`audit.cli.parser.COMMANDS`; commands sharing a module share its
+figure), interleaved with `python -c pass` in the same rounds; each line the median wall time
+and its ratio to that bare interpreter.
+
     python bench/startup.py                     # 15 rounds, a history of 1,000 runs
     python bench/startup.py --runs 40 --history 10000
 """
@@ -131,6 +136,37 @@ def fixed_costs(runs: int, history: int) -> list[str]:
     return lines
 
 
+def command_modules() -> dict[str, list[str]]:
+    """Each module of `audit.cli.commands` and the commands it runs, in the parser's order."""
+    from audit.cli.parser import COMMANDS
+
+    modules: dict[str, list[str]] = {}
+    for name, (module, _function) in COMMANDS.items():
+        modules.setdefault(module, []).append(name)
+    return modules
+
+
+def command_imports(runs: int) -> list[str]:
+    """Each command module's import in a fresh process beside a bare interpreter, `runs` interleaved rounds."""
+    modules = command_modules()
+    cases = {"bare": ["-c", "pass"]} | {m: ["-c", f"import audit.cli.commands.{m}"] for m in modules}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for round_ in range(runs + 1):
+        for name, argv in cases.items():
+            took = once(argv)
+            if round_:
+                times[name].append(took)
+    bare = statistics.median(times["bare"])
+    lines = [f"each command's imports (median of {runs}; bare {bare * 1000:.1f} ms)",
+             f"  {'command (module)':<24}{'median ms':>11}{'× bare':>9}"]
+    for module, commands in modules.items():
+        median = statistics.median(times[module])
+        for command in commands:
+            label = command if command == module else f"{command} ({module})"
+            lines.append(f"  {label:<24}{median * 1000:>11.1f}{median / bare:>9.2f}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=15, help="rounds of every case (default 15)")
@@ -140,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.runs} runs each, interleaved, {Path(sys.executable).name} {sys.version.split()[0]}")
     print("\n".join(table(times)))
     print("\n".join(fixed_costs(args.runs, args.history)))
+    print("\n".join(command_imports(args.runs)))
     return 0
 
 
