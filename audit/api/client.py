@@ -16,12 +16,12 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from audit.api.analytics import MAX_CALLS, PAGE_SIZE, LogPager
-from audit.api.atoms import AtomsApi
 from audit.api.failures import json_object
 from audit.api.limiter import LimiterReport
 from audit.api.transport import Transport
@@ -32,6 +32,9 @@ from audit.core.models import Clone, CreatedClone
 from audit.core.owncalls import SentKey
 from audit.core.secrets import Secret
 from audit.core.usage import TtsLogs
+
+if TYPE_CHECKING:  # the Atoms endpoints are loaded by the runs that call them (cutover --agents)
+    from audit.api.atoms import AtomsApi
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +84,6 @@ class WavesClient:
         self._transport = Transport(settings, api_key, transport=transport, remembered_limit=remembered_limit)
         #: The account's concurrency, found while working (or given): one for every authenticated call.
         self.limiter = self._transport.limiter
-        #: The Atoms (voice agents) endpoints, on the same host, key and transport.
-        self.atoms = AtomsApi(self._transport, settings)
         #: TTS characters sent in answered calls: what the run cost.
         self.tts_characters = 0
         #: Answered TTS calls by (voice, model, language, characters): the run's own calls, which
@@ -90,6 +91,14 @@ class WavesClient:
         self.tts_sent: Counter[SentKey] = Counter()
         #: The status DELETE_POST_PATH refused a delete with (then it is not tried again); None: not refused.
         self.delete_post_refused: int | None = None
+
+    @cached_property
+    def atoms(self) -> AtomsApi:
+        """The Atoms (voice agents) endpoints, on the same host, key and transport; made (and
+        their module imported) when first used, so a scan or an apply never loads them."""
+        from audit.api.atoms import AtomsApi
+
+        return AtomsApi(self._transport, self._settings)
 
     @property
     def account(self) -> str:

@@ -11,7 +11,6 @@ of the rest, and the cost) and asks on the terminal before it changes the accoun
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import logging
 import sys
@@ -22,7 +21,6 @@ from typing import TYPE_CHECKING, TypeVar
 from rich.markup import escape
 
 from audit.console import REDACTOR, BarProgress, stderr, terminal
-from audit.core import aio, userstate
 from audit.core.apikey import api_key_from_env
 from audit.core.config import Settings
 from audit.core.errors import UsageError
@@ -60,9 +58,14 @@ def settings(args: argparse.Namespace) -> Settings:
 
 
 def with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]]) -> T:
-    """Run `work` with a client built from `settings` and the key in the environment."""
+    """Run `work` with a client built from `settings` and the key in the environment (the
+    event loop, the client and the per-user state are imported here: `report`, `history` and
+    `review` never load them)."""
+    import asyncio
+
     from audit.api.client import WavesClient
     from audit.api.limiter import level_to_remember
+    from audit.core import aio, userstate
 
     key = api_key_from_env()
     REDACTOR.add(key)

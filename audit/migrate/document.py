@@ -114,6 +114,15 @@ def inventory_fingerprint(clones: Iterable[Clone]) -> str:
     return digest.hexdigest()[:16]
 
 
+def same_account(plan: Plan, base_url: str) -> None:
+    """PlanError unless `base_url` is the API the plan was made for (apply and retire act only there)."""
+    if plan.base_url.rstrip("/") != base_url.rstrip("/"):
+        raise PlanError(
+            f"the plan was made for {plan.base_url}, but this run points at {base_url}.",
+            hint="Use the plan with the account it was made for (--base-url / SMALLEST_BASE_URL).",
+        )
+
+
 def stale_reasons(plan: Plan, clones: Sequence[Clone], finished: Collection[str] = ()) -> list[str]:
     """Why this plan must not be applied to the account as it is now (empty: it may).
 

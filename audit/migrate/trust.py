@@ -13,7 +13,8 @@ A plan decides what gets uploaded to the account, so apply never takes its word:
 - where each upload leads, resolved on disk (symlinks followed): a fitted copy must lie in
   the plan's own `fitted/` folder, an archived file in the archive folder the plan records.
 - what each upload holds: bytes whose sha256 is the one the plan records must still be
-  audio (`audio.sniff`); bytes that changed fail that voice, as before.
+  audio (`audio.sniff`); bytes that changed fail that voice, as before. The audio module (and
+  numpy behind it) is imported by the checks of bytes alone: retire checks only the seal.
 
 The structural checks of the plan's content (expiry moved, paths that climb out, proof
 tags the plan has no business holding) live in `audit.migrate.document.plan_problems`.
@@ -28,7 +29,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from audit.core.audio import sniff
 from audit.core.models import Action, Upload
 from audit.core.runfolder import RunFolder, write_text
 from audit.core.userstate import SEAL_KEY_FILE, seal_key
@@ -128,6 +128,8 @@ def check_upload_bytes(entries: Iterable[PlanEntry], paths: Mapping[str, Path]) 
     """Refuse the plan when a file holds the very bytes the plan vouches for (same sha256)
     but they are not audio: the plan was made from, or edited to point at, something else.
     A missing or changed file is left to apply, which fails that voice alone."""
+    from audit.core.audio import sniff
+
     for entry in _reclones(entries):
         path = paths.get(entry.voice_id)
         if entry.upload is None or path is None:
@@ -146,6 +148,8 @@ def check_upload_bytes(entries: Iterable[PlanEntry], paths: Mapping[str, Path]) 
 
 def upload_bytes_problem(upload: Upload, data: bytes) -> str | None:
     """Why `data` must not be uploaded for `upload` (None: it may)."""
+    from audit.core.audio import sniff
+
     if hashlib.sha256(data).hexdigest() != upload.sha256:
         return "changed since planning (sha256 differs)"
     if sniff(data[:_SNIFF_BYTES]) is None:

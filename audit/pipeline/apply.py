@@ -28,7 +28,7 @@ from audit.core.runfolder import RunFolder, check_writable
 from audit.core.userstate import account_lock
 from audit.migrate import trust
 from audit.migrate.decide import Listing
-from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, stale_reasons
+from audit.migrate.document import Plan, PlanEntry, PlanError, read_plan, same_account, stale_reasons
 from audit.migrate.executor import FidelityVerdict, Migrator, adopt_marked
 from audit.migrate.ledger import Ledger
 from audit.migrate.planner import forecast
@@ -102,7 +102,7 @@ async def apply_plan(
     if plan_path.exists():
         trust.check_seal(folder, trust_edits=options.trust_plan_edits)  # before a byte of it is believed
     the_plan = read_plan(plan_path)
-    same_account(the_plan, settings)
+    same_account(the_plan, settings.api.base_url)
     check_writable(folder.path)  # the ledger goes there: fail before any create if it cannot
     check_history(folder.path.parent)  # and the run is recorded beside it
     trust.check_archive(the_plan, settings.archive.folder, trust_edits=options.trust_plan_edits)
@@ -206,11 +206,3 @@ def _check_fresh(the_plan: Plan, ledger: Ledger, clones: Sequence[Clone]) -> Non
         )
     more = f" (and {len(reasons) - 5} more)" if len(reasons) > 5 else ""
     raise PlanError("the plan is stale: " + "; ".join(reasons[:5]) + more)
-
-
-def same_account(the_plan: Plan, settings: Settings) -> None:
-    if the_plan.base_url.rstrip("/") != settings.api.base_url.rstrip("/"):
-        raise PlanError(
-            f"the plan was made for {the_plan.base_url}, but this run points at {settings.api.base_url}.",
-            hint="Use the plan with the account it was made for (--base-url / SMALLEST_BASE_URL).",
-        )

@@ -19,10 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import __version__
-from audit.api.client import WavesClient
 from audit.core.errors import CloneAuditError, ExitCode, UsageError
 from audit.core.models import NoProgress, Progress
 from audit.core.runfolder import RunFolder, write_bytes
@@ -45,6 +44,9 @@ from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.owncalls import own_runs
 from audit.runs.record import RunRecord
+
+if TYPE_CHECKING:  # usage is handed a client; a cutover of files never loads the API's
+    from audit.api.client import WavesClient
 
 
 @dataclass(frozen=True)
@@ -191,10 +193,8 @@ def rollback(rollback_file: Path) -> RollbackRun:
     return RollbackRun(outcome, note, run)
 
 
-async def usage(
-    client: WavesClient, mapping_path: Path | None, since: datetime, *, max_pages: int = 500,
-    out_root: Path | None = None,
-) -> UsageRun:
+async def usage(client: WavesClient, mapping_path: Path | None, since: datetime, *, max_pages: int = 500,
+                out_root: Path | None = None) -> UsageRun:
     """Calls per voice id since `since` from the TTS analytics log: per old id of the
     mapping (with its new id's calls beside it), or per called voice id without one. The calls
     the output folder's recorded runs made (the mapping's, else `out_root`) are left out."""

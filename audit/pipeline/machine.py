@@ -6,6 +6,10 @@
 A composition root: it finds what the pure renderers need (the repository root the SARIF
 URIs are relative to, the tool's version and home page) and writes their text where the
 user asked (`-o FILE`, `--junit FILE`), or hands it back for stdout.
+
+Each renderer is imported when its log is made: a scan that checks its `--junit FILE` loads
+neither the cutover (its scanner, walker, client) nor the SARIF writer, and a cutover no
+XML; the installed metadata is read only for a SARIF log's home page.
 """
 
 from __future__ import annotations
@@ -14,25 +18,23 @@ import json
 import os
 from collections.abc import Sequence
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit import __version__
 from audit.core.errors import UsageError
 from audit.core.runfolder import write_text
-from audit.core.secrets import scrub_values
-from audit.core.untrusted import json_visible
-from audit.cutover.sarif import sarif_log
-from audit.cutover.walk import repository_root
-from audit.pipeline.cutover import CutoverRun
-from audit.report.junit import render_junit
 from audit.runs.kind import RunKind
-from audit.runs.record import RunRecord
+
+if TYPE_CHECKING:
+    from audit.pipeline.cutover import CutoverRun
+    from audit.runs.record import RunRecord
 
 
 def information_uri() -> str | None:
     """The project's home page as its installed metadata names it (None when it names none)."""
+    from importlib import metadata
+
     try:
         meta = metadata.metadata("clone-audit")
     except metadata.PackageNotFoundError:
@@ -46,12 +48,18 @@ def information_uri() -> str | None:
 def scan_root(paths: Sequence[Path]) -> Path:
     """What SARIF URIs are relative to: the git work tree top of the scanned paths (else the
     path given); for paths in several places, the folder they share."""
+    from audit.cutover.walk import repository_root
+
     roots = {repository_root(p) for p in paths}
     return roots.pop() if len(roots) == 1 else Path(os.path.commonpath(sorted(map(str, roots))))
 
 
 def cutover_sarif(run: CutoverRun, paths: Sequence[Path], started: datetime, finished: datetime) -> str:
     """The cutover's occurrences left in the files as a SARIF 2.1.0 log (JSON text)."""
+    from audit.core.secrets import scrub_values
+    from audit.core.untrusted import json_visible
+    from audit.cutover.sarif import sarif_log
+
     log: dict[str, Any] = sarif_log(
         run.remaining, run.scan.unchecked, scan_root(paths), version=__version__,
         information_uri=information_uri(), exit_code=int(run.exit_code), started=started, finished=finished,
@@ -64,6 +72,8 @@ def junit_of(record: RunRecord) -> str:
     if record.kind not in (RunKind.SCAN, RunKind.PLAN):
         raise UsageError(f"run {record.run_id} is a {record.kind.value} run: JUnit XML is made from a scan "
                          "(or a plan), one test case per voice.", hint="Name a scan: `clone-audit history` lists them.")
+    from audit.report.junit import render_junit
+
     return render_junit(record)
 
 

@@ -25,7 +25,6 @@ from audit.pipeline import history
 from audit.pipeline.machine import junit_of
 from audit.report import files
 from audit.report.formats import ReportFormat
-from audit.report.html import render_report_html
 from audit.report.kinds import page
 from audit.report.markdown import render_markdown
 from audit.report.migration import plan_frame
@@ -146,6 +145,8 @@ def _json(view: View) -> str:
 
 
 def _html(view: View) -> str:
+    from audit.report.html import render_report_html  # jinja2 and the page's parts: loaded to render a page
+
     record = view.record
     cutover = files.read_cutover(RunFolder(Path(record.plan.folder))) if record.kind.on_plan and record.plan else None
     return render_report_html(view.meta, view.frame, view.plan, view.mapping, view.context,

@@ -27,12 +27,11 @@ from audit.core.owncalls import LeftOut, OwnRun, leave_out_own
 from audit.core.runfolder import DASHBOARD_TXT, RunFolder, check_writable
 from audit.core.usage import VoiceUsage, doubts, usage_by_voice
 from audit.migrate import trust
-from audit.migrate.document import read_plan
+from audit.migrate.document import read_plan, same_account
 from audit.migrate.ledger import Ledger
 from audit.migrate.proposal import Confirm, Proposal, proposal_line, refused, retire_cost
 from audit.migrate.retire import Retired, awaiting_review, retirable, retire, still_called
 from audit.pipeline import history
-from audit.pipeline.apply import same_account
 from audit.report import files
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord
@@ -105,7 +104,7 @@ async def retire_replaced(
     if plan_path.exists():
         trust.check_seal(folder, trust_edits=False)  # retire deletes: only a plan this user's `plan` wrote
     the_plan = read_plan(plan_path)
-    same_account(the_plan, settings)
+    same_account(the_plan, settings.api.base_url)
     if not folder.ledger.exists():
         raise UsageError(f"no ledger beside {plan_path}: nothing was applied from this plan yet.")
     check_writable(folder.path)  # the ledger and mapping are updated there: fail before any delete

@@ -9,7 +9,8 @@ report of thousands of voices stays bounded by the flagged ones. Decoding goes t
 bounded decoder of audit.core.audio and never reads past CLIP_S.
 
 Pure apart from decoding bytes in memory; the writer (`files.write_listen_clips`) puts the
-clips where `RunFolder.listen_clip` says.
+clips where `RunFolder.listen_clip` says. The decoder (numpy, soundfile) is imported by `clip`
+alone, when a clip is made: choosing voices and ordering the listening rows load neither.
 """
 
 from __future__ import annotations
@@ -18,9 +19,6 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
-from audit.core import audio
 from audit.core.errors import AudioError
 from audit.core.models import Fidelity
 
@@ -42,6 +40,10 @@ def wanted(fidelity: str, voice_id: str, sample: frozenset[str], every: bool) ->
 
 def clip(data: bytes, seconds: float = CLIP_S) -> bytes:
     """The first `seconds` of an audio file's bytes as 16 kHz mono PCM16 WAV; AudioError when not audio."""
+    import numpy as np
+
+    from audit.core import audio
+
     samples, rate = audio.decode_head(data, seconds)
     if samples.shape[0] == 0 or not rate:
         raise AudioError("no audio frames to listen to")

@@ -12,11 +12,13 @@ from audit.console import stderr, terminal
 from audit.core.errors import ExitCode
 from audit.core.runfolder import write_text
 from audit.core.untrusted import json_visible
-from audit.pipeline import report as report_flow
-from audit.runs import store
+
+# Each command imports its own pipeline: `history` reads the run store and renders nothing.
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from audit.pipeline import report as report_flow
+
     settings = load(args)
     rendered = report_flow.render_run(Path(settings.report.out_dir), args.run_ref, args.format,
                                       against=args.against, bom=settings.report.csv_bom)
@@ -29,6 +31,8 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    from audit.runs import store
+
     settings = load(args)
     runs = store.list_runs(Path(settings.report.out_dir))
     if args.json:
