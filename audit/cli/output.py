@@ -19,11 +19,10 @@ from audit.console import print_summary, stderr
 from audit.core.secrets import scrub, scrub_values
 from audit.core.untrusted import json_visible
 from audit.runs.kind import RunKind
-from audit.runs.record import RunRecord
-from audit.runs.summary import summary
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs, not at start-up
     from audit.pipeline.scan import ScanRun
+    from audit.runs.record import RunRecord
 
 
 def print_lines(lines: Iterable[str]) -> None:
@@ -84,6 +83,8 @@ def finish(args: Any, record: RunRecord | None, kind: RunKind, exit_code: int, *
     """How a command that writes a run ends: with --json its one JSON summary, else the `Run:`
     line. Returns `exit_code`, the code the process exits with."""
     if getattr(args, "json", False):
+        from audit.runs.summary import summary  # the run store's tally: loaded for --json alone
+
         print_json(summary(record, kind=kind, exit_code=exit_code, **extra))
     else:
         print_run(record)

@@ -35,8 +35,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO
 
-import platformdirs
-
 from audit.core.errors import UsageError
 from audit.core.locks import exclusive_lock
 from audit.core.secrets import Secret
@@ -56,7 +54,12 @@ def state_dir(env: Mapping[str, str] | None = None) -> Path:
     """This user's clone-audit state folder, created (0700) if it does not exist yet."""
     env = os.environ if env is None else env
     override = env.get(ENV_STATE_DIR, "").strip()
-    path = Path(override) if override else platformdirs.user_state_path(APP_NAME, appauthor=False)
+    if override:
+        path = Path(override)
+    else:  # imported when the folder is first asked for, not with this module (report, history never ask)
+        import platformdirs
+
+        path = platformdirs.user_state_path(APP_NAME, appauthor=False)
     return _private_folder(path)
 
 
