@@ -17,7 +17,7 @@ import pytest
 
 from audit.cli.parser import COMMANDS
 
-SHOW = "import sys\n{code}\nprint('LOADED', sorted(sys.modules), file=sys.stderr)"
+SHOW = "import sys\n{code}\nprint('LOADED', sorted(k for k, v in sys.modules.items() if v is not None), file=sys.stderr)"
 
 #: The CLI's command modules and what importing one must never load (a name, or anything under
 #: it). Libraries a module needs only on some paths (pandas for a table, jinja2 for a page) are
@@ -25,7 +25,7 @@ SHOW = "import sys\n{code}\nprint('LOADED', sorted(sys.modules), file=sys.stderr
 NEVER: dict[str, tuple[str, ...]] = {
     "scan": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.api.atomswire",
              "audit.report.junit", "audit.report.html", "audit.archive", "audit.migrate.ledger",
-             "audit.migrate.executor", "xml", "pandas", "jinja2"),
+             "audit.migrate.executor", "xml", "pandas", "jinja2", "click", "pygments"),
     "plan": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.report.junit",
              "audit.report.html", "audit.migrate.executor", "audit.fidelity.speaker", "pandas", "jinja2"),
     "apply": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.archive",
@@ -45,7 +45,7 @@ NEVER: dict[str, tuple[str, ...]] = {
 
 
 def loaded_after(code: str) -> list[str]:
-    """The modules a fresh interpreter holds after running `code`."""
+    """The modules a fresh interpreter holds after running `code` (an import blocked with None is not one)."""
     done = subprocess.run([sys.executable, "-c", SHOW.format(code=code)], capture_output=True, text=True,
                           timeout=120)
     line = next((line for line in done.stderr.splitlines() if line.startswith("LOADED ")), None)
@@ -82,3 +82,14 @@ def test_history_runs_without_a_client_numpy_or_a_renderer(tmp_path: Path) -> No
     modules = loaded_after(code)
     assert "audit.runs.store" in modules  # it ran
     assert under(modules, ("httpx", "audit.api", "numpy", "pandas", "jinja2", "audit.pipeline")) == []
+
+
+def test_httpx_works_without_loading_its_own_command_line_client() -> None:
+    """httpx's CLI (click, pygments) is never loaded by clone-audit; httpx itself imports and
+    its client is there, with the stub `httpx.main` httpx defines when its CLI is absent."""
+    code = ("import audit.cli.commands.scan, httpx\n"
+            "assert sys.modules['httpx._main'] is None and callable(httpx.main)\n"
+            "with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204))) as c:\n"
+            "    assert c.get('http://example.invalid/').status_code == 204")
+    modules = loaded_after(code)
+    assert "httpx" in modules and under(modules, ("click", "pygments")) == []
