@@ -48,7 +48,6 @@ from audit.runs.owncalls import own_runs
 from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan import rules as scan
-from audit.scan.probe import probe_clone
 from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable, same_model
 
 
@@ -232,7 +231,11 @@ def _reuse(targets: Sequence[Clone], settings: Settings, out_root: Path | None,
 async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Settings,
                      probes: dict[str, ProbeResult], progress: Progress) -> None:
     """Probe `todo` with a pool of workers sharing one queue (an iterator: asyncio runs one
-    worker at a time, so taking the next item needs no lock)."""
+    worker at a time, so taking the next item needs no lock). The probe and its audio stack
+    (numpy, the decoders, the speech detector) are imported here: a scan without probes,
+    and a run that stops before them, never loads them."""
+    from audit.scan.probe import probe_clone
+
     queue: Iterator[Clone] = iter(todo)
 
     async def worker() -> None:
