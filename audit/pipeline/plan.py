@@ -16,9 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audit.api.client import WavesClient
 from audit.archive.gather import gather
 from audit.core.config import Settings, as_dict
 from audit.core.errors import ExitCode, UsageError
@@ -38,6 +37,9 @@ from audit.runs import document
 from audit.runs.kind import RunKind
 from audit.runs.record import RunRecord, VoiceRow
 from audit.runs.store import check_history
+
+if TYPE_CHECKING:  # the client is handed in: its module (httpx) loads when one is made
+    from audit.api.client import WavesClient
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from audit.api.client import WavesClient
 from audit.compliance.gate import Baseline, Gate, judge
 from audit.compliance.waivers import WaiverOutcome, apply_waivers, read_exceptions
 from audit.core.config import Settings, as_dict
@@ -49,6 +49,9 @@ from audit.runs.record import RunRecord
 from audit.runs.store import check_history
 from audit.scan import rules as scan
 from audit.scan.reuse import CARRY_WINDOW, EarlierProbe, carried, earlier_probes, reusable, same_model
+
+if TYPE_CHECKING:  # the client is handed in: its module (httpx) loads when one is made
+    from audit.api.client import WavesClient
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Each command loads what it runs and nothing it never needs: a scan does not load the cutover
 (its walker, scanner and client), the voice agents' endpoints or the JUnit writer before it
-writes JUnit, nor numpy and the audio stack before its first probe; `report` and `history` load no HTTP client, no numpy and no pipeline they do not
+writes JUnit, nor numpy and the audio stack before its first probe, nor the HTTP client before
+it makes one; `report` and `history` load no HTTP client, no numpy and no pipeline they do not
 render with; `retire` no audio; a cutover of files no API client. Every command run in a child
 process (and every test that runs the real CLI) pays for what its module imports
 (`bench/startup.py` prints the figures: "each command's imports")."""
@@ -23,11 +24,11 @@ SHOW = "import sys\n{code}\nprint('LOADED', sorted(k for k, v in sys.modules.ite
 #: it). Libraries a module needs only on some paths (pandas for a table, jinja2 for a page) are
 #: loaded by the function that uses them.
 NEVER: dict[str, tuple[str, ...]] = {
-    "scan": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.api.atomswire",
+    "scan": ("httpx", "audit.api", "audit.pipeline.cutover", "audit.cutover",
              "audit.report.junit", "audit.report.html", "audit.archive", "audit.migrate.ledger",
              "audit.migrate.executor", "audit.scan.probe", "audit.fidelity", "audit.core.audio", "numpy",
              "soundfile", "xml", "pandas", "jinja2", "click", "pygments"),
-    "plan": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.report.junit",
+    "plan": ("httpx", "audit.api", "audit.pipeline.cutover", "audit.cutover", "audit.report.junit",
              "audit.report.html", "audit.migrate.executor", "audit.fidelity.speaker", "pandas", "jinja2"),
     "apply": ("audit.pipeline.cutover", "audit.cutover", "audit.api.atoms", "audit.archive",
               "audit.report.junit", "audit.report.html", "pandas", "jinja2"),
