@@ -10,7 +10,8 @@ It prints each case's min and median wall time and its ratio to the bare interpr
 (median / median, from the same run). The goal: every ratio at most 3.
 
 Then the fixed costs a scan pays before its first probe, each the median of `--runs` fresh
-child processes: importing the scan command (its pipeline, pandas, httpx, rich), the settings
+child processes: importing the scan command (its pipeline, the console), then what it loads
+before its first probe (the HTTP client, the probe and its audio stack), the settings
 (flags, config file, environment), the per-user state folder (the remembered concurrency),
 the output folder's write check and the check of its history holding `--history` runs.
 
@@ -82,6 +83,8 @@ from pathlib import Path
 start = time.perf_counter()
 import audit.cli.commands.scan
 imported = time.perf_counter()
+import audit.api.client, audit.scan.probe
+stack = time.perf_counter()
 from audit.cli.parser import build_parser
 from audit.cli.session import settings
 from audit.core import userstate
@@ -97,7 +100,8 @@ marks.append(time.perf_counter())
 check_writable(out); marks.append(time.perf_counter())
 check_history(out); marks.append(time.perf_counter())
 names = ["settings", "state folder", "out folder check", "history check"]
-costs = {"scan command imports": imported - start} | {n: b - a for n, a, b in zip(names, marks, marks[1:])}
+costs = {"scan command imports": imported - start, "client, probe imports": stack - imported}
+costs |= {n: b - a for n, a, b in zip(names, marks, marks[1:])}
 print(json.dumps({k: v * 1000 for k, v in costs.items()}))
 """
 
