@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from audit import __version__
 from audit.core.errors import UsageError
 from audit.core.runfolder import write_text
+from audit.core.secrets import scrub_values
+from audit.core.untrusted import json_visible
 from audit.runs.kind import RunKind
 
 if TYPE_CHECKING:
@@ -56,8 +58,6 @@ def scan_root(paths: Sequence[Path]) -> Path:
 
 def cutover_sarif(run: CutoverRun, paths: Sequence[Path], started: datetime, finished: datetime) -> str:
     """The cutover's occurrences left in the files as a SARIF 2.1.0 log (JSON text)."""
-    from audit.core.secrets import scrub_values
-    from audit.core.untrusted import json_visible
     from audit.cutover.sarif import sarif_log
 
     log: dict[str, Any] = sarif_log(

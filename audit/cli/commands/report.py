@@ -1,4 +1,7 @@
-"""`clone-audit report RUN` (re-render a past run offline) and `clone-audit history`."""
+"""`clone-audit report RUN` (re-render a past run offline) and `clone-audit history`.
+
+Each imports what it runs when it runs: `history` reads the run store and renders nothing.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,6 @@ from audit.console import stderr, terminal
 from audit.core.errors import ExitCode
 from audit.core.runfolder import write_text
 from audit.core.untrusted import json_visible
-
-# Each command imports its own pipeline: `history` reads the run store and renders nothing.
 
 
 def run_report(args: argparse.Namespace) -> int:
