@@ -37,18 +37,20 @@ class OneThread:
         """`fn(*args)` on the thread; await the returned future for its result."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        if self._thread is None:
+        thread = self._thread
+        if thread is None or not thread.is_alive():  # not started yet, or gone (a forked child)
             self._begin()
         self._jobs.put((loop, future, fn, args))
         return future
 
     def _begin(self) -> None:
         with self._start:
-            if self._thread is None:
+            if self._thread is None or not self._thread.is_alive():
+                if self._thread is None:
+                    atexit.register(self._stop)
                 thread = threading.Thread(target=self._work, name=self.name, daemon=True)
                 thread.start()
                 self._thread = thread
-                atexit.register(self._stop)
 
     def _stop(self) -> None:
         """At exit: finish what is queued, then end the thread (it may be inside native code)."""
