@@ -136,8 +136,7 @@ class BarProgress:
     def __init__(self) -> None:
         self._bar = Progress(
             SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"), _Eta(self),
-            TextColumn("{task.fields[counts]}"), _Note(self),
+            _Rate(), TimeElapsedColumn(), TextColumn("ETA"), _Eta(self), _Counts(self), _Note(self),
             console=stderr, transient=True, refresh_per_second=self.REFRESH_PER_SECOND,
         )
         self._task: Any = None
@@ -167,7 +166,7 @@ class BarProgress:
     def start(self, total: int, description: str) -> None:
         if self._task is not None:
             self._bar.remove_task(self._task)
-        self._task = self._bar.add_task(description, total=total or None, rate="", counts="")
+        self._task = self._bar.add_task(description, total=total or None)
         self._counts.clear()
         self.done, self.total, self.description = 0, total, description
 
@@ -179,14 +178,15 @@ class BarProgress:
         return self._at_least() if self._at_least is not None else None
 
     def advance(self, outcome: str | None = None) -> None:
+        """Count one item done: the rate and the counts are worked out when the bar is drawn."""
         self.done += 1
         if outcome:
             self._counts[outcome] += 1
-        task = self._bar.tasks[-1] if self._bar.tasks else None
-        speed = task.speed if task is not None else None
-        rate = f"{speed:.1f}/s" if speed else ""
-        counts = " ".join(f"{k} {n}" for k, n in sorted(self._counts.items()))
-        self._bar.update(self._task, advance=1, rate=rate, counts=counts)
+        self._bar.advance(self._task)
+
+    def counts(self) -> str:
+        """The live counts by outcome: 'compliant 12 non-compliant 3'."""
+        return " ".join(f"{k} {n}" for k, n in sorted(self._counts.items()))
 
     def note(self) -> str:
         return self._status() if self._status is not None else ""
@@ -208,6 +208,25 @@ class _Eta(TimeRemainingColumn):
         minutes, secs = divmod(int(seconds + 0.999), 60)
         hours, minutes = divmod(minutes, 60)
         return Text(f"{hours}:{minutes:02d}:{secs:02d}", style="progress.remaining")
+
+
+class _Rate(ProgressColumn):
+    """Items per second, over rich's recent samples."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:.1f}/s" if speed else "")
+
+
+class _Counts(ProgressColumn):
+    """The counts by outcome, as the bar is drawn."""
+
+    def __init__(self, bar: BarProgress) -> None:
+        super().__init__()
+        self._owner = bar
+
+    def render(self, task: Task) -> Text:
+        return Text(self._owner.counts())
 
 
 class _Note(ProgressColumn):

@@ -1,7 +1,8 @@
 """Sending one call to the Waves API: attempts, retries, the limiter, the deadline, the body's cap.
 
 Owns `Transport`, the only holder of the httpx client and the key. `call` makes one logical
-call: stamina drives the attempts through `failures.Backoff`; each authenticated attempt
+call: stamina drives the attempts through `failures.Backoff` (its retry machinery is built
+only once the first attempt failed, and judges that attempt's error first); each authenticated attempt
 waits for a slot of the account's `limiter.Limiter` (`_limited`: a 429 the tool caused by its
 own pressure is retried there without spending an attempt); each attempt (`_send_once`) sends
 the request and reads its body through `body.Body`, all within the call's deadline, and turns
@@ -27,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 #: A call refused by 429s the tool caused itself this many times gives up (each lowers the limit,
 #: so this is a backstop, never reached against an honest server).
 MAX_FREE_RETRIES = 64
+#: Paths whose absolute URL is kept (the API's few fixed paths; ids in a path could be many).
+MAX_JOINED_PATHS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +98,28 @@ class Transport:
             transport=transport,
             limits=httpx.Limits(max_connections=ceiling + 2),
         )
+        self._urls: dict[str, httpx.URL] = {}  # path -> its absolute URL (`_url`)
+        self._timeouts: dict[float, httpx.Timeout] = {}
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    def _url(self, path: str) -> httpx.URL | str:
+        """The absolute URL of `path` on the base URL, joined by httpx once per path (joining parses
+        the whole URL again: most of the cost of building a request); an unusual path is joined per call."""
+        url = self._urls.get(path)
+        if url is None:
+            if len(self._urls) >= MAX_JOINED_PATHS:
+                return path
+            url = self._urls[path] = self._http.build_request("GET", path).url
+        return url
+
+    def _timeout(self, deadline_s: float) -> httpx.Timeout:
+        """httpx's timeout for a call's deadline, made once per deadline."""
+        timeout = self._timeouts.get(deadline_s)
+        if timeout is None:
+            timeout = self._timeouts[deadline_s] = httpx.Timeout(deadline_s)
+        return timeout
 
     async def call(
         self,
@@ -121,14 +143,26 @@ class Transport:
             all_headers["Authorization"] = f"Bearer {self._key.reveal()}"
         call = Call(method, path, create, s.timeout_s if timeout is None else timeout, max_bytes, too_large_hint,
                     label or f"{method} {path}", on_send)
+        try:  # most calls succeed at once: stamina's machinery is built only for one that failed
+            return await self._attempt(call, auth, False, all_headers, kwargs)
+        except Exception as exc:
+            first: Exception | None = exc
         backoff = Backoff(s, create=create, answered=lambda: self.answered, label=call.label,
                           on_retry=self.breaker.retrying, until_verdict=self.breaker.remaining)
         async for attempt in stamina.retry_context(on=backoff, attempts=s.max_attempts, timeout=None):
             with attempt:
-                if not auth:
-                    return await self._send_once(call, headers=all_headers, **kwargs)
-                return await self._limited(call, backoff.retries > 0, headers=all_headers, **kwargs)
+                if first is not None:  # stamina's first attempt is the one already made: it judges its error
+                    failed, first = first, None
+                    raise failed
+                return await self._attempt(call, auth, backoff.retries > 0, all_headers, kwargs)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    def _attempt(self, call: Call, auth: bool, retry: bool, headers: Mapping[str, str],
+                 kwargs: Mapping[str, Any]) -> Coroutine[Any, Any, Answer]:
+        """One attempt of `call`: within the limiter when authenticated."""
+        if not auth:
+            return self._send_once(call, headers=headers, **kwargs)
+        return self._limited(call, retry, headers=headers, **kwargs)
 
     async def _limited(self, call: Call, retry: bool, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
         """One counted attempt, within the limiter. A 429 the tool caused itself (others of ours
@@ -162,7 +196,8 @@ class Transport:
         self.breaker.check()  # the API went away: no attempt goes out
         if call.on_send is not None:
             call.on_send()
-        request = self._http.build_request(call.method, call.path, headers=headers, timeout=call.deadline_s, **kwargs)
+        request = self._http.build_request(call.method, self._url(call.path), headers=headers,
+                                           timeout=self._timeout(call.deadline_s), **kwargs)
         response: httpx.Response | None = None
         body = Body(call.max_bytes)
         started = time.monotonic()

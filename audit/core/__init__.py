@@ -11,7 +11,8 @@ scrubbing SQLite connection), the v3.1 language list (`languages`), the voice po
 measurement (`audio`), the layout of a run folder with its atomic writes (`runfolder`), the
 advisory locks (`locks`), and the marker, sealed with the user's key, that makes a folder
 one of the tool's own run folders
-(`runmarker`), and which calls of the TTS analytics log are the tool's own probes (`owncalls`).
+(`runmarker`), which calls of the TTS analytics log are the tool's own probes (`owncalls`),
+and blocking work awaited off the event loop on one thread of its own (`offloop`).
 
 May import: the standard library and third-party libraries only; nothing else of
 `audit`. Every other package may import it.

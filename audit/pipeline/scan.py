@@ -243,8 +243,7 @@ async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Setti
 
     async def worker() -> None:
         for clone in queue:
-            result = await probe_clone(client, clone, settings.probe)
-            probes[clone.voice_id] = replace(result, probed_at=datetime.now(UTC).isoformat(timespec="seconds"))
+            result = probes[clone.voice_id] = await probe_clone(client, clone, settings.probe, stamp=True)
             progress.advance(result.verdict.value)
 
     try:

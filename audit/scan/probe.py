@@ -17,10 +17,9 @@ away (`ApiWentAway`), which would fail every other voice too, propagates.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import UTC, datetime
 
 from audit.api.client import WavesClient
 from audit.api.failures import describe_body
@@ -29,6 +28,7 @@ from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, ApiWentAway, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
+from audit.core.offloop import OneThread
 from audit.core.pools import probe_model
 from audit.fidelity import vad
 from audit.fidelity.vad import SpeechActivity
@@ -52,7 +52,7 @@ MIN_ACTIVE_RATIO = 0.05
 LISTEN_S = 60.0
 #: Answers are judged off the event loop, on one thread: the speech detector runs one clip at a
 #: time anyway, and every extra thread would keep its own malloc arena (tens of MB at 10,000 voices).
-_JUDGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clone-audit-judge")
+_JUDGE = OneThread("clone-audit-judge")
 
 
 def probe_text(clone: Clone, overrides: Mapping[str, str]) -> tuple[str, str]:
@@ -133,13 +133,16 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
     return ProbeResult(verdict, reason, http_status=200, stats=stats, n_bytes=size)
 
 
-async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings) -> ProbeResult:
-    result, _ = await probe_audio(client, clone, settings)
+async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings, *, stamp: bool = False) -> ProbeResult:
+    """The probe's result; with `stamp`, its `probed_at` is when it came back (judged)."""
+    result, _ = await probe_audio(client, clone, settings, stamp=stamp)
     return result
 
 
-async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings) -> tuple[ProbeResult, bytes | None]:
-    """The probe and the audio bytes it judged (None when no 200 came back), for a fidelity check."""
+async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings, *,
+                      stamp: bool = False) -> tuple[ProbeResult, bytes | None]:
+    """The probe and the audio bytes it judged (None when no 200 came back), for a fidelity check.
+    With `stamp`, the result's `probed_at` is when it came back (judged), set in its one copy."""
     text, language = probe_text(clone, settings.texts)
     model = probe_model(clone.model_ids, settings.model)
     try:
@@ -150,8 +153,15 @@ async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings
     except (AuthError, ApiWentAway):  # every other voice would fail too: the run stops
         raise
     except ApiError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status, model=model), None
+        return ProbeResult(ProbeVerdict.ERROR, exc.message, http_status=exc.status, model=model,
+                           probed_at=_now() if stamp else None), None
     except TransportError as exc:
-        return ProbeResult(ProbeVerdict.ERROR, exc.message, model=model), None
-    judged = await asyncio.get_running_loop().run_in_executor(_JUDGE, judge_body, answer.content, answer.content_type)
-    return replace(judged, http_status=answer.status, request_id=answer.request_id, model=model), answer.content
+        return ProbeResult(ProbeVerdict.ERROR, exc.message, model=model, probed_at=_now() if stamp else None), None
+    judged = await _JUDGE.run(judge_body, answer.content, answer.content_type)
+    return replace(judged, http_status=answer.status, request_id=answer.request_id, model=model,
+                   probed_at=_now() if stamp else judged.probed_at), answer.content
+
+
+def _now() -> str:
+    """A probe's `probed_at`: the time (UTC) to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
