@@ -24,13 +24,20 @@ published, so unless the user gives one the limiter discovers it:
   Each such 429 lowers `known` below the in-flight count it was sent at, so they are finite.
   A 429 with nothing else of ours in flight is the account's doing (another client, a quota):
   it counts against the call's attempts like any other error.
-- **Retry-After is shared.** A 429's wait (`retry-after-ms` / `Retry-After`) sets `not_before`
-  for every caller, not only the one refused: nobody sends into a window the server said is
-  closed, so retries never come in synchronised waves.
+- **Whose Retry-After.** The API limits how many requests are in flight, not how many are sent
+  per second: a slot is free again once a request's answer comes back. So a self-inflicted
+  429's wait (`retry-after-ms` / `Retry-After`, else the fallback) holds that call only: it
+  waits at least that long, then takes the next free slot ahead of fresh work, while the other
+  callers go on at the lowered limit (a slot our own answer frees is a slot the account frees).
+  A 429 that is the account's doing (nothing else of ours in flight: another client, the
+  account's own throttling) sets `not_before` for every caller: nobody sends into a window the
+  server said is closed. In a 429 storm (every request refused for a while) each round of
+  self-inflicted 429s drops the limit by one, so within about `limit` round trips the tool has
+  one request in flight, and the next 429 is the account's and closes the window for everyone.
 - **Fair requeueing.** A refused call gives its slot back at once (the limit just dropped, so
-  the slot may no longer exist) and waits again at the head of the line: retries go before
-  fresh work, in the order they were refused, so no voice starves. Fresh callers are served
-  first come, first served.
+  the slot may no longer exist) and waits again at the head of the line: once its own wait is
+  over, retries go before fresh work, in the order they were refused, so no voice starves.
+  Fresh callers are served first come, first served.
 
 A discovering run starts where the account's last discovering run ended (`level_to_remember`,
 kept per account in the user's state folder by the CLI), so a weekly job pays for slow start
@@ -70,7 +77,8 @@ class Ticket:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What a 429 meant: whether the tool caused it, and how long everyone now waits."""
+    """What a 429 meant: whether the tool caused it, and how long the refused call waits at least
+    (its own Retry-After when self-inflicted, the window every caller waits out when not)."""
 
     self_inflicted: bool
     wait_s: float
@@ -89,8 +97,9 @@ class LimiterReport:
     requests: int
     refused: int  # answered 429
     self_inflicted: int  # of those, caused by the tool's own pressure (retried for free)
-    waited_s: float  # time the line stood still honouring Retry-After
+    waited_s: float  # time the line stood still honouring an account's 429 (its Retry-After)
     remembered: bool = False  # discovery started at the level an earlier run on the account held
+    held_s: float = 0.0  # self-inflicted 429s: their own Retry-After waits, summed over the calls held
 
     @property
     def found(self) -> str:
@@ -114,6 +123,7 @@ class LimiterReport:
             "account_limit": self.known, "account_limit_found": self.found,
             "peak_in_flight": self.peak_in_flight, "requests": self.requests, "answered_429": self.refused,
             "self_inflicted_429": self.self_inflicted, "waited_for_rate_limit_s": round(self.waited_s, 3),
+            "calls_held_for_retry_after_s": round(self.held_s, 3),
         }
 
 
@@ -139,10 +149,12 @@ class Limiter:
         self.limited = 0
         self.self_inflicted = 0
         self.waited_s = 0.0
+        self.held_s = 0.0
         self._stalled_since: float | None = None
         self._saturated = False  # a caller found every slot taken since the last spare room
         self._epoch = 0  # bumped by every decrease
-        self._retries: collections.deque[asyncio.Future[Ticket]] = collections.deque()
+        # Refused calls, in the order refused: (when its own wait is over, its future).
+        self._retries: collections.deque[tuple[float, asyncio.Future[Ticket]]] = collections.deque()
         self._fresh: collections.deque[asyncio.Future[Ticket]] = collections.deque()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -183,7 +195,9 @@ class Limiter:
         self._wake()
 
     def refused(self, ticket: Ticket, retry_after: float | None, fallback_s: float) -> Outcome:
-        """A 429: free the slot, learn the bound it proves, and close the window for everyone."""
+        """A 429: free the slot and learn the bound it proves. Its wait holds the refused call
+        alone when the tool caused it (`acquire(hold_s=outcome.wait_s)`), and closes the window
+        for everyone when the account did."""
         self._free()
         self.limited += 1
         stale = ticket.epoch < self._epoch  # sent during an overshoot a decrease already answered
@@ -200,12 +214,14 @@ class Limiter:
                 self._limit = float(estimate)
                 self._epoch += 1
             self._limit = min(self._limit, float(self.known or self._limit))
-        wait = fallback_s if retry_after is None else retry_after
+        wait = max(0.0, fallback_s if retry_after is None else retry_after)
         now = self._clock()
-        if now + wait > self.not_before:
+        if mine:  # the account frees a slot as each answer of ours comes back: the others go on
+            self.held_s += wait
+        elif now + wait > self.not_before:
             self.not_before = now + wait
         self._wake()
-        return Outcome(self_inflicted=mine, wait_s=max(0.0, self.not_before - now))
+        return Outcome(self_inflicted=mine, wait_s=max(wait, self.not_before - now))
 
     def cancelled(self) -> None:
         """The call ended without an answer that says anything about the limit."""
@@ -218,11 +234,11 @@ class Limiter:
 
     @property
     def rate_limited(self) -> bool:
-        """True while the line stands still honouring a 429's Retry-After."""
+        """True while the line stands still honouring an account's 429 (its Retry-After)."""
         return self._clock() < self.not_before
 
     def status(self) -> str:
-        """A progress bar's note: the level in use, and whether the line waits on a 429's window."""
+        """A progress bar's note: the level in use, and whether the line waits on an account's 429."""
         if self.rate_limited:
             return f"waiting on rate limits ({self.limit} at once)"
         return f"{self.limit} at once"
@@ -232,7 +248,7 @@ class Limiter:
             mode="discovered" if self.discover else "given", start=self.start, ceiling=self.ceiling,
             limit=self.limit, known=self.known, peak_in_flight=self.peak_in_flight, requests=self.requests,
             refused=self.limited, self_inflicted=self.self_inflicted, waited_s=self.waited_s,
-            remembered=self.remembered,
+            remembered=self.remembered, held_s=self.held_s,
         )
 
     def _free(self) -> None:
@@ -241,12 +257,17 @@ class Limiter:
 
     # -- the asyncio wrapper -------------------------------------------------------------
 
-    async def acquire(self, *, retry: bool = False) -> Ticket:
-        """Wait for a slot: retries first (in the order refused), then fresh calls in order."""
-        if not self._retries and not self._fresh and self.may_send():
+    async def acquire(self, *, retry: bool = False, hold_s: float = 0.0) -> Ticket:
+        """Wait for a slot: retries first (in the order refused, each once its own `hold_s` is
+        over), then fresh calls in order."""
+        if not self._retries and not self._fresh and hold_s <= 0 and self.may_send():
             return self.grant()
         future: asyncio.Future[Ticket] = asyncio.get_running_loop().create_future()
-        (self._retries if retry else self._fresh).append(future)
+        entry = (self._clock() + max(0.0, hold_s), future)
+        if retry:
+            self._retries.append(entry)
+        else:
+            self._fresh.append(future)
         self._wake()
         try:
             return await future
@@ -255,11 +276,15 @@ class Limiter:
                 self.cancelled()
             else:
                 with contextlib.suppress(ValueError):
-                    (self._retries if retry else self._fresh).remove(future)
+                    if retry:
+                        self._retries.remove(entry)
+                    else:
+                        self._fresh.remove(future)
             raise
 
     def _wake(self) -> None:
-        """Hand free slots to the waiters, or set a timer for when the window opens."""
+        """Hand free slots to the waiters, or set a timer for when the window opens or the first
+        held retry's wait is over."""
         while self._retries or self._fresh:
             now = self._clock()
             if now < self.not_before:
@@ -270,23 +295,33 @@ class Limiter:
             if self._stalled_since is not None:
                 self.waited_s += now - self._stalled_since
                 self._stalled_since = None
+            ready = next((i for i, (at, _) in enumerate(self._retries) if at <= now), None)
+            if ready is None and not self._fresh:  # only held retries: wake when the first is due
+                self._arm(min(at for at, _ in self._retries) - now)
+                return
             if self._full():
                 return
-            queue = self._retries if self._retries else self._fresh
-            future = queue.popleft()
+            if ready is not None:
+                future = self._retries[ready][1]
+                del self._retries[ready]
+            else:
+                future = self._fresh.popleft()
             if not future.done():
                 future.set_result(self.grant())
 
     def _arm(self, delay: float) -> None:
-        if self._timer is not None and not self._timer.cancelled():
-            return
         loop = asyncio.get_running_loop()
+        due = loop.time() + max(delay, 0.0) + 1e-3
+        if self._timer is not None and not self._timer.cancelled():
+            if self._timer.when() <= due:
+                return
+            self._timer.cancel()  # a held retry is due before the wake already set
 
         def fire() -> None:
             self._timer = None
             self._wake()
 
-        self._timer = loop.call_later(max(delay, 0.0) + 1e-3, fire)
+        self._timer = loop.call_at(due, fire)
 
 
 def start_and_ceiling(concurrency: int, max_concurrency: int, remembered: int | None = None) -> tuple[int, int, bool]:

@@ -4,7 +4,8 @@ Owns `Transport`, the only holder of the httpx client and the key. `call` makes 
 call: stamina drives the attempts through `failures.Backoff` (its retry machinery is built
 only once the first attempt failed, and judges that attempt's error first); each authenticated attempt
 waits for a slot of the account's `limiter.Limiter` (`_limited`: a 429 the tool caused by its
-own pressure is retried there without spending an attempt); each attempt (`_send_once`) sends
+own pressure is retried there once its own Retry-After is over, without spending an attempt;
+another 429 shuts the limiter's window for every caller and goes to `Backoff`); each attempt (`_send_once`) sends
 the request and reads its body through `body.Body`, all within the call's deadline, and turns
 what went wrong into an `audit.core.errors` exception:
 
@@ -166,10 +167,12 @@ class Transport:
 
     async def _limited(self, call: Call, retry: bool, *, headers: Mapping[str, str], **kwargs: Any) -> Answer:
         """One counted attempt, within the limiter. A 429 the tool caused itself (others of ours
-        were in flight) is retried here, after the shared Retry-After window, without spending
-        an attempt; any other 429 goes to stamina, which counts it."""
+        were in flight) is retried here without spending an attempt, once its own Retry-After is
+        over (the other callers go on meanwhile); any other 429 goes to stamina, which counts it
+        and waits as `Backoff` says, and the limiter shuts the window for every caller."""
+        hold_s = 0.0
         for _ in range(MAX_FREE_RETRIES):
-            ticket = await self.limiter.acquire(retry=retry)
+            ticket = await self.limiter.acquire(retry=retry, hold_s=hold_s)
             try:
                 answer = await self._send_once(call, headers=headers, **kwargs)
             except RateLimited as exc:
@@ -179,7 +182,7 @@ class Transport:
                 log.info("%s: 429 sent with %d of ours in flight (the account allows at most %s); now %d "
                          "at once, retrying in %.1f s (not counted against its attempts)", call.label,
                          ticket.in_flight, self.limiter.known, self.limiter.limit, outcome.wait_s)
-                retry = True
+                retry, hold_s = True, outcome.wait_s
                 continue
             except ApiError:
                 self.limiter.ok(ticket)  # the server admitted it: says nothing against the limit

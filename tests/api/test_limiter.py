@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -20,17 +21,25 @@ class Clock:
 def simulate(limiter: Limiter, clock: Clock, account: int, n: int, latency: float = 0.2,
              retry_after: float = 1.0) -> dict[str, int]:
     """Run `n` requests through the limiter against an account allowing `account` at once,
-    in discrete time: each round sends what the limiter allows, then the answers come back."""
-    pending, done, refused_after_found, refused = n, 0, 0, 0
+    in discrete time: each round sends what the limiter allows (a refused request once its own
+    wait is over, ahead of fresh ones), then the answers come back."""
+    fresh, done, refused_after_found, refused = n, 0, 0, 0
+    held: list[float] = []  # refused requests: when each may go again
     server_in_flight = 0
     while done < n:
         sent: list[tuple[Ticket, bool]] = []
-        while pending and limiter.may_send():
+        while limiter.may_send():
+            due = next((i for i, at in enumerate(held) if at <= clock.now), None)
+            if due is not None:
+                held.pop(due)
+            elif fresh:
+                fresh -= 1
+            else:
+                break
             ticket = limiter.grant()
             admitted = server_in_flight < account
             server_in_flight += admitted
             sent.append((ticket, admitted))
-            pending -= 1
         if not sent:
             clock.now = max(clock.now + 0.01, limiter.not_before)
             continue
@@ -43,8 +52,8 @@ def simulate(limiter: Limiter, clock: Clock, account: int, n: int, latency: floa
             else:
                 refused += 1
                 refused_after_found += limiter.known is not None and ticket.in_flight <= limiter.known
-                limiter.refused(ticket, retry_after, 0.5)
-                pending += 1
+                outcome = limiter.refused(ticket, retry_after, 0.5)
+                held.append(clock.now + (outcome.wait_s if outcome.self_inflicted else 0.0))
     return {"refused": refused, "refused_after_found": refused_after_found}
 
 
@@ -88,15 +97,49 @@ def test_only_a_429_sent_alongside_our_own_requests_is_self_inflicted() -> None:
     assert outcome.self_inflicted and limiter.known == 2 and limiter.limit == 2
 
 
-def test_retry_after_closes_the_window_for_everyone() -> None:
+def test_an_account_429_closes_the_window_for_everyone() -> None:
+    """A 429 with nothing else of ours in flight is another client's or the account's own
+    throttling: nobody sends until its Retry-After is over."""
     clock = Clock()
     limiter = Limiter(start=2, ceiling=2, discover=False, clock=clock)
-    a, b = limiter.grant(), limiter.grant()
-    limiter.refused(b, retry_after=1.5, fallback_s=0.5)
-    limiter.ok(a)
-    assert not limiter.may_send() and limiter.rate_limited  # a slot is free, but the window is shut
+    alone = limiter.grant()
+    outcome = limiter.refused(alone, retry_after=1.5, fallback_s=0.5)
+    assert not outcome.self_inflicted and outcome.wait_s == 1.5
+    assert limiter.in_flight == 0 and not limiter.may_send() and limiter.rate_limited  # slots free, window shut
+    assert limiter.status() == "waiting on rate limits (2 at once)"
     clock.now += 1.5
     assert limiter.may_send() and not limiter.rate_limited
+
+
+async def test_a_self_inflicted_429_holds_only_its_own_call_while_a_freed_slot_goes_to_the_next() -> None:
+    """The API limits requests in flight: a 429 the tool caused lowers the limit, its
+    Retry-After holds the refused call alone, and a slot our own answer frees goes on at once."""
+    limiter = Limiter(start=2, ceiling=2, discover=False)
+    a, b = await limiter.acquire(), await limiter.acquire()
+    outcome = limiter.refused(b, retry_after=0.4, fallback_s=0.0)  # sent with `a` out: ours
+    assert outcome.self_inflicted and outcome.wait_s == pytest.approx(0.4) and limiter.limit == 1
+    limiter.ok(a)  # a slot our own answer frees is a slot the account frees
+    assert limiter.may_send() and not limiter.rate_limited and limiter.status() == "1 at once"
+    started = time.monotonic()
+    retry = asyncio.create_task(limiter.acquire(retry=True, hold_s=outcome.wait_s))
+    await asyncio.sleep(0)
+    c = await asyncio.wait_for(limiter.acquire(), 0.3)  # the held retry's wait is not over: fresh work goes
+    assert time.monotonic() - started < 0.3 and not retry.done()
+    limiter.ok(c)
+    d = await asyncio.wait_for(limiter.acquire(), 0.3)
+    assert not retry.done()
+    later = asyncio.create_task(limiter.acquire())  # queued while `d` holds the one slot
+    await asyncio.sleep(0.45)
+    assert not retry.done() and not later.done()  # the limit (1), not the window, holds them back
+    limiter.ok(d)  # the retry's wait is over: it goes before the fresh call queued ahead of it
+    e = await asyncio.wait_for(retry, 1)
+    assert time.monotonic() - started >= 0.4 and not later.done()
+    limiter.ok(e)
+    limiter.ok(await asyncio.wait_for(later, 1))
+    report = limiter.report()
+    assert report.waited_s == 0.0 and report.held_s == pytest.approx(0.4)
+    assert report.as_dict()["waited_for_rate_limit_s"] == 0.0
+    assert report.as_dict()["calls_held_for_retry_after_s"] == pytest.approx(0.4)
 
 
 def test_the_limit_only_grows_when_it_was_reached() -> None:
@@ -236,8 +279,10 @@ def test_the_progress_note_says_the_level_and_when_the_line_waits_on_a_429() -> 
     limiter = Limiter(start=2, ceiling=2, discover=False, clock=clock)
     assert limiter.status() == "2 at once"
     first, second = limiter.grant(), limiter.grant()
-    limiter.refused(second, 3.0, 0.5)  # sent alongside `first`: the limit drops to 1, everyone waits 3 s
+    limiter.refused(second, 3.0, 0.5)  # sent alongside `first`: the limit drops to 1, the others go on
+    assert limiter.status() == "1 at once"
+    limiter.ok(first)
+    limiter.refused(limiter.grant(), 3.0, 0.5)  # sent alone: the account's, everyone waits 3 s
     assert limiter.status() == "waiting on rate limits (1 at once)"
     clock.now += 3.1
-    limiter.ok(first)
     assert limiter.status() == "1 at once"
