@@ -90,37 +90,52 @@ def model() -> _Model:
 def one_blas_thread() -> Iterator[None]:
     """BLAS on one thread while scoring: these products are small, and OpenBLAS's other threads
     cost several times the work they take over (0.4 ms of CPU per window on two threads, 0.06 ms
-    on one). Nested and concurrent callers share one limit, lifted when the last one leaves."""
-    global _limited, _limiter
+    on one). Callers on any thread, nested or overlapping, share one limit, set when the first
+    enters and lifted when the last leaves."""
+    global _users, _saved
     with _limit_lock:
-        if _limited == 0:
-            _limiter = _blas().limit(limits=1, user_api="blas")
-        _limited += 1
+        if _users == 0:
+            libs = _blas_libs()
+            _saved = [lib.get_num_threads() for lib in libs]
+            _set_threads(libs, [1] * len(libs))
+        _users += 1
     try:
         yield
     finally:
         with _limit_lock:
-            _limited -= 1
-            if _limited == 0 and _limiter is not None:
-                _limiter.restore_original_limits()
-                _limiter = None
+            _users -= 1
+            if _users == 0:
+                _set_threads(_blas_libs(), _saved)
 
 
 _limit_lock = threading.Lock()
-_limited = 0
-_limiter: Any = None
-_controller: Any = None
+_users = 0
+_saved: list[Any] = []
+_libs: list[Any] | None = None
 
 
-def _blas() -> Any:
-    """threadpoolctl's controller, made (and threadpoolctl imported) on first use: start-up does
-    not pay for it."""
-    global _controller
-    if _controller is None:
+def _blas_libs() -> list[Any]:
+    """threadpoolctl's controllers of the loaded BLAS libraries, found (and threadpoolctl
+    imported) on first use: start-up does not pay for it."""
+    global _libs
+    if _libs is None:
         from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return _controller
+        _libs = list(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _libs
+
+
+def _set_threads(libs: list[Any], counts: list[Any]) -> None:
+    for lib, count in zip(libs, counts, strict=True):
+        # threadpoolctl >= 3.6 lets only the first thread that set OpenBLAS's (process-wide) pool
+        # set it again, until that thread clears it: this thread sets it now, and no thread keeps it.
+        clear = getattr(type(lib), "clear_controlling_thread", None)
+        if clear is not None:
+            clear(force=True)
+        if count is not None:
+            lib.set_num_threads(count)
+        if clear is not None:
+            clear(force=True)
 
 
 def with_context(samples: np.ndarray, before: np.ndarray | None = None) -> np.ndarray:
@@ -159,10 +174,10 @@ def features(windows: np.ndarray) -> np.ndarray:
     h0[:, :-1] += taps[:, 1:, 2]
     h0 = np.maximum(h0, 0.0).reshape(n, -1)  # (n, 4 * 128), frame-major
     ch = h0.shape[1] // _FRAMES
-    h1 = np.empty((n, 2, m.conv1.shape[1]), np.float32)
-    h1[:, 0] = h0[:, :2 * ch] @ m.conv1[ch:] + m.biases[1]  # (pad, frame 0, frame 1)
-    h1[:, 1] = h0[:, ch:] @ m.conv1 + m.biases[1]  # frames 1, 2, 3
-    h1 = np.maximum(h1, 0.0).reshape(n, -1)
+    pair = np.empty((n, 2, m.conv1.shape[1]), np.float32)
+    pair[:, 0] = h0[:, :2 * ch] @ m.conv1[ch:] + m.biases[1]  # (pad, frame 0, frame 1)
+    pair[:, 1] = h0[:, ch:] @ m.conv1 + m.biases[1]  # frames 1, 2, 3
+    h1 = np.maximum(pair, 0.0).reshape(n, -1)
     h2 = np.maximum(h1 @ m.conv2[m.conv2.shape[0] // 3:] + m.biases[2], 0.0)  # (pad, frame 0, frame 1)
     return np.maximum(h2 @ m.conv3 + m.biases[3], 0.0)
 
