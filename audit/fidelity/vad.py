@@ -123,9 +123,15 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
     min_run, probs, run, stream = _min_run(min_run_s), [], 0, silero.Stream()
     with silero.one_blas_thread():
         for windows in _chunks(samples, sample_rate):
-            for p in stream.probabilities(silero.features(windows)).tolist():
-                probs.append(p)
-                run = run + 1 if p >= SPEECH_PROBABILITY else 0
+            at = 0
+            while at < windows.shape[0]:
+                # no fewer windows than could end the run in progress, no more: a voice that
+                # starts at once is sure after min_run windows, not after the whole chunk
+                block = windows[at:at + min_run - run]
+                at += block.shape[0]
+                for p in stream.probabilities(silero.features(block)).tolist():
+                    probs.append(p)
+                    run = run + 1 if p >= SPEECH_PROBABILITY else 0
                 if run >= min_run:
                     return SpeechActivity(
                         ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
