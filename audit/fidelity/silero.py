@@ -28,7 +28,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from importlib import resources
 from typing import Any
 
 import numpy as np
@@ -84,6 +83,8 @@ def model() -> _Model:
     if _model is None:
         with _model_lock:
             if _model is None:
+                from importlib import resources  # here, not at import: start-up does not pay for it
+
                 with resources.files("audit.fidelity").joinpath("weights", WEIGHTS).open("rb") as f, \
                         np.load(f) as npz:
                     _model = _Model({name: npz[name].astype(np.float32) for name in npz.files})
