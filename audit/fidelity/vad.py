@@ -27,6 +27,7 @@ May import: audit.core, and `silero` of this package.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -42,7 +43,8 @@ WINDOW_S = WINDOW / RATE
 SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
-BLOCK = 256  # windows whose encoder runs in one batch in `probabilities` (8 s of audio)
+BLOCK = 64  # windows whose encoder runs in one batch in `probabilities` (2 s of audio)
+PAUSE_S = 1e-4  # the GIL handed over between blocks (see `_let_other_threads_run`)
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,18 @@ def probabilities(samples_16k: np.ndarray) -> np.ndarray:
     with silero.one_blas_thread():
         for at in range(0, n, BLOCK):
             out[at:at + BLOCK] = stream.probabilities(silero.features(windows[at:at + BLOCK]))
+            if at + BLOCK < n:
+                _let_other_threads_run()
     return out
+
+
+def _let_other_threads_run() -> None:
+    """Hand the GIL to a thread waiting for it (the probe's asyncio loop: the detector runs on the
+    judging thread beside it). numpy's many small operations hold the GIL, and a waiting thread
+    otherwise waits out the interpreter's switch interval (5 ms) while answers sit unread and the
+    limiter counts them in flight; one ONNX Runtime call per window used to release it. A sleep
+    this short costs no CPU: a few tenths of a millisecond of the judging thread's time per answer."""
+    time.sleep(PAUSE_S)
 
 
 def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
@@ -141,6 +154,7 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
                         duration_s=round(samples.shape[0] / sample_rate, 2),
                         onset_s=round((len(probs) - run) * WINDOW_S, 2),
                     )
+                _let_other_threads_run()
     flags = speech_windows(np.asarray(probs, dtype=np.float32), min_run_s=min_run_s)
     return activity(flags, round(samples.shape[0] * RATE / sample_rate))
 
