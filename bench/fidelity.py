@@ -39,7 +39,7 @@ import numpy as np
 from fidelity_corpus import CACHE, CHANNELS, HELD_OUT, PROBES, SOURCES, TEXTS, VOICES, Voice, round_trip, synthesise
 
 from audit.core.audio import resample
-from audit.fidelity import channel, speaker, vad, verdict
+from audit.fidelity import channel, silero, speaker, vad, verdict
 
 MARGIN = 0.01  # above the highest calibration different-speaker score: a wrong voice costs more than a review
 FR_TARGET = {"wideband": 0.02, "telephone band": 0.03}  # wideband can afford a wider gray zone
@@ -65,7 +65,7 @@ class Clip:
 
 def _code_version() -> str:
     """A digest of the code an embedding depends on: cached embeddings of other code are not reused."""
-    digest = hashlib.sha256(Path(str(speaker.__file__)).read_bytes() + Path(str(vad.__file__)).read_bytes())
+    digest = hashlib.sha256(b"".join(Path(str(m.__file__)).read_bytes() for m in (speaker, vad, silero)))
     for function in (channel.rms_dbfs, channel.normalize_volume, channel.band_pass):
         digest.update(inspect.getsource(function).encode())
     return digest.hexdigest()[:16]
