@@ -156,6 +156,36 @@ def voice_frame(
     return frame.loc[ordered.index].reset_index(drop=True)
 
 
+def ordered_rows(
+    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, VoiceUsage] | None = None
+) -> list[VoiceRow]:
+    """`voice_frame`'s rows in its order, without pandas or a frame: one compact row per voice,
+    for what reads the voices but writes no file (a scan's closing lines)."""
+    results = list(results)
+    replaced_by = {origin: r.clone.voice_id for r in results if (origin := marked_origin(r.clone))}
+    rows = []
+    for result in results:
+        row = voice_row(result, now)
+        row["replaced_by"] = replaced_by.get(row["voice_id"])
+        used = None if usage is None else usage.get(row["voice_id"])
+        if used is not None:
+            row["usage_calls"], row["usage_chars"] = used.calls, used.characters
+            row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
+        rows.append(VoiceRow.of(row))
+    return sorted(rows, key=_report_order)
+
+
+_RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+
+
+def _report_order(row: VoiceRow) -> tuple[Any, ...]:
+    """`voice_frame`'s sort keys: findings first (most called first), then by verdict, name, id."""
+    rank = _RANK.get(row.verdict, len(_RANK))
+    finding = row.verdict in FINDINGS
+    return (0 if finding else rank, -(row.usage_calls or 0) if finding else 0, rank,
+            (row.display_name or "").strip().casefold(), row.voice_id)
+
+
 def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[str, str],
                  today: str | None = None) -> pd.DataFrame:
     """The frame with `change` (new, fixed, regressed, still failing) and `first_noncompliant`
