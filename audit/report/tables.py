@@ -144,9 +144,9 @@ def voice_frame(
                                               else used.last_call.isoformat(timespec="seconds"))
     if not ids:  # none: no column typed by an empty list
         return pd.DataFrame([], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
-    verdicts, calls, names = data["verdict"], data["usage_calls"], data["display_name"]
-    order = sorted(range(len(ids)), key=lambda i: _order_key(verdicts[i], calls[i], names[i], ids[i]))
-    del verdicts, calls, names, ids
+    keys = list(map(_order_key, data["verdict"], data["usage_calls"], data["display_name"], ids))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    del keys, ids
     columns = {}
     for name in COLUMNS:  # each column in report order, its list let go before the next is made
         values = data.pop(name)

@@ -24,6 +24,8 @@ from audit.core.provenance import Markers
 from audit.core.usage import UsageWindow, VoiceUsage
 from audit.emulator import generate_org
 from audit.pipeline.scan import ScanRun, assess, waive, write_scan_reports
+from audit.report.tables import ordered_rows, voice_frame, voice_rows
+from audit.runs.record import VOICE_COLUMNS, VoiceRow
 
 START = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 REASONS = ("HTTP 429 Too Many Requests", "no answer within 20 s (ReadTimeout)", "HTTP 503 Service Unavailable",
@@ -132,3 +134,19 @@ GOLDEN: dict[str, str] = {
 
 def test_the_report_set_is_byte_for_byte_what_it_was(tmp_path: Path) -> None:
     assert _written(tmp_path) == GOLDEN
+
+
+def test_the_closing_lines_read_the_voices_in_the_report_order_without_a_frame() -> None:
+    for round_ in (0, 1):
+        run = _scan(round_)
+        assert ordered_rows(run.results, run.finished_at, run.usage) == list(
+            voice_rows(voice_frame(run.results, run.finished_at, run.usage)))
+
+
+def test_a_voice_row_reads_as_the_mapping_of_its_columns() -> None:
+    row = VoiceRow("voice_a", verdict="non-compliant", usage_calls=3)
+    assert (row["verdict"], row.get("usage_calls"), row.get("cause"), row.get("nothing", "?")) == (
+        "non-compliant", 3, None, "?")
+    assert list(row) == list(VOICE_COLUMNS) and dict(row) == row.as_dict()
+    assert "as_dict" not in row and "verdict" in row
+    assert row == VoiceRow("voice_a", verdict="non-compliant", usage_calls=3) and len({row, VoiceRow("voice_a")}) == 2
