@@ -170,7 +170,7 @@ def ordered_rows(
         if used is not None:
             row["usage_calls"], row["usage_chars"] = used.calls, used.characters
             row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
-        rows.append(VoiceRow.of(row))
+        rows.append(VoiceRow(**row))  # typed already: the run's own values, not a stored row's
     return sorted(rows, key=_report_order)
 
 
