@@ -23,11 +23,16 @@ from audit.core.usage import TtsCall, read_timestamp
 _TEXT_FIELDS = ("displayName", "language", "createdAt", "cloningType", "description", "accent", "_id")
 
 
-def parse_clone(item: Mapping[str, Any]) -> Clone:
-    """One list entry; tolerant of missing or oddly typed optional fields.
+def parse_clone(item: Mapping[str, Any], shared: dict[Any, Any] | None = None) -> Clone:
+    """One list entry; tolerant of missing or oddly typed optional fields. `shared` (a list's
+    values seen so far) gives a value many clones repeat (a status, a language, a model list,
+    tags, a description) one object for them all, not a copy per clone.
 
     Raises ValueError only when the entry has no usable voiceId.
     """
+    def one(value: Any) -> Any:
+        return value if shared is None else shared.setdefault(value, value)
+
     voice_id = item.get("voiceId")
     if "voiceId" not in item:
         raise ValueError("it has no voiceId")
@@ -39,7 +44,7 @@ def parse_clone(item: Mapping[str, Any]) -> Clone:
     if raw_models is None:
         model_ids = None
     elif isinstance(raw_models, list):
-        model_ids = tuple(str(m) for m in raw_models)
+        model_ids = one(tuple(str(m) for m in raw_models))
         if not all(isinstance(m, str) for m in raw_models):
             odd.append(f"modelIds holds non-strings ({_describe(raw_models)})")
     else:  # undocumented: read as absent, so only a probe can call this voice compliant
@@ -56,9 +61,9 @@ def parse_clone(item: Mapping[str, Any]) -> Clone:
         odd.append(f"status {raw_status[:40]!r} is not one the API documents")
     raw_tags = item.get("tags")
     if isinstance(raw_tags, list):
-        tags = tuple(str(t) for t in raw_tags)
+        tags = one(tuple(str(t) for t in raw_tags))
     elif isinstance(raw_tags, str):
-        tags = tuple(t.strip() for t in raw_tags.split(",") if t.strip())
+        tags = one(tuple(t.strip() for t in raw_tags.split(",") if t.strip()))
     else:
         tags = ()
         if raw_tags is not None:
@@ -71,12 +76,12 @@ def parse_clone(item: Mapping[str, Any]) -> Clone:
         display_name=_opt_str(texts["displayName"]) or "",
         model_ids=model_ids,
         status=status,
-        raw_status=raw_status if isinstance(raw_status, str) else None,
-        language=_opt_str(texts["language"]),
+        raw_status=one(raw_status) if isinstance(raw_status, str) else None,
+        language=one(_opt_str(texts["language"])),
         created_at=_opt_str(texts["createdAt"]),
-        cloning_type=_opt_str(texts["cloningType"]),
-        description=_opt_str(texts["description"]),
-        accent=_opt_str(texts["accent"]),
+        cloning_type=one(_opt_str(texts["cloningType"])),
+        description=one(_opt_str(texts["description"])),
+        accent=one(_opt_str(texts["accent"])),
         tags=tags,
         db_id=_opt_str(texts["_id"]),
         odd=tuple(odd),
@@ -85,15 +90,17 @@ def parse_clone(item: Mapping[str, Any]) -> Clone:
 
 def parse_clone_list(items: Sequence[Any]) -> list[Clone]:
     """Every entry of the list's `data` array, in order; unreadable ones as placeholders, and
-    each later entry of a voiceId already listed marked `listed_twice`."""
+    each later entry of a voiceId already listed marked `listed_twice`. A value many entries
+    repeat is held once for the whole list (`parse_clone`'s `shared`)."""
     clones: list[Clone] = []
     seen: set[str] = set()
+    shared: dict[Any, Any] = {}
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             clones.append(_placeholder(index, f"{_describe(item)}, not an object"))
             continue
         try:
-            clone = parse_clone(item)
+            clone = parse_clone(item, shared)
         except ValueError as exc:
             clones.append(_placeholder(index, str(exc)))
             continue

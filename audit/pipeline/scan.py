@@ -40,7 +40,7 @@ from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
 from audit.report import files, unchecked
-from audit.report.tables import records, voice_frame
+from audit.report.tables import ordered_rows, voice_frame
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
 from audit.runs.kind import RunKind
@@ -77,7 +77,7 @@ class ScanRun:
         lines: list[str] = []
         if self.usage_window is not None:
             window = self.usage_window.as_dict()
-            rows = records(voice_frame(self.results, self.finished_at, self.usage))
+            rows = ordered_rows(self.results, self.finished_at, self.usage)
             lines += [f"Usage: {line}" for line in (usage_banner(window), traffic(rows, window)) if line]
             if self.usage_window.zoneless:
                 lines.append(f"Usage: {self.usage_window.zone}.")
@@ -94,7 +94,7 @@ class ScanRun:
         """What the scan says on stderr at its end: how many voices could not be checked, by cause
         with the advice for each, and what the verdicts rest on when probes were off or partial.
         (No `Next:` follows an incomplete scan: it is scanned again first.)"""
-        rows = records(voice_frame(self.results, self.finished_at, self.usage))
+        rows = ordered_rows(self.results, self.finished_at, self.usage)
         lines = unchecked.terminal_lines(unchecked.incomplete(rows))
         if self.exit_code is ExitCode.PARTIAL:
             lines.append("Scan again before planning: an incomplete scan is not a basis for a plan (exit 4).")

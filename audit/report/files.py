@@ -111,7 +111,7 @@ def write_migration_run(
     from audit.report.html import report_html_chunks  # jinja2 and the page's parts: loaded to write a page
 
     folder.write_chunks(folder.report_html, report_html_chunks(meta, after, plan, mapping, before=counts, cutover=cutover,
-                                                                listen=listening))
+                                                                listen=listening, rows=record.voices))
     return record
 
 
@@ -139,9 +139,12 @@ def write_html(
     folder: RunFolder, record: RunRecord, frame: pd.DataFrame,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
+    """report.html of a scan or plan. `record` as `write_scan_files` returned it: its voices,
+    the frame's rows, are the page's (none: made from the frame)."""
     from audit.report.html import report_html_chunks  # jinja2 and the page's parts: loaded to write a page
 
-    folder.write_chunks(folder.report_html, report_html_chunks(document.head(record), frame, plan, mapping, context))
+    folder.write_chunks(folder.report_html, report_html_chunks(document.head(record), frame, plan, mapping, context,
+                                                                rows=record.voices or None))
 
 
 def write_cutover(folder: RunFolder, record: Mapping[str, Any]) -> None:

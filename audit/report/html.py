@@ -33,10 +33,11 @@ from audit.migrate.state import MappingStatus
 from audit.report import charts
 from audit.report.kinds import blocked_groups, page
 from audit.report.migration import plan_frame
-from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary
+from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary, voice_rows
 from audit.report.text import headline, human_bytes, human_duration, partial, percent, traffic, usage_banner
 from audit.report.unchecked import evidence, incomplete, policy
 from audit.runs.kind import RunKind
+from audit.runs.record import VoiceRow
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
     import pandas as pd
@@ -108,11 +109,15 @@ def report_html_chunks(
     before: Mapping[str, Any] | None = None,
     cutover: Mapping[str, Any] | None = None,
     listen: Sequence[Mapping[str, Any]] | None = None,
+    rows: Sequence[VoiceRow] | None = None,
 ) -> Iterator[str]:
     """The report page as the template streams it, for a writer that never holds the whole page.
-    `before`: the summary of the scan a migration started from, for the before → after view."""
+    `before`: the summary of the scan a migration started from, for the before → after view.
+    `rows`: the frame's rows as a run record keeps them, when the writer has them already (one
+    compact row per voice, never a dict per voice); else they are made from the frame."""
     counts = summary(frame)
-    rows = records(frame)
+    if rows is None:
+        rows = voice_rows(frame)
     changes = context.changes if context else None
     usage = _usage_by_verdict(rows)
     window = meta.get("usage")
@@ -128,19 +133,19 @@ def report_html_chunks(
         "evidence": evidence(rows, policy(meta)),
         "usage": window,
         "usage_banner": usage_banner(window),
-        "findings": [r for r in rows if r["verdict"] in FINDINGS],
-        "waived": [r for r in rows if r["verdict"] == Verdict.EXCEPTED],
-        "passing": [r for r in rows if r["verdict"] in PASSING],
-        "languages": sorted({r["language"] for r in rows if r["language"]}),
-        "causes": [c for c in CAUSES if any(r["cause"] == c for r in rows)],
-        "linked": {r["voice_id"] for r in rows if r["replaces"] or r["replaced_by"]},
+        "findings": [r for r in rows if r.verdict in FINDINGS],
+        "waived": [r for r in rows if r.verdict == Verdict.EXCEPTED],
+        "passing": [r for r in rows if r.verdict in PASSING],
+        "languages": sorted({r.language for r in rows if r.language}),
+        "causes": [c for c in CAUSES if any(r.cause == c for r in rows)],
+        "linked": {r.voice_id for r in rows if r.replaces or r.replaced_by},
         "changes": changes,
         "gone": [(v, changes.names.get(v, "")) for v in changes.gone] if changes else [],
         "exceptions": meta.get("exceptions"),
         "charts": {
             "causes": charts.bars(counts["cause"], "Voices that fail or could not be checked, by cause"),
             "sizes": charts.size_histogram(
-                [(r["probe_bytes"], r["probe_verdict"]) for r in rows if r["probe_bytes"] is not None],
+                [(r.probe_bytes, r.probe_verdict) for r in rows if r.probe_bytes is not None],
                 "Size of each probe answer (log scale): the short-WAV cluster sits far left"),
             "trend": charts.trend(list(context.trend) if context else [], "Compliant share across scans"),
             "usage": charts.bars(usage, "TTS characters served, by verdict", unit="characters") if usage else None,
@@ -155,12 +160,12 @@ def report_html_chunks(
     return environment().get_template("report.html").generate(**view)
 
 
-def _usage_by_verdict(rows: list[dict[str, Any]]) -> dict[str, int] | None:
+def _usage_by_verdict(rows: Sequence[VoiceRow]) -> dict[str, int] | None:
     """TTS characters served per verdict, when the rows carry usage numbers (`usage_chars`)."""
     served: Counter[str] = Counter()
     for row in rows:
-        if row.get("usage_chars") is not None:
-            served[row["verdict"]] += int(row["usage_chars"])
+        if row.usage_chars is not None:
+            served[row.verdict] += int(row.usage_chars)
     return dict(served) or None
 
 
@@ -168,16 +173,16 @@ def _usage_by_verdict(rows: list[dict[str, Any]]) -> dict[str, int] | None:
 CALLED_CHART_VOICES = 15
 
 
-def _called_chart(rows: list[dict[str, Any]], window: Mapping[str, Any] | None) -> markupsafe.Markup | None:
+def _called_chart(rows: Sequence[VoiceRow], window: Mapping[str, Any] | None) -> markupsafe.Markup | None:
     """Calls to each non-compliant voice still called in the usage window, most called first."""
-    called = [r for r in rows if r["verdict"] == Verdict.NON_COMPLIANT and (r.get("usage_calls") or 0) > 0]
-    called.sort(key=lambda r: -int(r["usage_calls"]))
+    called = [r for r in rows if r.verdict == Verdict.NON_COMPLIANT and (r.usage_calls or 0) > 0]
+    called.sort(key=lambda r: -int(r.usage_calls or 0))
     bars: dict[str, int] = {}
     for row in called[:CALLED_CHART_VOICES]:
-        label = visible(str(row["display_name"] or row["voice_id"]))[:18]
+        label = visible(str(row.display_name or row.voice_id))[:18]
         while label in bars:  # two voices of one name: tell them apart
             label += "·"
-        bars[label] = int(row["usage_calls"])
+        bars[label] = int(row.usage_calls or 0)
     days = (window or {}).get("days")
     return charts.bars(bars, f"Calls to non-compliant voices in the last {days} days", colour="#b3261e", unit="calls")
 

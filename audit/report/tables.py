@@ -142,18 +142,51 @@ def voice_frame(
                 data["usage_calls"][i], data["usage_chars"][i] = used.calls, used.characters
                 data["usage_last_call"][i] = (None if used.last_call is None
                                               else used.last_call.isoformat(timespec="seconds"))
-    frame = pd.DataFrame(data if ids else [], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)  # none: no column typed by an empty list
-    del data
-    rank = frame["verdict"].map({v: i for i, v in enumerate(VERDICT_ORDER)})
-    finding = frame["verdict"].isin(FINDINGS)
-    keys = frame.assign(
-        _group=rank.where(~finding, 0),  # findings are one group, ordered by calls
-        _calls=-frame["usage_calls"].where(finding, 0).fillna(0).astype("int64"),
-        _rank=rank,
-        _name=frame["display_name"].fillna("").str.strip().str.casefold(),
-    )
-    ordered = keys.sort_values(["_group", "_calls", "_rank", "_name", "voice_id"], kind="stable")
-    return frame.loc[ordered.index].reset_index(drop=True)
+    if not ids:  # none: no column typed by an empty list
+        return pd.DataFrame([], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
+    keys = list(map(_order_key, data["verdict"], data["usage_calls"], data["display_name"], ids))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    del keys, ids
+    columns = {}
+    for name in COLUMNS:  # each column in report order, its list let go before the next is made
+        values = data.pop(name)
+        columns[name] = pd.Series([values[i] for i in order], dtype=_INTEGER_COLUMNS.get(name))
+        del values
+    return pd.DataFrame(columns, copy=False)
+
+
+def ordered_rows(
+    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, VoiceUsage] | None = None
+) -> list[VoiceRow]:
+    """`voice_frame`'s rows in its order, without pandas or a frame: one compact row per voice,
+    for what reads the voices but writes no file (a scan's closing lines)."""
+    results = list(results)
+    replaced_by = {origin: r.clone.voice_id for r in results if (origin := marked_origin(r.clone))}
+    rows = []
+    for result in results:
+        row = voice_row(result, now)
+        row["replaced_by"] = replaced_by.get(row["voice_id"])
+        used = None if usage is None else usage.get(row["voice_id"])
+        if used is not None:
+            row["usage_calls"], row["usage_chars"] = used.calls, used.characters
+            row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
+        rows.append(VoiceRow(**row))  # typed already: the run's own values, not a stored row's
+    return sorted(rows, key=_report_order)
+
+
+_RANK = {v.value: i for i, v in enumerate(VERDICT_ORDER)}
+
+
+def _order_key(verdict: str, calls: int | None, name: str | None, voice_id: str) -> tuple[Any, ...]:
+    """The report's order: the findings first as one group, most called first; then by verdict
+    (`VERDICT_ORDER`), display name (trimmed, case folded) and voice id; ties as listed."""
+    rank = _RANK.get(verdict, len(_RANK))
+    finding = verdict in FINDINGS
+    return (0 if finding else rank, -(calls or 0) if finding else 0, rank, (name or "").strip().casefold(), voice_id)
+
+
+def _report_order(row: VoiceRow) -> tuple[Any, ...]:
+    return _order_key(row.verdict, row.usage_calls, row.display_name, row.voice_id)
 
 
 def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[str, str],
@@ -161,16 +194,14 @@ def with_history(frame: pd.DataFrame, change: Mapping[str, str], first: Mapping[
     """The frame with `change` (new, fixed, regressed, still failing) and `first_noncompliant`
     (the date an earlier scan, or this one, on `today`, first found the voice non-compliant:
     a date and nothing else, so the CSV column parses as dates) filled in."""
-    out = frame.copy()
-    out["change"] = [change.get(v) for v in out["voice_id"]]
-    since: list[str | None] = [None] * len(out)
-    for i, (voice_id, verdict) in enumerate(zip(out["voice_id"], out["verdict"], strict=True)):
+    since: list[str | None] = [None] * len(frame)
+    for i, (voice_id, verdict) in enumerate(zip(frame["voice_id"], frame["verdict"], strict=True)):
         if voice_id in first:
             since[i] = first[voice_id][:10]
         elif verdict == Verdict.NON_COMPLIANT and today is not None:
             since[i] = today[:10]
-    out["first_noncompliant"] = since
-    return out
+    # assign: the other columns are shared with `frame` (copy on write), not copied
+    return frame.assign(change=[change.get(v) for v in frame["voice_id"]], first_noncompliant=since)
 
 
 def is_replacement(frame: pd.DataFrame) -> pd.Series:

@@ -3,13 +3,15 @@
 A frozen value every pipeline builds once its work is done, with the exit code decided
 inside it; `document` writes it as run.json and reads it back, `store` files it in the
 output folder's history. Its voices are `VoiceRow`s: one typed row per voice, the columns of
-clones.csv and of run.json's `voices`, in their order (`VOICE_COLUMNS`).
+clones.csv and of run.json's `voices`, in their order (`VOICE_COLUMNS`). A row reads as a
+mapping of those columns too (`row["verdict"]`, `row.get("cause")`), so a report's page and
+summaries read these compact rows, never a dict per voice.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,8 +27,9 @@ RUN_JSON = "run.json"
 
 
 @dataclass(frozen=True, slots=True)
-class VoiceRow:
-    """One voice as a run saw it: metadata, probe evidence, verdict, waiver, links, history, usage."""
+class VoiceRow(Mapping[str, Any]):
+    """One voice as a run saw it: metadata, probe evidence, verdict, waiver, links, history, usage.
+    Read-only mapping of its columns as well: a report reads it as it read a dict row."""
 
     voice_id: str
     display_name: str | None = None
@@ -77,6 +80,17 @@ class VoiceRow:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in VOICE_COLUMNS}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in _TYPES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(VOICE_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(VOICE_COLUMNS)
 
     @property
     def probe_result(self) -> ProbeResult:

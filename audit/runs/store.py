@@ -163,7 +163,7 @@ class History:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO verdicts VALUES (?,?,?,?,?,?)",
-                [(run.run_id, m.voice_id, m.verdict, m.cause, m.display_name, m.replaces) for m in marks],
+                ((run.run_id, m.voice_id, m.verdict, m.cause, m.display_name, m.replaces) for m in marks),  # one at a time
             )
 
     def runs(self, *, kind: str | None = None) -> list[HistoryRow]:
@@ -243,11 +243,12 @@ def tally(run: RunRecord, marks: list[Mark] | None = None) -> tuple[int, dict[st
     have each verdict (a scan, a plan) or mapping status (a migration run)."""
     marks = marks_of(run) if marks is None else marks
     listed = {m.voice_id for m in marks}
-    voices = [m for m in marks if not (m.replaces and m.replaces in listed)]
-    counts: dict[str, int] = {}
-    for mark in voices:
-        counts[mark.verdict] = counts.get(mark.verdict, 0) + 1
-    return len(voices), counts
+    total, counts = 0, dict[str, int]()  # counted, not listed: a list of the voices' marks would be a second one
+    for mark in marks:
+        if not (mark.replaces and mark.replaces in listed):
+            total += 1
+            counts[mark.verdict] = counts.get(mark.verdict, 0) + 1
+    return total, counts
 
 
 def record(out_root: Path, run: RunRecord, counts: Mapping[str, int] | None = None) -> None:

@@ -3,6 +3,7 @@ and create answers are also covered in tests/unit/test_models.py)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -63,6 +64,18 @@ def test_a_list_keeps_every_entry_in_order_with_placeholders_named_by_index() ->
     assert [c.voice_id for c in clones] == ["voice_a", "<unparseable entry 1>", "<unparseable entry 2>", "voice_b"]
     assert clones[1].unreadable == "data[1]: null, not an object"
     assert clones[2].unreadable == "data[2]: voiceId is a string ('  '), not a non-empty string"
+
+
+def test_a_list_holds_a_value_its_entries_repeat_once_and_reads_each_entry_as_alone() -> None:
+    entry = {"status": "completed", "language": "en", "cloningType": "instant", "accent": "british",
+             "description": "Cloned from the studio recording", "modelIds": ["lightning-large"], "tags": ["ivr", "en"]}
+    listed = [{"voiceId": f"voice_{i}", **json.loads(json.dumps(entry))} for i in range(3)]  # each value its own copy
+    clones = parse_clone_list(listed)
+    alone = [parse_clone(item) for item in listed]
+    assert clones == alone  # the same values as each entry parsed alone
+    for name in ("raw_status", "language", "cloning_type", "accent", "description", "model_ids", "tags"):
+        assert getattr(clones[2], name) is getattr(clones[0], name), name  # one object for a 100,000-clone list
+    assert alone[2].language is not alone[0].language
 
 
 def test_a_create_answer_may_come_without_its_data_wrapper() -> None:
