@@ -28,7 +28,7 @@ from audit.emulator.knobs import Fault
 from audit.report.html import render_report_html
 from audit.report.markdown import render_markdown
 from audit.report.tables import COLUMNS
-from tests.support.cli import Planned, clone_audit, planned_account, recorded
+from tests.support.cli import Planned, clone_audit, planned_account, recorded, run_history
 
 
 KEY = "sk_live_RUNKINDS_0123456789abcdef"
@@ -83,7 +83,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         done["usage"] = clone_audit("usage", str(plan_file.parent / "mapping.csv"), "--since", "2000-01-01", env=env)
         done["apply"] = clone_audit("apply", str(plan_file), "--yes", env=env)  # the rest: only BLOCKED left
         kinds = {name: ("apply" if name == "canary" else name) for name in done}
-        runs = {name: recorded(d, kinds[name], out) for name, d in done.items()}
+        history = run_history(out)  # asked once: each run's row is written once, when it ends
+        runs = {name: recorded(d, kinds[name], out, history) for name, d in done.items()}
         plan = json.loads(plan_file.read_text(encoding="utf-8"))
         yield Runs(planned, runs, done, plan)
 

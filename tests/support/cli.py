@@ -1,9 +1,12 @@
 """The command line as a user runs it: `clone_audit(*args, env=..., cwd=...)` runs
 `python -m audit` in a child process (the caller's SMALLEST_* variables dropped, a wide
 terminal) and returns what it printed and its exit code; `cli_env(server)` is the environment
-that points it at an emulator; `planned_account(...)` an emulated organisation scanned and
-planned through it; `run_history(out)` the runs `history --json` lists, and `recorded(done, kind,
-out)` the run.json a command says it wrote, checked against its exit code and the history."""
+that points it at an emulator; `quick_apply(folder)` the environment naming a config file in
+which apply looks for its new clones every tenth of a second (the emulator's are made in one);
+`planned_account(...)` an emulated organisation scanned and planned through it; `run_history(out)`
+the runs `history --json` lists, and `recorded(done, kind, out)` the run.json a command says it
+wrote, checked against its exit code and the history (`run_document(done, kind)` the run.json
+check alone)."""
 
 from __future__ import annotations
 
@@ -35,11 +38,24 @@ def cli_env(server: Any, **extra: str) -> dict[str, str]:
     return env
 
 
+#: The config a test's CLI runs read (through CLONE_AUDIT_CONFIG) where they apply a plan: the
+#: emulator's new clones finish in a tenth of a second, which apply's default poll interval (2 s)
+#: would turn into seconds of waiting per voice. Nothing else differs from the defaults.
+QUICK_APPLY = "[apply]\npoll_interval_s = 0.1\n"
+
+
+def quick_apply(folder: Path) -> dict[str, str]:
+    """The environment naming a config file, written into `folder`, that holds `QUICK_APPLY`."""
+    path = folder / "quick-apply.toml"
+    path.write_text(QUICK_APPLY, encoding="utf-8")
+    return {"CLONE_AUDIT_CONFIG": str(path)}
+
+
 @contextlib.contextmanager
 def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) -> Iterator[Planned]:
     """An emulated organisation of `n` clones (seed `seed`, `config` knobs, creates that finish
     in a tenth of a second) with its archive, scanned and planned through the command line into
-    `tmp_path/out`: what a migration test starts from."""
+    `tmp_path/out`: what a migration test starts from. Its `env` names the `QUICK_APPLY` config."""
     from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_org
     from tests.support.archive import archive_for
 
@@ -48,7 +64,7 @@ def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) 
     knobs = {"pending_s": 0.05, "processing_s": 0.05, "tts_concurrency": 2, **config}
     out = tmp_path / "out"
     with EmulatorServer(EmulatorState(EmulatorConfig(api_key=key, **knobs), org.clones)) as server:
-        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url}
+        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url, **quick_apply(tmp_path)}
         scanned = clone_audit("scan", "--out", str(out), env=env)
         planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
         yield Planned(server, env, out, next(out.glob("*/plan.json")), scanned, planned)
@@ -71,15 +87,25 @@ def run_history(out: Path) -> list[dict[str, Any]]:
     return list(json.loads(done.stdout))
 
 
-def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path) -> dict[str, Any]:
-    """The run the command says it wrote (its last stdout line), checked against its exit code
-    in run.json and in `history --json`; returns its run.json."""
+def run_document(done: subprocess.CompletedProcess[str], kind: str) -> dict[str, Any]:
+    """The run.json the command says it wrote (its last stdout line), checked against its kind
+    and exit code; returns it."""
     lines = done.stdout.rstrip("\n").splitlines()
     assert lines and lines[-1].startswith("Run: "), done.stdout + done.stderr
     run_json = Path(lines[-1].removeprefix("Run: "))
     document: dict[str, Any] = json.loads(run_json.read_text(encoding="utf-8"))
     assert (document["kind"], document["exit_code"]) == (kind, done.returncode), done.stdout + done.stderr
-    (entry,) = [r for r in run_history(out) if r["run_id"] == document["run_id"]]
+    return document
+
+
+def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path,
+             history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run the command says it wrote (its last stdout line), checked against its exit code
+    in run.json and in `history --json` (`history`: what it listed, asked once after several
+    runs, a history row being written once per run; asked here when None); returns its run.json."""
+    document = run_document(done, kind)
+    run_json = Path(done.stdout.rstrip("\n").splitlines()[-1].removeprefix("Run: "))
+    (entry,) = [r for r in (run_history(out) if history is None else history) if r["run_id"] == document["run_id"]]
     assert (entry["kind"], entry["exit_code"], entry["failed"]) == (kind, done.returncode, False)
     assert Path(entry["folder"]).resolve() == run_json.parent.resolve()
     return document
