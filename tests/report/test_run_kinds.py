@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import subprocess
 from collections.abc import Iterator
@@ -59,11 +60,24 @@ class Runs:
         this process (offline, no API call: a child process would only add its start-up to each of 26)."""
         if (name, fmt) not in self.printed:  # the runs are finished: their reports do not change
             printed, errors = io.StringIO(newline=None), io.StringIO()  # newlines read as a text pipe reads them
-            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors), _logging_kept():
                 code = main(["report", str(self.folder(name)), "--format", fmt, "--out", str(self.planned.out)])
             assert code == 0, errors.getvalue()
             self.printed[name, fmt] = printed.getvalue()
         return self.printed[name, fmt]
+
+
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    """The logging set-up as it was before: a command run in process sets its own (handlers, levels)."""
+    loggers = [logging.getLogger(name) for name in ("", "audit", "stamina")]
+    kept = [(logger.handlers[:], logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, (handlers, level) in zip(loggers, kept, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
