@@ -93,9 +93,6 @@ async def test_a_lost_ledger_is_rebuilt_from_the_markers(tmp_path: Path) -> None
 
 async def test_create_timeouts_that_still_create_never_duplicate(tmp_path: Path) -> None:
     with running(45, 8, tmp_path, create_timeout_rate=0.34) as (server, settings):
-        # each timed-out create is looked for until create_timeout_s + settle_s after it was sent:
-        # the emulator answers a create at once, so 3 s is ample where the shared 10 s only waits
-        settings = replace(settings, api=replace(settings.api, create_timeout_s=3.0))
         planned = await plan(server, settings, tmp_path / "out")
         run = await apply(server, settings, planned.plan_path)
         timeouts = [e for e in server.state.requests(method="POST", path="/waves/v1/voice-cloning") if e.status == 500]
