@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from tests.support.bench import load_bench
-from tests.support.cli import clone_audit, quick_apply
+from tests.support.cli import clone_audit
 
 ROOT = Path(__file__).parents[2]
 
@@ -192,7 +192,7 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         return reports[kind].parent
 
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url, **quick_apply(work)}
+        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url}
         report("scan", "scan", "--out", str(out), env=env)
         plan_file = report("plan", "plan", "--archive", str(work / "archive"), "--out", str(out), env=env) / "plan.json"
         report("apply", "apply", str(plan_file), "--yes", "--limit", "2", env=env)

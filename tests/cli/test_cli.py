@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
-from tests.support.cli import clone_audit, quick_apply
+from tests.support.cli import clone_audit
 
 pytestmark = pytest.mark.integration
 
@@ -164,7 +164,7 @@ def test_plan_apply_retire_from_the_command_line(tmp_path: Path) -> None:
     generate_archive(org, tmp_path / "archive", 6)
     config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2)
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url, **quick_apply(tmp_path)}
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
         out = tmp_path / "out"
         assert clone_audit("scan", "--out", str(out), env=env).returncode == 1
         (scan_dir,) = [p for p in out.iterdir() if p.is_dir()]
@@ -193,7 +193,7 @@ def test_review_accepts_a_mismatch_by_id_and_refuses_anything_else(tmp_path: Pat
     config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2,
                             wrong_speaker=Fault(every=1), delete_mode="ok")  # every replacement is wrong
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url, **quick_apply(tmp_path)}
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
         out = tmp_path / "out"
         clone_audit("scan", "--out", str(out), env=env)
         clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)

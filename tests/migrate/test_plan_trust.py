@@ -33,7 +33,7 @@ from audit.migrate.document import PlanError
 from audit.pipeline.apply import apply_plan
 from audit.pipeline.plan import PlanRun
 from audit.pipeline.scan import scan_organisation, write_scan_reports
-from tests.support.cli import clone_audit, quick_apply
+from tests.support.cli import clone_audit
 from tests.support.emulator import running
 from tests.support.migration import apply, creates, plan, reclone_ids, replacements_on
 
@@ -306,11 +306,10 @@ def test_the_state_folder_of_every_test_is_private(state_dir: Path) -> None:
     assert os.environ[ENV_STATE_DIR] == str(state_dir)
 
 
-def test_the_command_line_refuses_an_unsealed_plan_unless_told_to_trust_it(  # noqa: ANN001
-        made, copy: Path, tmp_path: Path) -> None:
+def test_the_command_line_refuses_an_unsealed_plan_unless_told_to_trust_it(made, copy: Path) -> None:  # noqa: ANN001
     server, _, planned, _ = made
     copy.with_name("plan.seal").unlink()
-    env = {"SMALLEST_API_KEY": server.api_key, **quick_apply(tmp_path)}
+    env = {"SMALLEST_API_KEY": server.api_key}
     voice = reclone_ids(planned)[2]
     common = ["apply", str(copy), "--yes", "--base-url", server.base_url, "--only", voice]
     refused_run = clone_audit(*common, env=env)

@@ -17,7 +17,7 @@ import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.knobs import Fault
-from tests.support.cli import clone_audit, quick_apply, recorded, run_document, run_history
+from tests.support.cli import clone_audit, recorded, run_document, run_history
 
 pytestmark = pytest.mark.integration
 
@@ -37,7 +37,7 @@ def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: 
         return run_document(done, kind)
 
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
-        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url, **quick_apply(tmp_path)}
+        env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
         scanned = clone_audit("scan", "--out", str(out), env=env)
         assert scanned.returncode == 1
         recording(scanned, "scan")

@@ -1,12 +1,10 @@
 """The command line as a user runs it: `clone_audit(*args, env=..., cwd=...)` runs
 `python -m audit` in a child process (the caller's SMALLEST_* variables dropped, a wide
 terminal) and returns what it printed and its exit code; `cli_env(server)` is the environment
-that points it at an emulator; `quick_apply(folder)` the environment naming a config file in
-which apply looks for its new clones every tenth of a second (the emulator's are made in one);
-`planned_account(...)` an emulated organisation scanned and planned through it; `run_history(out)`
-the runs `history --json` lists, and `recorded(done, kind, out)` the run.json a command says it
-wrote, checked against its exit code and the history (`run_document(done, kind)` the run.json
-check alone)."""
+that points it at an emulator; `planned_account(...)` an emulated organisation scanned and
+planned through it; `run_history(out)` the runs `history --json` lists, and `recorded(done, kind,
+out)` the run.json a command says it wrote, checked against its exit code and the history
+(`run_document(done, kind)` the run.json check alone)."""
 
 from __future__ import annotations
 
@@ -38,24 +36,11 @@ def cli_env(server: Any, **extra: str) -> dict[str, str]:
     return env
 
 
-#: The config a test's CLI runs read (through CLONE_AUDIT_CONFIG) where they apply a plan: the
-#: emulator's new clones finish in a tenth of a second, which apply's default poll interval (2 s)
-#: would turn into seconds of waiting per voice. Nothing else differs from the defaults.
-QUICK_APPLY = "[apply]\npoll_interval_s = 0.1\n"
-
-
-def quick_apply(folder: Path) -> dict[str, str]:
-    """The environment naming a config file, written into `folder`, that holds `QUICK_APPLY`."""
-    path = folder / "quick-apply.toml"
-    path.write_text(QUICK_APPLY, encoding="utf-8")
-    return {"CLONE_AUDIT_CONFIG": str(path)}
-
-
 @contextlib.contextmanager
 def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) -> Iterator[Planned]:
     """An emulated organisation of `n` clones (seed `seed`, `config` knobs, creates that finish
     in a tenth of a second) with its archive, scanned and planned through the command line into
-    `tmp_path/out`: what a migration test starts from. Its `env` names the `QUICK_APPLY` config."""
+    `tmp_path/out`: what a migration test starts from."""
     from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_org
     from tests.support.archive import archive_for
 
@@ -64,7 +49,7 @@ def planned_account(tmp_path: Path, key: str, n: int, seed: int, **config: Any) 
     knobs = {"pending_s": 0.05, "processing_s": 0.05, "tts_concurrency": 2, **config}
     out = tmp_path / "out"
     with EmulatorServer(EmulatorState(EmulatorConfig(api_key=key, **knobs), org.clones)) as server:
-        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url, **quick_apply(tmp_path)}
+        env = {"SMALLEST_API_KEY": key, "SMALLEST_BASE_URL": server.base_url}
         scanned = clone_audit("scan", "--out", str(out), env=env)
         planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
         yield Planned(server, env, out, next(out.glob("*/plan.json")), scanned, planned)
