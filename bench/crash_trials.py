@@ -48,7 +48,10 @@ class ScanTrials:
     baseline_s: float
 
 
-def scan_trials(kills: int, clones: int, seed: int, work: Path) -> ScanTrials:
+def scan_trials(kills: int, clones: int, seed: int, work: Path, age_staging: bool = False) -> ScanTrials:
+    """`kills` SIGKILLed scans of `clones` clones, then one complete scan once the staging grace
+    has passed: waited out in real time, or with `age_staging` the killed runs' staging folders
+    dated STALE_GRACE_S + 1 s back (their mtime, all the cleaner reads of their age) at once."""
     rng = random.Random(seed)
     org = generate_org(clones, seed)
     config = EmulatorConfig(seed=seed, tts_concurrency=4, latency={"tts": 0.01})
@@ -69,7 +72,12 @@ def scan_trials(kills: int, clones: int, seed: int, work: Path) -> ScanTrials:
                 os.kill(child.pid, signal.SIGKILL)
             child.wait()
             partial += _partial_sets(out)
-        time.sleep(STALE_GRACE_S + 1)  # the next run may now remove the killed runs' staging
+        if age_staging:
+            aged = time.time() - STALE_GRACE_S - 1
+            for staging in out.glob(".*.partial") if out.exists() else ():
+                os.utime(staging, (aged, aged))
+        else:
+            time.sleep(STALE_GRACE_S + 1)  # the next run may now remove the killed runs' staging
         subprocess.run(command, env=env, capture_output=True, timeout=600)
         partial += _partial_sets(out)
     leftovers = [p for p in out.iterdir() if p.name.endswith(".partial")]

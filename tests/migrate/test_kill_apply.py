@@ -44,7 +44,14 @@ def test_a_create_queued_behind_other_voices_then_killed_is_not_made_twice(tmp_p
     clone is not listed yet then (the list lags 12 s behind a create, exactly settle_s, and
     the create took 1 s of its 2 s create_timeout_s), so the rerun creates it again: two clones
     for one voice, with every setting honest. Before `max_in_progress`, one request allowed
-    meant one voice in progress, and a create never queued behind another voice's probe."""
+    meant one voice in progress, and a create never queued behind another voice's probe.
+
+    The margins: the fifth create waits behind two or more 2 s probes (well over the 2 s
+    create_timeout_s that wait must exceed for a window counted from the queue to end early);
+    the rerun must list the account before the 12 s lag is over, start-up included, however
+    loaded the machine (a shorter lag let a slow start-up find the clone already listed, and
+    the duplicate could no longer happen); a window counted from the send ends 2 s after the
+    lag, less the create's upload."""
     import asyncio
     import os
     import signal
@@ -61,7 +68,7 @@ def test_a_create_queued_behind_other_voices_then_killed_is_not_made_twice(tmp_p
     org = generate_org(60, 3)
     generate_archive(org, tmp_path / "archive", 3)
     config = EmulatorConfig(seed=3, tts_concurrency=1, pending_s=0.0, processing_s=0.1, list_lag_s=12.0,
-                            clone_quota=100_000, latency={"tts": 4.0, "create": 1.0})
+                            clone_quota=100_000, latency={"tts": 2.0, "create": 1.0})
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
         settings = Settings(api=ApiSettings(base_url=server.base_url, concurrency=1),
                             archive=ArchiveSettings(folder=str(tmp_path / "archive")))

@@ -9,9 +9,11 @@ report.html, and `report RUN` in html, markdown, json and csv, are checked.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import logging
 import re
 import subprocess
 from collections.abc import Iterator
@@ -22,13 +24,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from audit.cli.entry import main
 from audit.cutover import record
 from audit.cutover.rollback import RestoreOutcome
 from audit.emulator.knobs import Fault
 from audit.report.html import render_report_html
 from audit.report.markdown import render_markdown
 from audit.report.tables import COLUMNS
-from tests.support.cli import Planned, clone_audit, planned_account, recorded
+from tests.support.cli import Planned, clone_audit, planned_account, recorded, run_history
 
 
 KEY = "sk_live_RUNKINDS_0123456789abcdef"
@@ -53,11 +56,28 @@ class Runs:
         return self.planned.out / self.runs[name]["run_id"]
 
     def report(self, name: str, fmt: str) -> str:
+        """`clone-audit report RUN --format FMT`'s stdout: the command's own entry point, called in
+        this process (offline, no API call: a child process would only add its start-up to each of 26)."""
         if (name, fmt) not in self.printed:  # the runs are finished: their reports do not change
-            done = clone_audit("report", str(self.folder(name)), "--format", fmt, "--out", str(self.planned.out))
-            assert done.returncode == 0, done.stderr
-            self.printed[name, fmt] = done.stdout
+            printed, errors = io.StringIO(newline=None), io.StringIO()  # newlines read as a text pipe reads them
+            with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors), _logging_kept():
+                code = main(["report", str(self.folder(name)), "--format", fmt, "--out", str(self.planned.out)])
+            assert code == 0, errors.getvalue()
+            self.printed[name, fmt] = printed.getvalue()
         return self.printed[name, fmt]
+
+
+@contextlib.contextmanager
+def _logging_kept() -> Iterator[None]:
+    """The logging set-up as it was before: a command run in process sets its own (handlers, levels)."""
+    loggers = [logging.getLogger(name) for name in ("", "audit", "stamina")]
+    kept = [(logger.handlers[:], logger.level) for logger in loggers]
+    try:
+        yield
+    finally:
+        for logger, (handlers, level) in zip(loggers, kept, strict=True):
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +103,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runs]:
         done["usage"] = clone_audit("usage", str(plan_file.parent / "mapping.csv"), "--since", "2000-01-01", env=env)
         done["apply"] = clone_audit("apply", str(plan_file), "--yes", env=env)  # the rest: only BLOCKED left
         kinds = {name: ("apply" if name == "canary" else name) for name in done}
-        runs = {name: recorded(d, kinds[name], out) for name, d in done.items()}
+        history = run_history(out)  # asked once: each run's row is written once, when it ends
+        runs = {name: recorded(d, kinds[name], out, history) for name, d in done.items()}
         plan = json.loads(plan_file.read_text(encoding="utf-8"))
         yield Runs(planned, runs, done, plan)
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from audit.emulator import EmulatorConfig, EmulatorServer, EmulatorState, generate_archive, generate_org
 from audit.emulator.knobs import Fault
-from tests.support.cli import clone_audit, recorded, run_history
+from tests.support.cli import clone_audit, recorded, run_document, run_history
 
 pytestmark = pytest.mark.integration
 
@@ -28,43 +30,46 @@ def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: 
     config = EmulatorConfig(api_key=KEY, pending_s=0.05, processing_s=0.05, tts_concurrency=2,
                             wrong_speaker=Fault(every=2), traffic_days=2)
     out = tmp_path / "out"
+    runs: list[tuple[subprocess.CompletedProcess[str], str]] = []  # checked against the history at the end
+
+    def recording(done: subprocess.CompletedProcess[str], kind: str) -> dict[str, Any]:
+        runs.append((done, kind))
+        return run_document(done, kind)
+
     with EmulatorServer(EmulatorState(config, org.clones)) as server:
         env = {"SMALLEST_API_KEY": KEY, "SMALLEST_BASE_URL": server.base_url}
         scanned = clone_audit("scan", "--out", str(out), env=env)
         assert scanned.returncode == 1
-        recorded(scanned, "scan", out)
+        recording(scanned, "scan")
 
         planned = clone_audit("plan", "--archive", str(tmp_path / "archive"), "--out", str(out), env=env)
         assert planned.returncode == 1  # some voices are blocked
-        plan = recorded(planned, "plan", out)
+        plan = recording(planned, "plan")
         plan_file = out / plan["run_id"] / "plan.json"
 
         nothing_yet = clone_audit("retire", str(plan_file), "--yes", env=env)
-        assert nothing_yet.returncode == 2  # no ledger: a failed run, recorded as one
-        (failed,) = [r for r in run_history(out) if r["failed"]]
-        assert (failed["kind"], failed["exit_code"], failed["folder"]) == ("retire", 2, "")
-        assert "nothing was applied" in failed["error"]
+        assert nothing_yet.returncode == 2  # no ledger: a failed run, recorded as one (checked below)
 
         applied = clone_audit("apply", str(plan_file), "--yes", "--limit", "2", env=env)
         assert applied.returncode == 1, applied.stderr  # one of the two speaks as someone else
-        recorded(applied, "apply", out)
+        recording(applied, "apply")
         rows = list(csv.DictReader((plan_file.parent / "mapping.csv").open(encoding="utf-8", newline="")))
         (mismatch,) = [r["old_voice_id"] for r in rows if r["status"] == "mismatch"]
         (ready,) = [r for r in rows if r["status"] == "ready"]
 
         kept = clone_audit("retire", str(plan_file), "--yes", env=env)  # deletion is off: the dashboard
         assert kept.returncode == 1  # the mismatch is kept for a person to review
-        retire = recorded(kept, "retire", out)
+        retire = recording(kept, "retire")
         assert retire["retire"]["awaiting_review"] == [mismatch]
         assert retire["retire"]["for_dashboard"] == [ready["old_voice_id"]]
 
         reviewed = clone_audit("review", str(plan_file), "--accept", mismatch, env={"USER": "ann"})
         assert reviewed.returncode == 0
-        recorded(reviewed, "review", out)
+        recording(reviewed, "review")
 
         again = clone_audit("retire", str(plan_file), "--yes", env=env)
         assert again.returncode == 0
-        recorded(again, "retire", out)
+        recording(again, "retire")
 
         app = tmp_path / "app"
         app.mkdir()
@@ -72,21 +77,27 @@ def test_every_kind_of_run_records_the_exit_code_its_process_returned(tmp_path: 
         mapping = plan_file.parent / "mapping.csv"
         dry = clone_audit("cutover", str(mapping), str(app))
         assert dry.returncode == 1  # the old id is still there
-        recorded(dry, "cutover", out)
+        recording(dry, "cutover")
         written = clone_audit("cutover", str(mapping), str(app), "--write")
         assert written.returncode == 0, written.stdout + written.stderr
-        recorded(written, "cutover", out)
+        recording(written, "cutover")
         rollback_file = next(line.split(": ", 1)[1] for line in written.stdout.splitlines()
                              if line.startswith("Rollback file: "))
         undone = clone_audit("cutover", "--rollback", rollback_file)
         assert undone.returncode == 0
-        recorded(undone, "cutover", out)
+        recording(undone, "cutover")
 
         used = clone_audit("usage", str(mapping), "--since", "2000-01-01", env=env)
         assert used.returncode in (0, 1, 4)
-        recorded(used, "usage", out)
+        recording(used, "usage")
 
-    kinds = [r["kind"] for r in run_history(out)]
+    history = run_history(out)  # asked once: each run's row is written once, when it ends
+    for done, kind in runs:
+        recorded(done, kind, out, history)
+    (failed,) = [r for r in history if r["failed"]]
+    assert (failed["kind"], failed["exit_code"], failed["folder"]) == ("retire", 2, "")
+    assert "nothing was applied" in failed["error"]
+    kinds = [r["kind"] for r in history]
     assert kinds.count("usage") == 1 and kinds.count("cutover") == 3 and kinds.count("retire") == 3
 
 

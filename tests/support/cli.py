@@ -3,7 +3,8 @@
 terminal) and returns what it printed and its exit code; `cli_env(server)` is the environment
 that points it at an emulator; `planned_account(...)` an emulated organisation scanned and
 planned through it; `run_history(out)` the runs `history --json` lists, and `recorded(done, kind,
-out)` the run.json a command says it wrote, checked against its exit code and the history."""
+out)` the run.json a command says it wrote, checked against its exit code and the history
+(`run_document(done, kind)` the run.json check alone)."""
 
 from __future__ import annotations
 
@@ -71,15 +72,25 @@ def run_history(out: Path) -> list[dict[str, Any]]:
     return list(json.loads(done.stdout))
 
 
-def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path) -> dict[str, Any]:
-    """The run the command says it wrote (its last stdout line), checked against its exit code
-    in run.json and in `history --json`; returns its run.json."""
+def run_document(done: subprocess.CompletedProcess[str], kind: str) -> dict[str, Any]:
+    """The run.json the command says it wrote (its last stdout line), checked against its kind
+    and exit code; returns it."""
     lines = done.stdout.rstrip("\n").splitlines()
     assert lines and lines[-1].startswith("Run: "), done.stdout + done.stderr
     run_json = Path(lines[-1].removeprefix("Run: "))
     document: dict[str, Any] = json.loads(run_json.read_text(encoding="utf-8"))
     assert (document["kind"], document["exit_code"]) == (kind, done.returncode), done.stdout + done.stderr
-    (entry,) = [r for r in run_history(out) if r["run_id"] == document["run_id"]]
+    return document
+
+
+def recorded(done: subprocess.CompletedProcess[str], kind: str, out: Path,
+             history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run the command says it wrote (its last stdout line), checked against its exit code
+    in run.json and in `history --json` (`history`: what it listed, asked once after several
+    runs, a history row being written once per run; asked here when None); returns its run.json."""
+    document = run_document(done, kind)
+    run_json = Path(done.stdout.rstrip("\n").splitlines()[-1].removeprefix("Run: "))
+    (entry,) = [r for r in (run_history(out) if history is None else history) if r["run_id"] == document["run_id"]]
     assert (entry["kind"], entry["exit_code"], entry["failed"]) == (kind, done.returncode, False)
     assert Path(entry["folder"]).resolve() == run_json.parent.resolve()
     return document
