@@ -27,6 +27,7 @@ May import: audit.core, and `silero` of this package.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
 BLOCK = 64  # windows whose encoder runs in one batch in `probabilities` (2 s of audio)
+RESAMPLERS = 4  # input rates whose resampling stream a thread keeps
 PAUSE_S = 1e-4  # the GIL handed over between blocks (see `_let_other_threads_run`)
 
 
@@ -105,7 +107,7 @@ def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
     """The whole 32 ms windows of mono samples at any rate, at 16 kHz, each chunk's with its
     context ((k, 576): `silero.with_context`), resampled CHUNK_S at a time as they are asked for
     (a caller that stops early never resamples the rest)."""
-    stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    stream = None if sample_rate == RATE else _resampler(sample_rate)
     chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
     before: np.ndarray | None = None  # the last window's end: the next window's context
     for at in range(0, samples.shape[0], chunk):
@@ -119,6 +121,24 @@ def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
             yield silero.with_context(pending[: whole * WINDOW], before)
             before = pending[whole * WINDOW - silero.CONTEXT: whole * WINDOW].astype(np.float32, copy=True)
         pending = pending[whole * WINDOW:]
+
+
+_resamplers = threading.local()
+
+
+def _resampler(sample_rate: int) -> soxr.ResampleStream:
+    """A stream from `sample_rate` to 16 kHz, emptied: this thread's own, kept per rate (cleared,
+    it resamples as a new one does, without the set-up a new one costs on every answer); at most
+    RESAMPLERS rates are kept (answers may claim any rate)."""
+    streams: dict[int, soxr.ResampleStream] = vars(_resamplers).setdefault("streams", {})
+    stream = streams.get(sample_rate)
+    if stream is None:
+        if len(streams) >= RESAMPLERS:
+            streams.clear()
+        stream = streams[sample_rate] = soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    else:
+        stream.clear()
+    return stream
 
 
 def _clean(piece: np.ndarray) -> np.ndarray:
