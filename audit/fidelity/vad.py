@@ -17,9 +17,9 @@ judged by level could skip quiet speech before a loud click), and stops at the f
 speech long enough to count (about 0.5 s of audio instead of the whole answer). Audio without
 speech is still scored to the end, so its ratio is the whole clip's. The part of the model that
 needs no recurrent state runs on many windows at once (a few matrix products: `probabilities`
-in blocks of BLOCK windows, `first_speech` on as many windows of a chunk as could end the run in
-progress); only the LSTM steps window by window, each call with its own state (no lock:
-callers may overlap). Silero VAD scores a window at 0.03-0.06 ms of CPU here, against 0.2-0.3 ms
+in blocks of BLOCK windows, `first_speech` on each chunk's windows); only the LSTM steps window
+by window (in `first_speech`, as many windows as could end the run in progress), each call with
+its own state (no lock: callers may overlap). Silero VAD scores a window at 0.03-0.06 ms of CPU here, against 0.2-0.3 ms
 for one ONNX Runtime call per window (bench/vad_cpu.py).
 
 May import: audit.core, and `silero` of this package.
@@ -27,6 +27,7 @@ May import: audit.core, and `silero` of this package.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
 BLOCK = 64  # windows whose encoder runs in one batch in `probabilities` (2 s of audio)
+RESAMPLERS = 4  # input rates whose resampling stream a thread keeps
 PAUSE_S = 1e-4  # the GIL handed over between blocks (see `_let_other_threads_run`)
 
 
@@ -105,13 +107,12 @@ def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
     """The whole 32 ms windows of mono samples at any rate, at 16 kHz, each chunk's with its
     context ((k, 576): `silero.with_context`), resampled CHUNK_S at a time as they are asked for
     (a caller that stops early never resamples the rest)."""
-    stream = None if sample_rate == RATE else soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    stream = None if sample_rate == RATE else _resampler(sample_rate)
     chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
     before: np.ndarray | None = None  # the last window's end: the next window's context
     for at in range(0, samples.shape[0], chunk):
         # sanitised a chunk at a time too: an answer that speaks early is never read to its end
-        piece = np.ascontiguousarray(np.clip(np.nan_to_num(samples[at:at + chunk], nan=0.0, posinf=0.0, neginf=0.0),
-                                             -1.0, 1.0), dtype=np.float32)
+        piece = _clean(samples[at:at + chunk])
         if stream is not None:
             piece = stream.resample_chunk(piece, last=at + chunk >= samples.shape[0])
         pending = np.concatenate((pending, piece)) if pending.size else piece
@@ -120,6 +121,34 @@ def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
             yield silero.with_context(pending[: whole * WINDOW], before)
             before = pending[whole * WINDOW - silero.CONTEXT: whole * WINDOW].astype(np.float32, copy=True)
         pending = pending[whole * WINDOW:]
+
+
+_resamplers = threading.local()
+
+
+def _resampler(sample_rate: int) -> soxr.ResampleStream:
+    """A stream from `sample_rate` to 16 kHz, emptied: this thread's own, kept per rate (cleared,
+    it resamples as a new one does, without the set-up a new one costs on every answer); at most
+    RESAMPLERS rates are kept (answers may claim any rate)."""
+    streams: dict[int, soxr.ResampleStream] = vars(_resamplers).setdefault("streams", {})
+    stream = streams.get(sample_rate)
+    if stream is None:
+        if len(streams) >= RESAMPLERS:
+            streams.clear()
+        stream = streams[sample_rate] = soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    else:
+        stream.clear()
+    return stream
+
+
+def _clean(piece: np.ndarray) -> np.ndarray:
+    """Contiguous float32 samples in [-1, 1], NaN and inf as 0.0: float32 samples already so (a
+    decoded PCM answer; a NaN fails both bounds) as they are, others cleaned in a copy."""
+    if piece.dtype == np.float32 and piece.flags.c_contiguous and piece.size \
+            and piece.min() >= -1.0 and piece.max() <= 1.0:
+        return piece
+    return np.ascontiguousarray(np.clip(np.nan_to_num(piece, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0),
+                                dtype=np.float32)
 
 
 def _min_run(min_run_s: float) -> int:
@@ -139,13 +168,13 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
     min_run, probs, run, stream = _min_run(min_run_s), [], 0, silero.Stream()
     with silero.one_blas_thread():
         for windows in _chunks(samples, sample_rate):
-            at = 0
-            while at < windows.shape[0]:
+            feats, at = silero.features(windows), 0  # the encoder once per chunk: its cost is mostly per call
+            while at < feats.shape[0]:
                 # no fewer windows than could end the run in progress, no more: a voice that
                 # starts at once is sure after min_run windows, not after the whole chunk
-                block = windows[at:at + min_run - run]
+                block = feats[at:at + min_run - run]
                 at += block.shape[0]
-                for p in stream.probabilities(silero.features(block)).tolist():
+                for p in stream.probabilities(block).tolist():
                     probs.append(p)
                     run = run + 1 if p >= SPEECH_PROBABILITY else 0
                 if run >= min_run:
