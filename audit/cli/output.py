@@ -32,9 +32,9 @@ def print_lines(lines: Iterable[str]) -> None:
 
 def print_outcome(run: ScanRun, record: RunRecord) -> None:
     """A scan's (or a plan's) verdict table, what its probes cost, the concurrency found, its folder."""
-    from audit.report.tables import summary, voice_frame
+    from audit.report.rows import row_summary, scan_rows  # the run's rows: no pandas for a table
 
-    print_summary(summary(voice_frame(run.results, run.finished_at)), f"Run {run.run_id}")
+    print_summary(row_summary(record.voices or scan_rows(run.results, run.finished_at)), f"Run {run.run_id}")
     if run.cost is not None:
         reused = f", {run.cost['probes_reused']} reused from earlier scans" if run.cost["probes_reused"] else ""
         stderr.print(f"Cost: {run.cost['tts_characters']:,} TTS characters in {run.cost['tts_probes']:,} probe(s){reused}.")

@@ -27,10 +27,11 @@ from audit.core.runfolder import RunFolder, new_run_id, staged
 from audit.migrate.document import Plan
 from audit.migrate.state import Migration
 from audit.report import files
+from audit.report.rows import with_history_rows
 from audit.report.tables import with_history
 from audit.runs import document, store
 from audit.runs.kind import RunKind
-from audit.runs.record import PlanRef, RunRecord
+from audit.runs.record import PlanRef, RunRecord, VoiceRow
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
     import pandas as pd
@@ -52,14 +53,30 @@ def scan_context(
 ) -> tuple[HistoryView, pd.DataFrame]:
     """What changed since the previous scan of this account (or since `against`), the trend
     up to this scan, and the frame with its `change` and `first_noncompliant` columns."""
-    current = marks_of(frame)
+    view, labels, first, today = _context(out_root, run, marks_of(frame), against)
+    return view, with_history(frame, labels, first, today)
+
+
+def scan_context_rows(
+    out_root: Path, run: RunRecord, rows: Sequence[VoiceRow]
+) -> tuple[HistoryView, list[VoiceRow]]:
+    """`scan_context` over a scan's rows (no frame, no pandas): the rows with their history columns."""
+    current = {row.voice_id: Mark(row.voice_id, row.verdict, row.cause or "", row.display_name or "",
+                                  row.replaces or None) for row in rows}
+    view, labels, first, today = _context(out_root, run, current, None)
+    return view, with_history_rows(rows, labels, first, today)
+
+
+def _context(
+    out_root: Path, run: RunRecord, current: dict[str, Mark], against: str | None
+) -> tuple[HistoryView, dict[str, str], Mapping[str, str], str]:
     today = run.finished_at.date().isoformat()  # the date this run first found a voice non-compliant
     point = trend_point(run.run_id, run.finished_at.isoformat(timespec="seconds"), current)
     path = store.history_path(out_root)
     if not path.exists():
         if against:
             raise UsageError(f"no run history in {out_root} to compare against.", hint="Pass --out DIR.")
-        return HistoryView(Changes(None, None), (point,), recorded=False), with_history(frame, {}, {}, today)
+        return HistoryView(Changes(None, None), (point,), recorded=False), {}, {}, today
     with store.History(path) as history:
         earlier = history.scans_before(run.account, run.base_url, run.run_id)
         other = _run(history, against) if against else (earlier[-1] if earlier else None)
@@ -68,7 +85,7 @@ def scan_context(
         trend = tuple(history.trend(run.account, run.base_url, run.run_id)) + (point,)
     changes = compare(previous, current, other.run_id if other else None, other.finished_at if other else None)
     labels = {v: label for v in current if (label := changes.change_of(v))}
-    return HistoryView(changes, trend), with_history(frame, labels, first, today)
+    return HistoryView(changes, trend), labels, first, today
 
 
 def baseline(out_root: Path, account: str, base_url: str, ref: str | None = None) -> tuple[Baseline | None, str]:

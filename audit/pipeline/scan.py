@@ -40,7 +40,8 @@ from audit.core.runfolder import check_writable, new_run_id, staged
 from audit.core.usage import UsageWindow, VoiceUsage, unread_window, window_usage
 from audit.pipeline import history
 from audit.report import files, unchecked
-from audit.report.tables import ordered_rows, voice_frame
+from audit.report.rows import scan_rows
+from audit.report.tables import ordered_rows
 from audit.report.text import traffic, usage_banner
 from audit.runs import document, store
 from audit.runs.kind import RunKind
@@ -312,10 +313,10 @@ def write_scan_reports(run: ScanRun, out_root: Path) -> RunRecord:
     previous scan of the account; record the run in the history. Returns the run's record,
     its folder in it."""
     record = run.record()
-    frame = voice_frame(run.results, run.finished_at, run.usage)
-    context, frame = history.scan_context(out_root, record, frame)
+    rows = scan_rows(run.results, run.finished_at, run.usage)  # no frame: a scan never loads pandas
+    context, rows = history.scan_context_rows(out_root, record, rows)
     with staged(out_root, run.run_id) as folder:
-        record = files.write_scan_files(folder, record, frame, context, bom=run.settings.report.csv_bom)
-        files.write_html(folder, record, frame, context=context)
+        record = files.write_scan_rows(folder, record, rows, context, bom=run.settings.report.csv_bom)
+        files.write_html(folder, record, None, context=context)
     assert folder.home is not None
     return history.record_published(out_root, record, folder.home)

@@ -27,9 +27,10 @@ from audit.migrate.document import Plan
 from audit.migrate.state import MappingStatus, Migration
 from audit.report.listen import clip, listen_rows
 from audit.report.migration import mapping_frame, render_mapping_csv, render_mapping_json, render_plan_csv
+from audit.report.rows import row_csv_chunks, row_summary
 from audit.report.tables import csv_chunks, frame_of, records, summary, voice_rows
 from audit.runs import document
-from audit.runs.record import RunRecord
+from audit.runs.record import RunRecord, VoiceRow
 
 if TYPE_CHECKING:  # pandas is imported where a frame is built, not when a scan starts
     import pandas as pd
@@ -44,6 +45,19 @@ def write_scan_files(
     record = record.with_voices(voice_rows(frame))
     folder.write_chunks(folder.clones_csv, csv_chunks(frame, bom=bom))
     folder.write_chunks(folder.run_json, document.chunks(record, report_extras(frame, context)))
+    return record
+
+
+def write_scan_rows(
+    folder: RunFolder, record: RunRecord, rows: Sequence[VoiceRow], context: HistoryView | None = None,
+    *, bom: bool = False,
+) -> RunRecord:
+    """`write_scan_files` from a scan's rows, without pandas (the same bytes); returns the record
+    with the rows as its voices."""
+    record = record.with_voices(tuple(rows))
+    folder.write_chunks(folder.clones_csv, row_csv_chunks(record.voices, bom=bom))
+    extras = {"summary": row_summary(record.voices), **({"history": context.as_dict()} if context else {})}
+    folder.write_chunks(folder.run_json, document.chunks(record, extras))
     return record
 
 
@@ -136,11 +150,12 @@ def listen_clips(folder: RunFolder, voice_ids: Sequence[str]) -> dict[str, tuple
 
 
 def write_html(
-    folder: RunFolder, record: RunRecord, frame: pd.DataFrame,
+    folder: RunFolder, record: RunRecord, frame: pd.DataFrame | None,
     plan: Plan | None = None, mapping: pd.DataFrame | None = None, context: HistoryView | None = None,
 ) -> None:
     """report.html of a scan or plan. `record` as `write_scan_files` returned it: its voices,
-    the frame's rows, are the page's (none: made from the frame)."""
+    the frame's rows, are the page's (none: made from the frame; no frame: the page is made
+    from the record's voices alone)."""
     from audit.report.html import report_html_chunks  # jinja2 and the page's parts: loaded to write a page
 
     folder.write_chunks(folder.report_html, report_html_chunks(document.head(record), frame, plan, mapping, context,

@@ -33,6 +33,7 @@ from audit.migrate.state import MappingStatus
 from audit.report import charts
 from audit.report.kinds import blocked_groups, page
 from audit.report.migration import plan_frame
+from audit.report.rows import row_summary
 from audit.report.tables import CAUSES, FINDINGS, VERDICT_ORDER, Cause, records, summary, voice_rows
 from audit.report.text import headline, human_bytes, human_duration, partial, percent, traffic, usage_banner
 from audit.report.unchecked import evidence, incomplete, policy
@@ -102,7 +103,7 @@ def render_report_html(*args: Any, **kwargs: Any) -> str:
 
 def report_html_chunks(
     meta: Mapping[str, Any],
-    frame: pd.DataFrame,
+    frame: pd.DataFrame | None,
     plan: Plan | None = None,
     mapping: pd.DataFrame | None = None,
     context: HistoryView | None = None,
@@ -114,10 +115,15 @@ def report_html_chunks(
     """The report page as the template streams it, for a writer that never holds the whole page.
     `before`: the summary of the scan a migration started from, for the before → after view.
     `rows`: the frame's rows as a run record keeps them, when the writer has them already (one
-    compact row per voice, never a dict per voice); else they are made from the frame."""
-    counts = summary(frame)
-    if rows is None:
-        rows = voice_rows(frame)
+    compact row per voice, never a dict per voice); else they are made from the frame. No frame:
+    the page is made from `rows` alone (a scan's, without pandas)."""
+    if frame is None:
+        rows = rows or ()
+        counts = row_summary(rows)
+    else:
+        counts = summary(frame)
+        if rows is None:
+            rows = voice_rows(frame)
     changes = context.changes if context else None
     usage = _usage_by_verdict(rows)
     window = meta.get("usage")

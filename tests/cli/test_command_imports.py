@@ -95,3 +95,22 @@ def test_httpx_works_without_loading_its_own_command_line_client() -> None:
             "    assert c.get('http://example.invalid/').status_code == 204")
     modules = loaded_after(code)
     assert "httpx" in modules and under(modules, ("click", "pygments")) == []
+
+
+def test_a_whole_scan_never_loads_pandas(tmp_path: Path) -> None:
+    """A scan through the CLI against the emulator, clones.csv, run.json and report.html
+    included, writes its table with the csv module: pandas (half a second of imports) is never
+    loaded. Other commands (plan, apply, report) may still build frames."""
+    from audit.emulator import EmulatorServer
+
+    out = tmp_path / "out"
+    with EmulatorServer.with_org(n=20, seed=3, api_key="sk_test_imports_0123456789") as server:
+        code = ("import os\nos.environ['SMALLEST_API_KEY'] = 'sk_test_imports_0123456789'\n"
+                "from audit.cli import main\n"
+                f"code = main(['scan', '--base-url', {server.base_url!r}, '--out', {str(out)!r}, '--fail-on', 'never'])\n"
+                "assert code == 0, code")
+        modules = loaded_after(code)
+    (folder,) = [p for p in out.iterdir() if p.is_dir()]
+    assert {"clones.csv", "run.json", "report.html"} <= {p.name for p in folder.iterdir()}  # it ran, and wrote
+    assert "jinja2" in modules  # the probe sees what the report loads (so the check below can fail)
+    assert under(modules, ("pandas",)) == []
