@@ -126,7 +126,7 @@ def voice_frame(
     """One row per voice, failures first, then by display name. `usage` (voice id → its calls,
     characters and last call in the usage window) fills the usage columns (a voice it does not
     name has none: not known, not zero) and orders the findings by calls, most called first."""
-    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
+    import pandas as pd  # here, not at the top: only the report, plan and migration tables load pandas (a scan never does)
 
     data: dict[str, list[Any]] = {name: [] for name in COLUMNS}  # by column: no dict per voice is kept
     for result in results:
@@ -211,7 +211,7 @@ def is_replacement(frame: pd.DataFrame) -> pd.Series:
 
 def summary(frame: pd.DataFrame) -> dict[str, Any]:
     """Counts over the voices (a replacement clone is counted through the voice it replaces)."""
-    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
+    import pandas as pd  # here, not at the top: only the report, plan and migration tables load pandas (a scan never does)
     replacements = is_replacement(frame) if len(frame) else pd.Series([], dtype=bool)
     voices = frame[~replacements] if len(frame) else frame
 
@@ -288,7 +288,7 @@ def voice_rows(frame: pd.DataFrame) -> tuple[VoiceRow, ...]:
 
 def frame_of(rows: Iterable[VoiceRow]) -> pd.DataFrame:
     """A run record's voices as a frame, in the order they were stored."""
-    import pandas as pd  # here, not at the top: a scan loads pandas only to build its table
+    import pandas as pd  # here, not at the top: only the report, plan and migration tables load pandas (a scan never does)
     return pd.DataFrame([r.as_dict() for r in rows], columns=list(COLUMNS)).astype(_INTEGER_COLUMNS)
 
 
