@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from audit.core.models import Verdict, VoiceResult, marked_origin
+from audit.core.models import Verdict, VoiceResult
 from audit.core.usage import VoiceUsage
 from audit.report.tables import (
     CAUSED,
@@ -32,9 +32,8 @@ from audit.report.tables import (
     PROBE_ORDER,
     VERDICT_ORDER,
     _iso,
-    _report_order,
     _safe_cell,
-    voice_row,
+    ordered_rows,
 )
 from audit.runs.record import VoiceRow
 
@@ -44,18 +43,7 @@ def scan_rows(
 ) -> list[VoiceRow]:
     """One typed row per voice in the report's order (failures first, most called first), each
     checked as a stored row is (`VoiceRow.of`): what run.json, the page and the history read."""
-    results = list(results)
-    replaced_by = {origin: r.clone.voice_id for r in results if (origin := marked_origin(r.clone))}
-    rows = []
-    for result in results:
-        row = voice_row(result, now)
-        row["replaced_by"] = replaced_by.get(row["voice_id"])
-        used = None if usage is None else usage.get(row["voice_id"])
-        if used is not None:
-            row["usage_calls"], row["usage_chars"] = used.calls, used.characters
-            row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
-        rows.append(VoiceRow.of(row))
-    return sorted(rows, key=_report_order)
+    return ordered_rows(results, now, usage, checked=True)
 
 
 def with_history_rows(rows: Sequence[VoiceRow], change: Mapping[str, str], first: Mapping[str, str],

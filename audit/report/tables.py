@@ -156,10 +156,12 @@ def voice_frame(
 
 
 def ordered_rows(
-    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, VoiceUsage] | None = None
+    results: Iterable[VoiceResult], now: datetime, usage: Mapping[str, VoiceUsage] | None = None,
+    *, checked: bool = False,
 ) -> list[VoiceRow]:
-    """`voice_frame`'s rows in its order, without pandas or a frame: one compact row per voice,
-    for what reads the voices but writes no file (a scan's closing lines)."""
+    """`voice_frame`'s rows in its order, without pandas or a frame: one compact row per voice.
+    `checked`: each row checked as a stored row is (`VoiceRow.of`), for the rows a scan writes
+    (`rows.scan_rows`); unchecked for what reads the voices but writes no file (the closing lines)."""
     results = list(results)
     replaced_by = {origin: r.clone.voice_id for r in results if (origin := marked_origin(r.clone))}
     rows = []
@@ -170,7 +172,7 @@ def ordered_rows(
         if used is not None:
             row["usage_calls"], row["usage_chars"] = used.calls, used.characters
             row["usage_last_call"] = None if used.last_call is None else used.last_call.isoformat(timespec="seconds")
-        rows.append(VoiceRow(**row))  # typed already: the run's own values, not a stored row's
+        rows.append(VoiceRow.of(row) if checked else VoiceRow(**row))  # unchecked: the run's own typed values
     return sorted(rows, key=_report_order)
 
 
