@@ -176,7 +176,10 @@ class Transport:
             try:
                 answer = await self._send_once(call, headers=headers, **kwargs)
             except RateLimited as exc:
-                outcome = self.limiter.refused(ticket, exc.retry_after, self._settings.backoff_initial_s)
+                # The server's wait, never longer than backoff_max_s (as `Backoff` caps it): a wait
+                # of days, hostile or broken, must hold neither this call nor the line for days.
+                asked = None if exc.retry_after is None else min(exc.retry_after, self._settings.backoff_max_s)
+                outcome = self.limiter.refused(ticket, asked, self._settings.backoff_initial_s)
                 if not outcome.self_inflicted:
                     raise
                 log.info("%s: 429 sent with %d of ours in flight (the account allows at most %s); now %d "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -242,3 +243,17 @@ async def test_a_post_delete_refused_for_one_voice_keeps_the_route_for_the_other
     assert client.delete_post_refused is None
     assert await client.delete_clone("voice_bbbbbbbbbb") == "/waves/v1/voice-cloning/delete"
     assert (post.call_count, old.call_count) == (2, 1)
+
+
+@respx.mock
+async def test_a_retry_after_of_days_waits_no_longer_than_backoff_max() -> None:
+    """A server asking for a wait of days (hostile or broken) holds neither the call nor the
+    line longer than `[api] backoff_max_s`: the run goes on instead of hanging."""
+    settings = ApiSettings(base_url=BASE, max_attempts=3, backoff_initial_s=0.0, backoff_max_s=0.2)
+    respx.post(f"{BASE}/waves/v1/tts").mock(side_effect=[
+        httpx.Response(429, json={"error": "Too many"}, headers={"Retry-After": "259200"}),
+        httpx.Response(200, content=b"audio"),
+    ])
+    async with WavesClient(settings, Secret(KEY)) as c:
+        answer = await asyncio.wait_for(c.tts("voice_x", "Hi", model="lightning_v3.1", sample_rate=24000), 20)
+    assert answer.content == b"audio"
