@@ -238,7 +238,7 @@ async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Setti
     worker at a time, so taking the next item needs no lock). The probe and its audio stack
     (numpy, the decoders, the speech detector) are imported here: a scan without probes,
     and a run that stops before them, never loads them."""
-    from audit.scan.probe import probe_clone
+    from audit.scan.probe import judging_beside_the_loop, probe_clone
 
     queue: Iterator[Clone] = iter(todo)
 
@@ -248,9 +248,10 @@ async def _probe_all(client: WavesClient, todo: Sequence[Clone], settings: Setti
             progress.advance(result.verdict.value)
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(len(todo), client.limiter.ceiling)):
-                group.create_task(worker())
+        with judging_beside_the_loop():
+            async with asyncio.TaskGroup() as group:
+                for _ in range(min(len(todo), client.limiter.ceiling)):
+                    group.create_task(worker())
     except* CloneAuditError as failures:  # e.g. the key was revoked mid-run: stop everything
         raise failures.exceptions[0] from None
 

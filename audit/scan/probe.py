@@ -17,7 +17,9 @@ away (`ApiWentAway`), which would fail every other voice too, propagates.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -53,6 +55,24 @@ LISTEN_S = 60.0
 #: Answers are judged off the event loop, on one thread: the speech detector runs one clip at a
 #: time anyway, and every extra thread would keep its own malloc arena (tens of MB at 10,000 voices).
 _JUDGE = OneThread("clone-audit-judge")
+
+
+#: While answers are judged beside the event loop, the interpreter hands the GIL over this often.
+SWITCH_INTERVAL_S = 0.0005
+
+
+@contextlib.contextmanager
+def judging_beside_the_loop() -> Iterator[None]:
+    """While probes run: the interpreter switches threads every SWITCH_INTERVAL_S instead of its
+    default 5 ms. Judging (numpy's many small operations) holds the GIL between switches; at
+    5 ms answers that have come back wait unread behind it, the limiter counts them in flight,
+    and a 429 then proves a looser bound than the account's. Restored afterwards."""
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def probe_text(clone: Clone, overrides: Mapping[str, str]) -> tuple[str, str]:
