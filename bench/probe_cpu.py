@@ -27,6 +27,8 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
 import scan_scale  # bench/, beside this script: the emulator in a child process
 
@@ -94,19 +96,21 @@ judged = [0.0]
 
 
 def time_the_judge() -> None:
-    """Count the thread CPU of every `judge_body` (it runs on the judging thread)."""
+    """Count the thread CPU of judging: `start_judging` (decode, measure) and the speech detector's
+    listening, on the event loop and on the judging thread alike."""
     from audit.scan import probe
 
-    judge = probe.judge_body
+    def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any) -> Any:
+            started = time.thread_time()
+            try:
+                return fn(*args)
+            finally:
+                judged[0] += time.thread_time() - started
+        return run
 
-    def timed(content: bytes, content_type: str | None = None) -> object:
-        started = time.thread_time()
-        try:
-            return judge(content, content_type)
-        finally:
-            judged[0] += time.thread_time() - started
-
-    probe.judge_body = timed  # type: ignore[assignment]
+    probe.start_judging = timed(probe.start_judging)  # type: ignore[assignment]
+    probe.SpeechPending.listen = timed(probe.SpeechPending.listen)  # type: ignore[method-assign]
 
 
 def main() -> int:

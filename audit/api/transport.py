@@ -37,6 +37,7 @@ import httpx
 import stamina
 
 from audit import __version__
+from audit.api import aionet
 from audit.api.body import Answer, Body, Unusable
 from audit.api.breaker import Breaker
 from audit.api.failures import Backoff, error_for
@@ -96,8 +97,8 @@ class Transport:
             timeout=httpx.Timeout(settings.timeout_s),
             # Only what body.Inflater decodes, whatever optional decoders httpx may find installed.
             headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
-            transport=transport,
-            limits=httpx.Limits(max_connections=ceiling + 2),
+            transport=transport or aionet.transport(httpx.Limits(max_connections=ceiling + 2)),
+            cookies=aionet.NoCookies(),
         )
         self._urls: dict[str, httpx.URL] = {}  # path -> its absolute URL (`_url`)
         self._timeouts: dict[float, httpx.Timeout] = {}

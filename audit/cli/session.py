@@ -87,9 +87,12 @@ def with_client(settings: Settings, work: Callable[[WavesClient], Awaitable[T]])
                 userstate.remember_limit(api.base_url, key, level, used.known is not None,
                                          datetime.now(UTC).isoformat(timespec="seconds"))
         # Ctrl-C or SIGTERM once the work is done: it stands, and saying "nothing was written"
-        # about a plan or report that was would be a lie.
+        # about a plan or report that was would be a lie. A cancellation asked for while the work
+        # ran its last, local steps is delivered at the first await after them: here, where it is
+        # dropped (closing may not await at all; a task that returns with one pending ends cancelled).
         with contextlib.suppress(asyncio.CancelledError):
             await client.aclose()
+            await asyncio.sleep(0)
         return result
 
     return aio.run(run())

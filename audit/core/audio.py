@@ -115,19 +115,24 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     frames = int(samples.shape[0])
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    # float32 halves the work; sums accumulate in float64. Float32 samples are read as they are
-    # when their sum of squares is finite (then every sample is: a NaN or inf would make it not);
-    # otherwise, and for any other dtype, a float32 copy in which a damaged sample (NaN, inf) is
-    # 0.0 measures as silence, never as NaN.
-    x = samples
-    mean_square = np.mean(np.square(x), dtype=np.float64) if x.dtype == np.float32 else math.nan
-    if not math.isfinite(mean_square):
-        x = samples.astype(np.float32)
+    # One float64 copy: each 20 ms frame's sum of squares (exact squares, float64 sums), then the
+    # whole clip's from those and the trailing partial frame, so the samples are squared once. A
+    # damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in the copy and measures
+    # as silence, never as NaN.
+    hop = max(1, int(sample_rate * FRAME_S))
+    x = samples.astype(np.float64)
+    energies, total = _energies(x, hop)
+    if math.isfinite(total):
+        x = samples  # every sample is finite: the peak is read from the narrower original
+    else:
         x[~np.isfinite(x)] = 0.0
-        mean_square = np.mean(np.square(x), dtype=np.float64)
-    rms_dbfs = _dbfs(np.sqrt(mean_square))
+        energies, total = _energies(x, hop)
+        if not math.isfinite(total):  # a float64 sample so large that its square overflows: full scale
+            np.clip(x, -1.0, 1.0, out=x)
+            energies, total = _energies(x, hop)
+    rms_dbfs = _dbfs(math.sqrt(total / frames))
     peak_dbfs = _dbfs(max(float(x.max()), -float(x.min())))  # max |x| without an |x| array
-    active = speech_frames(_frame_levels(x, max(1, int(sample_rate * FRAME_S))))
+    active = speech_frames(_levels(energies, hop))
     active_ratio = float(active.mean()) if active.size else 0.0
     return AudioStats(
         n_bytes=n_bytes,
@@ -314,11 +319,24 @@ class LevelMeter:
 
 def _frame_levels(samples: np.ndarray, hop: int) -> np.ndarray:
     """Levels (dBFS) of the whole frames of `hop` finite samples (a trailing partial frame is not
-    counted): each frame's mean square in float64, its root, in dB; in place after the one copy."""
-    usable = (samples.shape[0] // hop) * hop
-    frames = samples[:usable].astype(np.float64).reshape(-1, hop)
-    np.multiply(frames, frames, out=frames)
-    levels = np.mean(frames, axis=1)
+    counted): each frame's mean square in float64, its root, in dB."""
+    energies, _ = _energies(samples.astype(np.float64), hop)
+    return _levels(energies, hop)
+
+
+def _energies(x: np.ndarray, hop: int) -> tuple[np.ndarray, float]:
+    """Each whole frame's sum of squares of float64 samples `x`, and the sum over all of `x` (the
+    trailing partial frame included)."""
+    usable = (x.shape[0] // hop) * hop
+    whole = x[:usable].reshape(-1, hop)
+    energies = np.einsum("ij,ij->i", whole, whole)
+    tail = x[usable:]
+    return energies, float(energies.sum()) + float(tail @ tail)
+
+
+def _levels(energies: np.ndarray, hop: int) -> np.ndarray:
+    """Frame levels (dBFS) from their sums of squares over `hop` samples; in place."""
+    levels = energies / hop
     np.sqrt(levels, out=levels)
     levels += _EPS
     np.log10(levels, out=levels)

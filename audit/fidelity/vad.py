@@ -27,9 +27,10 @@ May import: audit.core, and `silero` of this package.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,7 @@ WINDOW_S = WINDOW / RATE
 SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
+FIRST_AHEAD = 2  # `first_speech` encodes a run's length and this many windows of its first chunk first
 BLOCK = 64  # windows whose encoder runs in one batch in `probabilities` (2 s of audio)
 RESAMPLERS = 4  # input rates whose resampling stream a thread keeps
 PAUSE_S = 1e-4  # the GIL handed over between blocks (see `_let_other_threads_run`)
@@ -103,42 +105,54 @@ def _let_other_threads_run() -> None:
     time.sleep(PAUSE_S)
 
 
-def _chunks(samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+def _chunks(samples: np.ndarray, sample_rate: int) -> Generator[np.ndarray, None, None]:
     """The whole 32 ms windows of mono samples at any rate, at 16 kHz, each chunk's with its
     context ((k, 576): `silero.with_context`), resampled CHUNK_S at a time as they are asked for
-    (a caller that stops early never resamples the rest)."""
-    stream = None if sample_rate == RATE else _resampler(sample_rate)
-    chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
-    before: np.ndarray | None = None  # the last window's end: the next window's context
-    for at in range(0, samples.shape[0], chunk):
-        # sanitised a chunk at a time too: an answer that speaks early is never read to its end
-        piece = _clean(samples[at:at + chunk])
+    (a caller that stops early never resamples the rest). Its resampler is its own until it ends
+    or is closed, whichever thread resumes it."""
+    stream = None if sample_rate == RATE else _take_resampler(sample_rate)
+    try:
+        chunk, pending = max(1, int(CHUNK_S * sample_rate)), np.zeros(0, np.float32)
+        before: np.ndarray | None = None  # the last window's end: the next window's context
+        for at in range(0, samples.shape[0], chunk):
+            # sanitised a chunk at a time too: an answer that speaks early is never read to its end
+            piece = _clean(samples[at:at + chunk])
+            if stream is not None:
+                piece = stream.resample_chunk(piece, last=at + chunk >= samples.shape[0])
+            pending = np.concatenate((pending, piece)) if pending.size else piece
+            whole = pending.shape[0] // WINDOW
+            if whole:
+                yield silero.with_context(pending[: whole * WINDOW], before)
+                before = pending[whole * WINDOW - silero.CONTEXT: whole * WINDOW].astype(np.float32, copy=True)
+            pending = pending[whole * WINDOW:]
+    finally:
         if stream is not None:
-            piece = stream.resample_chunk(piece, last=at + chunk >= samples.shape[0])
-        pending = np.concatenate((pending, piece)) if pending.size else piece
-        whole = pending.shape[0] // WINDOW
-        if whole:
-            yield silero.with_context(pending[: whole * WINDOW], before)
-            before = pending[whole * WINDOW - silero.CONTEXT: whole * WINDOW].astype(np.float32, copy=True)
-        pending = pending[whole * WINDOW:]
+            _give_back(sample_rate, stream)
 
 
 _resamplers = threading.local()
 
 
-def _resampler(sample_rate: int) -> soxr.ResampleStream:
-    """A stream from `sample_rate` to 16 kHz, emptied: this thread's own, kept per rate (cleared,
-    it resamples as a new one does, without the set-up a new one costs on every answer); at most
-    RESAMPLERS rates are kept (answers may claim any rate)."""
+def _take_resampler(sample_rate: int) -> soxr.ResampleStream:
+    """A stream from `sample_rate` to 16 kHz, emptied, the caller's alone until it gives it back:
+    one this thread kept for that rate (cleared, it resamples as a new one does, without the
+    set-up a new one costs on every answer), else a new one. Taken out of the thread's keeping
+    while in use: a clip begun on one thread and finished on another never shares its stream."""
     streams: dict[int, soxr.ResampleStream] = vars(_resamplers).setdefault("streams", {})
-    stream = streams.get(sample_rate)
+    stream = streams.pop(sample_rate, None)
     if stream is None:
-        if len(streams) >= RESAMPLERS:
-            streams.clear()
-        stream = streams[sample_rate] = soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
-    else:
-        stream.clear()
+        return soxr.ResampleStream(sample_rate, RATE, 1, dtype="float32")
+    stream.clear()
     return stream
+
+
+def _give_back(sample_rate: int, stream: soxr.ResampleStream) -> None:
+    """Kept by the thread done with it, for its next clip at that rate; at most RESAMPLERS
+    rates are kept (answers may claim any rate)."""
+    streams: dict[int, soxr.ResampleStream] = vars(_resamplers).setdefault("streams", {})
+    if sample_rate not in streams and len(streams) >= RESAMPLERS:
+        streams.clear()
+    streams[sample_rate] = stream
 
 
 def _clean(piece: np.ndarray) -> np.ndarray:
@@ -163,27 +177,68 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
     it stops at the first such run and says where it began (`onset_s`); without one it listens
     to the end and answers what `detect` would.
     """
-    if sample_rate <= 0:
-        raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    min_run, probs, run, stream = _min_run(min_run_s), [], 0, silero.Stream()
-    with silero.one_blas_thread():
-        for windows in _chunks(samples, sample_rate):
-            feats, at = silero.features(windows), 0  # the encoder once per chunk: its cost is mostly per call
-            while at < feats.shape[0]:
-                # no fewer windows than could end the run in progress, no more: a voice that
-                # starts at once is sure after min_run windows, not after the whole chunk
-                block = feats[at:at + min_run - run]
-                at += block.shape[0]
-                for p in stream.probabilities(block).tolist():
-                    probs.append(p)
-                    run = run + 1 if p >= SPEECH_PROBABILITY else 0
-                if run >= min_run:
-                    return SpeechActivity(
-                        ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
-                        duration_s=round(samples.shape[0] / sample_rate, 2),
-                        onset_s=round((len(probs) - run) * WINDOW_S, 2),
-                    )
-                _let_other_threads_run()
+    heard = Listening(samples, sample_rate, min_run_s).listen()
+    assert heard is not None
+    return heard
+
+
+class Listening:
+    """`first_speech` in steps: `listen(chunks)` scores at most that many CHUNK_S chunks more and
+    answers once the answer is known (None until then); `listen()` goes on to the end. A probe
+    listens to an answer's first chunk where it is, and hands the rest (noise is scored to its
+    end) to its judging thread. One caller at a time (the steps may run on different threads)."""
+
+    def __init__(self, samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_RUN_S) -> None:
+        if sample_rate <= 0:
+            raise ValueError(f"sample rate must be positive, got {sample_rate}")
+        self._steps = _listen(samples, sample_rate, _min_run(min_run_s), min_run_s)
+        self._heard: SpeechActivity | None = None
+
+    def listen(self, chunks: int | None = None) -> SpeechActivity | None:
+        left = chunks
+        with silero.one_blas_thread():
+            while self._heard is None and (left is None or left > 0):
+                try:
+                    next(self._steps)
+                except StopIteration as done:
+                    self._heard = done.value
+                    break
+                if left is None:
+                    _let_other_threads_run()
+                else:
+                    left -= 1
+        return self._heard
+
+
+def _listen(samples: np.ndarray, sample_rate: int, min_run: int,
+            min_run_s: float) -> Generator[None, None, SpeechActivity]:
+    """`first_speech`'s work, pausing after each chunk (BLAS limited by the caller)."""
+    probs, run, stream, first = [], 0, silero.Stream(), True
+    with contextlib.closing(_chunks(samples, sample_rate)) as chunks:  # its resampler given back at once
+        for windows in chunks:
+            # The encoder once per chunk (its cost is mostly per call), but the first chunk's first
+            # FIRST_AHEAD windows past a run's length on their own: a voice that starts at once is
+            # sure within them, and the rest of that chunk is then never encoded.
+            parts = [windows] if not first or windows.shape[0] <= min_run + FIRST_AHEAD else \
+                [windows[:min_run + FIRST_AHEAD], windows[min_run + FIRST_AHEAD:]]
+            first = False
+            for part in parts:
+                feats, at = silero.features(part), 0
+                while at < feats.shape[0]:
+                    # as many windows as could end the run in progress, and one more (speech that
+                    # starts on a chunk's second window, the usual onset, is sure in one step)
+                    block = feats[at:at + min_run - run + 1]
+                    at += block.shape[0]
+                    for p in stream.probabilities(block).tolist():
+                        probs.append(p)
+                        run = run + 1 if p >= SPEECH_PROBABILITY else 0
+                        if run >= min_run:
+                            return SpeechActivity(
+                                ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
+                                duration_s=round(samples.shape[0] / sample_rate, 2),
+                                onset_s=round((len(probs) - run) * WINDOW_S, 2),
+                            )
+            yield
     flags = speech_windows(np.asarray(probs, dtype=np.float32), min_run_s=min_run_s)
     return activity(flags, round(samples.shape[0] * RATE / sample_rate))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from audit.api.client import WavesClient
@@ -32,7 +32,7 @@ from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
 from audit.core.models import AudioStats, Clone, ProbeResult, ProbeVerdict
 from audit.core.offloop import OneThread
 from audit.core.pools import probe_model
-from audit.fidelity import vad
+from audit.fidelity import silero, vad
 from audit.fidelity.vad import SpeechActivity
 
 #: Less than this much decoded audio is the symptom, whatever the header says.
@@ -52,8 +52,13 @@ SILENT_PEAK_DBFS = -50.0
 MIN_ACTIVE_RATIO = 0.05
 #: The speech detector listens to at most this much of an answer (a probe is one sentence).
 LISTEN_S = 60.0
-#: Answers are judged off the event loop, on one thread: the speech detector runs one clip at a
-#: time anyway, and every extra thread would keep its own malloc arena (tens of MB at 10,000 voices).
+#: An answer up to this size (10 s of the probe's 24 kHz PCM16 is 480 kB) is begun on the event loop.
+INLINE_BYTES = 1 << 20
+#: ... and listened to there for this many of the speech detector's chunks (`vad.CHUNK_S` each).
+INLINE_CHUNKS = 1
+#: What is left of judging after the loop's share (`judge_answer`) runs on one thread: the speech
+#: detector runs one clip at a time anyway, and every extra thread would keep its own malloc arena
+#: (tens of MB at 10,000 voices).
 _JUDGE = OneThread("clone-audit-judge")
 
 
@@ -66,11 +71,13 @@ def judging_beside_the_loop() -> Iterator[None]:
     """While probes run: the interpreter switches threads every SWITCH_INTERVAL_S instead of its
     default 5 ms. Judging (numpy's many small operations) holds the GIL between switches; at
     5 ms answers that have come back wait unread behind it, the limiter counts them in flight,
-    and a 429 then proves a looser bound than the account's. Restored afterwards."""
+    and a 429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
+    (`silero.one_blas_thread`, otherwise set and lifted for every answer). Restored afterwards."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
     try:
-        yield
+        with silero.one_blas_thread():  # BLAS held at one thread once for all answers, not per answer
+            yield
     finally:
         sys.setswitchinterval(before)
 
@@ -122,6 +129,17 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
     - another audio container (the probe asked for WAV): judged by its audio, but too short
       is `error`, not the symptom, since the symptom is a WAV.
     """
+    judging = start_judging(content, content_type)
+    if isinstance(judging, ProbeResult):
+        return judging
+    judged = judging.listen()
+    assert judged is not None
+    return judged
+
+
+def start_judging(content: bytes, content_type: str | None = None) -> ProbeResult | SpeechPending:
+    """`judge_body` up to the speech detector: the result, or, for audio loud enough to be a
+    voice, the listening that decides between `speaks` and `silent`."""
     size = len(content)
     if size == 0:
         return ProbeResult(ProbeVerdict.ERROR, EMPTY_BODY_REASON, http_status=200, n_bytes=0)
@@ -142,7 +160,7 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
     verdict, reason = judge(stats)
     if verdict is ProbeVerdict.SPEAKS:  # loud enough: now, is it a voice? (stops at the first speech)
         heard = samples[: int(LISTEN_S * rate)]  # a lying rate or length costs no more than this
-        verdict, reason = judge_speech(stats, vad.first_speech(heard, rate))
+        return SpeechPending(stats, vad.Listening(heard, rate))
     if verdict is ProbeVerdict.SHORT_WAV and kind != PROBE_FORMAT:
         return ProbeResult(
             ProbeVerdict.ERROR,
@@ -151,6 +169,43 @@ def judge_body(content: bytes, content_type: str | None = None) -> ProbeResult:
             http_status=200, stats=stats, n_bytes=size,
         )
     return ProbeResult(verdict, reason, http_status=200, stats=stats, n_bytes=size)
+
+
+@dataclass(frozen=True)
+class SpeechPending:
+    """Audio loud enough to be a voice, waiting on the speech detector for `speaks` or `silent`."""
+
+    stats: AudioStats
+    detector: vad.Listening
+
+    def listen(self, chunks: int | None = None) -> ProbeResult | None:
+        """The result once the detector has heard enough within `chunks` more of its chunks (all
+        of them when None), else None."""
+        heard = self.detector.listen(chunks)
+        if heard is None:
+            return None
+        verdict, reason = judge_speech(self.stats, heard)
+        return ProbeResult(verdict, reason, http_status=200, stats=self.stats, n_bytes=self.stats.n_bytes)
+
+
+async def judge_answer(content: bytes, content_type: str | None = None) -> ProbeResult:
+    """`judge_body`, where the time goes least to waste: an answer of at most INLINE_BYTES is
+    decoded, measured and listened to for its first INLINE_CHUNKS chunk(s) right here on the event
+    loop (well under a millisecond: a voice is usually heard in its first half second), and only
+    what is left (audio without speech early on is scored to its end) goes to the judging thread;
+    a larger answer goes there whole. A hop to the thread and back costs more CPU than a judged
+    voice does, and the loop is never held longer than that first chunk."""
+    if len(content) > INLINE_BYTES:
+        return await _JUDGE.run(judge_body, content, content_type)
+    judging = start_judging(content, content_type)
+    if isinstance(judging, ProbeResult):
+        return judging
+    judged = judging.listen(INLINE_CHUNKS)
+    if judged is not None:
+        return judged
+    finished = await _JUDGE.run(judging.listen)
+    assert finished is not None
+    return finished
 
 
 async def probe_clone(client: WavesClient, clone: Clone, settings: ProbeSettings, *, stamp: bool = False) -> ProbeResult:
@@ -177,7 +232,7 @@ async def probe_audio(client: WavesClient, clone: Clone, settings: ProbeSettings
                            probed_at=_now() if stamp else None), None
     except TransportError as exc:
         return ProbeResult(ProbeVerdict.ERROR, exc.message, model=model, probed_at=_now() if stamp else None), None
-    judged = await _JUDGE.run(judge_body, answer.content, answer.content_type)
+    judged = await judge_answer(answer.content, answer.content_type)
     return replace(judged, http_status=answer.status, request_id=answer.request_id, model=model,
                    probed_at=_now() if stamp else judged.probed_at), answer.content
 

@@ -1,0 +1,182 @@
+"""The client's own sockets (audit.api.aionet) over real TCP and TLS on 127.0.0.1: what httpx's
+default backend did, it does — a trusted certificate connects, an untrusted one is refused, an
+idle connection the server closed is replaced, large bodies go both ways intact, silence is a
+read timeout, nothing listening is a connect error — and a WavesClient speaks through it."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import trustme
+
+from audit.api import aionet
+from audit.api.client import WavesClient
+from audit.core.config import ApiSettings
+from audit.core.errors import TransportError
+from audit.core.secrets import Secret
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _request(reader: asyncio.StreamReader) -> bytes | None:
+    """One HTTP/1.1 request's body (by Content-Length), or None when the client closed."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    return await reader.readexactly(length)
+
+
+def _answer(body: bytes, *, close: bool = False) -> bytes:
+    connection = b"close" if close else b"keep-alive"
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\nConnection: " + connection + b"\r\n\r\n" + body)
+
+
+@asynccontextmanager
+async def serving(handler: Handler, ssl_context: ssl.SSLContext | None = None) -> AsyncIterator[int]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=ssl_context)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def _echo_length(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Answers each request with the number of body bytes it received, keeping the connection."""
+    while (body := await _request(reader)) is not None:
+        writer.write(_answer(str(len(body)).encode()))
+        await writer.drain()
+    writer.close()
+
+
+def _client(base_url: str, timeout: float = 10.0) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, cookies=aionet.NoCookies(),
+                             transport=aionet.transport(httpx.Limits(max_connections=4)))
+
+
+@pytest.fixture
+def certificates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A throwaway CA the client trusts (through SSL_CERT_FILE, as a user behind a corporate CA
+    would set it) and the server context of a certificate it issued for 127.0.0.1."""
+    authority = trustme.CA()
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server)
+    return server
+
+
+async def test_a_trusted_certificate_connects_and_carries_requests(certificates: ssl.SSLContext) -> None:
+    async with serving(_echo_length, certificates) as port, _client(f"https://127.0.0.1:{port}") as http:
+        answers = [await http.post("/upload", content=b"x" * n) for n in (0, 10, 70_000)]
+    assert [a.text for a in answers] == ["0", "10", "70000"]
+    assert all(a.extensions["http_version"] == b"HTTP/1.1" for a in answers)
+
+
+async def test_an_untrusted_certificate_is_refused(certificates: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")  # the system's CAs never issued this one
+    async with serving(_echo_length, certificates) as port, _client(f"https://127.0.0.1:{port}") as http:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            await http.get("/")
+
+
+async def test_an_idle_connection_the_server_closed_is_replaced_not_failed() -> None:
+    connections = []
+
+    async def answer_once_then_close(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        if await _request(reader) is not None:
+            writer.write(_answer(b"first"))  # says keep-alive, then hangs up while the client idles
+            await writer.drain()
+        writer.close()
+
+    async with serving(answer_once_then_close) as port, _client(f"http://127.0.0.1:{port}") as http:
+        first = await http.get("/")
+        await asyncio.sleep(0.2)  # the server's FIN arrives while the connection sits in the pool
+        second = await http.get("/")
+    assert (first.text, second.text) == ("first", "first")
+    assert len(connections) == 2
+
+
+async def test_large_bodies_cross_intact_both_ways() -> None:
+    """Over the backend's read high-water mark (reading pauses and resumes) and over the socket's
+    send buffer (writing waits for the transport)."""
+    sent = bytes(range(256)) * (8 * 4096)  # 8 MiB up
+    back = bytes(reversed(range(256))) * (5 * 4096)  # 5 MiB down
+
+    async def big(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = await _request(reader)
+        assert body == sent
+        writer.write(_answer(back, close=True))
+        await writer.drain()
+        writer.close()
+
+    async with serving(big) as port, _client(f"http://127.0.0.1:{port}") as http:
+        answer = await http.post("/", content=sent)
+    assert answer.content == back
+
+
+async def test_silence_is_a_read_timeout_on_time() -> None:
+    async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _request(reader)
+        await asyncio.sleep(10)
+
+    async with serving(mute) as port, _client(f"http://127.0.0.1:{port}", timeout=0.3) as http:
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get("/")
+    assert 0.25 < time.monotonic() - started < 3
+
+
+async def test_nothing_listening_is_a_connect_error() -> None:
+    async with serving(_echo_length) as port:
+        pass  # closed: the port is free again
+    async with _client(f"http://127.0.0.1:{port}") as http:
+        with pytest.raises(httpx.ConnectError):
+            await http.get("/")
+
+
+async def test_the_waves_client_speaks_https_through_it(certificates: ssl.SSLContext) -> None:
+    """The client a user runs, pointed at an https API: it lists through this backend, and an
+    API that stops answering mid-body is a timeout, not a hang."""
+    async def api(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await _request(reader) is not None:
+            body = b'{"data": [{"voiceId": "voice_a", "displayName": "A", "modelIds": ["lightning-v3.1"]}]}'
+            writer.write(_answer(body).replace(b"application/octet-stream", b"application/json"))
+            await writer.drain()
+        writer.close()
+
+    async with serving(api, certificates) as port:
+        client = WavesClient(ApiSettings(base_url=f"https://127.0.0.1:{port}", concurrency=2, max_attempts=1),
+                             Secret("sk_test_0123456789abcdef"))
+        try:
+            clones = await client.list_clones()
+        finally:
+            await client.aclose()
+    assert [c.voice_id for c in clones] == ["voice_a"]
+
+
+async def test_a_refused_tls_handshake_is_a_clear_transport_error(certificates: ssl.SSLContext,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")
+    async with serving(_echo_length, certificates) as port:
+        client = WavesClient(ApiSettings(base_url=f"https://127.0.0.1:{port}", concurrency=2, max_attempts=1),
+                             Secret("sk_test_0123456789abcdef"))
+        try:
+            with pytest.raises(TransportError, match="certificate"):
+                await client.list_clones()
+        finally:
+            await client.aclose()
