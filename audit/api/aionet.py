@@ -1,7 +1,7 @@
 """The client's sockets on asyncio's own transports: an httpcore network backend without AnyIO.
 
 Owns `AsyncioBackend` and `transport()`, the httpx transport `Transport` uses when no other is
-given, and `NoCookies`, the jar its client keeps (none). httpx's default backend (httpcore over AnyIO) pays, on every socket read and write, a
+given, and `Client`, httpx's client keeping no cookies. httpx's default backend (httpcore over AnyIO) pays, on every socket read and write, a
 cancel scope with its own timer, an exception-mapping context manager and a checkpoint, and,
 for every pooled connection on every request, a poll() to learn whether the server closed it:
 about a fifth of the client's CPU per probe (bench/probe_cpu.py). This backend keeps httpcore's
@@ -24,7 +24,6 @@ It carries bytes only: HTTP stays httpcore's, the body cap and the deadlines `Tr
 from __future__ import annotations
 
 import asyncio
-import http.cookiejar
 import ssl
 from collections import deque
 from collections.abc import Iterable
@@ -58,13 +57,28 @@ def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
     return made
 
 
-class NoCookies(http.cookiejar.CookieJar):
-    """A cookie jar that keeps none: the API authenticates by key, and httpx would otherwise
-    parse every answer's headers into an email message to look for cookies (a tenth of the
-    client's CPU per probe)."""
+class NoCookies(httpx.Cookies):
+    """Cookies that are never kept: the API authenticates by key. httpx reads every answer for
+    cookies through urllib's cookie machinery (a urllib request and an email message built from
+    the headers each time: a twentieth of the client's CPU per probe); with these it does not."""
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
+    def extract_cookies(self, response: httpx.Response) -> None:
         return None
+
+
+class Client(httpx.AsyncClient):
+    """httpx's client, keeping no cookies (`NoCookies`: setting them is ignored)."""
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        return None
+
+
+_NO_COOKIES = NoCookies()
 
 
 class _Connection(asyncio.Protocol):

@@ -92,13 +92,12 @@ class Transport:
         self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover, remembered=remembered_limit is not None)
         self.answered = False  # the API has answered at least once (a wrong URL fails fast before)
         self.breaker = Breaker(settings.unreachable_s)  # the API went away: stop, do not retry for minutes
-        self._http = httpx.AsyncClient(
+        self._http = aionet.Client(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s),
             # Only what body.Inflater decodes, whatever optional decoders httpx may find installed.
             headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
             transport=transport or aionet.transport(httpx.Limits(max_connections=ceiling + 2)),
-            cookies=aionet.NoCookies(),
         )
         self._urls: dict[str, httpx.URL] = {}  # path -> its absolute URL (`_url`)
         self._timeouts: dict[float, httpx.Timeout] = {}

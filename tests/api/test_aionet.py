@@ -62,8 +62,8 @@ async def _echo_length(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
 
 
 def _client(base_url: str, timeout: float = 10.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, timeout=timeout, cookies=aionet.NoCookies(),
-                             transport=aionet.transport(httpx.Limits(max_connections=4)))
+    return aionet.Client(base_url=base_url, timeout=timeout,
+                         transport=aionet.transport(httpx.Limits(max_connections=4)))
 
 
 @pytest.fixture
