@@ -11,7 +11,7 @@ process holds only the client's side. Against that one server, in the same run, 
   the verdicts), with `--concurrency C`; no report files;
 and prints each one's CPU ms per probe (the median over the rounds), the tool's ratio to the
 bare stack (the goal: at most 1.5), and the part of the tool's CPU spent judging answers
-(thread CPU time of `judge_body`). `--profile` adds a cProfile of one more round of the tool.
+(thread CPU time of decoding, measuring and listening, on the event loop and the judging thread). `--profile` adds a cProfile of one more round of the tool.
 
     python bench/probe_cpu.py                     # 400 voices, C 4, 5 rounds
     python bench/probe_cpu.py --clones 1000 --rounds 3 --profile
@@ -95,9 +95,9 @@ async def tool(base_url: str, key: str, concurrency: int) -> tuple[float, int, f
 judged = [0.0]
 
 
-def time_the_judge() -> None:
-    """Count the thread CPU of judging: `start_judging` (decode, measure) and the speech detector's
-    listening, on the event loop and on the judging thread alike."""
+def time_the_judge(counter: list[float]) -> None:
+    """Add to `counter[0]` the thread CPU of judging: `start_judging` (decode, measure) and the
+    speech detector's listening, on the event loop and on the judging thread alike."""
     from audit.scan import probe
 
     def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,7 +106,7 @@ def time_the_judge() -> None:
             try:
                 return fn(*args)
             finally:
-                judged[0] += time.thread_time() - started
+                counter[0] += time.thread_time() - started
         return run
 
     probe.start_judging = timed(probe.start_judging)  # type: ignore[assignment]
@@ -120,7 +120,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one more round of the tool")
     args = parser.parse_args()
-    time_the_judge()
+    time_the_judge(judged)
     child, base_url, key = scan_scale.serve(args.clones, args.concurrency)
     try:
         bare_ms: list[float] = []

@@ -42,6 +42,7 @@ from pathlib import Path
 
 import httpx
 import scan_scale  # bench/, beside this script: the emulator in a child process
+from probe_cpu import time_the_judge  # bench/, beside this script
 
 LIST_PATH = "/waves/v1/voice-cloning"
 TTS_PATH = "/waves/v1/tts"
@@ -62,19 +63,9 @@ async def run_tool(base_url: str, key: str, concurrency: int) -> dict[str, objec
     from audit.core.models import ProbeVerdict
     from audit.core.secrets import Secret
     from audit.pipeline.scan import scan_organisation, write_scan_reports
-    from audit.scan import probe
 
-    judged = [0.0]  # CPU seconds spent judging answers (on the judging thread)
-    judge = probe.judge_body
-
-    def timed_judge(content: bytes, content_type: str | None = None) -> object:
-        started = time.thread_time()
-        try:
-            return judge(content, content_type)
-        finally:
-            judged[0] += time.thread_time() - started
-
-    probe.judge_body = timed_judge  # type: ignore[assignment]
+    judged = [0.0]  # CPU seconds spent judging answers (on the event loop and the judging thread)
+    time_the_judge(judged)
 
     settings = Settings(api=ApiSettings(base_url=base_url, concurrency=concurrency))
     async with WavesClient(settings.api, Secret(key)) as client:

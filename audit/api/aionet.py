@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import urllib.request
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -40,10 +41,13 @@ LOW_WATER = 1 << 18
 HAPPY_EYEBALLS_S = 0.25
 
 
-def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
+def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
     """httpx's own transport (certificates verified as httpx does, SSL_CERT_FILE and
-    SSL_CERT_DIR honoured; proxies from the environment are mounted by the client as usual),
-    its connection pool on `AsyncioBackend`."""
+    SSL_CERT_DIR honoured), its connection pool on `AsyncioBackend`; None when the environment
+    names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, as httpx reads them): httpx routes
+    through proxies only with the transports it makes itself, so then it makes them."""
+    if any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all")):
+        return None
     context = httpx.create_ssl_context()  # loaded once (the CA bundle takes ~15 ms), used by both
     made = httpx.AsyncHTTPTransport(verify=context, limits=limits)
     # httpx builds its pool without a way to name the backend; the same pool, on this one.
@@ -136,11 +140,14 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         return data
 
-    async def wait(self, timeout: float | None) -> bool:
-        """Until something happens (data, EOF, loss, room to write); False when `timeout` passed first."""
+    async def wait(self, deadline: float | None) -> bool:
+        """Until something happens (data, EOF, loss, room to write); False once the loop's clock
+        passed `deadline` (None: no deadline). A caller waiting for one thing loops until it happens."""
         loop = asyncio.get_running_loop()
+        if deadline is not None and loop.time() >= deadline:
+            return False
         waiter = self.waiter = loop.create_future()
-        timer = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        timer = None if deadline is None else loop.call_at(deadline, _expire, waiter)
         try:
             return await waiter
         finally:
@@ -152,6 +159,23 @@ class _Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(True)
+
+
+def _deadline(timeout: float | None) -> float | None:
+    return None if timeout is None else asyncio.get_running_loop().time() + timeout
+
+
+async def _shut(transport: asyncio.Transport) -> None:
+    """Close as AnyIO does: our end of the stream, one turn of the loop for what is queued (a
+    TLS close_notify) to go, then the socket, whatever is still unsent (a request body a server
+    stopped reading, a TLS peer that never answers the close) dropped instead of waited for."""
+    if transport.is_closing():
+        return
+    transport.close()
+    try:
+        await asyncio.sleep(0)
+    finally:
+        transport.abort()
 
 
 def _expire(waiter: asyncio.Future[bool]) -> None:
@@ -168,8 +192,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         connection = self._connection
-        if not connection.chunks and not connection.closed and not await connection.wait(timeout):
-            raise httpcore.ReadTimeout(f"no data within {timeout} s")
+        deadline = _deadline(timeout)
+        while not connection.chunks and not connection.closed:  # another wake (room to write) is not data
+            if not await connection.wait(deadline):
+                raise httpcore.ReadTimeout(f"no data within {timeout} s")
         if connection.chunks:
             return connection.take(max_bytes)
         if connection.error is not None:
@@ -183,15 +209,15 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
         if connection.closed or self._transport.is_closing():
             raise httpcore.WriteError(str(connection.error or "the connection is closed"))
         self._transport.write(buffer)
+        deadline = _deadline(timeout)  # one deadline for the whole write, whatever arrives meanwhile
         while connection.writing_paused and not connection.closed:
-            if not await connection.wait(timeout):
+            if not await connection.wait(deadline):
                 raise httpcore.WriteTimeout(f"could not write within {timeout} s")
         if connection.error is not None:
             raise httpcore.WriteError(str(connection.error) or type(connection.error).__name__)
 
     async def aclose(self) -> None:
-        # The socket closes on the loop's next turn (asyncio.run's shutdown gives it that turn).
-        self._transport.close()
+        await _shut(self._transport)
 
     async def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
                         timeout: float | None = None) -> AsyncioStream:
@@ -201,10 +227,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
                 secured = await loop.start_tls(self._transport, self._connection, ssl_context,
                                                server_hostname=server_hostname)
         except TimeoutError:
-            self._transport.close()
+            self._transport.abort()
             raise httpcore.ConnectTimeout(f"no TLS handshake within {timeout} s") from None
         except (OSError, ssl.SSLError, ConnectionError) as exc:
-            self._transport.close()
+            self._transport.abort()
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         if secured is None:  # the connection was lost during the handshake
             raise httpcore.ConnectError("the connection closed during the TLS handshake")

@@ -92,12 +92,14 @@ class Transport:
         self.limiter = Limiter(start=start, ceiling=ceiling, discover=discover, remembered=remembered_limit is not None)
         self.answered = False  # the API has answered at least once (a wrong URL fails fast before)
         self.breaker = Breaker(settings.unreachable_s)  # the API went away: stop, do not retry for minutes
+        limits = httpx.Limits(max_connections=ceiling + 2)
         self._http = aionet.Client(
             base_url=settings.base_url.rstrip("/"),
             timeout=httpx.Timeout(settings.timeout_s),
             # Only what body.Inflater decodes, whatever optional decoders httpx may find installed.
             headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
-            transport=transport or aionet.transport(httpx.Limits(max_connections=ceiling + 2)),
+            transport=transport or aionet.transport(limits),
+            limits=limits,  # for the transports httpx makes itself (through a proxy)
         )
         self._urls: dict[str, httpx.URL] = {}  # path -> its absolute URL (`_url`)
         self._timeouts: dict[float, httpx.Timeout] = {}
@@ -231,7 +233,7 @@ class Transport:
                 raise CreateOutcomeUnknown(
                     f"{call.name}: {kind} after the upload started; the clone may exist", status=0
                 ) from None
-            raise TransportError(f"{call.name}: {kind}: {exc or 'no answer'}") from None
+            raise TransportError(f"{call.name}: {kind}: {str(exc) or 'no answer'}") from None
         except Unusable as exc:
             assert response is not None
             if not response.is_success:  # an error answer's body is only its message: keep its status

@@ -90,11 +90,10 @@ def decode(data: bytes) -> tuple[np.ndarray, int]:
 _CANONICAL = struct.Struct("<4sI4s4sIHHIIHH4sI")
 
 
-def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
-    """The samples of a WAV whose header is exactly the canonical 44 bytes of 16-bit PCM mono and
-    whose sizes all agree with the bytes present (RIFF size, data size, whole frames); None for
-    anything else (an odd or lying header, other encodings, extra chunks), which libsndfile reads.
-    The same values libsndfile gives: each sample / 32768, as float32."""
+def plain_pcm16_rate(data: bytes) -> int | None:
+    """The sample rate of a canonical 16-bit PCM mono WAV whose sizes agree with its bytes (what
+    TTS answers are: two bytes a sample, so its length says how much audio it holds); None for
+    anything else. Reads the 44-byte header only."""
     if len(data) < _CANONICAL.size:
         return None
     riff, riff_size, wave, fmt, fmt_size, encoding, channels, rate, byte_rate, align, bits, tag, size = (
@@ -104,6 +103,17 @@ def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
         return None
     if rate <= 0 or byte_rate != 2 * rate or riff_size != len(data) - 8 or size != len(data) - _CANONICAL.size \
             or size % 2:
+        return None
+    return int(rate)
+
+
+def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
+    """The samples of a WAV whose header is exactly the canonical 44 bytes of 16-bit PCM mono and
+    whose sizes all agree with the bytes present (RIFF size, data size, whole frames); None for
+    anything else (an odd or lying header, other encodings, extra chunks), which libsndfile reads.
+    The same values libsndfile gives: each sample / 32768, as float32."""
+    rate = plain_pcm16_rate(data)
+    if rate is None:
         return None
     samples = np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size).astype(np.float32)
     samples *= np.float32(1.0 / 32768.0)  # in place: one array, the same values
@@ -115,11 +125,13 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     frames = int(samples.shape[0])
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    # One float64 copy: each 20 ms frame's sum of squares (exact squares, float64 sums), then the
-    # whole clip's from those and the trailing partial frame, so the samples are squared once. A
-    # damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in the copy and measures
-    # as silence, never as NaN.
+    # Measured as float32 (any other dtype cast, as decoded audio is). One float64 copy: each 20 ms
+    # frame's sum of squares (exact squares, float64 sums: no float32 value overflows them), then
+    # the whole clip's from those and the trailing partial frame, so the samples are squared once.
+    # A damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in the copy and
+    # measures as silence, never as NaN.
     hop = max(1, int(sample_rate * FRAME_S))
+    samples = samples if samples.dtype == np.float32 else samples.astype(np.float32)
     x = samples.astype(np.float64)
     energies, total = _energies(x, hop)
     if math.isfinite(total):
@@ -127,9 +139,6 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     else:
         x[~np.isfinite(x)] = 0.0
         energies, total = _energies(x, hop)
-        if not math.isfinite(total):  # a float64 sample so large that its square overflows: full scale
-            np.clip(x, -1.0, 1.0, out=x)
-            energies, total = _energies(x, hop)
     rms_dbfs = _dbfs(math.sqrt(total / frames))
     peak_dbfs = _dbfs(max(float(x.max()), -float(x.min())))  # max |x| without an |x| array
     active = speech_frames(_levels(energies, hop))

@@ -13,6 +13,9 @@ its size: only a RIFF/WAVE with too few frames is the symptom; an empty body, JS
 text or anything else that is not audio is an `error` (could not tell) naming what came back.
 A per-voice failure becomes a ProbeResult; only an authentication failure or the API gone
 away (`ApiWentAway`), which would fail every other voice too, propagates.
+Where the judging runs (`judge_answer`): a plain PCM16 WAV is decoded, measured and listened to
+for its first half second on the event loop, where a speaking voice is decided; the rest, and
+anything else, on one judging thread beside it.
 """
 
 from __future__ import annotations
@@ -69,9 +72,10 @@ SWITCH_INTERVAL_S = 0.0005
 @contextlib.contextmanager
 def judging_beside_the_loop() -> Iterator[None]:
     """While probes run: the interpreter switches threads every SWITCH_INTERVAL_S instead of its
-    default 5 ms. Judging (numpy's many small operations) holds the GIL between switches; at
-    5 ms answers that have come back wait unread behind it, the limiter counts them in flight,
-    and a 429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
+    default 5 ms. What the judging thread does (an answer not heard to speak in its first chunk,
+    or not a plain WAV: numpy's many small operations) holds the GIL between switches; at 5 ms
+    answers that have come back wait unread behind it, the limiter counts them in flight, and a
+    429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
     (`silero.one_blas_thread`, otherwise set and lifted for every answer). Restored afterwards."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
@@ -189,13 +193,14 @@ class SpeechPending:
 
 
 async def judge_answer(content: bytes, content_type: str | None = None) -> ProbeResult:
-    """`judge_body`, where the time goes least to waste: an answer of at most INLINE_BYTES is
-    decoded, measured and listened to for its first INLINE_CHUNKS chunk(s) right here on the event
-    loop (well under a millisecond: a voice is usually heard in its first half second), and only
-    what is left (audio without speech early on is scored to its end) goes to the judging thread;
-    a larger answer goes there whole. A hop to the thread and back costs more CPU than a judged
-    voice does, and the loop is never held longer than that first chunk."""
-    if len(content) > INLINE_BYTES:
+    """`judge_body`, where the time goes least to waste: a plain 16-bit PCM WAV (what the probe
+    asks for) of at most INLINE_BYTES, whose length bounds the audio it holds, is decoded, measured
+    and listened to for its first INLINE_CHUNKS chunk(s) right here on the event loop (well under
+    a millisecond: a voice is usually heard in its first half second; a few milliseconds at most),
+    and only what is left (audio without speech early on is scored to its end) goes to the judging
+    thread. Anything else goes there whole: a larger answer, and any other encoding (a small FLAC
+    may hold hours). A hop to the thread and back costs more CPU than a judged voice does."""
+    if len(content) > INLINE_BYTES or audio.plain_pcm16_rate(content) is None:
         return await _JUDGE.run(judge_body, content, content_type)
     judging = start_judging(content, content_type)
     if isinstance(judging, ProbeResult):

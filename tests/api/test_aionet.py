@@ -61,6 +61,13 @@ async def _echo_length(reader: asyncio.StreamReader, writer: asyncio.StreamWrite
     writer.close()
 
 
+@pytest.fixture(autouse=True)
+def no_proxy_from_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the backend, which a proxy in the environment would bypass."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+
+
 def _client(base_url: str, timeout: float = 10.0) -> httpx.AsyncClient:
     return aionet.Client(base_url=base_url, timeout=timeout,
                          transport=aionet.transport(httpx.Limits(max_connections=4)))
@@ -180,3 +187,28 @@ async def test_a_refused_tls_handshake_is_a_clear_transport_error(certificates: 
                 await client.list_clones()
         finally:
             await client.aclose()
+
+
+async def test_a_proxy_named_in_the_environment_carries_the_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    """httpx routes through HTTP_PROXY only with transports it makes itself: with a proxy named,
+    the client leaves them to httpx, and the API (a name that resolves nowhere) is reached."""
+    asked = []
+
+    async def forward_proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        asked.append(head.split(b"\r\n")[0].decode())
+        body = b'{"data": [{"voiceId": "voice_p", "displayName": "P", "modelIds": ["lightning-v3.1"]}]}'
+        writer.write(_answer(body, close=True).replace(b"application/octet-stream", b"application/json"))
+        await writer.drain()
+        writer.close()
+
+    async with serving(forward_proxy) as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        client = WavesClient(ApiSettings(base_url="http://api.invalid", allow_insecure_http=True, concurrency=2,
+                                         max_attempts=1), Secret("sk_test_0123456789abcdef"))
+        try:
+            clones = await client.list_clones()
+        finally:
+            await client.aclose()
+    assert [c.voice_id for c in clones] == ["voice_p"]
+    assert asked and asked[0].startswith("GET http://api.invalid/waves/v1/voice-cloning")

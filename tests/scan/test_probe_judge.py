@@ -257,3 +257,27 @@ def test_any_other_wav_is_left_to_libsndfile(body: bytes) -> None:
     got, rate = audio.decode(body)
     want, want_rate = _libsndfile(body)
     assert rate == want_rate and np.array_equal(got, want)
+
+
+async def test_a_plain_wav_is_judged_on_the_loop_anything_else_whole_on_the_judging_thread(
+        speech_en: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The event loop is held only by what the answer's length bounds: a plain PCM16 WAV that
+    speaks early is judged where it arrived, with no hop to the judging thread; the same voice
+    as FLAC (a small FLAC may hold hours of audio) goes to the thread whole; and both speak."""
+    from audit.scan import probe
+
+    handed: list[str] = []
+    run = probe._JUDGE.run
+
+    def recorded(fn: object, *args: object) -> object:
+        handed.append(getattr(fn, "__name__", repr(fn)))
+        return run(fn, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(probe._JUDGE, "run", recorded)
+    samples, rate = sf.read(io.BytesIO(speech_en), dtype="float32")
+    flac = io.BytesIO()
+    sf.write(flac, samples, rate, format="FLAC")
+    plain = await probe.judge_answer(wav_pcm16(samples, rate))
+    assert (plain.verdict, handed) == (ProbeVerdict.SPEAKS, [])
+    packed = await probe.judge_answer(flac.getvalue())
+    assert (packed.verdict, handed) == (ProbeVerdict.SPEAKS, ["judge_body"])
