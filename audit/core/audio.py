@@ -115,8 +115,8 @@ def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
     rate = plain_pcm16_rate(data)
     if rate is None:
         return None
-    samples = np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size).astype(np.float32)
-    samples *= np.float32(1.0 / 32768.0)  # in place: one array, the same values
+    # int16 times a float32 scalar is float32: cast and scaled in one pass, the same values
+    samples = np.multiply(np.frombuffer(data, dtype="<i2", offset=_CANONICAL.size), np.float32(1.0 / 32768.0))
     return samples, rate
 
 
@@ -125,18 +125,16 @@ def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
     frames = int(samples.shape[0])
     if frames == 0:
         return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    # Measured as float32 (any other dtype cast, as decoded audio is). One float64 copy: each 20 ms
-    # frame's sum of squares (exact squares, float64 sums: no float32 value overflows them), then
-    # the whole clip's from those and the trailing partial frame, so the samples are squared once.
-    # A damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in the copy and
-    # measures as silence, never as NaN.
+    # Measured as float32 (any other dtype cast, as decoded audio is): each 20 ms frame's sum of
+    # squares (exact squares, float64 sums: no float32 value overflows them), then the whole
+    # clip's from those and the trailing partial frame, so the samples are squared once. A
+    # damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in a copy and measures
+    # as silence, never as NaN.
     hop = max(1, int(sample_rate * FRAME_S))
-    samples = samples if samples.dtype == np.float32 else samples.astype(np.float32)
-    x = samples.astype(np.float64)
+    x = samples if samples.dtype == np.float32 else samples.astype(np.float32)
     energies, total = _energies(x, hop)
-    if math.isfinite(total):
-        x = samples  # every sample is finite: the peak is read from the narrower original
-    else:
+    if not math.isfinite(total):
+        x = x.copy()
         x[~np.isfinite(x)] = 0.0
         energies, total = _energies(x, hop)
     rms_dbfs = _dbfs(math.sqrt(total / frames))
@@ -329,17 +327,24 @@ class LevelMeter:
 def _frame_levels(samples: np.ndarray, hop: int) -> np.ndarray:
     """Levels (dBFS) of the whole frames of `hop` finite samples (a trailing partial frame is not
     counted): each frame's mean square in float64, its root, in dB."""
-    energies, _ = _energies(samples.astype(np.float64), hop)
+    energies, _ = _energies(samples, hop)
     return _levels(energies, hop)
 
 
+#: Samples squared at a time: a block's float64 copy (256 kB) stays in the CPU's cache.
+_SQUARED_BLOCK = 1 << 15
+
+
 def _energies(x: np.ndarray, hop: int) -> tuple[np.ndarray, float]:
-    """Each whole frame's sum of squares of float64 samples `x`, and the sum over all of `x` (the
-    trailing partial frame included)."""
-    usable = (x.shape[0] // hop) * hop
-    whole = x[:usable].reshape(-1, hop)
-    energies = np.einsum("ij,ij->i", whole, whole)
-    tail = x[usable:]
+    """Each whole frame's sum of squares of the samples `x` in float64 (exact squares of float32
+    samples), and the sum over all of `x` (the trailing partial frame included)."""
+    count = x.shape[0] // hop
+    energies = np.empty(count, np.float64)
+    per = max(1, _SQUARED_BLOCK // hop)  # whole frames a block
+    for first in range(0, count, per):
+        block = x[first * hop:min(first + per, count) * hop].astype(np.float64).reshape(-1, hop)
+        np.einsum("ij,ij->i", block, block, out=energies[first:first + per])
+    tail = x[count * hop:].astype(np.float64)
     return energies, float(energies.sum()) + float(tail @ tail)
 
 

@@ -45,7 +45,6 @@ WINDOW_S = WINDOW / RATE
 SPEECH_PROBABILITY = 0.5  # Silero's own default decision threshold
 MIN_RUN_S = 0.25  # a shorter burst of "speech" is a blip (Silero's default minimum speech length)
 CHUNK_S = 0.5  # `first_speech` resamples this much at a time
-FIRST_AHEAD = 2  # `first_speech` encodes a run's length and this many windows of its first chunk first
 BLOCK = 64  # windows whose encoder runs in one batch in `probabilities` (2 s of audio)
 RESAMPLERS = 4  # input rates whose resampling stream a thread keeps
 PAUSE_S = 1e-4  # the GIL handed over between blocks (see `_let_other_threads_run`)
@@ -213,31 +212,24 @@ class Listening:
 def _listen(samples: np.ndarray, sample_rate: int, min_run: int,
             min_run_s: float) -> Generator[None, None, SpeechActivity]:
     """`first_speech`'s work, pausing after each chunk (BLAS limited by the caller)."""
-    probs, run, stream, first = [], 0, silero.Stream(), True
+    probs, run, stream = [], 0, silero.Stream()
     with contextlib.closing(_chunks(samples, sample_rate)) as chunks:  # its resampler given back at once
         for windows in chunks:
-            # The encoder once per chunk (its cost is mostly per call), but the first chunk's first
-            # FIRST_AHEAD windows past a run's length on their own: a voice that starts at once is
-            # sure within them, and the rest of that chunk is then never encoded.
-            parts = [windows] if not first or windows.shape[0] <= min_run + FIRST_AHEAD else \
-                [windows[:min_run + FIRST_AHEAD], windows[min_run + FIRST_AHEAD:]]
-            first = False
-            for part in parts:
-                feats, at = silero.features(part), 0
-                while at < feats.shape[0]:
-                    # as many windows as could end the run in progress, and one more (speech that
-                    # starts on a chunk's second window, the usual onset, is sure in one step)
-                    block = feats[at:at + min_run - run + 1]
-                    at += block.shape[0]
-                    for p in stream.probabilities(block).tolist():
-                        probs.append(p)
-                        run = run + 1 if p >= SPEECH_PROBABILITY else 0
-                        if run >= min_run:
-                            return SpeechActivity(
-                                ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
-                                duration_s=round(samples.shape[0] / sample_rate, 2),
-                                onset_s=round((len(probs) - run) * WINDOW_S, 2),
-                            )
+            feats, at = silero.features(windows), 0  # the encoder once per chunk: its cost is mostly per call
+            while at < feats.shape[0]:
+                # no fewer windows than could end the run in progress, no more: a voice that
+                # starts at once is sure after min_run windows, not after the whole chunk
+                block = feats[at:at + min_run - run]
+                at += block.shape[0]
+                for p in stream.probabilities(block).tolist():
+                    probs.append(p)
+                    run = run + 1 if p >= SPEECH_PROBABILITY else 0
+                if run >= min_run:
+                    return SpeechActivity(
+                        ratio=round(run / len(probs), 3), seconds=round(run * WINDOW_S, 2),
+                        duration_s=round(samples.shape[0] / sample_rate, 2),
+                        onset_s=round((len(probs) - run) * WINDOW_S, 2),
+                    )
             yield
     flags = speech_windows(np.asarray(probs, dtype=np.float32), min_run_s=min_run_s)
     return activity(flags, round(samples.shape[0] * RATE / sample_rate))

@@ -14,7 +14,7 @@ text or anything else that is not audio is an `error` (could not tell) naming wh
 A per-voice failure becomes a ProbeResult; only an authentication failure or the API gone
 away (`ApiWentAway`), which would fail every other voice too, propagates.
 Where the judging runs (`judge_answer`): a plain PCM16 WAV is decoded, measured and listened to
-for its first half second on the event loop, where a speaking voice is decided; the rest, and
+for its first second on the event loop, where a speaking voice is decided; the rest, and
 anything else, on one judging thread beside it.
 """
 
@@ -57,8 +57,9 @@ MIN_ACTIVE_RATIO = 0.05
 LISTEN_S = 60.0
 #: An answer up to this size (10 s of the probe's 24 kHz PCM16 is 480 kB) is begun on the event loop.
 INLINE_BYTES = 1 << 20
-#: ... and listened to there for this many of the speech detector's chunks (`vad.CHUNK_S` each).
-INLINE_CHUNKS = 1
+#: ... and listened to there for this many of the speech detector's chunks (`vad.CHUNK_S` each):
+#: the emulator's voices start within 0.7 s (half of them within 0.06 s), real TTS after a breath.
+INLINE_CHUNKS = 2
 #: What is left of judging after the loop's share (`judge_answer`) runs on one thread: the speech
 #: detector runs one clip at a time anyway, and every extra thread would keep its own malloc arena
 #: (tens of MB at 10,000 voices).
@@ -195,8 +196,8 @@ class SpeechPending:
 async def judge_answer(content: bytes, content_type: str | None = None) -> ProbeResult:
     """`judge_body`, where the time goes least to waste: a plain 16-bit PCM WAV (what the probe
     asks for) of at most INLINE_BYTES, whose length bounds the audio it holds, is decoded, measured
-    and listened to for its first INLINE_CHUNKS chunk(s) right here on the event loop (well under
-    a millisecond: a voice is usually heard in its first half second; a few milliseconds at most),
+    and listened to for its first INLINE_CHUNKS chunks right here on the event loop (well under a
+    millisecond: a voice is usually heard in its first half second; a few milliseconds at most),
     and only what is left (audio without speech early on is scored to its end) goes to the judging
     thread. Anything else goes there whole: a larger answer, and any other encoding (a small FLAC
     may hold hours). A hop to the thread and back costs more CPU than a judged voice does."""
