@@ -1,11 +1,11 @@
 """The client's sockets on asyncio's own transports: an httpcore network backend without AnyIO.
 
 Owns `AsyncioBackend` and `transport()`, the httpx transport `Transport` uses when no other is
-given, and `Client`, httpx's client keeping no cookies. httpx's default backend (httpcore over AnyIO) pays, on every socket read and write, a
-cancel scope with its own timer, an exception-mapping context manager and a checkpoint, and,
-for every pooled connection on every request, a poll() to learn whether the server closed it:
-about a fifth of the client's CPU per probe (bench/probe_cpu.py). This backend keeps httpcore's
-contract (the same exceptions for the same failures: ConnectError, ConnectTimeout, ReadError,
+given, and `Client`, httpx's client keeping no cookies. httpx's default backend (httpcore over
+AnyIO) pays, on every socket read and write, a cancel scope with its own timer, an
+exception-mapping context manager and a checkpoint, and, for every pooled connection on every
+request, a poll() to learn whether the server closed it: about a tenth of the client's CPU per
+probe (bench/probe_cpu.py). This backend keeps httpcore's contract (the same exceptions for the same failures: ConnectError, ConnectTimeout, ReadError,
 ReadTimeout, WriteError, WriteTimeout) on one `asyncio.Protocol` per connection:
 
 - the protocol keeps what arrives, in the chunks it came in, up to HIGH_WATER bytes (reading
@@ -64,7 +64,7 @@ def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
 class NoCookies(httpx.Cookies):
     """Cookies that are never kept: the API authenticates by key. httpx reads every answer for
     cookies through urllib's cookie machinery (a urllib request and an email message built from
-    the headers each time: a twentieth of the client's CPU per probe); with these it does not."""
+    the headers each time: about a tenth of the client's CPU per probe); with these it does not."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None

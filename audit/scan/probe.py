@@ -58,7 +58,8 @@ LISTEN_S = 60.0
 #: An answer up to this size (10 s of the probe's 24 kHz PCM16 is 480 kB) is begun on the event loop.
 INLINE_BYTES = 1 << 20
 #: ... and listened to there for this many of the speech detector's chunks (`vad.CHUNK_S` each):
-#: the emulator's voices start within 0.7 s (half of them within 0.06 s), real TTS after a breath.
+#: the emulator's voices start within 0.7 s (half of them within 0.06 s), and one that starts after
+#: a short pause is still decided without a hop to the judging thread.
 INLINE_CHUNKS = 2
 #: What is left of judging after the loop's share (`judge_answer`) runs on one thread: the speech
 #: detector runs one clip at a time anyway, and every extra thread would keep its own malloc arena
