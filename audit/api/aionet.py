@@ -24,8 +24,10 @@ It carries bytes only: HTTP stays httpcore's, the body cap and the deadlines `Tr
 from __future__ import annotations
 
 import asyncio
+import http.cookiejar
 import ssl
 import urllib.request
+from urllib.parse import urlsplit
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
@@ -41,12 +43,14 @@ LOW_WATER = 1 << 18
 HAPPY_EYEBALLS_S = 0.25
 
 
-def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
+def transport(limits: httpx.Limits, base_url: str) -> httpx.AsyncHTTPTransport | None:
     """httpx's own transport (certificates verified as httpx does, SSL_CERT_FILE and
     SSL_CERT_DIR honoured), its connection pool on `AsyncioBackend`; None when the environment
-    names a proxy (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, as httpx reads them): httpx routes
-    through proxies only with the transports it makes itself, so then it makes them."""
-    if any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all")):
+    names a proxy for `base_url`'s scheme (HTTPS_PROXY for https://, HTTP_PROXY for http://, or
+    ALL_PROXY, as httpx reads them): httpx routes through proxies only with the transports it
+    makes itself, so then it makes them (and applies NO_PROXY)."""
+    proxies = urllib.request.getproxies()
+    if proxies.get(urlsplit(base_url).scheme) or proxies.get("all"):
         return None
     context = httpx.create_ssl_context()  # loaded once (the CA bundle takes ~15 ms), used by both
     made = httpx.AsyncHTTPTransport(verify=context, limits=limits)
@@ -61,28 +65,43 @@ def transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport | None:
     return made
 
 
+class _KeepsNone(http.cookiejar.CookieJar):
+    """A cookie jar into which nothing goes."""
+
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
+
+
 class NoCookies(httpx.Cookies):
     """Cookies that are never kept: the API authenticates by key. httpx reads every answer for
     cookies through urllib's cookie machinery (a urllib request and an email message built from
-    the headers each time: about a tenth of the client's CPU per probe); with these it does not."""
+    the headers each time: about a tenth of the client's CPU per probe); with these it does not,
+    and nothing set on them is kept either."""
+
+    def __init__(self) -> None:
+        super().__init__(_KeepsNone())
 
     def extract_cookies(self, response: httpx.Response) -> None:
         return None
 
 
 class Client(httpx.AsyncClient):
-    """httpx's client, keeping no cookies (`NoCookies`: setting them is ignored)."""
+    """httpx's client, keeping no cookies: each client its own `NoCookies`, whatever it is given
+    or told (a cookie passed with one request is still sent with that request, as httpx does)."""
 
     @property  # type: ignore[override]
     def cookies(self) -> httpx.Cookies:
-        return _NO_COOKIES
+        jar = self.__dict__.get("_no_cookies")
+        if jar is None:
+            jar = self.__dict__["_no_cookies"] = NoCookies()
+        return jar
 
     @cookies.setter
     def cookies(self, cookies: Any) -> None:
         return None
-
-
-_NO_COOKIES = NoCookies()
 
 
 class _Connection(asyncio.Protocol):
@@ -166,10 +185,12 @@ def _deadline(timeout: float | None) -> float | None:
 
 
 async def _shut(transport: asyncio.Transport) -> None:
-    """Close as AnyIO does: our end of the stream, one turn of the loop for what is queued (a
-    TLS close_notify) to go, then the socket, whatever is still unsent (a request body a server
-    stopped reading, a TLS peer that never answers the close) dropped instead of waited for."""
+    """Close our end (a FIN, or a TLS close_notify), give the loop one turn to send it, then drop
+    the socket and whatever is still unsent (a request body a server stopped reading, a TLS peer
+    that never answers the close) instead of waiting for it; a transport already closing (the
+    server hung up first, and asyncio began closing it) is dropped at once, for the same reason."""
     if transport.is_closing():
+        transport.abort()
         return
     transport.close()
     try:

@@ -98,7 +98,7 @@ class Transport:
             timeout=httpx.Timeout(settings.timeout_s),
             # Only what body.Inflater decodes, whatever optional decoders httpx may find installed.
             headers={"User-Agent": f"clone-audit/{__version__}", "Accept-Encoding": "gzip, deflate"},
-            transport=transport or aionet.transport(limits),
+            transport=transport or aionet.transport(limits, settings.base_url),
             limits=limits,  # for the transports httpx makes itself (through a proxy)
         )
         self._urls: dict[str, httpx.URL] = {}  # path -> its absolute URL (`_url`)

@@ -184,7 +184,7 @@ def first_speech(samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_R
 class Listening:
     """`first_speech` in steps: `listen(chunks)` scores at most that many CHUNK_S chunks more and
     answers once the answer is known (None until then); `listen()` goes on to the end. A probe
-    listens to an answer's first chunk where it is, and hands the rest (noise is scored to its
+    listens to an answer's first chunks where it is, and hands the rest (noise is scored to its
     end) to its judging thread. One caller at a time (the steps may run on different threads)."""
 
     def __init__(self, samples: np.ndarray, sample_rate: int, min_run_s: float = MIN_RUN_S) -> None:

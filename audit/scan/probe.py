@@ -13,9 +13,9 @@ its size: only a RIFF/WAVE with too few frames is the symptom; an empty body, JS
 text or anything else that is not audio is an `error` (could not tell) naming what came back.
 A per-voice failure becomes a ProbeResult; only an authentication failure or the API gone
 away (`ApiWentAway`), which would fail every other voice too, propagates.
-Where the judging runs (`judge_answer`): a plain PCM16 WAV is decoded, measured and listened to
-for its first second on the event loop, where a speaking voice is decided; the rest, and
-anything else, on one judging thread beside it.
+Where the judging runs (`judge_answer`): a plain PCM16 WAV of at most INLINE_BYTES at a usual
+rate is decoded, measured and listened to for its first second on the event loop, where a
+speaking voice is decided; the rest, and anything else, on one judging thread beside it.
 """
 
 from __future__ import annotations
@@ -57,6 +57,9 @@ MIN_ACTIVE_RATIO = 0.05
 LISTEN_S = 60.0
 #: An answer up to this size (10 s of the probe's 24 kHz PCM16 is 480 kB) is begun on the event loop.
 INLINE_BYTES = 1 << 20
+#: ... when its rate is one TTS answers at (at a claimed rate of a few hertz the resampler turns
+#: one chunk into the whole minute LISTEN_S allows) ...
+INLINE_RATES = (8000, 48000)
 #: ... and listened to there for this many of the speech detector's chunks (`vad.CHUNK_S` each):
 #: the emulator's voices start within 0.7 s (half of them within 0.06 s), and one that starts after
 #: a short pause is still decided without a hop to the judging thread.
@@ -74,8 +77,8 @@ SWITCH_INTERVAL_S = 0.0005
 @contextlib.contextmanager
 def judging_beside_the_loop() -> Iterator[None]:
     """While probes run: the interpreter switches threads every SWITCH_INTERVAL_S instead of its
-    default 5 ms. What the judging thread does (an answer not heard to speak in its first chunk,
-    or not a plain WAV: numpy's many small operations) holds the GIL between switches; at 5 ms
+    default 5 ms. What the judging thread does (an answer not heard to speak in its first
+    INLINE_CHUNKS chunks, or not a plain WAV: numpy's many small operations) holds the GIL between switches; at 5 ms
     answers that have come back wait unread behind it, the limiter counts them in flight, and a
     429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
     (`silero.one_blas_thread`, otherwise set and lifted for every answer). Restored afterwards."""
@@ -196,13 +199,15 @@ class SpeechPending:
 
 async def judge_answer(content: bytes, content_type: str | None = None) -> ProbeResult:
     """`judge_body`, where the time goes least to waste: a plain 16-bit PCM WAV (what the probe
-    asks for) of at most INLINE_BYTES, whose length bounds the audio it holds, is decoded, measured
+    asks for) of at most INLINE_BYTES at a rate in INLINE_RATES, whose length then bounds the audio
+    it holds and the work of a chunk, is decoded, measured
     and listened to for its first INLINE_CHUNKS chunks right here on the event loop (well under a
     millisecond: a voice is usually heard in its first half second; a few milliseconds at most),
     and only what is left (audio without speech early on is scored to its end) goes to the judging
     thread. Anything else goes there whole: a larger answer, and any other encoding (a small FLAC
     may hold hours). A hop to the thread and back costs more CPU than a judged voice does."""
-    if len(content) > INLINE_BYTES or audio.plain_pcm16_rate(content) is None:
+    rate = audio.plain_pcm16_rate(content)
+    if len(content) > INLINE_BYTES or rate is None or not INLINE_RATES[0] <= rate <= INLINE_RATES[1]:
         return await _JUDGE.run(judge_body, content, content_type)
     judging = start_judging(content, content_type)
     if isinstance(judging, ProbeResult):

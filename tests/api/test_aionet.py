@@ -70,7 +70,7 @@ def no_proxy_from_this_machine(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _client(base_url: str, timeout: float = 10.0) -> httpx.AsyncClient:
     return aionet.Client(base_url=base_url, timeout=timeout,
-                         transport=aionet.transport(httpx.Limits(max_connections=4)))
+                         transport=aionet.transport(httpx.Limits(max_connections=4), base_url))
 
 
 @pytest.fixture
@@ -212,3 +212,75 @@ async def test_a_proxy_named_in_the_environment_carries_the_calls(monkeypatch: p
             await client.aclose()
     assert [c.voice_id for c in clones] == ["voice_p"]
     assert asked and asked[0].startswith("GET http://api.invalid/waves/v1/voice-cloning")
+
+
+async def test_an_upload_a_server_stopped_reading_is_dropped_on_close_not_held() -> None:
+    """A server answers early (413, then hangs up its side) and never reads the rest of a large
+    upload: once the client is closed no socket of it is left open holding the unsent bytes."""
+    import gc
+
+    class EarlyAnswer(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport, self.head = transport, b""
+
+        def data_received(self, data: bytes) -> None:
+            self.head += data
+            if b"\r\n\r\n" in self.head:
+                self.transport.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n"
+                                     b"Connection: close\r\n\r\n")
+                self.transport.write_eof()
+                self.transport.pause_reading()  # and never reads again
+                self.head = b""
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(EarlyAnswer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with _client(f"http://127.0.0.1:{port}", timeout=5) as http:
+            answer = await http.post("/upload", content=b"x" * (32 << 20))
+        await asyncio.sleep(0.2)
+        gc.collect()
+        held = [c for c in gc.get_objects() if isinstance(c, aionet._Connection)
+                and c.transport is not None and c.transport.get_write_buffer_size()]
+        assert answer.status_code == 413
+        assert held == [], f"{len(held)} socket(s) still open holding {held[0].transport.get_write_buffer_size():,} bytes"
+    finally:
+        server.close()
+
+
+async def test_the_client_keeps_no_cookie_it_is_sent_or_given() -> None:
+    async def sets_a_cookie(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads = []
+        while True:
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                break
+            heads.append(head)
+            body = b"cookie" if b"cookie:" in head.lower() else b"none"
+            writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+            await writer.drain()
+        writer.close()
+
+    async with serving(sets_a_cookie) as port, _client(f"http://127.0.0.1:{port}") as http:
+        first = await http.get("/")
+        http.cookies.set("planted", "1")
+        second = await http.get("/")
+        other = _client(f"http://127.0.0.1:{port}")
+        async with other:
+            third = await other.get("/")
+    assert [first.text, second.text, third.text] == ["none", "none", "none"]
+    assert list(http.cookies.jar) == []
+
+
+async def test_a_proxy_for_the_other_scheme_leaves_the_direct_sockets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is for http:// URLs only (as httpx reads it): an https API is reached directly,
+    on this backend; HTTPS_PROXY or ALL_PROXY hand an https API to httpx's own transports."""
+    limits = httpx.Limits(max_connections=2)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    assert aionet.transport(limits, "https://api.smallest.ai") is not None
+    assert aionet.transport(limits, "http://127.0.0.1:8000") is None
+    monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    assert aionet.transport(limits, "https://api.smallest.ai") is None

@@ -281,3 +281,25 @@ async def test_a_plain_wav_is_judged_on_the_loop_anything_else_whole_on_the_judg
     assert (plain.verdict, handed) == (ProbeVerdict.SPEAKS, [])
     packed = await probe.judge_answer(flac.getvalue())
     assert (packed.verdict, handed) == (ProbeVerdict.SPEAKS, ["judge_body"])
+
+
+async def test_a_voice_that_starts_late_is_finished_on_the_judging_thread_with_the_same_verdict(
+        speech_en: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speech after 1.5 s of silence is not decided in the chunks heard on the loop: the rest
+    is listened to on the judging thread, and the verdict is the one `judge_body` gives at once."""
+    from audit.scan import probe
+
+    handed: list[str] = []
+    run = probe._JUDGE.run
+
+    def recorded(fn: object, *args: object) -> object:
+        handed.append(getattr(fn, "__name__", repr(fn)))
+        return run(fn, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(probe._JUDGE, "run", recorded)
+    samples, rate = sf.read(io.BytesIO(speech_en), dtype="float32")
+    late = wav_pcm16(np.concatenate([np.zeros(int(1.5 * rate), np.float32), samples]), rate)
+    judged = await probe.judge_answer(late)
+    assert handed == ["listen"]
+    assert judged == judge_body(late)
+    assert judged.verdict is ProbeVerdict.SPEAKS and "speech from 1." in judged.reason
