@@ -5,8 +5,9 @@ given, and `Client`, httpx's client keeping no cookies. httpx's default backend 
 AnyIO) pays, on every socket read and write, a cancel scope with its own timer, an
 exception-mapping context manager and a checkpoint, and, for every pooled connection on every
 request, a poll() to learn whether the server closed it: about a tenth of the client's CPU per
-probe (bench/probe_cpu.py). This backend keeps httpcore's contract (the same exceptions for the same failures: ConnectError, ConnectTimeout, ReadError,
-ReadTimeout, WriteError, WriteTimeout) on one `asyncio.Protocol` per connection:
+probe (bench/probe_cpu.py). This backend keeps httpcore's contract (the same exceptions for
+the same failures: ConnectError, ConnectTimeout, ReadError, ReadTimeout, WriteError,
+WriteTimeout) on one `asyncio.Protocol` per connection:
 
 - the protocol keeps what arrives, in the chunks it came in, up to HIGH_WATER bytes (reading
   pauses there and resumes below LOW_WATER): a read hands over what is there at once and waits
@@ -27,10 +28,10 @@ import asyncio
 import http.cookiejar
 import ssl
 import urllib.request
-from urllib.parse import urlsplit
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpcore
 import httpx

@@ -78,9 +78,9 @@ SWITCH_INTERVAL_S = 0.0005
 def judging_beside_the_loop() -> Iterator[None]:
     """While probes run: the interpreter switches threads every SWITCH_INTERVAL_S instead of its
     default 5 ms. What the judging thread does (an answer not heard to speak in its first
-    INLINE_CHUNKS chunks, or not a plain WAV: numpy's many small operations) holds the GIL between switches; at 5 ms
-    answers that have come back wait unread behind it, the limiter counts them in flight, and a
-    429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
+    INLINE_CHUNKS chunks, or not a plain WAV: numpy's many small operations) holds the GIL
+    between switches; at 5 ms answers that have come back wait unread behind it, the limiter
+    counts them in flight, and a 429 then proves a looser bound than the account's. BLAS is held at one thread meanwhile
     (`silero.one_blas_thread`, otherwise set and lifted for every answer). Restored afterwards."""
     before = sys.getswitchinterval()
     sys.setswitchinterval(min(before, SWITCH_INTERVAL_S))
@@ -198,14 +198,14 @@ class SpeechPending:
 
 
 async def judge_answer(content: bytes, content_type: str | None = None) -> ProbeResult:
-    """`judge_body`, where the time goes least to waste: a plain 16-bit PCM WAV (what the probe
-    asks for) of at most INLINE_BYTES at a rate in INLINE_RATES, whose length then bounds the audio
-    it holds and the work of a chunk, is decoded, measured
-    and listened to for its first INLINE_CHUNKS chunks right here on the event loop (well under a
-    millisecond: a voice is usually heard in its first half second; a few milliseconds at most),
-    and only what is left (audio without speech early on is scored to its end) goes to the judging
-    thread. Anything else goes there whole: a larger answer, and any other encoding (a small FLAC
-    may hold hours). A hop to the thread and back costs more CPU than a judged voice does."""
+    """`judge_body`, where the time goes least to waste. A plain 16-bit PCM WAV (what the probe
+    asks for) of at most INLINE_BYTES at a rate in INLINE_RATES, whose length then bounds the
+    audio it holds and the work of a chunk, is decoded, measured and listened to for its first
+    INLINE_CHUNKS chunks right here on the event loop (well under a millisecond: a voice is
+    usually heard in its first half second; a few milliseconds at most); only what is left (audio
+    without speech early on is scored to its end) goes to the judging thread. Anything else goes
+    there whole: a larger answer, an odd rate, any other encoding (a small FLAC may hold hours).
+    A hop to the thread and back costs more CPU than a judged voice does."""
     rate = audio.plain_pcm16_rate(content)
     if len(content) > INLINE_BYTES or rate is None or not INLINE_RATES[0] <= rate <= INLINE_RATES[1]:
         return await _JUDGE.run(judge_body, content, content_type)
