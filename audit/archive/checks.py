@@ -18,10 +18,10 @@ recommended) and the fitted copy uploaded when the file itself cannot be.
   at most 10 min, and the tool fits it; or to 5–15 s). Headers can lie, so a header only
   decides whether to read: the decode itself streams block by block (`audio.Decoder`)
   and stops after MAX_SOURCE_S; a file that decodes to more is TOO_LONG too. Only the 20 ms
-  frame levels are kept (`audio.LevelMeter`, ~400 bytes per second of audio), and the samples
+  frame levels are kept (`levels.LevelMeter`, ~400 bytes per second of audio), and the samples
   only while they are few (KEEP_SAMPLES, 11.5 MB). The sha256 of every file that decodes is computed by streaming (`hashlib.file_digest`).
 - Duration and speech come from the decoded samples: `speech_s` is the number of active
-  20 ms frames (`audio.speech_frames`) times 20 ms. No active frame is SILENT. Less than
+  20 ms frames (`levels.speech_frames`) times 20 ms. No active frame is SILENT. Less than
   MIN_DURATION_S of audio, or less than MIN_SOURCE_SPEECH_S of active frames, is TOO_SHORT:
   speech is ~70–80 % active frames once the gaps between words are left out, so 3.5 s
   of active frames is about 5 s of talking.
@@ -54,7 +54,7 @@ import numpy as np
 from audit.archive.cache import CheckCache, Remembered
 from audit.archive.index import SourceMatch
 from audit.archive.paths import NotRegularFile, open_regular
-from audit.core import audio
+from audit.core import audio, levels
 from audit.core.errors import AudioError
 from audit.core.models import FitWindow, SourceCheck, SourceProblem
 from audit.core.untrusted import visible_name
@@ -180,16 +180,16 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
     if decoder.claimed_s is not None and decoder.claimed_s > MAX_SOURCE_S:
         return replace(found, problem=SourceProblem.TOO_LONG, detail=f"{name}: the recording is "
                        f"{_long(decoder.claimed_s)} long (its {kind} header says); {_TRIM}")
-    meter: audio.LevelMeter | None = None
+    meter: levels.LevelMeter | None = None
     kept: list[np.ndarray] | None = []  # the samples while they are few: the window is cut from them
     pending: list[np.ndarray] = []  # small (mp3) blocks fed to the meter 16 at a time
     seen = 0
     try:
-        for block in decoder.blocks(MAX_SOURCE_S + audio.FRAME_S):  # a frame more tells "longer"
+        for block in decoder.blocks(MAX_SOURCE_S + levels.FRAME_S):  # a frame more tells "longer"
             if meter is None:
                 if (bad := _bad_rate(name, decoder.sample_rate)) is not None:
                     return replace(found, problem=SourceProblem.CORRUPT, detail=bad)
-                meter = audio.LevelMeter(decoder.sample_rate)
+                meter = levels.LevelMeter(decoder.sample_rate)
             pending.append(block)
             seen += block.shape[0]
             if len(pending) >= 16 or block.shape[0] >= decoder.sample_rate // 4:
@@ -215,7 +215,7 @@ def _measure(found: SourceCheck, name: str, kind: str, decoder: audio.Decoder, f
                        f"{meter.frames} samples are NaN or infinite (damaged float audio); {_EXPORT} again")
     file.seek(0)
     found = replace(found, sha256=hashlib.file_digest(file, "sha256").hexdigest())
-    judged = _judge(found, name, kind, audio.speech_frames(meter.levels()), meter.frames / rate)
+    judged = _judge(found, name, kind, levels.speech_frames(meter.levels()), meter.frames / rate)
     if judged.problem is not None:
         return judged
     return _hear(judged, name, kind, file, (np.concatenate(kept), rate) if kept else None)
@@ -259,7 +259,7 @@ def _hear(found: SourceCheck, name: str, kind: str, file: io.BufferedReader,
 
 def _judge(found: SourceCheck, name: str, kind: str, active: np.ndarray, duration: float) -> SourceCheck:
     """The verdict on a measured recording: SILENT, TOO_SHORT, as it is, or fitted."""
-    speech = float(np.count_nonzero(active)) * audio.FRAME_S
+    speech = float(np.count_nonzero(active)) * levels.FRAME_S
     found = replace(found, duration_s=round(duration, 2), speech_s=round(speech, 2))
     heard = f"{duration:.1f} s of audio, {speech:.1f} s of speech"
     if speech == 0:
@@ -294,20 +294,20 @@ def best_window(active: np.ndarray) -> tuple[float, float]:
     recording is. `active` must hold at least one active frame.
     """
     n = active.shape[0]
-    width = min(n, round(MAX_CLIP_S / audio.FRAME_S))
+    width = min(n, round(MAX_CLIP_S / levels.FRAME_S))
     totals = np.concatenate(([0], np.cumsum(active, dtype=np.int64)))
     first = int(np.argmax(totals[width:] - totals[: n - width + 1]))
     spoken = np.flatnonzero(active[first : first + width]) + first
-    pad = round(PAD_S / audio.FRAME_S)
+    pad = round(PAD_S / levels.FRAME_S)
     start, end = max(0, int(spoken[0]) - pad), min(n, int(spoken[-1]) + 1 + pad)
     if end - start > width:  # the padding overflows: cut it evenly
         start += (end - start - width) // 2
         end = start + width
-    need = min(round(MIN_DURATION_S / audio.FRAME_S), n)
+    need = min(round(MIN_DURATION_S / levels.FRAME_S), n)
     if end - start < need:  # widen around the speech, staying inside the recording
         start = max(0, min(start - (need - (end - start)) // 2, n - need))
         end = start + need
-    return round(start * audio.FRAME_S, 2), round(end * audio.FRAME_S, 2)
+    return round(start * levels.FRAME_S, 2), round(end * levels.FRAME_S, 2)
 
 
 def make_fitted(path: Path, check: SourceCheck) -> FittedAudio:
@@ -351,7 +351,7 @@ def _window(decoder: audio.Decoder, start_s: float, end_s: float) -> tuple[np.nd
     """The samples from start_s to end_s, decoding no further than end_s."""
     pieces: list[np.ndarray] = []
     at = 0
-    for block in decoder.blocks(end_s + audio.FRAME_S):
+    for block in decoder.blocks(end_s + levels.FRAME_S):
         start, end = round(start_s * decoder.sample_rate), round(end_s * decoder.sample_rate)
         low, high = max(0, start - at), min(block.shape[0], end - at)
         if high > low:

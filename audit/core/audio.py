@@ -1,17 +1,14 @@
-"""Decoding and measuring audio, trusting the samples, never the header.
+"""Decoding audio, trusting the samples, never the header.
 
 A WAV header can claim anything (streaming answers claim ~2 GB of data); what counts
 is the frames actually decoded. This module owns turning bytes into mono float samples
-(soundfile) and measuring them: duration, RMS and peak level, and the share of 20 ms
-frames that carry speech-like energy. Non-finite samples (NaN, inf from a damaged float
-file) are measured as silence, so no measure is ever NaN. It knows nothing of HTTP or
-verdicts.
+(soundfile; a plain PCM16 WAV, what TTS answers are, straight from its bytes); measuring
+them is `levels`'s (`inspect` does both). It knows nothing of HTTP or verdicts.
 
 For archived recordings it also tells the real container from magic bytes (`sniff`),
 streams a file block by block with bounded memory (`Decoder`: soundfile for wav, flac
 and ogg, PyAV for mp3, mp4 and webm; the header is read first and only tells what to
-expect), measures frame levels as blocks arrive (`LevelMeter`), resamples, and writes
-PCM16 WAV deterministically (`wav_pcm16`).
+expect), resamples, and writes PCM16 WAV deterministically (`wav_pcm16`).
 """
 
 from __future__ import annotations
@@ -30,22 +27,18 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from audit.core import levels
 from audit.core.errors import AudioError
 from audit.core.models import AudioStats
 
 if TYPE_CHECKING:
     import av
 
-FRAME_S = 0.020  # analysis frame for the activity measure
-SILENCE_FLOOR_DBFS = -60.0  # a frame below this is silent whatever the rest does
-ACTIVE_BELOW_PEAK_DB = 35.0  # a frame within this of the loudest frame counts as active
-FLOOR_DBFS = -120.0  # reported for digital silence (keeps JSON finite)
 _BLOCK = 65536
 _BLOCK_SAMPLES = 1 << 18  # samples over all channels per streamed read: 1 MB of float32
 _UNKNOWN_FRAMES = 1 << 62  # libsndfile's frame count for a stream of unknown length
 # PyAV for MP3 too: libsndfile's mpg123 prints decoder warnings straight to stderr.
 READ_BY_AV = frozenset({"mp3", "mp4", "webm"})
-_EPS = 1e-12
 _LIBSNDFILE_ERRORS: tuple[type[BaseException], ...] = (sf.LibsndfileError, RuntimeError, ValueError, IndexError)
 
 
@@ -120,49 +113,13 @@ def _pcm16_mono(data: bytes) -> tuple[np.ndarray, int] | None:
     return samples, rate
 
 
-def measure(samples: np.ndarray, sample_rate: int, n_bytes: int) -> AudioStats:
-    """Duration, level and activity of mono float samples in [-1, 1]."""
-    frames = int(samples.shape[0])
-    if frames == 0:
-        return AudioStats(n_bytes, 0, sample_rate, 0.0, FLOOR_DBFS, FLOOR_DBFS, 0.0)
-    # Measured as float32 (any other dtype cast, as decoded audio is): each 20 ms frame's sum of
-    # squares (exact squares, float64 sums: no float32 value overflows them), then the whole
-    # clip's from those and the trailing partial frame, so the samples are squared once. A
-    # damaged sample (NaN, inf) makes the sum not finite: then it is 0.0 in a copy and measures
-    # as silence, never as NaN.
-    hop = max(1, int(sample_rate * FRAME_S))
-    x = samples if samples.dtype == np.float32 else samples.astype(np.float32)
-    energies, total = _energies(x, hop)
-    if not math.isfinite(total):
-        x = x.copy()
-        x[~np.isfinite(x)] = 0.0
-        energies, total = _energies(x, hop)
-    rms_dbfs = _dbfs(math.sqrt(total / frames))
-    peak_dbfs = _dbfs(max(float(x.max()), -float(x.min())))  # max |x| without an |x| array
-    active = speech_frames(_levels(energies, hop))
-    active_ratio = float(active.mean()) if active.size else 0.0
-    return AudioStats(
-        n_bytes=n_bytes,
-        frames=frames,
-        sample_rate=sample_rate,
-        duration_s=frames / sample_rate,
-        rms_dbfs=round(rms_dbfs, 2),
-        peak_dbfs=round(peak_dbfs, 2),
-        active_ratio=round(active_ratio, 3),
-    )
-
-
 def inspect(data: bytes) -> AudioStats:
     """Decode and measure; raises AudioError when the bytes are not audio."""
     samples, sample_rate = decode(data)
-    return measure(samples, sample_rate, len(data))
+    return levels.measure(samples, sample_rate, len(data))
 
 
-def _dbfs(amplitude: float) -> float:
-    return max(FLOOR_DBFS, float(20.0 * np.log10(amplitude + _EPS)))
-
-
-# -- archived recordings: real type from content, PyAV decoding, activity, PCM16 WAV ---
+# -- archived recordings: real type from content, PyAV decoding, PCM16 WAV ---
 
 
 def sniff(head: bytes) -> str | None:
@@ -291,90 +248,6 @@ class Decoder:
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
-
-
-class LevelMeter:
-    """Levels (dBFS) of the 20 ms frames of mono samples fed block by block.
-
-    The frames are those `active_frames` cuts (from the first sample; a trailing partial
-    frame is not counted), and between blocks it holds less than one frame of samples.
-    Non-finite samples are counted in `non_finite` and measured as 0.
-    """
-
-    def __init__(self, sample_rate: int) -> None:
-        self.hop = max(1, int(sample_rate * FRAME_S))
-        self.frames = 0  # samples fed
-        self.non_finite = 0
-        self._rest = np.zeros(0, dtype=np.float32)
-        self._levels: list[np.ndarray] = []
-
-    def feed(self, samples: np.ndarray) -> None:
-        self.frames += samples.shape[0]
-        finite = np.isfinite(samples)
-        if not finite.all():
-            self.non_finite += int(samples.shape[0] - np.count_nonzero(finite))
-            samples = np.where(finite, samples, 0).astype(samples.dtype)
-        joined = np.concatenate((self._rest, samples)) if self._rest.size else samples
-        usable = (joined.shape[0] // self.hop) * self.hop
-        if usable:
-            self._levels.append(_frame_levels(joined[:usable], self.hop))
-        self._rest = joined[usable:].copy()
-
-    def levels(self) -> np.ndarray:
-        return np.concatenate(self._levels) if self._levels else np.zeros(0, dtype=np.float64)
-
-
-def _frame_levels(samples: np.ndarray, hop: int) -> np.ndarray:
-    """Levels (dBFS) of the whole frames of `hop` finite samples (a trailing partial frame is not
-    counted): each frame's mean square in float64, its root, in dB."""
-    energies, _ = _energies(samples, hop)
-    return _levels(energies, hop)
-
-
-#: Samples squared at a time: a block's float64 copy (256 kB) stays in the CPU's cache.
-_SQUARED_BLOCK = 1 << 15
-
-
-def _energies(x: np.ndarray, hop: int) -> tuple[np.ndarray, float]:
-    """Each whole frame's sum of squares of the samples `x` in float64 (exact squares of float32
-    samples), and the sum over all of `x` (the trailing partial frame included)."""
-    count = x.shape[0] // hop
-    energies = np.empty(count, np.float64)
-    per = max(1, _SQUARED_BLOCK // hop)  # whole frames a block
-    for first in range(0, count, per):
-        block = x[first * hop:min(first + per, count) * hop].astype(np.float64).reshape(-1, hop)
-        np.einsum("ij,ij->i", block, block, out=energies[first:first + per])
-    tail = x[count * hop:].astype(np.float64)
-    return energies, float(energies.sum()) + float(tail @ tail)
-
-
-def _levels(energies: np.ndarray, hop: int) -> np.ndarray:
-    """Frame levels (dBFS) from their sums of squares over `hop` samples; in place."""
-    levels = energies / hop
-    np.sqrt(levels, out=levels)
-    levels += _EPS
-    np.log10(levels, out=levels)
-    levels *= 20.0
-    return levels
-
-
-def speech_frames(levels: np.ndarray) -> np.ndarray:
-    """Per frame level, whether it carries speech-like energy: above SILENCE_FLOOR_DBFS and
-    within ACTIVE_BELOW_PEAK_DB of the loudest frame."""
-    if levels.size == 0:
-        return np.zeros(0, dtype=bool)
-    threshold = max(SILENCE_FLOOR_DBFS, float(levels.max()) - ACTIVE_BELOW_PEAK_DB)
-    return levels > threshold
-
-
-def active_frames(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Per 20 ms frame, whether it carries speech-like energy (the rule `measure` uses).
-
-    A trailing partial frame is not counted; non-finite samples count as silence.
-    """
-    meter = LevelMeter(sample_rate)
-    meter.feed(samples)
-    return speech_frames(meter.levels())
 
 
 def resample(samples: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

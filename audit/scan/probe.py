@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 
 from audit.api.client import WavesClient
 from audit.api.failures import describe_body
-from audit.core import audio
+from audit.core import audio, levels
 from audit.core.config import ProbeSettings
 from audit.core.errors import ApiError, ApiWentAway, AudioError, AuthError, TransportError
 from audit.core.languages import PROBE_TEXTS, V31_LANGUAGES
@@ -165,7 +165,7 @@ def start_judging(content: bytes, content_type: str | None = None) -> ProbeResul
             ProbeVerdict.ERROR, f"HTTP 200 with a {kind} body that does not decode: {exc}",
             http_status=200, n_bytes=size,
         )
-    stats = audio.measure(samples, rate, size)
+    stats = levels.measure(samples, rate, size)
     verdict, reason = judge(stats)
     if verdict is ProbeVerdict.SPEAKS:  # loud enough: now, is it a voice? (stops at the first speech)
         heard = samples[: int(LISTEN_S * rate)]  # a lying rate or length costs no more than this

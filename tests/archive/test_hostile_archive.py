@@ -22,7 +22,7 @@ from audit.archive import gather as gathering
 from audit.archive.checks import MAX_SOURCE_BYTES, check_source, make_fitted
 from audit.archive.index import ArchiveIndex
 from audit.archive.paths import NotRegularFile, open_regular
-from audit.core import audio
+from audit.core import levels
 from audit.core.config import ArchiveSettings
 from audit.core.errors import ConfigError
 from audit.core.models import Clone, NoProgress, SourceCheck, SourceProblem
@@ -178,7 +178,7 @@ def test_float_wav_with_nan_and_inf_is_corrupt_and_measures_stay_finite(folder: 
     result = check(folder)  # json.dumps(allow_nan=False) inside
     assert result.problem is SourceProblem.CORRUPT
     assert "3 of 128000 samples are NaN or infinite" in result.detail
-    stats = audio.measure(samples, files.RATE, 1000)
+    stats = levels.measure(samples, files.RATE, 1000)
     assert all(np.isfinite(v) for v in (stats.rms_dbfs, stats.peak_dbfs, stats.active_ratio))
     assert 0.5 < stats.active_ratio <= 1.0  # the damaged samples count as silence, not as loud
 

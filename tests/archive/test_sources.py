@@ -12,7 +12,7 @@ import soundfile as sf
 
 from audit.archive.checks import MAX_UPLOAD_BYTES, best_window, check_source, make_fitted
 from audit.archive.index import ArchiveIndex
-from audit.core import audio
+from audit.core import levels
 from audit.core.errors import AudioError
 from audit.core.models import Clone, SourceCheck, SourceProblem
 
@@ -153,7 +153,7 @@ def test_long_recording_gets_a_window_on_its_speech(folder: Path) -> None:
     samples, rate = decoded(first.data)
     assert rate == 16000 and samples.shape[0] / rate == pytest.approx(fit.end_s - fit.start_s)
     assert len(first.data) < MAX_UPLOAD_BYTES and first.duration_s <= 15.0
-    assert audio.active_frames(samples, rate).mean() > 0.6
+    assert levels.active_frames(samples, rate).mean() > 0.6
 
 
 def test_long_speech_is_cut_to_fifteen_seconds(folder: Path) -> None:
@@ -207,7 +207,7 @@ def test_best_window_prefers_the_earliest_of_equal_spans_and_keeps_five_seconds(
 def test_level_meter_gives_the_same_frames_whatever_the_blocks(block: int) -> None:
     """Streaming a recording in blocks measures exactly what one pass over it measures."""
     samples = files.speech(3)
-    streamed, whole = audio.LevelMeter(files.RATE), audio.LevelMeter(files.RATE)
+    streamed, whole = levels.LevelMeter(files.RATE), levels.LevelMeter(files.RATE)
     for at in range(0, samples.shape[0], block):
         streamed.feed(samples[at : at + block])
     whole.feed(samples)
