@@ -15,6 +15,7 @@ import soundfile as sf
 from audit.core.audio import wav_pcm16
 from audit.core.models import ProbeVerdict
 from audit.fidelity import vad
+from audit.scan import probe
 from audit.scan.probe import judge_body
 from tests.support.audio import short_wav, wav_bytes
 
@@ -259,21 +260,25 @@ def test_any_other_wav_is_left_to_libsndfile(body: bytes) -> None:
     assert rate == want_rate and np.array_equal(got, want)
 
 
-async def test_a_plain_wav_is_judged_on_the_loop_anything_else_whole_on_the_judging_thread(
-        speech_en: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The event loop is held only by what the answer's length bounds: a plain PCM16 WAV that
-    speaks early is judged where it arrived, with no hop to the judging thread; the same voice
-    as FLAC (a small FLAC may hold hours of audio) goes to the thread whole; and both speak."""
-    from audit.scan import probe
-
-    handed: list[str] = []
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of what probes hand to the judging thread (it still runs it)."""
+    names: list[str] = []
     run = probe._JUDGE.run
 
     def recorded(fn: object, *args: object) -> object:
-        handed.append(getattr(fn, "__name__", repr(fn)))
+        names.append(getattr(fn, "__name__", repr(fn)))
         return run(fn, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(probe._JUDGE, "run", recorded)
+    return names
+
+
+async def test_a_plain_wav_is_judged_on_the_loop_anything_else_whole_on_the_judging_thread(
+        speech_en: bytes, handed: list[str]) -> None:
+    """The event loop is held only by what the answer's length bounds: a plain PCM16 WAV that
+    speaks early is judged where it arrived, with no hop to the judging thread; the same voice
+    as FLAC (a small FLAC may hold hours of audio) goes to the thread whole; and both speak."""
     samples, rate = sf.read(io.BytesIO(speech_en), dtype="float32")
     flac = io.BytesIO()
     sf.write(flac, samples, rate, format="FLAC")
@@ -284,19 +289,9 @@ async def test_a_plain_wav_is_judged_on_the_loop_anything_else_whole_on_the_judg
 
 
 async def test_a_voice_that_starts_late_is_finished_on_the_judging_thread_with_the_same_verdict(
-        speech_en: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+        speech_en: bytes, handed: list[str]) -> None:
     """Speech after 1.5 s of silence is not decided in the chunks heard on the loop: the rest
     is listened to on the judging thread, and the verdict is the one `judge_body` gives at once."""
-    from audit.scan import probe
-
-    handed: list[str] = []
-    run = probe._JUDGE.run
-
-    def recorded(fn: object, *args: object) -> object:
-        handed.append(getattr(fn, "__name__", repr(fn)))
-        return run(fn, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(probe._JUDGE, "run", recorded)
     samples, rate = sf.read(io.BytesIO(speech_en), dtype="float32")
     late = wav_pcm16(np.concatenate([np.zeros(int(1.5 * rate), np.float32), samples]), rate)
     judged = await probe.judge_answer(late)
